@@ -1,0 +1,111 @@
+/* The Denali virtual architecture: the one contract shared by the monitor and every guest. */
+#ifndef DENALI_ABI_H
+#define DENALI_ABI_H
+
+#include <stdint.h>
+
+/*
+ * Bumped on any incompatible change. Guests carry it in an ELF note
+ * (name DENALI_NOTE_NAME, type DENALI_NOTE_ABI, a 4-byte version) and the
+ * monitor refuses an image whose version differs.
+ */
+#define DENALI_ABI_VERSION 1u
+#define DENALI_NOTE_NAME   "Denali"
+#define DENALI_NOTE_ABI    1u
+
+/*
+ * Guest memory map. Guest-virtual equals guest-physical; the monitor builds
+ * the page tables and the guest, running at CPL 3, cannot change them.
+ *
+ *   0x000000  page 0: never mapped (null dereferences fault)
+ *   0x001000  virtual registers (struct denali_vregs): read-only to the guest
+ *   0x002000  page tables: monitor-owned, not mapped at all
+ *   0x010000  stack guard page: never mapped (stack overflow faults)
+ *   0x011000  stack, growing down from DENALI_STACK_TOP
+ *   0x100000  image: the ELF's PT_LOAD segments live at or above this
+ *   ...       heap: from the page after the image's end up to mem_size
+ */
+#define DENALI_PAGE_SIZE       0x1000u
+#define DENALI_VREGS_ADDR      0x1000u
+#define DENALI_PAGETABLE_ADDR  0x2000u
+#define DENALI_PAGETABLE_PAGES 14u
+#define DENALI_STACK_GUARD     0x10000u
+#define DENALI_STACK_BOTTOM    0x11000u
+#define DENALI_STACK_TOP       0x100000u
+#define DENALI_IMAGE_BASE      0x100000u
+/* Image segments must end below this: the low region is mapped with 4 KiB pages. */
+#define DENALI_IMAGE_LIMIT     0x1000000u
+/* Guest memory size: a multiple of 2 MiB between these bounds. */
+#define DENALI_MEM_ALIGN       0x200000ull
+#define DENALI_MEM_MIN         0x200000ull
+#define DENALI_MEM_MAX         0x100000000ull
+
+/*
+ * Virtual instructions (hypercalls). A guest issues one with a single
+ * `outb %al, %dx` where %dx = DENALI_PORT_BASE + the hypercall number.
+ * Arguments travel in %rdi, %rsi and %r10; the result comes back in %rax.
+ * %rax's value on entry is ignored. Any other port stops the VM.
+ * Results below zero are negated DENALI_E* codes.
+ */
+#define DENALI_PORT_BASE 0x500u
+
+enum denali_hypercall {
+    DENALI_HC_NOP = 0,           /* () -> 0; a null round trip for benchmarks */
+    DENALI_HC_EXIT = 1,          /* (status) -> does not return: terminate this VM */
+    DENALI_HC_CONSOLE_WRITE = 2, /* (addr, len) -> len; len <= DENALI_CONSOLE_MAX */
+    DENALI_HC_IDLE = 3,          /* (deadline_ns) -> events delivered (and cleared) */
+    DENALI_HC_COUNT
+};
+
+#define DENALI_CONSOLE_MAX 4096u
+/* An idle deadline that never expires: the VM sleeps until an event. */
+#define DENALI_DEADLINE_NONE UINT64_MAX
+
+#define DENALI_EINVAL 22
+#define DENALI_ENOSYS 38
+
+/* Batched virtual interrupts: bits of denali_vregs.events and of idle's result. */
+#define DENALI_EVENT_TIMER (1ull << 0) /* an idle deadline passed */
+
+#define DENALI_ARGS_MAX 2048u
+
+/*
+ * The virtual registers page. The monitor refreshes time_ns and events
+ * before every entry into the VM, so the guest reads them without an exit.
+ */
+struct denali_vregs {
+    uint32_t abi_version;
+    uint32_t vm_id;
+    uint32_t vm_count;
+    uint32_t argc;
+    uint64_t mem_size;
+    uint64_t time_ns; /* virtual time: nanoseconds on the monitor's clock */
+    uint64_t events;  /* pending event bits, not yet delivered by idle */
+    uint64_t image_end; /* first byte above the image: the heap may start here */
+    uint8_t mac[6];
+    uint8_t pad0[2];
+    uint32_t ipv4;     /* network byte order; 0 when the VM has no network */
+    uint32_t netmask;  /* network byte order */
+    uint32_t gateway;  /* network byte order */
+    uint32_t args_len; /* bytes used in args */
+    uint32_t pad1[2];
+    /* argc NUL-terminated strings packed back to back: argv[0] is the image name */
+    char args[DENALI_ARGS_MAX];
+};
+
+_Static_assert(sizeof(struct denali_vregs) == 80 + DENALI_ARGS_MAX, "vregs layout");
+_Static_assert(sizeof(struct denali_vregs) <= DENALI_PAGE_SIZE, "vregs fit one page");
+_Static_assert(__builtin_offsetof(struct denali_vregs, time_ns) == 24, "vregs time_ns");
+_Static_assert(__builtin_offsetof(struct denali_vregs, events) == 32, "vregs events");
+_Static_assert(__builtin_offsetof(struct denali_vregs, mac) == 48, "vregs mac");
+_Static_assert(__builtin_offsetof(struct denali_vregs, args) == 80, "vregs args");
+_Static_assert(DENALI_PAGETABLE_ADDR + DENALI_PAGETABLE_PAGES * DENALI_PAGE_SIZE <= DENALI_STACK_GUARD,
+               "page tables below the stack guard");
+
+/* The ELF note body a guest carries (after the standard note header and name). */
+struct denali_abi_note {
+    uint32_t abi_version;
+};
+_Static_assert(sizeof(struct denali_abi_note) == 4, "abi note");
+
+#endif
