@@ -1,0 +1,68 @@
+/* Raw floor for one hypercall: a bare CPL-3 guest looping on `outb`, re-entered N times. */
+#include "bare_kvm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#define BATCHES 100u
+
+int main(int argc, char **argv)
+{
+    unsigned long n = 100000;
+    if (argc > 2 || (argc == 2 && (n = strtoul(argv[1], NULL, 0)) < BATCHES)) {
+        fprintf(stderr, "usage: raw_exit [N >= %u]   (default 100000 round trips)\n", BATCHES);
+        return 2;
+    }
+
+    struct bare_kvm k;
+    if (bare_kvm_open(&k) < 0)
+        return 1;
+    uint8_t *mem = mmap(NULL, BARE_MEM_SIZE, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+        perror("raw_exit: mmap");
+        return 1;
+    }
+    bare_guest_init(mem, bare_out_loop, sizeof(bare_out_loop));
+    struct bare_vm vm;
+    if (bare_vm_create(&k, &vm, mem) < 0)
+        return 1;
+
+    /* Warm up: first entry faults in the guest's pages and shadow page tables. */
+    for (int i = 0; i < 1000; i++)
+        if (bare_vm_run_out(&k, &vm) < 0)
+            return 1;
+
+    unsigned long per_batch = n / BATCHES;
+    n = per_batch * BATCHES;
+    uint64_t batch_ns[BATCHES];
+    uint64_t start = bare_now_ns();
+    for (unsigned b = 0; b < BATCHES; b++) {
+        uint64_t t0 = bare_now_ns();
+        for (unsigned long i = 0; i < per_batch; i++)
+            if (bare_vm_run_out(&k, &vm) < 0)
+                return 1;
+        batch_ns[b] = bare_now_ns() - t0;
+    }
+    uint64_t total = bare_now_ns() - start;
+
+    double mean = (double)total / (double)n;
+    for (unsigned b = 0; b < BATCHES; b++)
+        batch_ns[b] = batch_ns[b] * 1000 / per_batch; /* picoseconds per round trip */
+    double median = (double)bare_quantile(batch_ns, BATCHES, 0.5) / 1000.0;
+    double p10 = (double)bare_quantile(batch_ns, BATCHES, 0.1) / 1000.0;
+    double p90 = (double)bare_quantile(batch_ns, BATCHES, 0.9) / 1000.0;
+
+    printf(
+        "raw_exit: %lu round trips (guest `outb` at CPL 3 -> KVM_EXIT_IO -> KVM_RUN) in %.1f ms\n",
+        n, (double)total / 1e6);
+    printf("raw_exit: mean %.1f ns, median of %u batches %.1f ns (p10 %.1f, p90 %.1f)\n", mean,
+           BATCHES, median, p10, p90);
+    printf("FLOOR raw_exit n=%lu mean_ns=%.1f median_ns=%.1f\n", n, mean, median);
+
+    bare_vm_destroy(&k, &vm);
+    munmap(mem, BARE_MEM_SIZE);
+    bare_kvm_close(&k);
+    return 0;
+}
