@@ -20,6 +20,8 @@
  *   0x000000  page 0: never mapped (null dereferences fault)
  *   0x001000  virtual registers (struct denali_vregs): read-only to the guest
  *   0x002000  page tables: monitor-owned, not mapped at all
+ *   0x00f000  system tables (GDT, TSS and its I/O bitmap): monitor-owned,
+ *             mapped supervisor-only and read-only, so the guest cannot see them
  *   0x010000  stack guard page: never mapped (stack overflow faults)
  *   0x011000  stack, growing down from DENALI_STACK_TOP
  *   0x100000  image: the ELF's PT_LOAD segments live at or above this
@@ -28,17 +30,18 @@
 #define DENALI_PAGE_SIZE       0x1000u
 #define DENALI_VREGS_ADDR      0x1000u
 #define DENALI_PAGETABLE_ADDR  0x2000u
-#define DENALI_PAGETABLE_PAGES 14u
+#define DENALI_PAGETABLE_PAGES 13u
+#define DENALI_SYSTEM_ADDR     0xf000u
 #define DENALI_STACK_GUARD     0x10000u
 #define DENALI_STACK_BOTTOM    0x11000u
 #define DENALI_STACK_TOP       0x100000u
 #define DENALI_IMAGE_BASE      0x100000u
 /* Image segments must end below this: the low region is mapped with 4 KiB pages. */
-#define DENALI_IMAGE_LIMIT     0x1000000u
+#define DENALI_IMAGE_LIMIT 0xe00000u
 /* Guest memory size: a multiple of 2 MiB between these bounds. */
-#define DENALI_MEM_ALIGN       0x200000ull
-#define DENALI_MEM_MIN         0x200000ull
-#define DENALI_MEM_MAX         0x100000000ull
+#define DENALI_MEM_ALIGN 0x200000ull
+#define DENALI_MEM_MIN   0x200000ull
+#define DENALI_MEM_MAX   0x100000000ull
 
 /*
  * Virtual instructions (hypercalls). A guest issues one with a single
@@ -79,8 +82,8 @@ struct denali_vregs {
     uint32_t vm_count;
     uint32_t argc;
     uint64_t mem_size;
-    uint64_t time_ns; /* virtual time: nanoseconds on the monitor's clock */
-    uint64_t events;  /* pending event bits, not yet delivered by idle */
+    uint64_t time_ns;   /* virtual time: nanoseconds on the monitor's clock */
+    uint64_t events;    /* pending event bits, not yet delivered by idle */
     uint64_t image_end; /* first byte above the image: the heap may start here */
     uint8_t mac[6];
     uint8_t pad0[2];
@@ -99,8 +102,11 @@ _Static_assert(__builtin_offsetof(struct denali_vregs, time_ns) == 24, "vregs ti
 _Static_assert(__builtin_offsetof(struct denali_vregs, events) == 32, "vregs events");
 _Static_assert(__builtin_offsetof(struct denali_vregs, mac) == 48, "vregs mac");
 _Static_assert(__builtin_offsetof(struct denali_vregs, args) == 80, "vregs args");
-_Static_assert(DENALI_PAGETABLE_ADDR + DENALI_PAGETABLE_PAGES * DENALI_PAGE_SIZE <= DENALI_STACK_GUARD,
-               "page tables below the stack guard");
+_Static_assert(DENALI_PAGETABLE_ADDR + DENALI_PAGETABLE_PAGES * DENALI_PAGE_SIZE <=
+                   DENALI_SYSTEM_ADDR,
+               "page tables below the system tables");
+_Static_assert(DENALI_SYSTEM_ADDR + DENALI_PAGE_SIZE <= DENALI_STACK_GUARD,
+               "system tables below the stack guard");
 
 /* The ELF note body a guest carries (after the standard note header and name). */
 struct denali_abi_note {

@@ -1,0 +1,126 @@
+/* Turns one normalised VM exit into a decision: resume, idle, exit or stop (no KVM, testable). */
+#include "exit_handler.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PORT_RANGE 256u
+
+static void stop(struct vm_decision *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    d->action = ACTION_STOP;
+    vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+    va_end(ap);
+}
+
+static void resume(struct vm_decision *d, uint64_t result)
+{
+    d->action = ACTION_RESUME;
+    d->result = result;
+}
+
+static void console_write_call(struct vm *vm, const struct vm_exit *e, struct vm_decision *d)
+{
+    uint64_t addr = e->args[0];
+    uint64_t len = e->args[1];
+    if (len > DENALI_CONSOLE_MAX) {
+        resume(d, (uint64_t)-DENALI_EINVAL);
+        return;
+    }
+    char buf[DENALI_CONSOLE_MAX];
+    if (guest_copy_in(&vm->mem, buf, addr, len) < 0) {
+        stop(d, "console write: bad buffer 0x%lx+%lu at rip 0x%lx", (unsigned long)addr,
+             (unsigned long)len, (unsigned long)e->rip);
+        return;
+    }
+    console_write(vm->console, vm->id, &vm->console_line, buf, len);
+    resume(d, len);
+}
+
+static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision *d)
+{
+    uint32_t nr = e->port - DENALI_PORT_BASE;
+    switch (nr) {
+    case DENALI_HC_NOP:
+        resume(d, 0);
+        break;
+    case DENALI_HC_EXIT:
+        d->action = ACTION_EXIT;
+        d->status = (int)(int32_t)e->args[0];
+        break;
+    case DENALI_HC_CONSOLE_WRITE:
+        console_write_call(vm, e, d);
+        break;
+    case DENALI_HC_IDLE:
+        d->action = ACTION_IDLE;
+        d->deadline = e->args[0];
+        break;
+    default:
+        stop(d, "unknown hypercall %u at rip 0x%lx", nr, (unsigned long)e->rip);
+        break;
+    }
+}
+
+static void port_io(struct vm *vm, const struct vm_exit *e, struct vm_decision *d)
+{
+    if (e->port < DENALI_PORT_BASE || e->port >= DENALI_PORT_BASE + PORT_RANGE) {
+        stop(d, "%s of unknown port 0x%x at rip 0x%lx", e->io_out ? "write" : "read", e->port,
+             (unsigned long)e->rip);
+        return;
+    }
+    /* A hypercall is exactly one single-byte out; anything else is malformed. */
+    if (!e->io_out || e->io_size != 1 || e->io_count != 1) {
+        stop(d, "malformed hypercall I/O on port 0x%x at rip 0x%lx", e->port,
+             (unsigned long)e->rip);
+        return;
+    }
+    hypercall(vm, e, d);
+}
+
+static void mmio(struct vm *vm, const struct vm_exit *e, struct vm_decision *d)
+{
+    const struct guest_layout *layout = vm->mem.layout;
+    for (unsigned i = 0; i < layout->slot_count; i++) {
+        const struct guest_slot *s = &layout->slots[i];
+        if (s->from_file && e->mmio_addr >= s->gpa && e->mmio_addr - s->gpa < s->size) {
+            stop(d, "write to read-only memory at 0x%lx", (unsigned long)e->mmio_addr);
+            return;
+        }
+    }
+    stop(d, "%s of unbacked guest-physical address 0x%lx", e->mmio_write ? "write" : "read",
+         (unsigned long)e->mmio_addr);
+}
+
+void exit_handler_decide(struct vm *vm, const struct vm_exit *exit, struct vm_decision *decision)
+{
+    memset(decision, 0, sizeof(*decision));
+    switch (exit->kind) {
+    case VM_EXIT_IO:
+        port_io(vm, exit, decision);
+        break;
+    case VM_EXIT_MMIO:
+        mmio(vm, exit, decision);
+        break;
+    case VM_EXIT_INTERRUPTED:
+        decision->action = ACTION_YIELD;
+        break;
+    case VM_EXIT_SHUTDOWN:
+        stop(decision, "CPU exception (triple fault) at rip 0x%lx, cr2 0x%lx",
+             (unsigned long)exit->rip, (unsigned long)exit->cr2);
+        break;
+    case VM_EXIT_HALT:
+        stop(decision, "halted at rip 0x%lx", (unsigned long)exit->rip);
+        break;
+    case VM_EXIT_FAILED:
+        stop(decision, "KVM could not run the vCPU (code %u)", exit->reason);
+        break;
+    case VM_EXIT_UNEXPECTED:
+    default:
+        stop(decision, "unexpected KVM exit %u at rip 0x%lx", exit->reason,
+             (unsigned long)exit->rip);
+        break;
+    }
+}

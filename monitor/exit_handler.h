@@ -1,0 +1,28 @@
+/* Turns one normalised VM exit into a decision: resume, idle, exit or stop (no KVM, testable). */
+#ifndef DENALI_EXIT_HANDLER_H
+#define DENALI_EXIT_HANDLER_H
+
+#include <stdint.h>
+
+#include "vm.h"
+#include "vm_exit.h"
+
+enum vm_action {
+    ACTION_RESUME, /* re-enter with result in %rax */
+    ACTION_YIELD,  /* the quantum ran out: let the scheduler choose */
+    ACTION_IDLE,   /* sleep until deadline or an event */
+    ACTION_EXIT,   /* the guest terminated with status */
+    ACTION_STOP,   /* the guest misbehaved: end it with reason */
+};
+
+struct vm_decision {
+    enum vm_action action;
+    uint64_t result;
+    uint64_t deadline;
+    int status;
+    char reason[160];
+};
+
+void exit_handler_decide(struct vm *vm, const struct vm_exit *exit, struct vm_decision *decision);
+
+#endif

@@ -1,0 +1,208 @@
+/* The `denali` command: parses the command line, sets up one monitor and reports how every VM
+ * ended. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "monitor.h"
+#include "worker.h"
+
+#define EXIT_VM_FAILED      1
+#define EXIT_USAGE          2
+#define FD_RESERVE          64u
+#define RAM_RESERVATION_MAX (64ull << 40)
+#define MAX_LISTED_NONZERO  100u
+
+static const char top_usage[] =
+    "usage: denali COMMAND [ARGS...]\n"
+    "Denali isolation kernel: runs many small paravirtualized VMs on KVM.\n"
+    "\n"
+    "commands:\n"
+    "  run [OPTIONS] IMAGE [GUEST-ARGS...]   boot IMAGE in one or more VMs\n"
+    "\n"
+    "`denali run --help` lists the run options.\n";
+
+static int usage_error(const char *fmt, const char *detail)
+{
+    fprintf(stderr, "denali: ");
+    fprintf(stderr, fmt, detail);
+    fprintf(stderr, "\n(see `denali run --help`)\n");
+    return EXIT_USAGE;
+}
+
+/* Each live VM holds one descriptor (its vCPU), so the fd limit bounds how many can be live. */
+static unsigned live_vm_limit(const struct run_options *o)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    unsigned limit = o->count;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        unsigned fds =
+            rl.rlim_cur > FD_RESERVE * 2 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
+        if (fds < limit)
+            limit = fds;
+    }
+    uint64_t by_memory = RAM_RESERVATION_MAX / o->mem_size;
+    if (by_memory < limit)
+        limit = (unsigned)by_memory;
+    return limit;
+}
+
+static void show_progress(struct monitor *m)
+{
+    static bool announced;
+    unsigned count = m->options->count;
+    unsigned booted = atomic_load(&m->booted);
+    bool terminal = m->options->progress_set ? m->options->progress : isatty(STDERR_FILENO);
+    if (terminal && count > 1 && !announced)
+        fprintf(stderr, "\rdenali: booted %u/%u VMs, %u live, %u ended ", booted, count,
+                atomic_load(&m->live), atomic_load(&m->finished));
+    uint64_t all = atomic_load(&m->all_booted_ns);
+    if (all && !announced) {
+        announced = true;
+        if (terminal || m->options->stats)
+            fprintf(stderr, "%sdenali: all %u VMs booted in %.1f ms\n", terminal ? "\n" : "", count,
+                    all / 1e6);
+    }
+}
+
+static int compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void print_stats(const struct monitor *m, uint64_t wall_ns)
+{
+    unsigned count = m->options->count;
+    uint32_t *boot = malloc(sizeof(*boot) * count);
+    unsigned n = 0;
+    for (unsigned i = 0; boot && i < count; i++)
+        if (m->results[i].boot_us)
+            boot[n++] = m->results[i].boot_us;
+    uint32_t p50 = 0, p99 = 0;
+    if (n) {
+        qsort(boot, n, sizeof(*boot), compare_u32);
+        p50 = boot[(n - 1) / 2];
+        p99 = boot[(uint64_t)(n - 1) * 99 / 100];
+    }
+    free(boot);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    fprintf(stderr,
+            "denali-stats: vms=%u boot_p50_us=%u boot_p99_us=%u all_booted_ms=%.1f exits=%lu "
+            "cpu_ms=%.1f wall_ms=%.1f max_rss_kb=%ld\n",
+            count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
+            (unsigned long)atomic_load(&m->exits), cpu_ms, wall_ns / 1e6, ru.ru_maxrss);
+}
+
+static int report(const struct monitor *m)
+{
+    unsigned count = m->options->count, ok = 0, nonzero = 0, stopped = 0;
+    for (unsigned i = 0; i < count; i++) {
+        const struct vm_result *r = &m->results[i];
+        if (r->outcome == OUTCOME_EXITED && r->status == 0) {
+            ok++;
+        } else if (r->outcome == OUTCOME_EXITED) {
+            if (nonzero++ < MAX_LISTED_NONZERO)
+                fprintf(stderr, "denali: vm %u exited %d\n", i, r->status);
+        } else {
+            stopped++;
+            fprintf(stderr, "denali: vm %u stopped: %s\n", i, r->reason ? r->reason : "never ran");
+        }
+    }
+    if (nonzero > MAX_LISTED_NONZERO)
+        fprintf(stderr, "denali: ... and %u more VMs exited non-zero\n",
+                nonzero - MAX_LISTED_NONZERO);
+    fprintf(stderr, "denali: %u VM%s: %u exited 0, %u exited non-zero, %u stopped\n", count,
+            count == 1 ? "" : "s", ok, nonzero, stopped);
+    return ok == count ? 0 : EXIT_VM_FAILED;
+}
+
+static int run_command(int argc, char **argv)
+{
+    struct run_options options;
+    char err[512];
+    switch (options_parse_run(argc, argv, &options, err, sizeof(err))) {
+    case OPTIONS_HELP:
+        fputs(options_run_usage, stdout);
+        return 0;
+    case OPTIONS_ERROR:
+        return usage_error("%s", err);
+    case OPTIONS_OK:
+        break;
+    }
+    static struct monitor m;
+    m.options = &options;
+    if (guest_image_load(&m.image, options.image_path, options.mem_size, options.guest_argc,
+                         options.guest_argv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "denali: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (kvm_host_open(&m.kvm, err, sizeof(err)) < 0) {
+        fprintf(stderr, "denali: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (console_init(&m.console, options.console, options.console_dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "denali: %s\n", err);
+        return EXIT_USAGE;
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    m.worker_count = options.workers ? options.workers : (cpus > 0 ? (unsigned)cpus : 1);
+    if (m.worker_count > options.count)
+        m.worker_count = options.count;
+    m.max_live = live_vm_limit(&options);
+    m.results = calloc(options.count, sizeof(*m.results));
+    if (!m.results || ram_pool_init(&m.ram, options.mem_size, m.max_live) < 0) {
+        fprintf(stderr, "denali: cannot reserve guest memory for %u VMs of %lu KiB: %s\n",
+                m.max_live, (unsigned long)(options.mem_size >> 10), strerror(errno));
+        return EXIT_USAGE;
+    }
+    m.quantum_ns = (uint64_t)options.quantum_ms * 1000000ull;
+    m.epoch_ns = monitor_now_ns();
+    if (options.time_limit_s > 0)
+        m.time_limit_ns = (uint64_t)(options.time_limit_s * 1e9);
+    bool watch = options.stats || (options.progress_set ? options.progress : isatty(STDERR_FILENO));
+    if (workers_run(&m, watch ? show_progress : NULL) < 0) {
+        fprintf(stderr, "denali: cannot start the workers: %s\n", strerror(errno));
+        return EXIT_USAGE;
+    }
+    uint64_t wall = monitor_now_ns() - m.epoch_ns;
+    console_destroy(&m.console);
+    int status = report(&m);
+    if (options.stats)
+        print_stats(&m, wall);
+    ram_pool_destroy(&m.ram);
+    kvm_host_close(&m.kvm);
+    guest_image_unload(&m.image);
+    for (unsigned i = 0; i < options.count; i++)
+        free(m.results[i].reason);
+    free(m.results);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(top_usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(top_usage, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "run") == 0)
+        return run_command(argc - 1, argv + 1);
+    fprintf(stderr, "denali: unknown command '%s'\n", argv[1]);
+    fputs(top_usage, stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,200 @@
+/* Command-line parsing for `denali run`: pure, so every error case is unit-testable. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "denali/abi.h"
+
+const char options_run_usage[] =
+    "usage: denali run [OPTIONS] IMAGE [GUEST-ARGS...]\n"
+    "Boots IMAGE (a static ELF linked with ilwaco) and runs it until every VM has ended.\n"
+    "\n"
+    "  -n, --count N          run N instances, each its own VM with id 0..N-1 (default 1)\n"
+    "  -m, --mem SIZE         guest memory per VM, K/M/G suffixes, a multiple of 2M\n"
+    "                         from 2M to 4G (default 4M)\n"
+    "  -j, --workers K        worker threads running the VMs (default: online CPUs)\n"
+    "      --console MODE     guest console: stdout (lines prefixed [vm N]), null, or\n"
+    "                         dir:PATH (one file PATH/vm-N.log per VM) (default stdout)\n"
+    "  -q, --quantum MS       time slice before a busy VM is preempted (default 10)\n"
+    "  -t, --time-limit SECS  stop VMs still running after SECS seconds\n"
+    "      --stats            print a machine-readable denali-stats line at the end\n"
+    "      --progress, --no-progress\n"
+    "                         show boot progress (default: when stderr is a terminal)\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "Exit status: 0 if every VM exited 0, 1 if any VM exited non-zero or was stopped,\n"
+    "2 for bad usage or an image that cannot run.\n";
+
+static enum options_result fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return OPTIONS_ERROR;
+}
+
+int options_parse_size(const char *text, uint64_t *out)
+{
+    if (!text || !*text || *text == '-' || *text == '+')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno || end == text)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        return -1;
+    }
+    /* Accept 2M, 2MB and 2MiB alike; nothing else may follow the suffix. */
+    const char *rest = *end ? end + 1 : end;
+    if (*rest && strcmp(rest, "B") != 0 && strcmp(rest, "iB") != 0)
+        return -1;
+    if (shift && value > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)value << shift;
+    return 0;
+}
+
+static int parse_unsigned(const char *text, unsigned min, unsigned max, unsigned *out)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long value = strtoul(text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return -1;
+    *out = (unsigned)value;
+    return 0;
+}
+
+enum { OPT_CONSOLE = 256, OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS };
+
+static const struct option long_options[] = {
+    {"count", required_argument, NULL, 'n'},
+    {"mem", required_argument, NULL, 'm'},
+    {"workers", required_argument, NULL, 'j'},
+    {"console", required_argument, NULL, OPT_CONSOLE},
+    {"quantum", required_argument, NULL, 'q'},
+    {"time-limit", required_argument, NULL, 't'},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static enum options_result parse_console(const char *text, struct run_options *out, char *err,
+                                         size_t errlen)
+{
+    if (strcmp(text, "stdout") == 0) {
+        out->console = CONSOLE_STDOUT;
+    } else if (strcmp(text, "null") == 0) {
+        out->console = CONSOLE_NULL;
+    } else if (strncmp(text, "dir:", 4) == 0 && text[4]) {
+        out->console = CONSOLE_DIR;
+        out->console_dir = text + 4;
+    } else {
+        return fail(err, errlen, "--console: expected stdout, null or dir:PATH, got '%s'", text);
+    }
+    return OPTIONS_OK;
+}
+
+enum options_result options_parse_run(int argc, char **argv, struct run_options *out, char *err,
+                                      size_t errlen)
+{
+    *out = (struct run_options){
+        .count = 1,
+        .mem_size = OPTIONS_DEFAULT_MEM,
+        .console = CONSOLE_STDOUT,
+        .quantum_ms = OPTIONS_DEFAULT_QUANTUM_MS,
+    };
+    /* getopt keeps global state; resetting it lets the parser run more than once (tests). */
+    optind = 0;
+    opterr = 0;
+    int c;
+    /* '+' stops at IMAGE so guest arguments that look like options reach the guest. */
+    while ((c = getopt_long(argc, argv, "+:n:m:j:q:t:h", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (parse_unsigned(optarg, 1, OPTIONS_MAX_COUNT, &out->count) < 0)
+                return fail(err, errlen, "--count: expected a number from 1 to %u, got '%s'",
+                            OPTIONS_MAX_COUNT, optarg);
+            break;
+        case 'm':
+            if (options_parse_size(optarg, &out->mem_size) < 0)
+                return fail(err, errlen, "--mem: cannot parse size '%s' (try 2M, 64M, 1G)", optarg);
+            if (out->mem_size < DENALI_MEM_MIN || out->mem_size > DENALI_MEM_MAX ||
+                out->mem_size % DENALI_MEM_ALIGN)
+                return fail(err, errlen, "--mem: '%s' is not a multiple of 2M from 2M to 4G",
+                            optarg);
+            break;
+        case 'j':
+            if (parse_unsigned(optarg, 1, OPTIONS_MAX_WORKERS, &out->workers) < 0)
+                return fail(err, errlen, "--workers: expected a number from 1 to %u, got '%s'",
+                            OPTIONS_MAX_WORKERS, optarg);
+            break;
+        case 'q':
+            if (parse_unsigned(optarg, 1, 10000, &out->quantum_ms) < 0)
+                return fail(err, errlen,
+                            "--quantum: expected milliseconds from 1 to 10000, got '%s'", optarg);
+            break;
+        case 't': {
+            char *end;
+            errno = 0;
+            double secs = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !isfinite(secs) || secs <= 0 || secs > 1e6)
+                return fail(err, errlen, "--time-limit: expected seconds > 0, got '%s'", optarg);
+            out->time_limit_s = secs;
+            break;
+        }
+        case OPT_CONSOLE:
+            if (parse_console(optarg, out, err, errlen) != OPTIONS_OK)
+                return OPTIONS_ERROR;
+            break;
+        case OPT_STATS:
+            out->stats = true;
+            break;
+        case OPT_PROGRESS:
+        case OPT_NO_PROGRESS:
+            out->progress = c == OPT_PROGRESS;
+            out->progress_set = true;
+            break;
+        case 'h':
+            return OPTIONS_HELP;
+        case ':':
+            return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return fail(err, errlen, "no IMAGE given");
+    out->image_path = argv[optind];
+    out->guest_argc = argc - optind - 1;
+    out->guest_argv = argv + optind + 1;
+    return OPTIONS_OK;
+}

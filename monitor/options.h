@@ -1,0 +1,42 @@
+/* Command-line parsing for `denali run`: pure, so every error case is unit-testable. */
+#ifndef DENALI_OPTIONS_H
+#define DENALI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum console_mode { CONSOLE_STDOUT, CONSOLE_NULL, CONSOLE_DIR };
+
+struct run_options {
+    const char *image_path;
+    int guest_argc; /* arguments after IMAGE */
+    char **guest_argv;
+    unsigned count;
+    uint64_t mem_size;
+    unsigned workers; /* 0: one per online CPU */
+    enum console_mode console;
+    const char *console_dir;
+    unsigned quantum_ms;
+    double time_limit_s; /* 0: none */
+    bool stats;
+    bool progress; /* forced on or off; default: when stderr is a terminal */
+    bool progress_set;
+};
+
+#define OPTIONS_DEFAULT_MEM        (4ull << 20)
+#define OPTIONS_DEFAULT_QUANTUM_MS 10u
+#define OPTIONS_MAX_COUNT          1000000u
+#define OPTIONS_MAX_WORKERS        256u
+
+enum options_result { OPTIONS_OK, OPTIONS_HELP, OPTIONS_ERROR };
+
+/* Parses the arguments after `run`; argv[0] is "run". */
+enum options_result options_parse_run(int argc, char **argv, struct run_options *out, char *err,
+                                      size_t errlen);
+/* Parses sizes such as 4096, 64K, 2M, 1G; returns -1 on garbage or overflow. */
+int options_parse_size(const char *text, uint64_t *out);
+
+extern const char options_run_usage[];
+
+#endif

@@ -1,0 +1,36 @@
+/* One VM's context: its vCPU, memory, virtual registers, scheduling state and console line. */
+#ifndef DENALI_VM_H
+#define DENALI_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "console.h"
+#include "denali/abi.h"
+#include "guest_image.h"
+#include "kvm.h"
+#include "sched_queue.h"
+
+struct vm {
+    uint32_t id;
+    struct sched_entity sched;
+    struct kvm_vcpu vcpu;
+    struct guest_memory mem;
+    struct denali_vregs *vregs; /* host view of the guest's read-only page */
+    uint64_t pending_events;
+    bool in_idle;    /* next entry returns from the idle hypercall with the events */
+    bool has_result; /* result goes to %rax at the next entry that really runs the guest */
+    uint64_t result;
+    bool booted; /* has exited to the monitor at least once */
+    uint64_t created_ns;
+    size_t live_index;
+    struct console *console;
+    struct console_line *console_line;
+};
+
+/* Creates the KVM VM for image in ram; the VM is ready for its first entry. */
+int vm_boot(struct vm *vm, const struct kvm_host *kvm, const struct guest_image *image, uint32_t id,
+            uint32_t count, uint8_t *ram, char *err, size_t errlen);
+void vm_destroy(struct vm *vm, const struct kvm_host *kvm);
+
+#endif

@@ -1,0 +1,33 @@
+/* A VM exit normalised into a small KVM-independent event, so exit handling is testable without
+ * KVM. */
+#ifndef DENALI_VM_EXIT_H
+#define DENALI_VM_EXIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum vm_exit_kind {
+    VM_EXIT_IO,          /* port I/O: hypercalls, or a bad port */
+    VM_EXIT_MMIO,        /* access to guest-physical memory with no writable backing */
+    VM_EXIT_SHUTDOWN,    /* triple fault: any CPU exception (no guest IDT) */
+    VM_EXIT_INTERRUPTED, /* a signal (quantum expiry) interrupted the run */
+    VM_EXIT_HALT,
+    VM_EXIT_FAILED,     /* KVM could not enter or run the guest */
+    VM_EXIT_UNEXPECTED, /* any other exit reason: fail closed */
+};
+
+struct vm_exit {
+    enum vm_exit_kind kind;
+    uint32_t reason; /* raw KVM exit reason or errno, for messages */
+    uint16_t port;
+    uint8_t io_out;
+    uint8_t io_size;
+    uint32_t io_count;
+    bool mmio_write;
+    uint64_t mmio_addr;
+    uint64_t args[3]; /* %rdi, %rsi, %r10 at the exit */
+    uint64_t rip;
+    uint64_t cr2; /* faulting address, for a shutdown */
+};
+
+#endif

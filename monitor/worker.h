@@ -1,0 +1,11 @@
+/* Scheduling mechanism: worker threads that create, enter, preempt and sleep VMs (M:N over vCPUs).
+ */
+#ifndef DENALI_WORKER_H
+#define DENALI_WORKER_H
+
+#include "monitor.h"
+
+/* Runs every VM of the monitor to completion on m->worker_count threads. */
+int workers_run(struct monitor *m, void (*progress)(struct monitor *m));
+
+#endif
