@@ -1,0 +1,89 @@
+# Shared helpers for the benchmark drivers (sourced, not run): paths, checks, arithmetic, summary lines.
+
+# Run from the repository root whatever the caller's directory.
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$BENCH_ROOT" || exit 1
+
+DENALI=${DENALI:-build/denali}
+BENCH_BIN=${BENCH_BIN:-build/bench}
+GUESTS=${GUESTS:-build/guests}
+
+# bench_fail NAME MESSAGE: prints the error and a failing summary line, then exits 1.
+bench_fail() {
+    local name=$1
+    shift
+    echo "$name: error: $*" >&2
+    echo "BENCH $name ratio=NA pass=0 error=\"$*\""
+    exit 1
+}
+
+# bench_need NAME FILE...: fails clearly when a binary or image is missing.
+bench_need() {
+    local name=$1 f
+    shift
+    for f in "$@"; do
+        if [[ ! -e $f ]]; then
+            bench_fail "$name" "missing $f (build it first: make bench-tools, make all)"
+        fi
+        if [[ $f != *.elf && ! -x $f ]]; then
+            bench_fail "$name" "$f is not executable"
+        fi
+    done
+}
+
+# kv KEY TEXT: the value of the first KEY=value field in TEXT (empty when absent).
+kv() {
+    grep -o "\(^\|[[:space:]]\)$1=[^[:space:]]*" <<<"$2" | head -n 1 | sed 's/^[[:space:]]*[^=]*=//'
+}
+
+# calc EXPR: floating-point arithmetic through awk, printed with 6 significant digits.
+calc() {
+    awk "BEGIN { printf \"%.6g\", $* }"
+}
+
+# fmt FORMAT EXPR: arithmetic through awk with a printf format, e.g. fmt %.1f "1 / 3".
+fmt() {
+    awk "BEGIN { printf \"$1\", ${*:2} }"
+}
+
+# ratio A B: A / B with 3 decimals (NA when B is not positive).
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else printf "NA" }'
+}
+
+# le A B: succeeds when A <= B (floats).
+le() {
+    awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'
+}
+
+# median VALUES...: the median of numbers (mean of the two middle ones for an even count).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) exit 1
+        if (NR % 2) printf "%.6g", v[(NR + 1) / 2]
+        else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# now_us: wall clock in microseconds.
+now_us() {
+    local t=${EPOCHREALTIME/./}
+    echo "$((10#$t))"
+}
+
+# mem_available_kib: MemAvailable from /proc/meminfo.
+mem_available_kib() {
+    awk '$1 == "MemAvailable:" { print $2 }' /proc/meminfo
+}
+
+# proc_rss_kib PID: VmRSS of a process.
+proc_rss_kib() {
+    awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# proc_cpu_ticks PID: utime + stime of a process, in clock ticks (the fields after the command).
+proc_cpu_ticks() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    awk '{ print $12 + $13 }' <<<"$stat"
+}
