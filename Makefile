@@ -12,6 +12,7 @@ all: $(BUILD)/denali guests test-guests bench-tools unit-tests
 include monitor/monitor.mk
 include libos/libos.mk
 include guests/guests.mk
+include tests/guests/guests.mk
 include tests/tests.mk
 include bench/bench.mk
 

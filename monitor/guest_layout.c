@@ -114,7 +114,6 @@ static void put_entry(uint8_t *ram, uint64_t table, unsigned index, uint64_t val
 void guest_layout_write_page_tables(const struct guest_layout *layout, uint8_t *ram)
 {
     const uint64_t table_flags = PTE_PRESENT | PTE_WRITE | PTE_USER | PTE_ACCESSED;
-    memset(ram + DENALI_PAGETABLE_ADDR, 0, (uint64_t)DENALI_PAGETABLE_PAGES * DENALI_PAGE_SIZE);
     put_entry(ram, PML4_ADDR, 0, PDPT_ADDR | table_flags);
     uint64_t gib_count = (layout->mem_size + GIB - 1) / GIB;
     for (unsigned g = 0; g < gib_count; g++)
@@ -157,7 +156,6 @@ static uint64_t flat_descriptor(uint8_t access, bool code)
 void guest_layout_write_system_tables(uint8_t *ram)
 {
     uint8_t *page = ram + DENALI_SYSTEM_ADDR;
-    memset(page, 0, DENALI_PAGE_SIZE);
     /* Accessed bits preset, so the CPU never needs to write this read-only page. */
     uint64_t data = flat_descriptor(0xf3, false); /* present, DPL 3, data read/write */
     uint64_t code = flat_descriptor(0xfb, true);  /* present, DPL 3, code execute/read */

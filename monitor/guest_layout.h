@@ -51,7 +51,10 @@ struct guest_layout {
 int guest_layout_plan(const struct elf_image *image, uint64_t mem_size, struct guest_layout *layout,
                       char *err, size_t errlen);
 
-/* Writes the page tables into a VM's RAM (host view of guest-physical 0). */
+/*
+ * Writes the page tables into a VM's RAM (host view of guest-physical 0),
+ * which must be zero: untouched table pages then cost no host memory.
+ */
 void guest_layout_write_page_tables(const struct guest_layout *layout, uint8_t *ram);
 
 /*
