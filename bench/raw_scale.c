@@ -85,6 +85,7 @@ int main(int argc, char **argv)
         bare_vm_close_vm_fd(&vms[i]);
     }
     uint64_t t1 = bare_now_ns();
+    long avail_created = proc_kib("/proc/meminfo", "MemAvailable");
     for (unsigned long i = 0; i < n; i++)
         if (bare_vm_run_out(&k, &vms[i]) < 0) {
             fprintf(stderr, "raw_scale: VM %lu of %lu failed to run\n", i, n);
@@ -102,8 +103,10 @@ int main(int argc, char **argv)
     printf("raw_scale: %lu VMs created in %.1f ms, first runs in %.1f ms: all booted in %.1f ms "
            "(%.0f VMs/s)\n",
            n, create_ms, run_ms, boot_ms, vms_per_s);
-    printf("raw_scale: host memory per VM %.1f KiB (MemAvailable delta), RSS per VM %.1f KiB\n",
-           mem_kib, rss_kib);
+    double created_kib = (double)(avail_before - avail_created) / (double)n;
+    printf("raw_scale: host memory per VM %.1f KiB (MemAvailable delta; %.1f KiB of it before the "
+           "first runs), RSS per VM %.1f KiB\n",
+           mem_kib, created_kib, rss_kib);
     fflush(stdout);
 
     /* Idle: every VM re-entered once per second, the entries spread evenly over each second. */
@@ -143,10 +146,11 @@ int main(int argc, char **argv)
     double teardown_ms = (double)(bare_now_ns() - t3) / 1e6;
     printf("raw_scale: teardown %.1f ms\n", teardown_ms);
     printf("FLOOR raw_scale n=%lu create_ms=%.1f run_ms=%.1f boot_ms=%.1f vms_per_s=%.0f "
-           "mem_kib_per_vm=%.1f rss_kib_per_vm=%.1f idle_s=%lu idle_cpu_frac=%.5f "
+           "mem_kib_per_vm=%.1f created_kib_per_vm=%.1f rss_kib_per_vm=%.1f idle_s=%lu "
+           "idle_cpu_frac=%.5f "
            "idle_us_per_entry=%.1f teardown_ms=%.1f\n",
-           n, create_ms, run_ms, boot_ms, vms_per_s, mem_kib, rss_kib, idle_s, idle_frac,
-           idle_us_per_entry, teardown_ms);
+           n, create_ms, run_ms, boot_ms, vms_per_s, mem_kib, created_kib, rss_kib, idle_s,
+           idle_frac, idle_us_per_entry, teardown_ms);
     free(vms);
     bare_kvm_close(&k);
     return 0;

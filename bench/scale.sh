@@ -83,11 +83,15 @@ for n in "${COUNTS[@]}"; do
     sleep "$IDLE_S"
     c1=$(proc_cpu_ticks "$MONITOR_PID") || monitor_fail "monitor ended while idling"
     w1=$(now_us)
+    if (((w1 - t_start) / 1000000 + 1 >= secs)); then
+        echo "scale: warning: the measurement ended ${secs}s or less after the start; the first" \
+            "VMs may have finished idling, so idle CPU and memory are understated" >&2
+    fi
     wait "$MONITOR_PID"
     status=$?
     MONITOR_PID=
     grep -v '^\[vm ' "$WORK/out" | tail -n 5 >&2
-    summary=$(grep -o "denali: $n VMs: [0-9]* exited 0, [0-9]* exited non-zero, [0-9]* stopped" \
+    summary=$(grep -o "denali: $n VMs\?: [0-9]* exited 0, [0-9]* exited non-zero, [0-9]* stopped" \
         "$WORK/out" | tail -n 1)
     [[ -n $summary ]] || bench_fail $NAME "no 'denali: $n VMs: ...' summary line (status $status)"
     read -r _ _ _ ok _ _ bad _ _ stopped _ <<<"${summary//,/}"
