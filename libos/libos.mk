@@ -1,0 +1,78 @@
+# ilwaco, the guest library OS, and musl built as the guests' C library; included by the top Makefile.
+#
+# A guest is one line in any makefile included after this one:
+#
+#   $(call ilwaco_guest,$(BUILD)/guests/hello.elf,guests/hello.c)
+#
+# (arguments: the ELF to build, its C sources, optional extra CFLAGS). Each
+# source compiles to $(BUILD)/<source path>.o; a source listed by several
+# guests must use the same extra flags.
+
+MUSL_PREFIX := $(BUILD)/musl
+MUSL_LIBC := $(MUSL_PREFIX)/lib/libc.a
+MUSL_PORT_FILES := $(shell find libos/musl-port -type f)
+
+ILWACO_LIB := $(BUILD)/libos/libilwaco.a
+ILWACO_CRT0 := $(BUILD)/libos/crt0.o
+ILWACO_LD := libos/guest.ld
+ILWACO_SRCS := $(filter-out libos/crt0.c,$(wildcard libos/*.c))
+ILWACO_OBJS := $(patsubst libos/%.c,$(BUILD)/libos/%.o,$(ILWACO_SRCS))
+
+GUEST_GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
+GUEST_LIBGCC := $(shell $(CC) -print-libgcc-file-name)
+
+# musl's headers replace the host's; the compiler's own directory still supplies intrinsics.
+GUEST_CPPFLAGS := -nostdinc -isystem $(MUSL_PREFIX)/include -isystem $(GUEST_GCC_INCLUDE) \
+	-Iinclude -Ilibos/include
+# Static and non-PIC: the image is linked at its final address and never relocated.
+GUEST_CFLAGS := $(CSTD) $(WARN) -O2 -g -fno-pic -fno-pie -mno-red-zone \
+	-ffunction-sections -fdata-sections -MMD -MP
+# ilwaco's code runs before musl has set up TLS, where the stack protector's canary lives.
+ILWACO_CFLAGS := $(GUEST_CFLAGS) -fno-stack-protector -Ilibos
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(ILWACO_LD) \
+	-Wl,-z,max-page-size=4096 -Wl,-z,separate-code -Wl,-z,noexecstack \
+	-Wl,--build-id=none -Wl,--gc-sections
+# musl's libc.a calls back into ilwaco (__ilwaco_syscall), hence the group.
+GUEST_LIBS := -Wl,--start-group $(ILWACO_LIB) $(MUSL_LIBC) $(GUEST_LIBGCC) -Wl,--end-group
+GUEST_LINK_DEPS := $(ILWACO_CRT0) $(ILWACO_LIB) $(MUSL_LIBC) $(ILWACO_LD) libos/check-guest.sh
+
+.PHONY: libos musl
+libos: $(ILWACO_LIB) $(ILWACO_CRT0)
+musl: $(MUSL_LIBC)
+
+# Builds only when libc.a is missing or the port changed; libc.a is written last.
+$(MUSL_LIBC): libos/build-musl.sh $(MUSL_PORT_FILES)
+	CC="$(CC)" libos/build-musl.sh $(BUILD)
+
+# musl's headers are installed before libc.a, so ordering on libc.a is enough.
+$(ILWACO_OBJS) $(ILWACO_CRT0): $(BUILD)/libos/%.o: libos/%.c | $(MUSL_LIBC)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CPPFLAGS) $(ILWACO_CFLAGS) -c $< -o $@
+
+$(ILWACO_LIB): $(ILWACO_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+-include $(ILWACO_OBJS:.o=.d) $(ILWACO_CRT0:.o=.d)
+
+# $(1): object, $(2): source, $(3): extra CFLAGS.
+define ilwaco_object_rules
+ILWACO_OBJECT_DONE_$(1) := 1
+$(1): $(2) | $(MUSL_LIBC)
+	@mkdir -p $$(@D)
+	$$(CC) $$(GUEST_CPPFLAGS) $$(GUEST_CFLAGS) $(3) -c $$< -o $$@
+-include $(1:.o=.d)
+endef
+
+# $(1): ELF, $(2): sources, $(3): extra CFLAGS.
+define ilwaco_guest_rules
+$(foreach src,$(2),$(if $(ILWACO_OBJECT_DONE_$(BUILD)/$(src:.c=.o)),,\
+	$(eval $(call ilwaco_object_rules,$(BUILD)/$(src:.c=.o),$(src),$(3)))))
+$(1): $(patsubst %.c,$(BUILD)/%.o,$(2)) $$(GUEST_LINK_DEPS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(GUEST_LDFLAGS) -o $$@ $$(ILWACO_CRT0) $(patsubst %.c,$(BUILD)/%.o,$(2)) $$(GUEST_LIBS)
+	libos/check-guest.sh $$@ || { rm -f $$@; exit 1; }
+endef
+
+ilwaco_guest = $(eval $(call ilwaco_guest_rules,$(1),$(2),$(3)))

@@ -1,0 +1,92 @@
+/* ilwaco's system-call table: musl's Linux system calls arrive here as plain function calls. */
+#include <errno.h>
+#include <sys/syscall.h>
+
+#include "internal.h"
+
+/* Called by musl's port (libos/musl-port/arch/x86_64/syscall_arch.h) for every system call. */
+long __ilwaco_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6);
+
+long __ilwaco_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    (void)a6;
+    switch (n) {
+    case SYS_read:
+        return ilwaco_sys_read(a1, (void *)a2, (size_t)a3);
+    case SYS_readv:
+        return ilwaco_sys_read(a1, 0, 0);
+    case SYS_write:
+        return ilwaco_sys_write(a1, (const void *)a2, (size_t)a3);
+    case SYS_writev:
+        return ilwaco_sys_writev(a1, (const void *)a2, a3);
+    case SYS_ioctl:
+        return ilwaco_sys_ioctl(a1);
+    case SYS_close:
+        return ilwaco_sys_close(a1);
+    case SYS_lseek:
+        return ilwaco_sys_lseek(a1);
+    case SYS_fcntl:
+        return ilwaco_sys_fcntl(a1, a2);
+
+    case SYS_clock_gettime:
+        return ilwaco_sys_clock_gettime(a1, (void *)a2);
+    case SYS_clock_getres:
+        return ilwaco_sys_clock_getres(a1, (void *)a2);
+    case SYS_gettimeofday:
+        return ilwaco_sys_gettimeofday((void *)a1);
+    case SYS_time:
+        return ilwaco_sys_time((void *)a1);
+    case SYS_nanosleep:
+        return ilwaco_sys_nanosleep((const void *)a1);
+    case SYS_clock_nanosleep:
+        return ilwaco_sys_clock_nanosleep(a1, a2, (const void *)a3);
+    case SYS_sched_yield:
+        return ilwaco_sys_sched_yield();
+
+    case SYS_mmap:
+        return ilwaco_sys_mmap((uintptr_t)a1, (size_t)a2, a3, a4, a5);
+    case SYS_munmap:
+        return ilwaco_sys_munmap((uintptr_t)a1, (size_t)a2);
+    case SYS_mprotect:
+        return ilwaco_sys_mprotect((uintptr_t)a1, (size_t)a2, a3);
+    case SYS_madvise:
+        return ilwaco_sys_madvise((uintptr_t)a1, (size_t)a2, a3);
+    case SYS_mremap:
+        /* musl's realloc then falls back to allocate, copy and free. */
+        return -ENOMEM;
+    case SYS_brk:
+        /* A break that never moves sends musl's malloc to mmap, the one heap allocator. */
+        return 0;
+
+    case SYS_exit:
+    case SYS_exit_group:
+        ilwaco_sys_exit(a1);
+    case SYS_set_tid_address:
+    case SYS_getpid:
+    case SYS_gettid:
+        /* One VM, one process, one thread. */
+        return 1;
+    case SYS_getppid:
+    case SYS_getuid:
+    case SYS_geteuid:
+    case SYS_getgid:
+    case SYS_getegid:
+        return 0;
+    case SYS_uname:
+        return ilwaco_sys_uname((void *)a1);
+    case SYS_kill:
+    case SYS_tkill:
+        return ilwaco_sys_kill(a1, a2);
+    case SYS_tgkill:
+        return ilwaco_sys_kill(a2, a3);
+    case SYS_rt_sigprocmask:
+        return ilwaco_sys_sigprocmask((void *)a3, (size_t)a4);
+    case SYS_rt_sigaction:
+        return ilwaco_sys_sigaction((void *)a3, (size_t)a4);
+    case SYS_getrandom:
+        return ilwaco_sys_getrandom((void *)a1, (size_t)a2);
+
+    default:
+        return -ENOSYS;
+    }
+}
