@@ -21,7 +21,8 @@ struct vm {
     bool in_idle;    /* next entry returns from the idle hypercall with the events */
     bool has_result; /* result goes to %rax at the next entry that really runs the guest */
     uint64_t result;
-    bool booted; /* has exited to the monitor at least once */
+    bool booted;  /* has exited to the monitor at least once */
+    bool running; /* a worker is inside run_slice for it (changed under the scheduler lock) */
     uint64_t created_ns;
     size_t live_index;
     struct console *console;

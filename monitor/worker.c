@@ -3,7 +3,6 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,24 +13,37 @@
 #include "exit_handler.h"
 #include "vm.h"
 
-#define IDLE_POLL_NS          1000000000ull
+/* Nothing to wake a worker that has no deadlines: it looks again this rarely. */
+#define IDLE_POLL_NS          (60ull * 1000000000ull)
 #define LIVE_LIMIT_BACKOFF_NS 1000000ull
 
-struct worker {
-    struct monitor *m;
-    unsigned index;
-    pthread_t thread;
-    timer_t quantum_timer;
+/*
+ * One scheduler shared by all workers: any worker runs any VM, so CPU-bound
+ * VMs share all cores equally. Moving a vCPU between threads costs ~20 us
+ * here, against a 10 ms quantum.
+ */
+struct scheduler {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
     struct run_queue run_queue;
     struct timer_heap timers;
-    uint32_t next_id; /* this worker creates VMs next_id, next_id + workers, ... */
+    uint32_t next_id; /* the next VM to create */
     struct vm **live;
     size_t live_count;
     size_t live_capacity;
-    struct vm *slice_owner; /* the VM whose quantum the timer is measuring */
-    uint64_t exits;
-    sem_t *done;
+    unsigned sleeping;
+    bool limit_enforced;
 };
+
+struct worker {
+    struct monitor *m;
+    struct scheduler *s;
+    pthread_t thread;
+    timer_t quantum_timer;
+    uint64_t exits;
+};
+
+enum slice_end { SLICE_YIELD, SLICE_SLEEP, SLICE_DONE };
 
 /* Read by the quantum signal handler, so they are per thread and async-signal-safe. */
 static _Thread_local struct kvm_run *volatile current_run;
@@ -63,6 +75,11 @@ static struct vm *vm_of(struct sched_entity *e)
     return (struct vm *)((char *)e - offsetof(struct vm, sched));
 }
 
+static bool time_limit_passed(const struct monitor *m, uint64_t vnow)
+{
+    return m->time_limit_ns && vnow >= m->time_limit_ns;
+}
+
 static void arm_quantum(struct worker *w)
 {
     struct itimerspec its = {0};
@@ -70,11 +87,6 @@ static void arm_quantum(struct worker *w)
     its.it_value.tv_nsec = (long)(w->m->quantum_ns % 1000000000ull);
     slice_expired = 0;
     timer_settime(w->quantum_timer, 0, &its, NULL);
-}
-
-static bool has_pending_creations(const struct worker *w)
-{
-    return w->next_id < w->m->options->count;
 }
 
 static void note_booted(struct monitor *m, struct vm *vm)
@@ -98,93 +110,76 @@ static void record(struct monitor *m, uint32_t id, enum vm_outcome outcome, int 
     atomic_fetch_add(&m->finished, 1);
 }
 
-static void finish_vm(struct worker *w, struct vm *vm, enum vm_outcome outcome, int status,
-                      const char *reason)
+/* Ends a VM that no queue refers to any more; needs no lock. */
+static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, int status,
+                   const char *reason)
 {
-    struct monitor *m = w->m;
     if (!vm->booted)
         note_booted(m, vm);
-    timer_heap_remove(&w->timers, &vm->sched);
     console_flush(vm->console, vm->id, &vm->console_line);
     record(m, vm->id, outcome, status, reason);
     vm_destroy(vm, &m->kvm);
     ram_pool_put(&m->ram, vm->mem.ram);
-    struct vm *moved = w->live[--w->live_count];
-    w->live[vm->live_index] = moved;
+}
+
+/* Called with the lock held: forgets a VM that end_vm has ended. */
+static void forget_vm(struct monitor *m, struct scheduler *s, struct vm *vm)
+{
+    struct vm *moved = s->live[--s->live_count];
+    s->live[vm->live_index] = moved;
     moved->live_index = vm->live_index;
-    if (w->slice_owner == vm)
-        w->slice_owner = NULL;
     free(vm);
     atomic_fetch_sub(&m->live, 1);
 }
 
-static bool reserve_live_slot(struct monitor *m)
+static void wake_one(struct scheduler *s)
 {
-    unsigned live = atomic_load(&m->live);
-    while (live < m->max_live)
-        if (atomic_compare_exchange_weak(&m->live, &live, live + 1))
-            return true;
-    return false;
+    if (s->sleeping)
+        pthread_cond_signal(&s->wake);
 }
 
-/* Creates this worker's next VM; returns false if the live-VM limit made it wait. */
-static bool create_next(struct worker *w)
+/* Called without the lock: makes VM id and queues it. */
+static void create_vm(struct worker *w, uint32_t id)
 {
     struct monitor *m = w->m;
-    if (!reserve_live_slot(m))
-        return false;
-    uint32_t id = w->next_id;
-    w->next_id += m->worker_count;
-    char err[256];
+    struct scheduler *s = w->s;
+    char err[256] = "could not create VM: out of memory";
     struct vm *vm = calloc(1, sizeof(*vm));
     uint8_t *ram = vm ? ram_pool_get(&m->ram) : NULL;
-    if (w->live_count == w->live_capacity) {
-        size_t capacity = w->live_capacity ? 2 * w->live_capacity : 64;
-        struct vm **live = realloc(w->live, capacity * sizeof(*live));
-        if (live) {
-            w->live = live;
-            w->live_capacity = capacity;
+    if (vm && ram) {
+        vm->created_ns = monitor_now_ns();
+        vm->console = &m->console;
+        if (vm_boot(vm, &m->kvm, &m->image, id, m->options->count, ram, err, sizeof(err)) == 0) {
+            pthread_mutex_lock(&s->lock);
+            bool room = true;
+            if (s->live_count == s->live_capacity) {
+                size_t capacity = s->live_capacity ? 2 * s->live_capacity : 256;
+                struct vm **live = realloc(s->live, capacity * sizeof(*live));
+                if (live) {
+                    s->live = live;
+                    s->live_capacity = capacity;
+                } else {
+                    room = false;
+                }
+            }
+            if (room) {
+                vm->live_index = s->live_count;
+                s->live[s->live_count++] = vm;
+                run_queue_push(&s->run_queue, &vm->sched);
+                wake_one(s);
+                pthread_mutex_unlock(&s->lock);
+                return;
+            }
+            pthread_mutex_unlock(&s->lock);
+            vm_destroy(vm, &m->kvm);
         }
     }
-    if (!vm || !ram || w->live_count == w->live_capacity) {
-        snprintf(err, sizeof(err), "could not create VM: out of memory");
-        goto fail;
-    }
-    vm->created_ns = monitor_now_ns();
-    if (vm_boot(vm, &m->kvm, &m->image, id, m->options->count, ram, err, sizeof(err)) < 0)
-        goto fail;
-    vm->console = &m->console;
-    vm->live_index = w->live_count;
-    w->live[w->live_count++] = vm;
-    run_queue_push(&w->run_queue, &vm->sched);
-    return true;
-fail:
     if (ram)
         ram_pool_put(&m->ram, ram);
     free(vm);
     atomic_fetch_add(&m->booted, 1);
     record(m, id, OUTCOME_STOPPED, 0, err);
     atomic_fetch_sub(&m->live, 1);
-    return true;
-}
-
-static bool timers_due(const struct worker *w, uint64_t vnow)
-{
-    struct sched_entity *first = timer_heap_peek(&w->timers);
-    return first && first->deadline <= vnow;
-}
-
-static bool time_limit_passed(const struct monitor *m, uint64_t vnow)
-{
-    return m->time_limit_ns && vnow >= m->time_limit_ns;
-}
-
-/* At the end of a quantum: does anything else deserve this worker? */
-static bool should_yield(const struct worker *w)
-{
-    uint64_t vnow = virtual_now(w->m);
-    return w->run_queue.length > 0 || timers_due(w, vnow) || has_pending_creations(w) ||
-           time_limit_passed(w->m, vnow);
 }
 
 static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
@@ -208,44 +203,38 @@ static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
     w->exits++;
 }
 
-/* Returns true if the VM went to sleep, false if it should go on running now. */
-static bool idle(struct worker *w, struct vm *vm, uint64_t deadline)
+/* At the end of a quantum: does anything else deserve this worker? */
+static bool others_waiting(struct worker *w)
 {
-    vm->in_idle = true;
-    if (deadline <= virtual_now(w->m))
-        vm->pending_events |= DENALI_EVENT_TIMER;
-    if (vm->pending_events)
-        return false;
-    if (deadline != DENALI_DEADLINE_NONE &&
-        timer_heap_insert(&w->timers, &vm->sched, deadline) < 0) {
-        /* Without room in the heap, a spurious wake-up is the safe answer. */
-        vm->pending_events |= DENALI_EVENT_TIMER;
-        return false;
-    }
-    if (w->slice_owner == vm)
-        w->slice_owner = NULL;
-    return true;
+    struct scheduler *s = w->s;
+    uint64_t vnow = virtual_now(w->m);
+    pthread_mutex_lock(&s->lock);
+    struct sched_entity *first = timer_heap_peek(&s->timers);
+    bool waiting = s->run_queue.length > 0 || (first && first->deadline <= vnow) ||
+                   (s->next_id < w->m->options->count && !s->limit_enforced);
+    pthread_mutex_unlock(&s->lock);
+    return waiting;
 }
 
-static void run_slice(struct worker *w, struct vm *vm)
+/* Runs vm until it yields, idles or ends; never holds the lock. */
+static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadline)
 {
-    if (w->slice_owner != vm) {
-        w->slice_owner = vm;
-        arm_quantum(w);
-    }
+    struct monitor *m = w->m;
+    arm_quantum(w);
     for (;;) {
         if (slice_expired) {
-            if (should_yield(w)) {
-                w->slice_owner = NULL;
-                run_queue_push(&w->run_queue, &vm->sched);
-                return;
+            if (time_limit_passed(m, virtual_now(m))) {
+                end_vm(m, vm, OUTCOME_STOPPED, 0, "time limit reached");
+                return SLICE_DONE;
             }
+            if (others_waiting(w))
+                return SLICE_YIELD;
             arm_quantum(w);
         }
         struct vm_exit exit;
         enter(w, vm, &exit);
         if (!vm->booted && exit.kind != VM_EXIT_INTERRUPTED)
-            note_booted(w->m, vm);
+            note_booted(m, vm);
         struct vm_decision d;
         exit_handler_decide(vm, &exit, &d);
         switch (d.action) {
@@ -257,61 +246,82 @@ static void run_slice(struct worker *w, struct vm *vm)
             slice_expired = 1;
             break;
         case ACTION_IDLE:
-            if (idle(w, vm, d.deadline))
-                return;
-            break;
+            vm->in_idle = true;
+            if (d.deadline <= virtual_now(m))
+                vm->pending_events |= DENALI_EVENT_TIMER;
+            if (vm->pending_events)
+                break;
+            *deadline = d.deadline;
+            return SLICE_SLEEP;
         case ACTION_EXIT:
-            finish_vm(w, vm, OUTCOME_EXITED, d.status, NULL);
-            return;
+            end_vm(m, vm, OUTCOME_EXITED, d.status, NULL);
+            return SLICE_DONE;
         case ACTION_STOP:
-            finish_vm(w, vm, OUTCOME_STOPPED, 0, d.reason);
-            return;
+            end_vm(m, vm, OUTCOME_STOPPED, 0, d.reason);
+            return SLICE_DONE;
         }
     }
 }
 
-static void wake_due(struct worker *w, uint64_t vnow)
+/* Called with the lock held. */
+static void wake_due(struct scheduler *s, uint64_t vnow)
 {
     struct sched_entity *e;
-    while ((e = timer_heap_pop_expired(&w->timers, vnow))) {
+    while ((e = timer_heap_pop_expired(&s->timers, vnow))) {
         vm_of(e)->pending_events |= DENALI_EVENT_TIMER;
-        run_queue_push(&w->run_queue, e);
+        run_queue_push(&s->run_queue, e);
     }
 }
 
-static void enforce_time_limit(struct worker *w)
+/* Called with the lock held: stops every VM not running now and every VM not yet created. */
+static void enforce_time_limit(struct monitor *m, struct scheduler *s)
 {
-    while (w->live_count > 0) {
-        struct vm *vm = w->live[w->live_count - 1];
-        while (run_queue_pop(&w->run_queue))
-            ;
-        finish_vm(w, vm, OUTCOME_STOPPED, 0, "time limit reached");
+    s->limit_enforced = true;
+    while (run_queue_pop(&s->run_queue))
+        ;
+    for (size_t i = s->live_count; i-- > 0;) {
+        struct vm *vm = s->live[i];
+        if (vm->running)
+            continue; /* its worker stops it at the end of its quantum */
+        timer_heap_remove(&s->timers, &vm->sched);
+        end_vm(m, vm, OUTCOME_STOPPED, 0, "time limit reached");
+        forget_vm(m, s, vm);
     }
-    while (has_pending_creations(w)) {
-        uint32_t id = w->next_id;
-        w->next_id += w->m->worker_count;
-        atomic_fetch_add(&w->m->booted, 1);
-        record(w->m, id, OUTCOME_STOPPED, 0, "time limit reached before it started");
+    for (; s->next_id < m->options->count; s->next_id++) {
+        atomic_fetch_add(&m->booted, 1);
+        record(m, s->next_id, OUTCOME_STOPPED, 0, "time limit reached before it started");
     }
 }
 
-static void sleep_until(const struct monitor *m, uint64_t vtarget)
+static bool reserve_live_slot(struct monitor *m)
 {
-    uint64_t target = m->epoch_ns + vtarget;
+    unsigned live = atomic_load(&m->live);
+    while (live < m->max_live)
+        if (atomic_compare_exchange_weak(&m->live, &live, live + 1))
+            return true;
+    return false;
+}
+
+/* Called with the lock held: sleeps until vtarget or a wake-up. */
+static void wait_until(struct worker *w, uint64_t vtarget)
+{
+    struct scheduler *s = w->s;
+    uint64_t target = w->m->epoch_ns + vtarget;
     struct timespec ts = {.tv_sec = (time_t)(target / 1000000000ull),
                           .tv_nsec = (long)(target % 1000000000ull)};
-    /* A stray quantum signal may cut this short; the loop simply looks again. */
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    s->sleeping++;
+    pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+    s->sleeping--;
 }
 
-static uint64_t next_wake(const struct worker *w, uint64_t vnow)
+static uint64_t next_wake(const struct monitor *m, const struct scheduler *s, uint64_t vnow)
 {
     uint64_t wake = vnow + IDLE_POLL_NS;
-    struct sched_entity *first = timer_heap_peek(&w->timers);
+    struct sched_entity *first = timer_heap_peek(&s->timers);
     if (first && first->deadline < wake)
         wake = first->deadline;
-    if (w->m->time_limit_ns && w->m->time_limit_ns < wake)
-        wake = w->m->time_limit_ns;
+    if (m->time_limit_ns && !s->limit_enforced && m->time_limit_ns < wake)
+        wake = m->time_limit_ns;
     return wake;
 }
 
@@ -319,6 +329,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct monitor *m = w->m;
+    struct scheduler *s = w->s;
     struct sigevent sev = {0};
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = SIGUSR1;
@@ -327,31 +338,94 @@ static void *worker_main(void *arg)
         perror("denali: timer_create");
         abort();
     }
+    const uint32_t count = m->options->count;
+    pthread_mutex_lock(&s->lock);
     for (;;) {
         uint64_t vnow = virtual_now(m);
-        if (time_limit_passed(m, vnow)) {
-            enforce_time_limit(w);
-            break;
+        if (time_limit_passed(m, vnow) && !s->limit_enforced)
+            enforce_time_limit(m, s);
+        wake_due(s, vnow);
+        /* Creating comes first so that booting many VMs is not held back by running ones. */
+        bool blocked_on_room = false;
+        if (s->next_id < count) {
+            if (reserve_live_slot(m)) {
+                uint32_t id = s->next_id++;
+                pthread_mutex_unlock(&s->lock);
+                create_vm(w, id);
+                pthread_mutex_lock(&s->lock);
+            } else {
+                blocked_on_room = true;
+            }
         }
-        wake_due(w, vnow);
-        bool waiting_for_room = has_pending_creations(w) && !create_next(w);
-        struct sched_entity *e = run_queue_pop(&w->run_queue);
+        struct sched_entity *e = run_queue_pop(&s->run_queue);
         if (e) {
-            run_slice(w, vm_of(e));
+            struct vm *vm = vm_of(e);
+            vm->running = true;
+            pthread_mutex_unlock(&s->lock);
+            uint64_t deadline = 0;
+            enum slice_end end = run_slice(w, vm, &deadline);
+            pthread_mutex_lock(&s->lock);
+            vm->running = false;
+            if (end == SLICE_DONE) {
+                forget_vm(m, s, vm);
+                if (s->next_id >= count && s->live_count == 0)
+                    pthread_cond_broadcast(&s->wake);
+            } else if (end == SLICE_YIELD) {
+                run_queue_push(&s->run_queue, &vm->sched);
+            } else if (deadline != DENALI_DEADLINE_NONE &&
+                       timer_heap_insert(&s->timers, &vm->sched, deadline) < 0) {
+                /* Without room in the heap a spurious wake-up is the safe answer. */
+                vm->pending_events |= DENALI_EVENT_TIMER;
+                run_queue_push(&s->run_queue, &vm->sched);
+            }
             continue;
         }
-        if (has_pending_creations(w)) {
-            if (waiting_for_room)
-                sleep_until(m, vnow + LIVE_LIMIT_BACKOFF_NS);
-            continue;
-        }
-        if (w->live_count == 0)
+        if (s->next_id >= count && s->live_count == 0)
             break;
-        sleep_until(m, next_wake(w, vnow));
+        if (blocked_on_room)
+            wait_until(w, vnow + LIVE_LIMIT_BACKOFF_NS);
+        else if (s->next_id >= count)
+            wait_until(w, next_wake(m, s, vnow));
     }
+    pthread_mutex_unlock(&s->lock);
     timer_delete(w->quantum_timer);
-    sem_post(w->done);
     return NULL;
+}
+
+struct progress_watch {
+    struct monitor *m;
+    void (*progress)(struct monitor *m);
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    bool done;
+};
+
+static void *progress_main(void *arg)
+{
+    struct progress_watch *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->done) {
+        struct timespec tick;
+        clock_gettime(CLOCK_MONOTONIC, &tick);
+        tick.tv_nsec += 100 * 1000 * 1000;
+        if (tick.tv_nsec >= 1000000000) {
+            tick.tv_sec++;
+            tick.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&p->done_cond, &p->lock, &tick);
+        p->progress(p->m);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void init_monotonic_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
 }
 
 int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
@@ -361,49 +435,43 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGUSR1, &sa, NULL) < 0)
         return -1;
+    struct scheduler s = {0};
+    pthread_mutex_init(&s.lock, NULL);
+    init_monotonic_cond(&s.wake);
     struct worker *workers = calloc(m->worker_count, sizeof(*workers));
     if (!workers)
         return -1;
-    sem_t done;
-    sem_init(&done, 0, 0);
+    struct progress_watch watch = {.m = m, .progress = progress};
+    pthread_t watcher;
+    if (progress) {
+        pthread_mutex_init(&watch.lock, NULL);
+        init_monotonic_cond(&watch.done_cond);
+        if (pthread_create(&watcher, NULL, progress_main, &watch) != 0)
+            progress = NULL;
+    }
     for (unsigned i = 0; i < m->worker_count; i++) {
-        struct worker *w = &workers[i];
-        w->m = m;
-        w->index = i;
-        w->next_id = i;
-        w->done = &done;
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        workers[i].m = m;
+        workers[i].s = &s;
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
             fprintf(stderr, "denali: cannot start worker thread %u\n", i);
             abort();
         }
     }
-    for (unsigned finished = 0; finished < m->worker_count;) {
-        int rc;
-        if (progress) {
-            struct timespec tick;
-            clock_gettime(CLOCK_REALTIME, &tick);
-            tick.tv_nsec += 100 * 1000 * 1000;
-            if (tick.tv_nsec >= 1000000000) {
-                tick.tv_sec++;
-                tick.tv_nsec -= 1000000000;
-            }
-            rc = sem_timedwait(&done, &tick);
-            progress(m);
-        } else {
-            rc = sem_wait(&done);
-        }
-        if (rc == 0)
-            finished++;
-    }
-    sem_destroy(&done);
     uint64_t exits = 0;
     for (unsigned i = 0; i < m->worker_count; i++) {
         pthread_join(workers[i].thread, NULL);
         exits += workers[i].exits;
-        timer_heap_free(&workers[i].timers);
-        free(workers[i].live);
     }
     atomic_store(&m->exits, exits);
+    if (progress) {
+        pthread_mutex_lock(&watch.lock);
+        watch.done = true;
+        pthread_cond_signal(&watch.done_cond);
+        pthread_mutex_unlock(&watch.lock);
+        pthread_join(watcher, NULL);
+    }
+    timer_heap_free(&s.timers);
+    free(s.live);
     free(workers);
     return 0;
 }
