@@ -26,16 +26,18 @@ static void console_write_call(struct vm *vm, const struct vm_exit *e, struct vm
 {
     uint64_t addr = e->args[0];
     uint64_t len = e->args[1];
+    /* The pointer is judged first: a bad one stops the VM whatever its length. */
+    if (!guest_range_ok(&vm->mem, addr, len, false)) {
+        stop(d, "console write: bad buffer 0x%lx+%lu at rip 0x%lx", (unsigned long)addr,
+             (unsigned long)len, (unsigned long)e->rip);
+        return;
+    }
     if (len > DENALI_CONSOLE_MAX) {
         resume(d, (uint64_t)-DENALI_EINVAL);
         return;
     }
     char buf[DENALI_CONSOLE_MAX];
-    if (guest_copy_in(&vm->mem, buf, addr, len) < 0) {
-        stop(d, "console write: bad buffer 0x%lx+%lu at rip 0x%lx", (unsigned long)addr,
-             (unsigned long)len, (unsigned long)e->rip);
-        return;
-    }
+    guest_copy_in(&vm->mem, buf, addr, len);
     console_write(vm->console, vm->id, &vm->console_line, buf, len);
     resume(d, len);
 }

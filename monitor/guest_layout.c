@@ -187,6 +187,20 @@ static const uint8_t *resolve(const struct guest_memory *mem, uint64_t gpa, uint
     return mem->ram + gpa;
 }
 
+bool guest_range_ok(const struct guest_memory *mem, uint64_t gpa, uint64_t len, bool write)
+{
+    if (gpa + len < gpa)
+        return false;
+    while (len > 0) {
+        uint64_t run;
+        if (!resolve(mem, gpa, len, write, &run))
+            return false;
+        gpa += run;
+        len -= run;
+    }
+    return true;
+}
+
 int guest_copy_in(const struct guest_memory *mem, void *dst, uint64_t gpa, uint64_t len)
 {
     if (gpa + len < gpa)

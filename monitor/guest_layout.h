@@ -85,6 +85,8 @@ struct guest_memory {
  * if any byte is outside what the guest itself can read, or the range wraps.
  */
 int guest_copy_in(const struct guest_memory *mem, void *dst, uint64_t gpa, uint64_t len);
+/* True when the guest itself may read (or write) every byte of [gpa, gpa + len), no wrap. */
+bool guest_range_ok(const struct guest_memory *mem, uint64_t gpa, uint64_t len, bool write);
 /* Copies into guest memory the guest may write; fails like guest_copy_in. */
 int guest_copy_out(const struct guest_memory *mem, uint64_t gpa, const void *src, uint64_t len);
 
