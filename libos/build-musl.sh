@@ -63,6 +63,10 @@ for f in $overlay; do
     cp "$port/$f" "$work/$f"
 done
 
+# Called from make: keep the outer make's flags and variables (CFLAGS=... on its
+# command line, its jobserver) out of musl's own build.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+
 echo "  MUSL    configure + make lib/libc.a ($(basename "$tree"))"
 # Static and non-PIC, like the guests it links into. -mno-red-zone keeps every
 # guest object under the same stack rule.

@@ -1,0 +1,172 @@
+/* Test guest: exercises the parts of musl that run on ilwaco (TLS, malloc, clocks, stdio); exits 0
+ * if all hold. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ilwaco.h>
+
+static int failures;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("selftest: FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                       \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static _Thread_local int tls_initialised = 42;
+static _Thread_local long tls_zeroed[64];
+
+static void check_tls(void)
+{
+    CHECK(tls_initialised == 42);
+    for (int i = 0; i < 64; i++)
+        CHECK(tls_zeroed[i] == 0);
+    tls_initialised = 7;
+    tls_zeroed[63] = 9;
+    CHECK(tls_initialised == 7 && tls_zeroed[63] == 9);
+}
+
+static int all_bytes(const unsigned char *p, size_t len, unsigned char value)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != value)
+            return 0;
+    return 1;
+}
+
+static void check_malloc(void)
+{
+    /* Far more than guest memory in total: only works if freed memory is reused. */
+    for (int i = 0; i < 200; i++) {
+        unsigned char *p = malloc(1 << 20);
+        CHECK(p != NULL);
+        if (!p)
+            return;
+        memset(p, 0xa5, 1 << 20);
+        free(p);
+    }
+
+    /* Reused pages must come back zeroed: calloc trusts fresh mappings to be zero. */
+    size_t big = 512 << 10;
+    unsigned char *p = malloc(big);
+    CHECK(p != NULL);
+    if (p) {
+        memset(p, 0xff, big);
+        free(p);
+    }
+    unsigned char *z = calloc(1, big);
+    CHECK(z != NULL && all_bytes(z, big, 0));
+    free(z);
+
+    /* Small objects and realloc growth, which falls back from mremap to copying. */
+    char *s = malloc(16);
+    CHECK(s != NULL);
+    strcpy(s, "denali");
+    for (size_t n = 32; s && n <= (1 << 20); n *= 2) {
+        char *t = realloc(s, n);
+        CHECK(t != NULL);
+        if (!t)
+            break;
+        s = t;
+    }
+    CHECK(s && strcmp(s, "denali") == 0);
+    free(s);
+
+    /* Exhaustion is an error, not a crash. */
+    errno = 0;
+    void *huge = malloc((size_t)1 << 40);
+    CHECK(huge == NULL && errno == ENOMEM);
+}
+
+static void check_mmap(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    CHECK(page == 4096);
+    char *a = mmap(0, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(a != MAP_FAILED);
+    if (a == MAP_FAILED)
+        return;
+    memset(a, 1, 3 * page);
+    CHECK(munmap(a + page, page) == 0);
+    /* First fit puts a one-page request into the hole just made (or lower). */
+    char *b = mmap(0, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(b != MAP_FAILED && b <= a + page);
+    CHECK(b != MAP_FAILED && all_bytes((unsigned char *)b, page, 0));
+    CHECK(munmap(a, 3 * page) == 0);
+    if (b != MAP_FAILED && b < a)
+        munmap(b, page);
+    CHECK(mmap(0, page, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void check_time(void)
+{
+    uint64_t t0 = mono_ns();
+    struct timespec ten_ms = {0, 10 * 1000 * 1000};
+    CHECK(nanosleep(&ten_ms, NULL) == 0);
+    uint64_t t1 = mono_ns();
+    CHECK(t1 >= t0 + 10 * 1000 * 1000);
+    CHECK(usleep(1000) == 0);
+    CHECK(mono_ns() >= t1 + 1000 * 1000);
+    CHECK(time(NULL) == (time_t)(ilwaco_time_ns() / 1000000000u));
+    CHECK(sched_yield() == 0);
+}
+
+static void check_misc(void)
+{
+    struct utsname u;
+    CHECK(uname(&u) == 0 && strcmp(u.sysname, "Denali") == 0);
+
+    unsigned char r1[32] = {0}, r2[32] = {0};
+    CHECK(getrandom(r1, sizeof(r1), 0) == sizeof(r1));
+    CHECK(getrandom(r2, sizeof(r2), 0) == sizeof(r2));
+    CHECK(memcmp(r1, r2, sizeof(r1)) != 0 && !all_bytes(r1, sizeof(r1), 0));
+
+    errno = 0;
+    CHECK(open("/etc/passwd", O_RDONLY) == -1 && errno != 0);
+    CHECK(isatty(1) == 0);
+    CHECK(getpid() == 1);
+
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.3f %g %s %5d", 3.14159, 1e-3, "x", 42);
+    CHECK(strcmp(buf, "3.142 0.001 x    42") == 0);
+    CHECK(strtod("2.5", NULL) == 2.5);
+
+    char line[8];
+    CHECK(fgets(line, sizeof(line), stdin) == NULL && feof(stdin));
+    CHECK(write(3, "x", 1) == -1 && errno == EBADF);
+}
+
+int main(void)
+{
+    printf("selftest: started\n");
+    check_tls();
+    check_malloc();
+    check_mmap();
+    check_time();
+    check_misc();
+    if (failures) {
+        printf("selftest: %d failures\n", failures);
+        return 1;
+    }
+    printf("selftest: ok\n");
+    return 0;
+}
