@@ -1,0 +1,25 @@
+/* Small assertions and helpers shared by the unit tests (cmocka must be included first). */
+#ifndef DENALI_TEST_UTIL_H
+#define DENALI_TEST_UTIL_H
+
+#include <stddef.h>
+
+/* Fails the current test unless needle occurs in haystack, printing both. */
+#define assert_contains(haystack, needle)                                                          \
+    test_assert_contains((haystack), (needle), #haystack, __FILE__, __LINE__)
+void test_assert_contains(const char *haystack, const char *needle, const char *expression,
+                          const char *file, int line);
+
+/* Fails the current test if needle occurs in haystack. */
+#define assert_not_contains(haystack, needle)                                                      \
+    test_assert_not_contains((haystack), (needle), #haystack, __FILE__, __LINE__)
+void test_assert_not_contains(const char *haystack, const char *needle, const char *expression,
+                              const char *file, int line);
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer; NULL if it cannot be read. */
+char *test_read_file(const char *path, size_t *length);
+
+/* Removes a directory and the plain files directly inside it. */
+void test_remove_dir(const char *path);
+
+#endif
