@@ -1,0 +1,285 @@
+/* Unit tests for the scheduler's run queue (FIFO) and deadline timer heap. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched_queue.h"
+
+#define MANY 1000
+
+/* Checks the heap property and every entity's back-pointer. */
+static void assert_heap_valid(const struct timer_heap *h)
+{
+    for (size_t i = 0; i < h->length; i++) {
+        assert_int_equal(h->items[i]->heap_index, i);
+        if (i > 0)
+            assert_true(h->items[(i - 1) / 2]->deadline <= h->items[i]->deadline);
+    }
+}
+
+/* A fixed-seed generator, so every run sees the same deadlines. */
+static uint64_t next_random(uint64_t *seed)
+{
+    *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+    return *seed >> 33;
+}
+
+static void test_run_queue_fifo(void **state)
+{
+    (void)state;
+    struct run_queue q = {0};
+    struct sched_entity e[5];
+    for (int i = 0; i < 5; i++) {
+        sched_entity_init(&e[i]);
+        run_queue_push(&q, &e[i]);
+        assert_true(e[i].on_run_queue);
+    }
+    assert_int_equal(q.length, 5);
+    for (int i = 0; i < 5; i++) {
+        struct sched_entity *got = run_queue_pop(&q);
+        assert_ptr_equal(got, &e[i]);
+        assert_false(got->on_run_queue);
+    }
+    assert_int_equal(q.length, 0);
+    assert_null(q.head);
+    assert_null(q.tail);
+}
+
+static void test_run_queue_interleaved(void **state)
+{
+    (void)state;
+    struct run_queue q = {0};
+    struct sched_entity a, b, c;
+    sched_entity_init(&a);
+    sched_entity_init(&b);
+    sched_entity_init(&c);
+    run_queue_push(&q, &a);
+    run_queue_push(&q, &b);
+    assert_ptr_equal(run_queue_pop(&q), &a);
+    /* a goes back on behind b, and c behind a. */
+    run_queue_push(&q, &a);
+    run_queue_push(&q, &c);
+    assert_ptr_equal(run_queue_pop(&q), &b);
+    assert_ptr_equal(run_queue_pop(&q), &a);
+    assert_ptr_equal(run_queue_pop(&q), &c);
+    assert_null(run_queue_pop(&q));
+    /* The queue works again after being emptied. */
+    run_queue_push(&q, &b);
+    assert_ptr_equal(q.head, &b);
+    assert_ptr_equal(q.tail, &b);
+    assert_ptr_equal(run_queue_pop(&q), &b);
+}
+
+static void test_run_queue_double_push(void **state)
+{
+    (void)state;
+    struct run_queue q = {0};
+    struct sched_entity a, b;
+    sched_entity_init(&a);
+    sched_entity_init(&b);
+    run_queue_push(&q, &a);
+    run_queue_push(&q, &b);
+    run_queue_push(&q, &a);
+    run_queue_push(&q, &b);
+    assert_int_equal(q.length, 2);
+    assert_ptr_equal(run_queue_pop(&q), &a);
+    assert_ptr_equal(run_queue_pop(&q), &b);
+    assert_null(run_queue_pop(&q));
+    assert_int_equal(q.length, 0);
+}
+
+static void test_run_queue_pop_empty(void **state)
+{
+    (void)state;
+    struct run_queue q = {0};
+    assert_null(run_queue_pop(&q));
+    assert_null(run_queue_pop(&q));
+    assert_int_equal(q.length, 0);
+}
+
+static void test_entity_init(void **state)
+{
+    (void)state;
+    struct sched_entity e;
+    memset(&e, 0xab, sizeof(e));
+    sched_entity_init(&e);
+    assert_null(e.next);
+    assert_false(e.on_run_queue);
+    assert_int_equal(e.heap_index, SCHED_NOT_QUEUED);
+}
+
+static void test_timer_heap_orders_deadlines(void **state)
+{
+    (void)state;
+    struct timer_heap h = {0};
+    struct sched_entity *e = calloc(MANY, sizeof(*e));
+    assert_non_null(e);
+    uint64_t seed = 42;
+    for (int i = 0; i < MANY; i++) {
+        sched_entity_init(&e[i]);
+        /* A small range, so equal deadlines occur too. */
+        uint64_t deadline = next_random(&seed) % 5000;
+        assert_int_equal(timer_heap_insert(&h, &e[i], deadline), 0);
+    }
+    assert_int_equal(h.length, MANY);
+    assert_heap_valid(&h);
+    uint64_t last = 0;
+    for (int i = 0; i < MANY; i++) {
+        struct sched_entity *got = timer_heap_pop_expired(&h, UINT64_MAX);
+        assert_non_null(got);
+        assert_true(got->deadline >= last);
+        assert_int_equal(got->heap_index, SCHED_NOT_QUEUED);
+        last = got->deadline;
+    }
+    assert_null(timer_heap_peek(&h));
+    assert_null(timer_heap_pop_expired(&h, UINT64_MAX));
+    timer_heap_free(&h);
+    free(e);
+}
+
+static void test_timer_heap_remove_middle(void **state)
+{
+    (void)state;
+    struct timer_heap h = {0};
+    struct sched_entity *e = calloc(MANY, sizeof(*e));
+    assert_non_null(e);
+    uint64_t seed = 7;
+    for (int i = 0; i < MANY; i++) {
+        sched_entity_init(&e[i]);
+        assert_int_equal(timer_heap_insert(&h, &e[i], next_random(&seed)), 0);
+    }
+    /* Remove every third entity, wherever it sits in the heap. */
+    size_t expected = MANY;
+    for (int i = 0; i < MANY; i += 3) {
+        timer_heap_remove(&h, &e[i]);
+        expected--;
+        assert_int_equal(e[i].heap_index, SCHED_NOT_QUEUED);
+        assert_int_equal(h.length, expected);
+        assert_heap_valid(&h);
+    }
+    /* Removing an entity that is not in the heap changes nothing. */
+    timer_heap_remove(&h, &e[0]);
+    assert_int_equal(h.length, expected);
+    uint64_t last = 0;
+    size_t popped = 0;
+    struct sched_entity *got;
+    while ((got = timer_heap_pop_expired(&h, UINT64_MAX)) != NULL) {
+        assert_int_not_equal((got - e) % 3, 0);
+        assert_true(got->deadline >= last);
+        last = got->deadline;
+        popped++;
+    }
+    assert_int_equal(popped, expected);
+    timer_heap_free(&h);
+    free(e);
+}
+
+static void test_timer_heap_remove_last_and_only(void **state)
+{
+    (void)state;
+    struct timer_heap h = {0};
+    struct sched_entity a, b;
+    sched_entity_init(&a);
+    sched_entity_init(&b);
+    assert_int_equal(timer_heap_insert(&h, &a, 10), 0);
+    timer_heap_remove(&h, &a);
+    assert_int_equal(h.length, 0);
+    assert_null(timer_heap_peek(&h));
+    assert_int_equal(timer_heap_insert(&h, &a, 10), 0);
+    assert_int_equal(timer_heap_insert(&h, &b, 20), 0);
+    timer_heap_remove(&h, &b);
+    assert_int_equal(h.length, 1);
+    assert_ptr_equal(timer_heap_peek(&h), &a);
+    timer_heap_free(&h);
+    assert_int_equal(h.length, 0);
+    assert_null(h.items);
+}
+
+static void test_timer_heap_reinsert_moves(void **state)
+{
+    (void)state;
+    struct timer_heap h = {0};
+    struct sched_entity e[4];
+    for (int i = 0; i < 4; i++) {
+        sched_entity_init(&e[i]);
+        assert_int_equal(timer_heap_insert(&h, &e[i], 100 * (uint64_t)(i + 1)), 0);
+    }
+    assert_ptr_equal(timer_heap_peek(&h), &e[0]);
+    /* The latest becomes the earliest. */
+    assert_int_equal(timer_heap_insert(&h, &e[3], 50), 0);
+    assert_int_equal(h.length, 4);
+    assert_heap_valid(&h);
+    assert_ptr_equal(timer_heap_peek(&h), &e[3]);
+    assert_int_equal(e[3].deadline, 50);
+    /* The earliest becomes the latest. */
+    assert_int_equal(timer_heap_insert(&h, &e[3], 1000), 0);
+    assert_int_equal(h.length, 4);
+    assert_heap_valid(&h);
+    const struct sched_entity *order[] = {&e[0], &e[1], &e[2], &e[3]};
+    for (int i = 0; i < 4; i++)
+        assert_ptr_equal(timer_heap_pop_expired(&h, UINT64_MAX), order[i]);
+    timer_heap_free(&h);
+}
+
+static void test_timer_heap_pop_expired_respects_now(void **state)
+{
+    (void)state;
+    struct timer_heap h = {0};
+    struct sched_entity a, b, c;
+    sched_entity_init(&a);
+    sched_entity_init(&b);
+    sched_entity_init(&c);
+    assert_int_equal(timer_heap_insert(&h, &b, 200), 0);
+    assert_int_equal(timer_heap_insert(&h, &a, 100), 0);
+    assert_int_equal(timer_heap_insert(&h, &c, 300), 0);
+    assert_null(timer_heap_pop_expired(&h, 0));
+    assert_null(timer_heap_pop_expired(&h, 99));
+    assert_int_equal(h.length, 3);
+    /* A deadline equal to now has expired. */
+    assert_ptr_equal(timer_heap_pop_expired(&h, 100), &a);
+    assert_null(timer_heap_pop_expired(&h, 100));
+    assert_ptr_equal(timer_heap_pop_expired(&h, 250), &b);
+    assert_null(timer_heap_pop_expired(&h, 250));
+    assert_ptr_equal(timer_heap_peek(&h), &c);
+    assert_ptr_equal(timer_heap_pop_expired(&h, 300), &c);
+    assert_null(timer_heap_pop_expired(&h, UINT64_MAX));
+    timer_heap_free(&h);
+}
+
+static void test_timer_heap_deadline_none(void **state)
+{
+    (void)state;
+    struct timer_heap h = {0};
+    struct sched_entity a, b;
+    sched_entity_init(&a);
+    sched_entity_init(&b);
+    assert_int_equal(timer_heap_insert(&h, &a, UINT64_MAX), 0);
+    assert_int_equal(timer_heap_insert(&h, &b, 0), 0);
+    assert_ptr_equal(timer_heap_pop_expired(&h, 0), &b);
+    assert_null(timer_heap_pop_expired(&h, UINT64_MAX - 1));
+    assert_ptr_equal(timer_heap_pop_expired(&h, UINT64_MAX), &a);
+    timer_heap_free(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_queue_fifo),
+        cmocka_unit_test(test_run_queue_interleaved),
+        cmocka_unit_test(test_run_queue_double_push),
+        cmocka_unit_test(test_run_queue_pop_empty),
+        cmocka_unit_test(test_entity_init),
+        cmocka_unit_test(test_timer_heap_orders_deadlines),
+        cmocka_unit_test(test_timer_heap_remove_middle),
+        cmocka_unit_test(test_timer_heap_remove_last_and_only),
+        cmocka_unit_test(test_timer_heap_reinsert_moves),
+        cmocka_unit_test(test_timer_heap_pop_expired_respects_now),
+        cmocka_unit_test(test_timer_heap_deadline_none),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
