@@ -62,7 +62,7 @@ fi
 undefined=$(readelf -sW "$elf" | awk '$7 == "UND" && $5 == "GLOBAL" { print $8 }')
 if [ -n "$undefined" ]; then
     problems="$problems
-undefined symbols: $(echo "$undefined" | tr '\n' ' ')"
+$(echo "$undefined" | wc -l) undefined symbols: $(echo "$undefined" | head -n 8 | tr '\n' ' ')"
 fi
 
 problems=$(printf '%s\n' "$problems" | sed '/^$/d')
