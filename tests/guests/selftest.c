@@ -48,18 +48,23 @@ static int all_bytes(const unsigned char *p, size_t len, unsigned char value)
 
 static void check_malloc(void)
 {
+    /* A quarter of guest memory, at most 1 MiB, so the test fits the smallest VM too. */
+    size_t block = ilwaco_vregs()->mem_size / 4;
+    if (block > (1 << 20))
+        block = 1 << 20;
+
     /* Far more than guest memory in total: only works if freed memory is reused. */
     for (int i = 0; i < 200; i++) {
-        unsigned char *p = malloc(1 << 20);
+        unsigned char *p = malloc(block);
         CHECK(p != NULL);
         if (!p)
             return;
-        memset(p, 0xa5, 1 << 20);
+        memset(p, 0xa5, block);
         free(p);
     }
 
     /* Reused pages must come back zeroed: calloc trusts fresh mappings to be zero. */
-    size_t big = 512 << 10;
+    size_t big = block / 2;
     unsigned char *p = malloc(big);
     CHECK(p != NULL);
     if (p) {
@@ -74,7 +79,7 @@ static void check_malloc(void)
     char *s = malloc(16);
     CHECK(s != NULL);
     strcpy(s, "denali");
-    for (size_t n = 32; s && n <= (1 << 20); n *= 2) {
+    for (size_t n = 32; s && n <= block / 2; n *= 2) {
         char *t = realloc(s, n);
         CHECK(t != NULL);
         if (!t)
