@@ -115,6 +115,101 @@ static void check_mmap(void)
     CHECK(mmap(0, page, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
 }
 
+static void *map_pages(size_t pages)
+{
+    void *p = mmap(0, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* The largest mapping the heap can give right now, in pages (binary search). */
+static size_t largest_mapping(void)
+{
+    size_t lo = 0, hi = ilwaco_vregs()->mem_size / 4096;
+    while (lo < hi) {
+        size_t mid = (lo + hi + 1) / 2;
+        void *p = map_pages(mid);
+        if (p) {
+            munmap(p, mid * 4096);
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return lo;
+}
+
+/* All the heap can give right now, in pages: grab the largest piece until none is left. */
+static size_t free_pages_total(void)
+{
+    enum { MAX_PIECES = 256 };
+    unsigned char *piece[MAX_PIECES];
+    size_t size[MAX_PIECES], total = 0, n = 0;
+    while (n < MAX_PIECES) {
+        size_t pages = largest_mapping();
+        if (pages == 0 || !(piece[n] = map_pages(pages)))
+            break;
+        size[n++] = pages;
+        total += pages;
+    }
+    while (n > 0) {
+        n--;
+        munmap(piece[n], size[n] * 4096);
+    }
+    return total;
+}
+
+/*
+ * Random mmap/munmap, partial unmaps included, with every live page marked:
+ * overlapping grants, unzeroed reuse or lost free space would all show.
+ */
+static void check_allocator_stress(void)
+{
+    enum { SLOTS = 48 };
+    struct {
+        unsigned char *p;
+        size_t pages;
+    } live[SLOTS] = {{0, 0}};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    size_t before = free_pages_total();
+    CHECK(before > 0);
+
+    for (int op = 0; op < 4000; op++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        unsigned slot = (unsigned)(x % SLOTS);
+        unsigned char mark = (unsigned char)(slot + 1);
+        if (live[slot].p) {
+            CHECK(all_bytes(live[slot].p, live[slot].pages * 4096, mark));
+            if (live[slot].pages > 1 && (x >> 32) % 3 == 0) {
+                /* Give back the front half and keep the rest. */
+                size_t half = live[slot].pages / 2;
+                CHECK(munmap(live[slot].p, half * 4096) == 0);
+                live[slot].p += half * 4096;
+                live[slot].pages -= half;
+            } else {
+                CHECK(munmap(live[slot].p, live[slot].pages * 4096) == 0);
+                live[slot].p = NULL;
+            }
+        } else {
+            size_t pages = 1 + (x >> 40) % 16;
+            unsigned char *p = map_pages(pages);
+            if (!p)
+                continue; /* a full heap is allowed; the final check catches leaks */
+            CHECK(all_bytes(p, pages * 4096, 0));
+            memset(p, mark, pages * 4096);
+            live[slot].p = p;
+            live[slot].pages = pages;
+        }
+    }
+    for (unsigned i = 0; i < SLOTS; i++) {
+        if (live[i].p) {
+            CHECK(all_bytes(live[i].p, live[i].pages * 4096, (unsigned char)(i + 1)));
+            munmap(live[i].p, live[i].pages * 4096);
+        }
+    }
+    /* Everything freed comes back, and coalesces: no page is lost. */
+    CHECK(free_pages_total() == before);
+}
+
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -166,6 +261,7 @@ int main(void)
     check_tls();
     check_malloc();
     check_mmap();
+    check_allocator_stress();
     check_time();
     check_misc();
     if (failures) {
