@@ -29,6 +29,15 @@ fail() {
     exit 1
 }
 
+# Two makes in one tree (people share build/) must not build into the same
+# directories at once; the second one waits, then finds the work done.
+exec 9>"$build/musl.lock"
+flock 9
+if [ -f "$prefix/lib/libc.a" ] &&
+    [ -z "$(find "$0" "$port" -type f -newer "$prefix/lib/libc.a")" ]; then
+    exit 0
+fi
+
 : >"$log"
 
 # The unpacked source is kept between builds: fetching it is the only network step.
