@@ -283,6 +283,11 @@ void kvm_vcpu_set_result(struct kvm_vcpu *vcpu, uint64_t value)
     vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 }
 
+bool kvm_vcpu_result_pending(const struct kvm_vcpu *vcpu)
+{
+    return vcpu->run->kvm_dirty_regs & KVM_SYNC_X86_REGS;
+}
+
 void kvm_vcpu_kick(struct kvm_run *run)
 {
     run->immediate_exit = 1;

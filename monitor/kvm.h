@@ -52,6 +52,8 @@ void kvm_vcpu_destroy(const struct kvm_host *host, struct kvm_vcpu *vcpu);
 void kvm_vcpu_run(struct kvm_vcpu *vcpu, struct vm_exit *exit);
 /* Sets the guest's %rax for the next entry (a hypercall's result). */
 void kvm_vcpu_set_result(struct kvm_vcpu *vcpu, uint64_t value);
+/* True while a result set above has not yet reached the guest (KVM clears the mark on use). */
+bool kvm_vcpu_result_pending(const struct kvm_vcpu *vcpu);
 /* Marks the vCPU so that the next (or current) KVM_RUN returns at once; async-signal-safe. */
 void kvm_vcpu_kick(struct kvm_run *run);
 

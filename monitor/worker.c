@@ -197,9 +197,11 @@ static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
     current_run = vm->vcpu.run;
     kvm_vcpu_run(&vm->vcpu, exit);
     current_run = NULL;
-    /* An interrupted entry may not have run the guest, so the result stays pending. */
-    if (exit->kind != VM_EXIT_INTERRUPTED)
-        vm->has_result = false;
+    /*
+     * A signal can end KVM_RUN before KVM loaded the registers; then the
+     * result is still owed. Once loaded, re-sending it would clobber %rax.
+     */
+    vm->has_result = vm->has_result && kvm_vcpu_result_pending(&vm->vcpu);
     w->exits++;
 }
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every kind of guest misbehaviour stops only the guilty VM (vm 0), with a one-line reason, while healthy VMs finish.
+set -u
+. "$(dirname "$0")/harness.sh"
+
+# fault GUEST REASON-PATTERN: boot 3 VMs of GUEST (vm 0 misbehaves, 1 and 2 stay healthy).
+fault() {
+    local guest=$1 reason=$2
+    boot -n 3 -m 2M "$TEST_GUESTS/$guest.elf"
+    expect "$guest stops vm 0 only: $reason" 1 \
+        "^denali: vm 0 stopped: $reason" \
+        '^\[vm 1\] .*healthy vm 1 done' '^\[vm 2\] .*healthy vm 2 done' \
+        '^denali: 3 VMs: 2 exited 0, 0 exited non-zero, 1 stopped$'
+    if [ "$(count_lines 'stopped:')" != 1 ]; then
+        fail "$guest: exactly one VM stopped" "$(count_lines 'stopped:') stopped lines"
+    fi
+}
+
+fault bad_port 'write of unknown port 0x80 at rip 0x[0-9a-f]+$'
+fault bad_hypercall 'unknown hypercall 200 at rip'
+fault bad_pointer 'console write: bad buffer 0x[0-9a-f]+\+[0-9]+ at rip'
+fault overflow_pointer 'console write: bad buffer 0xfffffffffffff000\+[0-9]+ at rip'
+fault null_pointer 'console write: bad buffer 0x0\+'
+fault null_deref 'CPU exception \(triple fault\) at rip 0x[0-9a-f]+, cr2 0x0$'
+fault write_text 'CPU exception \(triple fault\) at rip 0x[0-9a-f]+, cr2 0x10[0-9a-f]{4}$'
+fault write_vregs 'CPU exception \(triple fault\) at rip 0x[0-9a-f]+, cr2 0x100[0-9a-f]$'
+fault div_zero 'CPU exception \(triple fault\) at rip'
+fault triple_fault 'CPU exception \(triple fault\) at rip'
+fault stack_overflow 'CPU exception \(triple fault\) at rip 0x[0-9a-f]+, cr2 0x10[0-9a-f]{3}$'
+
+# A VM that loops forever is preempted: the healthy ones still finish, and the time limit ends it.
+boot -n 3 -m 2M -j 1 --time-limit 3 "$TEST_GUESTS/loop_forever.elf"
+expect "loop_forever is preempted so healthy VMs finish on one worker, then the time limit stops it" 1 \
+    '^\[vm 1\] .*healthy vm 1 done' '^\[vm 2\] .*healthy vm 2 done' \
+    '^denali: vm 0 stopped: time limit reached$' \
+    '^denali: 3 VMs: 2 exited 0, 0 exited non-zero, 1 stopped$'
+
+# Registers survive preemption (the guest checks them itself across many quanta).
+boot -n 2 -j 1 --quantum 1 "$TEST_GUESTS/preempt_regs.elf"
+expect "registers survive preemption" 0 '^denali: 2 VMs: 2 exited 0, 0 exited non-zero, 0 stopped$'
+
+finish
