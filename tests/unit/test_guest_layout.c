@@ -217,6 +217,10 @@ static void sweep(struct fixture *f)
             int out = in == 0 ? guest_copy_out(&f->mem, ends[i], &byte, 1) : -1;
             if (readable && (out == 0) != (expected == P_RW))
                 fail_msg("guest_copy_out at 0x%llx returned %d", (unsigned long long)ends[i], out);
+            if (guest_range_ok(&f->mem, ends[i], 1, false) != readable)
+                fail_msg("guest_range_ok(read) at 0x%llx disagrees", (unsigned long long)ends[i]);
+            if (guest_range_ok(&f->mem, ends[i], 1, true) != (expected == P_RW))
+                fail_msg("guest_range_ok(write) at 0x%llx disagrees", (unsigned long long)ends[i]);
         }
         va += step;
     }
@@ -527,6 +531,9 @@ static void expect_copy_in_refused(struct fixture *f, uint64_t gpa, uint64_t len
     if (guest_copy_in(&f->mem, buf, gpa, len) != -1)
         fail_msg("guest_copy_in(0x%llx, %llu) was allowed", (unsigned long long)gpa,
                  (unsigned long long)len);
+    if (guest_range_ok(&f->mem, gpa, len, false))
+        fail_msg("guest_range_ok(0x%llx, %llu, read) said yes", (unsigned long long)gpa,
+                 (unsigned long long)len);
 }
 
 static void expect_copy_out_refused(struct fixture *f, uint64_t gpa, uint64_t len)
@@ -536,6 +543,9 @@ static void expect_copy_out_refused(struct fixture *f, uint64_t gpa, uint64_t le
     assert_true(len <= sizeof(buf));
     if (guest_copy_out(&f->mem, gpa, buf, len) != -1)
         fail_msg("guest_copy_out(0x%llx, %llu) was allowed", (unsigned long long)gpa,
+                 (unsigned long long)len);
+    if (guest_range_ok(&f->mem, gpa, len, true))
+        fail_msg("guest_range_ok(0x%llx, %llu, write) said yes", (unsigned long long)gpa,
                  (unsigned long long)len);
 }
 
@@ -574,6 +584,8 @@ static void test_copy_refuses_forbidden_memory(void **state)
     }
     /* A huge length from a good address wraps around 2^64. */
     uint8_t buf[16];
+    assert_false(guest_range_ok(&f.mem, TEST_IMAGE_END, UINT64_MAX, false));
+    assert_false(guest_range_ok(&f.mem, 0, UINT64_MAX, false));
     assert_int_equal(guest_copy_in(&f.mem, buf, TEST_IMAGE_END, UINT64_MAX), -1);
     assert_int_equal(guest_copy_out(&f.mem, TEST_IMAGE_END, buf, UINT64_MAX - 0x1000), -1);
     fixture_teardown(&f);
@@ -620,6 +632,13 @@ static void test_copy_in_stack_into_text(void **state)
         assert_int_equal(buf[i], 0xa0 + i);
     for (unsigned i = 16; i < sizeof(buf); i++)
         assert_int_equal(buf[i], f.elf.bytes[text_offset + i - 16]);
+    assert_true(guest_range_ok(&f.mem, DENALI_STACK_TOP - 16, sizeof(buf), false));
+    assert_false(guest_range_ok(&f.mem, DENALI_STACK_TOP - 16, sizeof(buf), true));
+    /* The whole stack and the whole heap, each as one range. */
+    assert_true(
+        guest_range_ok(&f.mem, DENALI_STACK_BOTTOM, DENALI_STACK_TOP - DENALI_STACK_BOTTOM, true));
+    assert_true(guest_range_ok(&f.mem, TEST_IMAGE_END, 2 * MIB - TEST_IMAGE_END, true));
+    assert_false(guest_range_ok(&f.mem, TEST_IMAGE_END, 2 * MIB - TEST_IMAGE_END + 1, false));
     fixture_teardown(&f);
 }
 

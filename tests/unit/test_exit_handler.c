@@ -1,0 +1,416 @@
+/* Unit tests for exit_handler_decide: synthetic VM exits against a hand-built VM, no KVM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "denali/abi.h"
+#include "exit_handler.h"
+#include "guest_layout.h"
+#include "test_elf.h"
+#include "test_util.h"
+
+#define MEM_SIZE  (2ull << 20)
+#define VM_ID     7u
+#define RIP       0x100123ull
+#define HEAP_ADDR 0x150000ull
+
+struct ctx {
+    struct test_elf elf;
+    struct elf_image image;
+    struct guest_layout layout;
+    uint8_t *ram;
+    struct console console;
+    char dir[64];
+    char log[128];
+    struct vm vm;
+};
+
+static int setup_with(void **state, enum console_mode mode)
+{
+    struct ctx *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -1;
+    char err[256];
+    test_elf_standard(&c->elf);
+    test_elf_finish(&c->elf);
+    c->ram = calloc(1, MEM_SIZE);
+    snprintf(c->dir, sizeof(c->dir), "/tmp/denali-exit-test-XXXXXX");
+    if (!c->ram || !mkdtemp(c->dir) ||
+        elf_image_parse(c->elf.bytes, c->elf.size, &c->image, err, sizeof(err)) != 0 ||
+        guest_layout_plan(&c->image, MEM_SIZE, &c->layout, err, sizeof(err)) != 0 ||
+        console_init(&c->console, mode, c->dir, err, sizeof(err)) != 0)
+        return -1;
+    snprintf(c->log, sizeof(c->log), "%s/vm-%u.log", c->dir, VM_ID);
+    guest_layout_write_page_tables(&c->layout, c->ram);
+    c->vm.id = VM_ID;
+    c->vm.mem = (struct guest_memory){.layout = &c->layout, .ram = c->ram, .file = c->elf.bytes};
+    c->vm.vregs = (struct denali_vregs *)(c->ram + DENALI_VREGS_ADDR);
+    c->vm.console = &c->console;
+    c->vm.console_line = NULL;
+    *state = c;
+    return 0;
+}
+
+static int setup_dir(void **state)
+{
+    return setup_with(state, CONSOLE_DIR);
+}
+
+static int setup_null(void **state)
+{
+    return setup_with(state, CONSOLE_NULL);
+}
+
+static int teardown(void **state)
+{
+    struct ctx *c = *state;
+    console_flush(&c->console, VM_ID, &c->vm.console_line);
+    console_destroy(&c->console);
+    test_remove_dir(c->dir);
+    test_elf_free(&c->elf);
+    free(c->ram);
+    free(c);
+    return 0;
+}
+
+/* A well-formed hypercall exit: one single-byte out to the hypercall's port. */
+static struct vm_exit hypercall(unsigned nr, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+    return (struct vm_exit){
+        .kind = VM_EXIT_IO,
+        .port = (uint16_t)(DENALI_PORT_BASE + nr),
+        .io_out = 1,
+        .io_size = 1,
+        .io_count = 1,
+        .args = {a0, a1, a2},
+        .rip = RIP,
+    };
+}
+
+static struct vm_decision decide(struct ctx *c, struct vm_exit e)
+{
+    struct vm_decision d;
+    /* Garbage in, so a field the handler forgets to set shows up. */
+    memset(&d, 0xa5, sizeof(d));
+    exit_handler_decide(&c->vm, &e, &d);
+    return d;
+}
+
+/* Expects a stop whose one-line reason contains needle. */
+static void expect_stop(struct ctx *c, struct vm_exit e, const char *needle)
+{
+    struct vm_decision d = decide(c, e);
+    assert_int_equal(d.action, ACTION_STOP);
+    assert_non_null(memchr(d.reason, '\0', sizeof(d.reason)));
+    assert_true(strlen(d.reason) > 0);
+    assert_null(strchr(d.reason, '\n'));
+    assert_contains(d.reason, needle);
+}
+
+static void expect_no_console_output(struct ctx *c)
+{
+    struct stat st;
+    assert_int_equal(stat(c->log, &st), -1);
+}
+
+static void test_nop(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_decision d = decide(c, hypercall(DENALI_HC_NOP, 1, 2, 3));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, 0);
+}
+
+static void test_exit_status(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_decision d = decide(c, hypercall(DENALI_HC_EXIT, 0, 0, 0));
+    assert_int_equal(d.action, ACTION_EXIT);
+    assert_int_equal(d.status, 0);
+    d = decide(c, hypercall(DENALI_HC_EXIT, 3, 0, 0));
+    assert_int_equal(d.action, ACTION_EXIT);
+    assert_int_equal(d.status, 3);
+    d = decide(c, hypercall(DENALI_HC_EXIT, (uint64_t)-1, 0, 0));
+    assert_int_equal(d.action, ACTION_EXIT);
+    assert_int_equal(d.status, -1);
+    d = decide(c, hypercall(DENALI_HC_EXIT, (uint64_t)(int64_t)INT32_MIN, 0, 0));
+    assert_int_equal(d.action, ACTION_EXIT);
+    assert_int_equal(d.status, INT32_MIN);
+}
+
+static void test_console_write(void **state)
+{
+    struct ctx *c = *state;
+    const char msg[] = "hello, console\n";
+    const size_t len = sizeof(msg) - 1;
+    memcpy(c->ram + HEAP_ADDR, msg, len);
+    struct vm_decision d = decide(c, hypercall(DENALI_HC_CONSOLE_WRITE, HEAP_ADDR, len, 0));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, len);
+    /* A second write appends. */
+    memcpy(c->ram + DENALI_STACK_TOP - 4, "more", 4);
+    d = decide(c, hypercall(DENALI_HC_CONSOLE_WRITE, DENALI_STACK_TOP - 4, 4, 0));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, 4);
+    size_t size = 0;
+    char *text = test_read_file(c->log, &size);
+    assert_non_null(text);
+    assert_int_equal(size, len + 4);
+    assert_string_equal(text, "hello, console\nmore");
+    free(text);
+}
+
+static void test_console_write_from_file_backed_text(void **state)
+{
+    struct ctx *c = *state;
+    /* A buffer that starts on the stack and ends in text, whose bytes come from the file. */
+    memcpy(c->ram + DENALI_STACK_TOP - 3, "abc", 3);
+    struct vm_decision d =
+        decide(c, hypercall(DENALI_HC_CONSOLE_WRITE, DENALI_STACK_TOP - 3, 3 + 16, 0));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, 19);
+    size_t size = 0;
+    char *text = test_read_file(c->log, &size);
+    assert_non_null(text);
+    assert_int_equal(size, 19);
+    assert_memory_equal(text, "abc", 3);
+    assert_memory_equal(text + 3, c->elf.bytes + c->elf.phdrs[TEST_PHDR_TEXT].p_offset, 16);
+    free(text);
+}
+
+static void test_console_write_limits(void **state)
+{
+    struct ctx *c = *state;
+    /* Exactly the maximum is fine. */
+    memset(c->ram + HEAP_ADDR, 'x', DENALI_CONSOLE_MAX);
+    struct vm_decision d =
+        decide(c, hypercall(DENALI_HC_CONSOLE_WRITE, HEAP_ADDR, DENALI_CONSOLE_MAX, 0));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, DENALI_CONSOLE_MAX);
+    /* A zero-length write writes nothing and returns 0. */
+    d = decide(c, hypercall(DENALI_HC_CONSOLE_WRITE, HEAP_ADDR, 0, 0));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, 0);
+    size_t size = 0;
+    char *text = test_read_file(c->log, &size);
+    assert_non_null(text);
+    assert_int_equal(size, DENALI_CONSOLE_MAX);
+    free(text);
+}
+
+static void test_console_write_too_long(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_decision d =
+        decide(c, hypercall(DENALI_HC_CONSOLE_WRITE, HEAP_ADDR, DENALI_CONSOLE_MAX + 1, 0));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, (uint64_t)-DENALI_EINVAL);
+    /* The whole heap is readable, so only the length is wrong. */
+    d = decide(c, hypercall(DENALI_HC_CONSOLE_WRITE, TEST_IMAGE_END, MEM_SIZE - TEST_IMAGE_END, 0));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, (uint64_t)-DENALI_EINVAL);
+    expect_no_console_output(c);
+}
+
+static void test_console_write_bad_buffer_and_length(void **state)
+{
+    struct ctx *c = *state;
+    /* A bad buffer stops the VM whatever its length. */
+    expect_stop(c, hypercall(DENALI_HC_CONSOLE_WRITE, HEAP_ADDR, UINT64_MAX, 0), "buffer");
+    expect_stop(c, hypercall(DENALI_HC_CONSOLE_WRITE, 0, DENALI_CONSOLE_MAX + 1, 0), "buffer");
+    expect_stop(c, hypercall(DENALI_HC_CONSOLE_WRITE, HEAP_ADDR, MEM_SIZE, 0), "buffer");
+    expect_stop(c, hypercall(DENALI_HC_CONSOLE_WRITE, UINT64_MAX - 0x10, 0x100000, 0), "buffer");
+    expect_no_console_output(c);
+}
+
+static void test_console_write_bad_buffer(void **state)
+{
+    struct ctx *c = *state;
+    const struct {
+        uint64_t addr, len;
+    } bad[] = {
+        {MEM_SIZE, 4},                  /* beyond guest memory */
+        {MEM_SIZE - 2, 4},              /* straddling its end */
+        {0x123456789000ull, 4},         /* far beyond */
+        {UINT64_MAX - 1, 4},            /* wraps around 2^64 */
+        {0, 4},                         /* page 0 */
+        {8, 1},                         /* page 0 */
+        {DENALI_PAGETABLE_ADDR, 8},     /* the page tables */
+        {DENALI_SYSTEM_ADDR + 0x10, 8}, /* the GDT */
+        {DENALI_STACK_GUARD, 8},        /* the stack guard */
+        {0x102000, 8},                  /* the gap after text */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_stop(c, hypercall(DENALI_HC_CONSOLE_WRITE, bad[i].addr, bad[i].len, 0), "buffer");
+    expect_no_console_output(c);
+    /* The reason names the address and where the guest was. */
+    expect_stop(c, hypercall(DENALI_HC_CONSOLE_WRITE, 0x2000, 8, 0), "0x2000");
+    expect_stop(c, hypercall(DENALI_HC_CONSOLE_WRITE, 0x2000, 8, 0), "0x100123");
+}
+
+static void test_idle(void **state)
+{
+    struct ctx *c = *state;
+    const uint64_t deadlines[] = {0, 12345, 1000000000ull, DENALI_DEADLINE_NONE};
+    for (size_t i = 0; i < sizeof(deadlines) / sizeof(deadlines[0]); i++) {
+        struct vm_decision d = decide(c, hypercall(DENALI_HC_IDLE, deadlines[i], 0, 0));
+        assert_int_equal(d.action, ACTION_IDLE);
+        assert_int_equal(d.deadline, deadlines[i]);
+    }
+}
+
+static void test_unknown_port(void **state)
+{
+    struct ctx *c = *state;
+    const uint16_t ports[] = {0x80, 0x3f8, 0, DENALI_PORT_BASE - 1, DENALI_PORT_BASE + 256, 0xffff};
+    for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+        struct vm_exit e = hypercall(0, 0, 0, 0);
+        e.port = ports[i];
+        expect_stop(c, e, "unknown port");
+        /* Reads too. */
+        e.io_out = 0;
+        expect_stop(c, e, "unknown port");
+    }
+    struct vm_exit e = hypercall(0, 0, 0, 0);
+    e.port = 0x80;
+    expect_stop(c, e, "0x80");
+}
+
+static void test_unknown_hypercall(void **state)
+{
+    struct ctx *c = *state;
+    expect_stop(c, hypercall(DENALI_HC_COUNT, 0, 0, 0), "unknown hypercall");
+    expect_stop(c, hypercall(0x80, 0, 0, 0), "unknown hypercall");
+    expect_stop(c, hypercall(0xff, 0, 0, 0), "unknown hypercall");
+}
+
+static void test_malformed_io(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_exit in = hypercall(DENALI_HC_NOP, 0, 0, 0);
+    in.io_out = 0;
+    expect_stop(c, in, "malformed");
+    struct vm_exit word = hypercall(DENALI_HC_NOP, 0, 0, 0);
+    word.io_size = 2;
+    expect_stop(c, word, "malformed");
+    struct vm_exit dword = hypercall(DENALI_HC_EXIT, 0, 0, 0);
+    dword.io_size = 4;
+    expect_stop(c, dword, "malformed");
+    struct vm_exit rep = hypercall(DENALI_HC_NOP, 0, 0, 0);
+    rep.io_count = 2;
+    expect_stop(c, rep, "malformed");
+    struct vm_exit all = hypercall(DENALI_HC_CONSOLE_WRITE, HEAP_ADDR, 1, 0);
+    all.io_out = 0;
+    all.io_size = 2;
+    all.io_count = 2;
+    expect_stop(c, all, "malformed");
+    expect_no_console_output(c);
+}
+
+static void test_shutdown(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_exit e = {.kind = VM_EXIT_SHUTDOWN, .rip = 0x100abc, .cr2 = 0xdead000};
+    expect_stop(c, e, "rip 0x100abc");
+    expect_stop(c, e, "cr2 0xdead000");
+}
+
+static void test_mmio_read_only(void **state)
+{
+    struct ctx *c = *state;
+    const uint64_t addrs[] = {TEST_TEXT_ADDR, TEST_ENTRY, TEST_TEXT_ADDR + TEST_TEXT_SIZE - 1,
+                              TEST_RODATA_ADDR, TEST_RODATA_ADDR + 0xfff};
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+        struct vm_exit e = {.kind = VM_EXIT_MMIO, .mmio_write = true, .mmio_addr = addrs[i]};
+        expect_stop(c, e, "read-only");
+    }
+    struct vm_exit e = {.kind = VM_EXIT_MMIO, .mmio_write = true, .mmio_addr = TEST_RODATA_ADDR};
+    expect_stop(c, e, "0x103000");
+}
+
+static void test_mmio_unbacked(void **state)
+{
+    struct ctx *c = *state;
+    const uint64_t addrs[] = {MEM_SIZE, 0x80000000ull, 0xfee00000ull, UINT64_MAX};
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+        struct vm_exit e = {.kind = VM_EXIT_MMIO, .mmio_write = i % 2, .mmio_addr = addrs[i]};
+        expect_stop(c, e, "unbacked");
+    }
+    struct vm_exit e = {.kind = VM_EXIT_MMIO, .mmio_addr = 0xfee00000ull};
+    expect_stop(c, e, "0xfee00000");
+    /* Just outside the read-only slots is not read-only memory. */
+    e.mmio_addr = TEST_TEXT_ADDR - 1;
+    expect_stop(c, e, "unbacked");
+}
+
+static void test_interrupted_yields(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_exit e = {.kind = VM_EXIT_INTERRUPTED, .rip = RIP};
+    struct vm_decision d = decide(c, e);
+    assert_int_equal(d.action, ACTION_YIELD);
+}
+
+static void test_other_exits_stop(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_exit halt = {.kind = VM_EXIT_HALT, .rip = RIP};
+    expect_stop(c, halt, "halt");
+    expect_stop(c, halt, "0x100123");
+    struct vm_exit failed = {.kind = VM_EXIT_FAILED, .reason = 22};
+    expect_stop(c, failed, "22");
+    struct vm_exit unexpected = {.kind = VM_EXIT_UNEXPECTED, .reason = 17, .rip = RIP};
+    expect_stop(c, unexpected, "unexpected");
+    expect_stop(c, unexpected, "17");
+    /* A kind the handler has never heard of fails closed. */
+    struct vm_exit unknown = {.kind = (enum vm_exit_kind)99, .rip = RIP};
+    expect_stop(c, unknown, "unexpected");
+}
+
+static void test_null_console_discards(void **state)
+{
+    struct ctx *c = *state;
+    memcpy(c->ram + HEAP_ADDR, "dropped\n", 8);
+    struct vm_decision d = decide(c, hypercall(DENALI_HC_CONSOLE_WRITE, HEAP_ADDR, 8, 0));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, 8);
+    expect_no_console_output(c);
+    assert_null(c->vm.console_line);
+    /* A bad buffer still stops the VM. */
+    expect_stop(c, hypercall(DENALI_HC_CONSOLE_WRITE, 0, 8, 0), "buffer");
+}
+
+#define TEST_DIR(f)  cmocka_unit_test_setup_teardown(f, setup_dir, teardown)
+#define TEST_NULL(f) cmocka_unit_test_setup_teardown(f, setup_null, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST_DIR(test_nop),
+        TEST_DIR(test_exit_status),
+        TEST_DIR(test_console_write),
+        TEST_DIR(test_console_write_from_file_backed_text),
+        TEST_DIR(test_console_write_limits),
+        TEST_DIR(test_console_write_too_long),
+        TEST_DIR(test_console_write_bad_buffer),
+        TEST_DIR(test_console_write_bad_buffer_and_length),
+        TEST_DIR(test_idle),
+        TEST_DIR(test_unknown_port),
+        TEST_DIR(test_unknown_hypercall),
+        TEST_DIR(test_malformed_io),
+        TEST_DIR(test_shutdown),
+        TEST_DIR(test_mmio_read_only),
+        TEST_DIR(test_mmio_unbacked),
+        TEST_DIR(test_interrupted_yields),
+        TEST_DIR(test_other_exits_stop),
+        TEST_NULL(test_null_console_discards),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
