@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Real guests boot and behave: output, arguments, exit statuses, console modes, idle, fairness, ABI checks.
+set -u
+. "$(dirname "$0")/harness.sh"
+
+boot "$GUESTS/hello.elf"
+expect "hello prints its id and count and exits 0" 0 \
+    '^\[vm 0\] hello from vm 0 of 1$' '^denali: 1 VM: 1 exited 0, 0 exited non-zero, 0 stopped$'
+
+boot -n 300 -m 2M "$GUESTS/hello.elf"
+if [ "$STATUS" = 0 ] && [ "$(count_lines '^\[vm [0-9]+\] hello from vm [0-9]+ of 300$')" = 300 ] &&
+    [ "$(grep -Eo '^\[vm [0-9]+\] hello from vm [0-9]+' "$WORK/out" | awk '{ if ($2 " " $6 != ($2 " " $6)) bad=1; split($2, a, "]"); if (a[1] != $6) bad=1 } END { print bad ? "bad" : "good" }')" = good ] &&
+    grep -q '^denali: 300 VMs: 300 exited 0, 0 exited non-zero, 0 stopped$' "$WORK/out"; then
+    pass "300 hello VMs each print their own id"
+else
+    fail "300 hello VMs each print their own id"
+fi
+
+boot "$TEST_GUESTS/args.elf" one "two words" --three -n 4
+expect "guest arguments arrive intact, option-like ones included" 0 \
+    '^\[vm 0\] arg 0: args.elf$' '^\[vm 0\] arg 1: one$' '^\[vm 0\] arg 2: two words$' \
+    '^\[vm 0\] arg 3: --three$' '^\[vm 0\] arg 4: -n$' '^\[vm 0\] arg 5: 4$'
+
+boot -n 2 "$TEST_GUESTS/exit_code.elf" 7
+expect "a non-zero exit is reported and fails the run" 1 \
+    '^denali: vm 0 exited 7$' '^denali: vm 1 exited 7$' \
+    '^denali: 2 VMs: 0 exited 0, 2 exited non-zero, 0 stopped$'
+
+boot "$TEST_GUESTS/abort.elf"
+expect "abort() ends the VM with status 134" 1 '^denali: vm 0 exited 134$'
+
+boot -m 2M "$TEST_GUESTS/selftest.elf"
+expect "musl on ilwaco: TLS, malloc, clocks, stdio (selftest)" 0 \
+    '^denali: 1 VM: 1 exited 0, 0 exited non-zero, 0 stopped$'
+
+boot --console null -n 3 "$GUESTS/hello.elf"
+if [ "$STATUS" = 0 ] && [ "$(count_lines '^\[vm')" = 0 ]; then
+    pass "--console null discards guest output"
+else
+    fail "--console null discards guest output"
+fi
+
+boot --console "dir:$WORK/logs" -n 3 "$GUESTS/hello.elf"
+if [ "$STATUS" = 0 ] && [ "$(cat "$WORK/logs/vm-2.log" 2>/dev/null)" = "hello from vm 2 of 3" ] &&
+    [ "$(count_lines '^\[vm')" = 0 ]; then
+    pass "--console dir:PATH writes one file per VM"
+else
+    fail "--console dir:PATH writes one file per VM"
+fi
+
+boot --console "dir:/proc/denali-no-such-dir" "$GUESTS/hello.elf"
+expect "an unusable console directory is a clear error" 2 'console dir:/proc/denali-no-such-dir'
+
+boot -n 4 "$TEST_GUESTS/console_flood.elf" 2000
+expect "a VM flooding the console leaves the others running" 0 \
+    '^\[vm 3\] console_flood: healthy vm 3 done' '^denali: 4 VMs: 4 exited 0'
+if [ "$(count_lines '^\[vm 0\] console_flood: line [0-9]+ of 2000$')" = 2000 ]; then
+    pass "every flooded line is printed whole"
+else
+    fail "every flooded line is printed whole" "$(count_lines '^\[vm 0\] console_flood: line') lines"
+fi
+
+boot -n 20 -m 2M "$GUESTS/idle.elf" 1 0.25
+expect "idle VMs sleep through their virtual time in idle-with-timeout steps" 0 \
+    '^\[vm 19\] idle: vm 19 slept 1\.[0-9]+ s in [45] wakeups$' \
+    '^denali: 20 VMs: 20 exited 0, 0 exited non-zero, 0 stopped$'
+
+# Fairness: CPU-bound VMs get equal shares (±10%), judged by their iteration counts.
+check_fair() {
+    local name=$1
+    shift
+    boot "$@"
+    local counts
+    counts=$(grep -Eo 'spin: vm [0-9]+ iterations [0-9]+' "$WORK/out" | awk '{ print $5 }')
+    if [ "$STATUS" != 0 ] || [ -z "$counts" ]; then
+        fail "$name" "status $STATUS"
+        return
+    fi
+    local verdict
+    verdict=$(echo "$counts" | awk '{ n++; s += $1; if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 }
+        END { mean = s / n; if (min >= 0.9 * mean && max <= 1.1 * mean) print "fair"; else printf "unfair: min %d max %d mean %d\n", min, max, mean }')
+    if [ "$verdict" = fair ]; then pass "$name"; else fail "$name" "$verdict"; fi
+}
+check_fair "4 spinning VMs share one worker fairly" -n 4 -j 1 "$GUESTS/spin.elf" 1
+check_fair "3 spinning VMs share two workers fairly" -n 3 -j 2 "$GUESTS/spin.elf" 1
+
+# ABI versioning: an image whose note carries another version is refused before any VM starts.
+cp "$GUESTS/hello.elf" "$WORK/future.elf"
+python3 - "$WORK/future.elf" <<'PY'
+import struct, sys
+path = sys.argv[1]
+data = bytearray(open(path, 'rb').read())
+at = data.find(b'Denali\0\0')
+assert at > 0
+struct.pack_into('<I', data, at + 8, 99)
+open(path, 'wb').write(data)
+PY
+boot "$WORK/future.elf"
+expect "an ABI mismatch is refused" 2 'speaks Denali ABI 99, this monitor speaks 1'
+
+head -c 3000 "$GUESTS/hello.elf" >"$WORK/truncated.elf"
+boot -n 5 "$WORK/truncated.elf"
+if [ "$STATUS" = 2 ] && [ "$(count_lines '^\[vm')" = 0 ] && grep -q 'outside the file\|truncated' "$WORK/out"; then
+    pass "a truncated image is rejected before any VM starts"
+else
+    fail "a truncated image is rejected before any VM starts"
+fi
+
+finish
