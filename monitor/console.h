@@ -2,7 +2,6 @@
 #ifndef DENALI_CONSOLE_H
 #define DENALI_CONSOLE_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,7 +12,6 @@
 struct console {
     enum console_mode mode;
     const char *dir;
-    pthread_mutex_t lock;
 };
 
 /* A VM's unfinished output line; allocated on its first partial line. */
