@@ -47,8 +47,12 @@
  * Virtual instructions (hypercalls). A guest issues one with a single
  * `outb %al, %dx` where %dx = DENALI_PORT_BASE + the hypercall number.
  * Arguments travel in %rdi, %rsi and %r10; the result comes back in %rax.
- * %rax's value on entry is ignored. Any other port stops the VM.
- * Results below zero are negated DENALI_E* codes.
+ * %rax's value on entry is ignored; every other register, and all SSE
+ * state, is preserved across the hypercall. Any other port stops the VM.
+ * Results below zero are negated DENALI_E* codes: a hypercall reports a
+ * request it cannot serve (e.g. an over-long console write: -DENALI_EINVAL),
+ * but stops the VM for a memory-safety violation (a buffer the guest could
+ * not itself access, or one that wraps around the address space).
  */
 #define DENALI_PORT_BASE 0x500u
 
