@@ -1,5 +1,7 @@
-# Unit tests: each tests/unit/test_*.c becomes $(BUILD)/tests/unit/test_*, linked with the monitor's
-# library, the helpers in tests/lib and cmocka; phony target unit-tests.
+# Unit tests: each tests/unit/test_*.c becomes $(BUILD)/tests/unit/test_* (phony target unit-tests).
+#
+# Each links with the monitor's library of pure parts, the C helpers in tests/lib and cmocka, and
+# needs no /dev/kvm. tests/run-tests.sh runs them all, then the integration scripts.
 UNIT_TEST_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS     := $(UNIT_TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 TEST_LIB_SRCS  := $(wildcard tests/lib/*.c)

@@ -63,6 +63,7 @@ static void minimal(struct test_elf *e)
 static void test_good_image(void **state)
 {
     (void)state;
+    int rc;
     struct test_elf e;
     struct elf_image image;
     test_elf_standard(&e);
@@ -94,7 +95,8 @@ static void test_good_image(void **state)
     assert_false(data->executable);
 
     char err[256] = "";
-    assert_int_equal(elf_image_check_fits(&image, DENALI_MEM_MIN, err, sizeof(err)), 0);
+    rc = elf_image_check_fits(&image, DENALI_MEM_MIN, err, sizeof(err));
+    assert_int_equal(rc, 0);
 }
 
 static void test_segments_sorted_by_address(void **state)
@@ -450,11 +452,12 @@ static void test_filesz_exceeds_memsz(void **state)
 static void test_short_non_elf(void **state)
 {
     (void)state;
+    int rc;
     const char script[] = "#!/bin/sh\necho hi\n";
     struct elf_image image;
     char err[256] = "";
-    assert_int_equal(
-        elf_image_parse((const uint8_t *)script, sizeof(script) - 1, &image, err, sizeof(err)), -1);
+    rc = elf_image_parse((const uint8_t *)script, sizeof(script) - 1, &image, err, sizeof(err));
+    assert_int_equal(rc, -1);
     assert_contains(err, "not an ELF");
 }
 
@@ -622,6 +625,7 @@ static void test_entry_at_last_text_byte(void **state)
 static void test_image_larger_than_memory(void **state)
 {
     (void)state;
+    int rc;
     struct test_elf e;
     struct elf_image image;
     minimal(&e);
@@ -629,12 +633,15 @@ static void test_image_larger_than_memory(void **state)
     expect_accept(&e, &image);
     assert_int_equal(image.image_end, 0x400000);
     char err[256] = "";
-    assert_int_equal(elf_image_check_fits(&image, 0x200000, err, sizeof(err)), -1);
+    rc = elf_image_check_fits(&image, 0x200000, err, sizeof(err));
+    assert_int_equal(rc, -1);
     assert_contains(err, "guest memory");
     assert_null(strchr(err, '\n'));
     /* Exactly fitting is fine. */
-    assert_int_equal(elf_image_check_fits(&image, 0x400000, err, sizeof(err)), 0);
-    assert_int_equal(elf_image_check_fits(&image, 0x600000, err, sizeof(err)), 0);
+    rc = elf_image_check_fits(&image, 0x400000, err, sizeof(err));
+    assert_int_equal(rc, 0);
+    rc = elf_image_check_fits(&image, 0x600000, err, sizeof(err));
+    assert_int_equal(rc, 0);
 }
 
 /* The ABI note. */

@@ -116,8 +116,10 @@ static void expect_stop(struct ctx *c, struct vm_exit e, const char *needle)
 
 static void expect_no_console_output(struct ctx *c)
 {
+    int rc;
     struct stat st;
-    assert_int_equal(stat(c->log, &st), -1);
+    rc = stat(c->log, &st);
+    assert_int_equal(rc, -1);
 }
 
 static void test_nop(void **state)

@@ -416,17 +416,20 @@ static void test_layout_image_fills_memory(void **state)
 static void test_plan_refuses_bad_sizes(void **state)
 {
     (void)state;
+    int rc;
     struct test_elf e;
     struct elf_image image;
     struct guest_layout layout;
     char err[256] = "";
     test_elf_standard(&e);
     test_elf_finish(&e);
-    assert_int_equal(elf_image_parse(e.bytes, e.size, &image, err, sizeof(err)), 0);
+    rc = elf_image_parse(e.bytes, e.size, &image, err, sizeof(err));
+    assert_int_equal(rc, 0);
     const uint64_t bad[] = {0, MIB, 3 * MIB, 2 * MIB + PAGE, DENALI_MEM_MAX + 2 * MIB, UINT64_MAX};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        assert_int_equal(guest_layout_plan(&image, bad[i], &layout, err, sizeof(err)), -1);
+        rc = guest_layout_plan(&image, bad[i], &layout, err, sizeof(err));
+        assert_int_equal(rc, -1);
         assert_contains(err, "guest memory");
     }
     test_elf_free(&e);
@@ -438,10 +441,13 @@ static void test_plan_refuses_bad_sizes(void **state)
     test_elf_add_load(&e, PF_R | PF_W, 0x400000, 0x10, 0x10);
     test_elf_add_denali_note(&e, DENALI_ABI_VERSION);
     test_elf_finish(&e);
-    assert_int_equal(elf_image_parse(e.bytes, e.size, &image, err, sizeof(err)), 0);
-    assert_int_equal(guest_layout_plan(&image, 2 * MIB, &layout, err, sizeof(err)), -1);
+    rc = elf_image_parse(e.bytes, e.size, &image, err, sizeof(err));
+    assert_int_equal(rc, 0);
+    rc = guest_layout_plan(&image, 2 * MIB, &layout, err, sizeof(err));
+    assert_int_equal(rc, -1);
     assert_contains(err, "guest memory");
-    assert_int_equal(guest_layout_plan(&image, 6 * MIB, &layout, err, sizeof(err)), 0);
+    rc = guest_layout_plan(&image, 6 * MIB, &layout, err, sizeof(err));
+    assert_int_equal(rc, 0);
     test_elf_free(&e);
 }
 
@@ -552,6 +558,7 @@ static void expect_copy_out_refused(struct fixture *f, uint64_t gpa, uint64_t le
 static void test_copy_refuses_forbidden_memory(void **state)
 {
     (void)state;
+    int rc;
     struct fixture f;
     copy_setup(&f);
     struct {
@@ -586,14 +593,17 @@ static void test_copy_refuses_forbidden_memory(void **state)
     uint8_t buf[16];
     assert_false(guest_range_ok(&f.mem, TEST_IMAGE_END, UINT64_MAX, false));
     assert_false(guest_range_ok(&f.mem, 0, UINT64_MAX, false));
-    assert_int_equal(guest_copy_in(&f.mem, buf, TEST_IMAGE_END, UINT64_MAX), -1);
-    assert_int_equal(guest_copy_out(&f.mem, TEST_IMAGE_END, buf, UINT64_MAX - 0x1000), -1);
+    rc = guest_copy_in(&f.mem, buf, TEST_IMAGE_END, UINT64_MAX);
+    assert_int_equal(rc, -1);
+    rc = guest_copy_out(&f.mem, TEST_IMAGE_END, buf, UINT64_MAX - 0x1000);
+    assert_int_equal(rc, -1);
     fixture_teardown(&f);
 }
 
 static void test_copy_out_refuses_read_only(void **state)
 {
     (void)state;
+    int rc;
     struct fixture f;
     copy_setup(&f);
     expect_copy_out_refused(&f, TEST_TEXT_ADDR, 8);
@@ -612,8 +622,8 @@ static void test_copy_out_refuses_read_only(void **state)
     struct denali_vregs *v = (struct denali_vregs *)(f.ram + DENALI_VREGS_ADDR);
     v->vm_id = 77;
     uint32_t id = 0;
-    assert_int_equal(
-        guest_copy_in(&f.mem, &id, DENALI_VREGS_ADDR + offsetof(struct denali_vregs, vm_id), 4), 0);
+    rc = guest_copy_in(&f.mem, &id, DENALI_VREGS_ADDR + offsetof(struct denali_vregs, vm_id), 4);
+    assert_int_equal(rc, 0);
     assert_int_equal(id, 77);
     fixture_teardown(&f);
 }
@@ -621,12 +631,14 @@ static void test_copy_out_refuses_read_only(void **state)
 static void test_copy_in_stack_into_text(void **state)
 {
     (void)state;
+    int rc;
     struct fixture f;
     copy_setup(&f);
     for (unsigned i = 0; i < 16; i++)
         f.ram[DENALI_STACK_TOP - 16 + i] = (uint8_t)(0xa0 + i);
     uint8_t buf[48];
-    assert_int_equal(guest_copy_in(&f.mem, buf, DENALI_STACK_TOP - 16, sizeof(buf)), 0);
+    rc = guest_copy_in(&f.mem, buf, DENALI_STACK_TOP - 16, sizeof(buf));
+    assert_int_equal(rc, 0);
     uint64_t text_offset = f.elf.phdrs[TEST_PHDR_TEXT].p_offset;
     for (unsigned i = 0; i < 16; i++)
         assert_int_equal(buf[i], 0xa0 + i);
@@ -645,16 +657,19 @@ static void test_copy_in_stack_into_text(void **state)
 static void test_copy_in_from_file_segments(void **state)
 {
     (void)state;
+    int rc;
     struct fixture f;
     copy_setup(&f);
     /* Whole pages of text and rodata read back as the file's bytes, even past filesz. */
     uint8_t *buf = malloc(2 * PAGE);
     assert_non_null(buf);
     uint64_t text_offset = f.elf.phdrs[TEST_PHDR_TEXT].p_offset;
-    assert_int_equal(guest_copy_in(&f.mem, buf, TEST_TEXT_ADDR, 2 * PAGE), 0);
+    rc = guest_copy_in(&f.mem, buf, TEST_TEXT_ADDR, 2 * PAGE);
+    assert_int_equal(rc, 0);
     assert_memory_equal(buf, f.elf.bytes + text_offset, 2 * PAGE);
     uint64_t rodata_offset = f.elf.phdrs[TEST_PHDR_RODATA].p_offset;
-    assert_int_equal(guest_copy_in(&f.mem, buf, TEST_RODATA_ADDR, PAGE), 0);
+    rc = guest_copy_in(&f.mem, buf, TEST_RODATA_ADDR, PAGE);
+    assert_int_equal(rc, 0);
     assert_memory_equal(buf, f.elf.bytes + page_down(rodata_offset), PAGE);
     assert_int_equal(buf[0], test_elf_pattern(rodata_offset));
     free(buf);
@@ -664,6 +679,7 @@ static void test_copy_in_from_file_segments(void **state)
 static void test_copy_heap_and_data(void **state)
 {
     (void)state;
+    int rc;
     struct fixture f;
     copy_setup(&f);
     const char msg[] = "hello, heap";
@@ -679,10 +695,12 @@ static void test_copy_heap_and_data(void **state)
         DENALI_STACK_TOP - sizeof(msg),           /* top of the stack */
     };
     for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
-        assert_int_equal(guest_copy_out(&f.mem, places[i], msg, sizeof(msg)), 0);
+        rc = guest_copy_out(&f.mem, places[i], msg, sizeof(msg));
+        assert_int_equal(rc, 0);
         assert_memory_equal(f.ram + places[i], msg, sizeof(msg));
         memset(back, 0, sizeof(back));
-        assert_int_equal(guest_copy_in(&f.mem, back, places[i], sizeof(back)), 0);
+        rc = guest_copy_in(&f.mem, back, places[i], sizeof(back));
+        assert_int_equal(rc, 0);
         assert_memory_equal(back, msg, sizeof(msg));
     }
     fixture_teardown(&f);
@@ -691,12 +709,15 @@ static void test_copy_heap_and_data(void **state)
 static void test_copy_zero_length(void **state)
 {
     (void)state;
+    int rc;
     struct fixture f;
     copy_setup(&f);
     uint8_t byte = 0x5a;
     /* No byte is outside the guest's reach, so nothing is refused and nothing is touched. */
-    assert_int_equal(guest_copy_in(&f.mem, &byte, 0, 0), 0);
-    assert_int_equal(guest_copy_out(&f.mem, TEST_TEXT_ADDR, &byte, 0), 0);
+    rc = guest_copy_in(&f.mem, &byte, 0, 0);
+    assert_int_equal(rc, 0);
+    rc = guest_copy_out(&f.mem, TEST_TEXT_ADDR, &byte, 0);
+    assert_int_equal(rc, 0);
     assert_int_equal(byte, 0x5a);
     fixture_teardown(&f);
 }
@@ -704,6 +725,7 @@ static void test_copy_zero_length(void **state)
 static void test_copy_across_huge_pages(void **state)
 {
     (void)state;
+    int rc;
     struct fixture f;
     test_elf_standard(&f.elf);
     fixture_setup(&f, GIB + 2 * MIB);
@@ -713,8 +735,10 @@ static void test_copy_across_huge_pages(void **state)
     /* Across the 4 KiB / 2 MiB boundary and across the first GiB. */
     const uint64_t places[] = {HUGE_PAGE - 32, GIB - 32, GIB + 2 * MIB - sizeof(out)};
     for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
-        assert_int_equal(guest_copy_out(&f.mem, places[i], out, sizeof(out)), 0);
-        assert_int_equal(guest_copy_in(&f.mem, in, places[i], sizeof(in)), 0);
+        rc = guest_copy_out(&f.mem, places[i], out, sizeof(out));
+        assert_int_equal(rc, 0);
+        rc = guest_copy_in(&f.mem, in, places[i], sizeof(in));
+        assert_int_equal(rc, 0);
         assert_memory_equal(in, out, sizeof(out));
         assert_memory_equal(f.ram + places[i], out, sizeof(out));
     }

@@ -41,8 +41,10 @@ static enum options_result parse_argv(char **argv, struct run_options *o)
 static void test_defaults(void **state)
 {
     (void)state;
+    enum options_result res;
     struct run_options o;
-    assert_int_equal(PARSE(&o, "guest.elf"), OPTIONS_OK);
+    res = PARSE(&o, "guest.elf");
+    assert_int_equal(res, OPTIONS_OK);
     assert_string_equal(o.image_path, "guest.elf");
     assert_int_equal(o.guest_argc, 0);
     assert_null(o.guest_argv[0]);
@@ -78,8 +80,10 @@ static void test_short_options(void **state)
 static void test_short_options_attached(void **state)
 {
     (void)state;
+    enum options_result res;
     struct run_options o;
-    assert_int_equal(PARSE(&o, "-n12", "-m8M", "-j1", "-t3", "img"), OPTIONS_OK);
+    res = PARSE(&o, "-n12", "-m8M", "-j1", "-t3", "img");
+    assert_int_equal(res, OPTIONS_OK);
     assert_int_equal(o.count, 12);
     assert_int_equal(o.mem_size, 8 * MIB);
     assert_int_equal(o.workers, 1);
@@ -125,28 +129,36 @@ static void test_long_options_with_equals(void **state)
 static void test_console_modes(void **state)
 {
     (void)state;
+    enum options_result res;
     struct run_options o;
-    assert_int_equal(PARSE(&o, "--console", "stdout", "img"), OPTIONS_OK);
+    res = PARSE(&o, "--console", "stdout", "img");
+    assert_int_equal(res, OPTIONS_OK);
     assert_int_equal(o.console, CONSOLE_STDOUT);
-    assert_int_equal(PARSE(&o, "--console", "dir:logs", "img"), OPTIONS_OK);
+    res = PARSE(&o, "--console", "dir:logs", "img");
+    assert_int_equal(res, OPTIONS_OK);
     assert_int_equal(o.console, CONSOLE_DIR);
     assert_string_equal(o.console_dir, "logs");
     /* The last --console wins. */
-    assert_int_equal(PARSE(&o, "--console", "dir:logs", "--console", "null", "img"), OPTIONS_OK);
+    res = PARSE(&o, "--console", "dir:logs", "--console", "null", "img");
+    assert_int_equal(res, OPTIONS_OK);
     assert_int_equal(o.console, CONSOLE_NULL);
 }
 
 static void test_limits_accepted(void **state)
 {
     (void)state;
+    enum options_result res;
     struct run_options o;
-    assert_int_equal(PARSE(&o, "-n", "1000000", "-j", "256", "-m", "4G", "img"), OPTIONS_OK);
+    res = PARSE(&o, "-n", "1000000", "-j", "256", "-m", "4G", "img");
+    assert_int_equal(res, OPTIONS_OK);
     assert_int_equal(o.count, OPTIONS_MAX_COUNT);
     assert_int_equal(o.workers, OPTIONS_MAX_WORKERS);
     assert_int_equal(o.mem_size, DENALI_MEM_MAX);
-    assert_int_equal(PARSE(&o, "-m", "2048K", "img"), OPTIONS_OK);
+    res = PARSE(&o, "-m", "2048K", "img");
+    assert_int_equal(res, OPTIONS_OK);
     assert_int_equal(o.mem_size, DENALI_MEM_MIN);
-    assert_int_equal(PARSE(&o, "-m", "4194304", "img"), OPTIONS_OK);
+    res = PARSE(&o, "-m", "4194304", "img");
+    assert_int_equal(res, OPTIONS_OK);
     assert_int_equal(o.mem_size, 4 * MIB);
 }
 
@@ -170,8 +182,10 @@ static void test_guest_arguments_look_like_options(void **state)
 static void test_double_dash(void **state)
 {
     (void)state;
+    enum options_result res;
     struct run_options o;
-    assert_int_equal(PARSE(&o, "-n", "3", "--", "-image-", "-x"), OPTIONS_OK);
+    res = PARSE(&o, "-n", "3", "--", "-image-", "-x");
+    assert_int_equal(res, OPTIONS_OK);
     assert_int_equal(o.count, 3);
     assert_string_equal(o.image_path, "-image-");
     assert_int_equal(o.guest_argc, 1);
@@ -181,10 +195,13 @@ static void test_double_dash(void **state)
 static void test_parses_again(void **state)
 {
     (void)state;
+    enum options_result res;
     /* getopt keeps global state; a second parse must start afresh. */
     struct run_options o;
-    assert_int_equal(PARSE(&o, "-n", "4", "img", "x"), OPTIONS_OK);
-    assert_int_equal(PARSE(&o, "-j", "2", "other"), OPTIONS_OK);
+    res = PARSE(&o, "-n", "4", "img", "x");
+    assert_int_equal(res, OPTIONS_OK);
+    res = PARSE(&o, "-j", "2", "other");
+    assert_int_equal(res, OPTIONS_OK);
     assert_int_equal(o.count, 1);
     assert_int_equal(o.workers, 2);
     assert_string_equal(o.image_path, "other");
@@ -194,11 +211,16 @@ static void test_parses_again(void **state)
 static void test_help(void **state)
 {
     (void)state;
+    enum options_result res;
     struct run_options o;
-    assert_int_equal(PARSE(&o, "--help"), OPTIONS_HELP);
-    assert_int_equal(PARSE(&o, "-h"), OPTIONS_HELP);
-    assert_int_equal(PARSE(&o, "-n", "3", "--help", "img"), OPTIONS_HELP);
-    assert_int_equal(PARSE(&o, "--help", "img"), OPTIONS_HELP);
+    res = PARSE(&o, "--help");
+    assert_int_equal(res, OPTIONS_HELP);
+    res = PARSE(&o, "-h");
+    assert_int_equal(res, OPTIONS_HELP);
+    res = PARSE(&o, "-n", "3", "--help", "img");
+    assert_int_equal(res, OPTIONS_HELP);
+    res = PARSE(&o, "--help", "img");
+    assert_int_equal(res, OPTIONS_HELP);
     assert_contains(options_run_usage, "usage: denali run");
     const char *documented[] = {"--count",       "--mem",        "--workers", "--console",
                                 "--quantum",     "--time-limit", "--stats",   "--progress",
@@ -306,8 +328,10 @@ static void test_missing_value(void **state)
 static void test_no_image(void **state)
 {
     (void)state;
+    enum options_result res;
     struct run_options o;
-    assert_int_equal(parse_argv((char *[]){"run", NULL}, &o), OPTIONS_ERROR);
+    res = parse_argv((char *[]){"run", NULL}, &o);
+    assert_int_equal(res, OPTIONS_ERROR);
     assert_contains(err, "no IMAGE");
     EXPECT_ERROR("no IMAGE", "-n", "2");
     EXPECT_ERROR("no IMAGE", "--stats", "--");

@@ -53,6 +53,7 @@ static void test_run_queue_fifo(void **state)
 static void test_run_queue_interleaved(void **state)
 {
     (void)state;
+    struct sched_entity *top;
     struct run_queue q = {0};
     struct sched_entity a, b, c;
     sched_entity_init(&a);
@@ -60,24 +61,31 @@ static void test_run_queue_interleaved(void **state)
     sched_entity_init(&c);
     run_queue_push(&q, &a);
     run_queue_push(&q, &b);
-    assert_ptr_equal(run_queue_pop(&q), &a);
+    top = run_queue_pop(&q);
+    assert_ptr_equal(top, &a);
     /* a goes back on behind b, and c behind a. */
     run_queue_push(&q, &a);
     run_queue_push(&q, &c);
-    assert_ptr_equal(run_queue_pop(&q), &b);
-    assert_ptr_equal(run_queue_pop(&q), &a);
-    assert_ptr_equal(run_queue_pop(&q), &c);
-    assert_null(run_queue_pop(&q));
+    top = run_queue_pop(&q);
+    assert_ptr_equal(top, &b);
+    top = run_queue_pop(&q);
+    assert_ptr_equal(top, &a);
+    top = run_queue_pop(&q);
+    assert_ptr_equal(top, &c);
+    top = run_queue_pop(&q);
+    assert_null(top);
     /* The queue works again after being emptied. */
     run_queue_push(&q, &b);
     assert_ptr_equal(q.head, &b);
     assert_ptr_equal(q.tail, &b);
-    assert_ptr_equal(run_queue_pop(&q), &b);
+    top = run_queue_pop(&q);
+    assert_ptr_equal(top, &b);
 }
 
 static void test_run_queue_double_push(void **state)
 {
     (void)state;
+    struct sched_entity *top;
     struct run_queue q = {0};
     struct sched_entity a, b;
     sched_entity_init(&a);
@@ -87,18 +95,24 @@ static void test_run_queue_double_push(void **state)
     run_queue_push(&q, &a);
     run_queue_push(&q, &b);
     assert_int_equal(q.length, 2);
-    assert_ptr_equal(run_queue_pop(&q), &a);
-    assert_ptr_equal(run_queue_pop(&q), &b);
-    assert_null(run_queue_pop(&q));
+    top = run_queue_pop(&q);
+    assert_ptr_equal(top, &a);
+    top = run_queue_pop(&q);
+    assert_ptr_equal(top, &b);
+    top = run_queue_pop(&q);
+    assert_null(top);
     assert_int_equal(q.length, 0);
 }
 
 static void test_run_queue_pop_empty(void **state)
 {
     (void)state;
+    struct sched_entity *top;
     struct run_queue q = {0};
-    assert_null(run_queue_pop(&q));
-    assert_null(run_queue_pop(&q));
+    top = run_queue_pop(&q);
+    assert_null(top);
+    top = run_queue_pop(&q);
+    assert_null(top);
     assert_int_equal(q.length, 0);
 }
 
@@ -116,6 +130,8 @@ static void test_entity_init(void **state)
 static void test_timer_heap_orders_deadlines(void **state)
 {
     (void)state;
+    int rc;
+    struct sched_entity *top;
     struct timer_heap h = {0};
     struct sched_entity *e = calloc(MANY, sizeof(*e));
     assert_non_null(e);
@@ -124,7 +140,8 @@ static void test_timer_heap_orders_deadlines(void **state)
         sched_entity_init(&e[i]);
         /* A small range, so equal deadlines occur too. */
         uint64_t deadline = next_random(&seed) % 5000;
-        assert_int_equal(timer_heap_insert(&h, &e[i], deadline), 0);
+        rc = timer_heap_insert(&h, &e[i], deadline);
+        assert_int_equal(rc, 0);
     }
     assert_int_equal(h.length, MANY);
     assert_heap_valid(&h);
@@ -137,7 +154,8 @@ static void test_timer_heap_orders_deadlines(void **state)
         last = got->deadline;
     }
     assert_null(timer_heap_peek(&h));
-    assert_null(timer_heap_pop_expired(&h, UINT64_MAX));
+    top = timer_heap_pop_expired(&h, UINT64_MAX);
+    assert_null(top);
     timer_heap_free(&h);
     free(e);
 }
@@ -145,13 +163,15 @@ static void test_timer_heap_orders_deadlines(void **state)
 static void test_timer_heap_remove_middle(void **state)
 {
     (void)state;
+    int rc;
     struct timer_heap h = {0};
     struct sched_entity *e = calloc(MANY, sizeof(*e));
     assert_non_null(e);
     uint64_t seed = 7;
     for (int i = 0; i < MANY; i++) {
         sched_entity_init(&e[i]);
-        assert_int_equal(timer_heap_insert(&h, &e[i], next_random(&seed)), 0);
+        rc = timer_heap_insert(&h, &e[i], next_random(&seed));
+        assert_int_equal(rc, 0);
     }
     /* Remove every third entity, wherever it sits in the heap. */
     size_t expected = MANY;
@@ -182,16 +202,20 @@ static void test_timer_heap_remove_middle(void **state)
 static void test_timer_heap_remove_last_and_only(void **state)
 {
     (void)state;
+    int rc;
     struct timer_heap h = {0};
     struct sched_entity a, b;
     sched_entity_init(&a);
     sched_entity_init(&b);
-    assert_int_equal(timer_heap_insert(&h, &a, 10), 0);
+    rc = timer_heap_insert(&h, &a, 10);
+    assert_int_equal(rc, 0);
     timer_heap_remove(&h, &a);
     assert_int_equal(h.length, 0);
     assert_null(timer_heap_peek(&h));
-    assert_int_equal(timer_heap_insert(&h, &a, 10), 0);
-    assert_int_equal(timer_heap_insert(&h, &b, 20), 0);
+    rc = timer_heap_insert(&h, &a, 10);
+    assert_int_equal(rc, 0);
+    rc = timer_heap_insert(&h, &b, 20);
+    assert_int_equal(rc, 0);
     timer_heap_remove(&h, &b);
     assert_int_equal(h.length, 1);
     assert_ptr_equal(timer_heap_peek(&h), &a);
@@ -203,66 +227,93 @@ static void test_timer_heap_remove_last_and_only(void **state)
 static void test_timer_heap_reinsert_moves(void **state)
 {
     (void)state;
+    int rc;
+    struct sched_entity *top;
     struct timer_heap h = {0};
     struct sched_entity e[4];
     for (int i = 0; i < 4; i++) {
         sched_entity_init(&e[i]);
-        assert_int_equal(timer_heap_insert(&h, &e[i], 100 * (uint64_t)(i + 1)), 0);
+        rc = timer_heap_insert(&h, &e[i], 100 * (uint64_t)(i + 1));
+        assert_int_equal(rc, 0);
     }
     assert_ptr_equal(timer_heap_peek(&h), &e[0]);
     /* The latest becomes the earliest. */
-    assert_int_equal(timer_heap_insert(&h, &e[3], 50), 0);
+    rc = timer_heap_insert(&h, &e[3], 50);
+    assert_int_equal(rc, 0);
     assert_int_equal(h.length, 4);
     assert_heap_valid(&h);
     assert_ptr_equal(timer_heap_peek(&h), &e[3]);
     assert_int_equal(e[3].deadline, 50);
     /* The earliest becomes the latest. */
-    assert_int_equal(timer_heap_insert(&h, &e[3], 1000), 0);
+    rc = timer_heap_insert(&h, &e[3], 1000);
+    assert_int_equal(rc, 0);
     assert_int_equal(h.length, 4);
     assert_heap_valid(&h);
     const struct sched_entity *order[] = {&e[0], &e[1], &e[2], &e[3]};
-    for (int i = 0; i < 4; i++)
-        assert_ptr_equal(timer_heap_pop_expired(&h, UINT64_MAX), order[i]);
+    for (int i = 0; i < 4; i++) {
+        top = timer_heap_pop_expired(&h, UINT64_MAX);
+        assert_ptr_equal(top, order[i]);
+    }
     timer_heap_free(&h);
 }
 
 static void test_timer_heap_pop_expired_respects_now(void **state)
 {
     (void)state;
+    int rc;
+    struct sched_entity *top;
     struct timer_heap h = {0};
     struct sched_entity a, b, c;
     sched_entity_init(&a);
     sched_entity_init(&b);
     sched_entity_init(&c);
-    assert_int_equal(timer_heap_insert(&h, &b, 200), 0);
-    assert_int_equal(timer_heap_insert(&h, &a, 100), 0);
-    assert_int_equal(timer_heap_insert(&h, &c, 300), 0);
-    assert_null(timer_heap_pop_expired(&h, 0));
-    assert_null(timer_heap_pop_expired(&h, 99));
+    rc = timer_heap_insert(&h, &b, 200);
+    assert_int_equal(rc, 0);
+    rc = timer_heap_insert(&h, &a, 100);
+    assert_int_equal(rc, 0);
+    rc = timer_heap_insert(&h, &c, 300);
+    assert_int_equal(rc, 0);
+    top = timer_heap_pop_expired(&h, 0);
+    assert_null(top);
+    top = timer_heap_pop_expired(&h, 99);
+    assert_null(top);
     assert_int_equal(h.length, 3);
     /* A deadline equal to now has expired. */
-    assert_ptr_equal(timer_heap_pop_expired(&h, 100), &a);
-    assert_null(timer_heap_pop_expired(&h, 100));
-    assert_ptr_equal(timer_heap_pop_expired(&h, 250), &b);
-    assert_null(timer_heap_pop_expired(&h, 250));
+    top = timer_heap_pop_expired(&h, 100);
+    assert_ptr_equal(top, &a);
+    top = timer_heap_pop_expired(&h, 100);
+    assert_null(top);
+    top = timer_heap_pop_expired(&h, 250);
+    assert_ptr_equal(top, &b);
+    top = timer_heap_pop_expired(&h, 250);
+    assert_null(top);
     assert_ptr_equal(timer_heap_peek(&h), &c);
-    assert_ptr_equal(timer_heap_pop_expired(&h, 300), &c);
-    assert_null(timer_heap_pop_expired(&h, UINT64_MAX));
+    top = timer_heap_pop_expired(&h, 300);
+    assert_ptr_equal(top, &c);
+    top = timer_heap_pop_expired(&h, UINT64_MAX);
+    assert_null(top);
     timer_heap_free(&h);
 }
 
 static void test_timer_heap_deadline_none(void **state)
 {
     (void)state;
+    int rc;
+    struct sched_entity *top;
     struct timer_heap h = {0};
     struct sched_entity a, b;
     sched_entity_init(&a);
     sched_entity_init(&b);
-    assert_int_equal(timer_heap_insert(&h, &a, UINT64_MAX), 0);
-    assert_int_equal(timer_heap_insert(&h, &b, 0), 0);
-    assert_ptr_equal(timer_heap_pop_expired(&h, 0), &b);
-    assert_null(timer_heap_pop_expired(&h, UINT64_MAX - 1));
-    assert_ptr_equal(timer_heap_pop_expired(&h, UINT64_MAX), &a);
+    rc = timer_heap_insert(&h, &a, UINT64_MAX);
+    assert_int_equal(rc, 0);
+    rc = timer_heap_insert(&h, &b, 0);
+    assert_int_equal(rc, 0);
+    top = timer_heap_pop_expired(&h, 0);
+    assert_ptr_equal(top, &b);
+    top = timer_heap_pop_expired(&h, UINT64_MAX - 1);
+    assert_null(top);
+    top = timer_heap_pop_expired(&h, UINT64_MAX);
+    assert_ptr_equal(top, &a);
     timer_heap_free(&h);
 }
 
