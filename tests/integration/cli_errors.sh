@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Integration test: build/denali's command-line and image errors, checked without booting a guest.
+# shellcheck source=tests/lib/tap.sh
 . "$(dirname "$0")/../lib/tap.sh"
 
 if [ ! -x "$DENALI" ]; then
