@@ -75,6 +75,30 @@ mem_available_kib() {
     awk '$1 == "MemAvailable:" { print $2 }' /proc/meminfo
 }
 
+# kernel_nonlru_kib: host memory outside the page LRU lists (slab, page tables, KVM's own
+# pages), so other processes' anonymous memory and the page cache do not disturb it.
+kernel_nonlru_kib() {
+    awk '$1 == "MemTotal:" { t = $2 } $1 == "MemFree:" || $1 == "Active:" ||
+         $1 == "Inactive:" || $1 == "Unevictable:" { u += $2 } END { print t - u }' /proc/meminfo
+}
+
+# settle_memory [MAX_S]: waits (up to MAX_S, default 12 s) until MemAvailable and the kernel's
+# memory outside the LRU lists each move less than 8 MiB in a second: freeing a previous run's
+# VMs finishes in the background, and a baseline taken meanwhile would flatter the next run.
+settle_memory() {
+    local max=${1:-12} i a0 k0 a1 k1
+    a0=$(mem_available_kib) k0=$(kernel_nonlru_kib)
+    for ((i = 0; i < max; i++)); do
+        sleep 1
+        a1=$(mem_available_kib) k1=$(kernel_nonlru_kib)
+        if (((a1 - a0) ** 2 < 8192 ** 2 && (k1 - k0) ** 2 < 8192 ** 2)); then
+            return 0
+        fi
+        a0=$a1 k0=$k1
+    done
+    echo "bench: warning: host memory still moving after ${max}s; memory figures are rough" >&2
+}
+
 # proc_rss_kib PID: VmRSS of a process.
 proc_rss_kib() {
     awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null
