@@ -11,7 +11,7 @@ boot -n 300 -m 2M "$GUESTS/hello.elf"
 if [ "$STATUS" = 0 ] && [ "$(count_lines '^\[vm [0-9]+\] hello from vm [0-9]+ of 300$')" = 300 ] &&
     [ "$(grep -Eo '^\[vm [0-9]+\] hello from vm [0-9]+' "$WORK/out" | awk '{ if ($2 " " $6 != ($2 " " $6)) bad=1; split($2, a, "]"); if (a[1] != $6) bad=1 } END { print bad ? "bad" : "good" }')" = good ] &&
     grep -q '^denali: 300 VMs: 300 exited 0, 0 exited non-zero, 0 stopped$' "$WORK/out"; then
-    pass "300 hello VMs each print their own id"
+    ok "300 hello VMs each print their own id"
 else
     fail "300 hello VMs each print their own id"
 fi
@@ -35,7 +35,7 @@ expect "musl on ilwaco: TLS, malloc, clocks, stdio (selftest)" 0 \
 
 boot --console null -n 3 "$GUESTS/hello.elf"
 if [ "$STATUS" = 0 ] && [ "$(count_lines '^\[vm')" = 0 ]; then
-    pass "--console null discards guest output"
+    ok "--console null discards guest output"
 else
     fail "--console null discards guest output"
 fi
@@ -43,7 +43,7 @@ fi
 boot --console "dir:$WORK/logs" -n 3 "$GUESTS/hello.elf"
 if [ "$STATUS" = 0 ] && [ "$(cat "$WORK/logs/vm-2.log" 2>/dev/null)" = "hello from vm 2 of 3" ] &&
     [ "$(count_lines '^\[vm')" = 0 ]; then
-    pass "--console dir:PATH writes one file per VM"
+    ok "--console dir:PATH writes one file per VM"
 else
     fail "--console dir:PATH writes one file per VM"
 fi
@@ -55,7 +55,7 @@ boot -n 4 "$TEST_GUESTS/console_flood.elf" 2000
 expect "a VM flooding the console leaves the others running" 0 \
     '^\[vm 3\] console_flood: healthy vm 3 done' '^denali: 4 VMs: 4 exited 0'
 if [ "$(count_lines '^\[vm 0\] console_flood: line [0-9]+ of 2000$')" = 2000 ]; then
-    pass "every flooded line is printed whole"
+    ok "every flooded line is printed whole"
 else
     fail "every flooded line is printed whole" "$(count_lines '^\[vm 0\] console_flood: line') lines"
 fi
@@ -79,7 +79,7 @@ check_fair() {
     local verdict
     verdict=$(echo "$counts" | awk '{ n++; s += $1; if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 }
         END { mean = s / n; if (min >= 0.9 * mean && max <= 1.1 * mean) print "fair"; else printf "unfair: min %d max %d mean %d\n", min, max, mean }')
-    if [ "$verdict" = fair ]; then pass "$name"; else fail "$name" "$verdict"; fi
+    if [ "$verdict" = fair ]; then ok "$name"; else fail "$name" "$verdict"; fi
 }
 check_fair "4 spinning VMs share one worker fairly" -n 4 -j 1 "$GUESTS/spin.elf" 1
 check_fair "3 spinning VMs share two workers fairly" -n 3 -j 2 "$GUESTS/spin.elf" 1
@@ -101,7 +101,7 @@ expect "an ABI mismatch is refused" 2 'speaks Denali ABI 99, this monitor speaks
 head -c 3000 "$GUESTS/hello.elf" >"$WORK/truncated.elf"
 boot -n 5 "$WORK/truncated.elf"
 if [ "$STATUS" = 2 ] && [ "$(count_lines '^\[vm')" = 0 ] && grep -q 'outside the file\|truncated' "$WORK/out"; then
-    pass "a truncated image is rejected before any VM starts"
+    ok "a truncated image is rejected before any VM starts"
 else
     fail "a truncated image is rejected before any VM starts"
 fi

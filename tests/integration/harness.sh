@@ -1,27 +1,20 @@
-# Shared by the integration scripts: TAP output, and booting guests under build/denali with captured output.
+# Booting guests for integration scripts: runs build/denali with captured output, on top of tests/lib/tap.sh.
 # shellcheck shell=bash
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-DENALI="$ROOT/build/denali"
-GUESTS="$ROOT/build/guests"
-TEST_GUESTS="$ROOT/build/tests/guests"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-TESTS_RUN=0
-TESTS_FAILED=0
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+GUESTS="$DENALI_ROOT/build/guests"
+TEST_GUESTS="$DENALI_ROOT/build/tests/guests"
+tap_tmpdir
+WORK=$TAP_TMP
 
-pass() {
-    TESTS_RUN=$((TESTS_RUN + 1))
-    echo "ok $TESTS_RUN - $1"
-}
-
+# fail NAME REASON...: a failing case, with the reasons and the end of the last boot's output.
 fail() {
-    TESTS_RUN=$((TESTS_RUN + 1))
-    TESTS_FAILED=$((TESTS_FAILED + 1))
-    echo "not ok $TESTS_RUN - $1"
+    not_ok "$1"
     shift
-    for line in "$@"; do echo "#   $line"; done
+    local line
+    for line in "$@"; do diag "$line"; done
     if [ -s "$WORK/out" ]; then
-        echo "#   --- last output ---"
+        diag "--- last output ---"
         tail -n 15 "$WORK/out" | sed 's/^/#   /'
     fi
 }
@@ -29,7 +22,7 @@ fail() {
 # boot ARGS...: runs `denali run ARGS...`, output (stdout and stderr) in $WORK/out, status in $STATUS.
 boot() {
     STATUS=0
-    timeout 240 "$DENALI" run "$@" >"$WORK/out" 2>&1 || STATUS=$?
+    timeout 240 "$DENALI" run "$@" >"$WORK/out" 2>&1 </dev/null || STATUS=$?
 }
 
 # expect NAME STATUS PATTERN...: the last boot exited STATUS and its output matches every PATTERN (grep -E).
@@ -47,15 +40,10 @@ expect() {
             return
         fi
     done
-    pass "$name"
+    ok "$name"
 }
 
 # count_lines PATTERN: how many output lines of the last boot match PATTERN.
 count_lines() {
     grep -Ec -- "$1" "$WORK/out" || true
-}
-
-finish() {
-    echo "# $((TESTS_RUN - TESTS_FAILED)) of $TESTS_RUN passed"
-    [ "$TESTS_FAILED" = 0 ]
 }
