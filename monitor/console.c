@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int console_init(struct console *console, enum console_mode mode, const char *dir, char *err,
@@ -43,14 +44,18 @@ static void write_all(int fd, const char *data, size_t length)
 }
 
 /* One write per line: lines from many VMs and the monitor's own messages never interleave. */
-static void emit_line(struct console *console, uint32_t vm_id, const char *text, size_t length)
+static void emit_line(uint32_t vm_id, const char *text, size_t length)
 {
-    (void)console;
-    char line[CONSOLE_LINE_MAX + 32];
-    int prefix = snprintf(line, sizeof(line), "[vm %u] ", vm_id);
-    memcpy(line + prefix, text, length);
-    line[prefix + length] = '\n';
-    write_all(STDOUT_FILENO, line, (size_t)prefix + length + 1);
+    char prefix[32];
+    int prefix_length = snprintf(prefix, sizeof(prefix), "[vm %u] ", vm_id);
+    struct iovec parts[] = {
+        {.iov_base = prefix, .iov_len = (size_t)prefix_length},
+        {.iov_base = (void *)text, .iov_len = length},
+        {.iov_base = "\n", .iov_len = 1},
+    };
+    /* A short write to stdout is left short: one line is not worth a partial-write loop. */
+    while (writev(STDOUT_FILENO, parts, 3) < 0 && errno == EINTR)
+        ;
 }
 
 static void append_to_file(struct console *console, uint32_t vm_id, const char *data, size_t length)
@@ -78,8 +83,8 @@ void console_write(struct console *console, uint32_t vm_id, struct console_line 
         const char *newline = memchr(data, '\n', length);
         size_t chunk = newline ? (size_t)(newline - data) : length;
         struct console_line *line = *linep;
-        if (newline && (!line || line->length == 0)) {
-            emit_line(console, vm_id, data, chunk);
+        if (newline && (!line || line->length == 0) && chunk <= CONSOLE_LINE_MAX) {
+            emit_line(vm_id, data, chunk);
             data += chunk + 1;
             length -= chunk + 1;
             continue;
@@ -89,21 +94,22 @@ void console_write(struct console *console, uint32_t vm_id, struct console_line 
             if (!line)
                 return;
         }
+        /* A full buffer is broken only when more of the same line arrives, never by a newline. */
+        if (line->length == CONSOLE_LINE_MAX && chunk > 0) {
+            emit_line(vm_id, line->text, line->length);
+            line->length = 0;
+        }
         size_t room = CONSOLE_LINE_MAX - line->length;
         size_t take = chunk < room ? chunk : room;
         memcpy(line->text + line->length, data, take);
         line->length += take;
         data += take;
         length -= take;
-        bool ends_line = newline && take == chunk;
-        if (ends_line) {
+        if (newline && take == chunk) {
+            emit_line(vm_id, line->text, line->length);
+            line->length = 0;
             data++;
             length--;
-        }
-        /* A line longer than the buffer is broken rather than grown without bound. */
-        if (ends_line || line->length == CONSOLE_LINE_MAX) {
-            emit_line(console, vm_id, line->text, line->length);
-            line->length = 0;
         }
     }
 }
@@ -112,7 +118,7 @@ void console_flush(struct console *console, uint32_t vm_id, struct console_line 
 {
     struct console_line *line = *linep;
     if (line && line->length > 0 && console->mode == CONSOLE_STDOUT)
-        emit_line(console, vm_id, line->text, line->length);
+        emit_line(vm_id, line->text, line->length);
     free(line);
     *linep = NULL;
 }

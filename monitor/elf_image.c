@@ -95,17 +95,18 @@ static int add_segment(struct elf_image *image, const Elf64_Phdr *ph, size_t siz
 {
     bool writable = ph->p_flags & PF_W;
     bool executable = ph->p_flags & PF_X;
+    if (ph->p_filesz > ph->p_memsz)
+        return fail(err, errlen, "segment at 0x%lx: file size exceeds memory size",
+                    (unsigned long)ph->p_vaddr);
     if (ph->p_memsz == 0)
         return 0;
     if (image->segment_count == ELF_IMAGE_MAX_SEGMENTS)
         return fail(err, errlen, "more than %d loadable segments", ELF_IMAGE_MAX_SEGMENTS);
-    if (ph->p_filesz > ph->p_memsz)
-        return fail(err, errlen, "segment at 0x%lx: file size exceeds memory size",
-                    (unsigned long)ph->p_vaddr);
     if (!within(ph->p_offset, ph->p_filesz, size))
         return fail(err, errlen, "segment at 0x%lx lies outside the file (truncated?)",
                     (unsigned long)ph->p_vaddr);
-    if (ph->p_vaddr > UINT64_MAX - ph->p_memsz - PAGE_MASK)
+    /* Both halves matter: the second subtraction is safe only once the first holds. */
+    if (ph->p_memsz > UINT64_MAX - PAGE_MASK || ph->p_vaddr > UINT64_MAX - PAGE_MASK - ph->p_memsz)
         return fail(err, errlen, "segment at 0x%lx: size overflows", (unsigned long)ph->p_vaddr);
     if (ph->p_vaddr < DENALI_IMAGE_BASE || ph->p_vaddr + ph->p_memsz > DENALI_IMAGE_LIMIT)
         return fail(err, errlen, "segment 0x%lx-0x%lx outside the image area 0x%x-0x%x",
@@ -142,6 +143,9 @@ int elf_image_parse(const uint8_t *data, size_t size, struct elf_image *image, c
                     size_t errlen)
 {
     memset(image, 0, sizeof(*image));
+    size_t magic_bytes = size < SELFMAG ? size : SELFMAG;
+    if (memcmp(data, ELFMAG, magic_bytes) != 0)
+        return fail(err, errlen, "not an ELF file");
     if (size < sizeof(Elf64_Ehdr))
         return fail(err, errlen, "file too short for an ELF header (truncated?)");
     Elf64_Ehdr eh;

@@ -1,6 +1,7 @@
 /* Command-line parsing for `denali run`: pure, so every error case is unit-testable. */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -42,7 +43,8 @@ static enum options_result fail(char *err, size_t errlen, const char *fmt, ...)
 
 int options_parse_size(const char *text, uint64_t *out)
 {
-    if (!text || !*text || *text == '-' || *text == '+')
+    /* strtoull would skip blanks and accept a sign; a size is digits and a suffix only. */
+    if (!text || !isdigit((unsigned char)*text))
         return -1;
     errno = 0;
     char *end;

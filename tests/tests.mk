@@ -10,13 +10,8 @@ TEST_HEADERS   := $(wildcard tests/lib/*.h) $(wildcard monitor/*.h) include/dena
 CFLAGS_TEST    := $(CFLAGS_HOST) -Itests/lib
 TEST_LDLIBS    := $(MONITOR_LIB) -lcmocka -pthread -lm
 
-# Tests that show monitor bugs not yet fixed are compiled only with -DTEST_KNOWN_BUGS; this
-# target builds those variants to $(BUILD)/tests/known-bugs/ (not part of `all` or the suite).
-KNOWN_BUG_TESTS := $(UNIT_TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/known-bugs/%)
-
-.PHONY: unit-tests unit-tests-known-bugs
+.PHONY: unit-tests
 unit-tests: $(UNIT_TESTS)
-unit-tests-known-bugs: $(KNOWN_BUG_TESTS)
 
 $(TEST_LIB_OBJS): $(BUILD)/tests/lib/%.o: tests/lib/%.c $(TEST_HEADERS)
 	@mkdir -p $(@D)
@@ -26,6 +21,3 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_LIB_OBJS) $(MONITOR_LIB) $(TEST_HEA
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(TEST_LIB_OBJS) $(TEST_LDLIBS)
 
-$(BUILD)/tests/known-bugs/%: tests/unit/%.c $(TEST_LIB_OBJS) $(MONITOR_LIB) $(TEST_HEADERS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) -DTEST_KNOWN_BUGS -o $@ $< $(TEST_LIB_OBJS) $(TEST_LDLIBS)

@@ -81,8 +81,8 @@ check_fair() {
         END { mean = s / n; if (min >= 0.9 * mean && max <= 1.1 * mean) print "fair"; else printf "unfair: min %d max %d mean %d\n", min, max, mean }')
     if [ "$verdict" = fair ]; then ok "$name"; else fail "$name" "$verdict"; fi
 }
-check_fair "4 spinning VMs share one worker fairly" -n 4 -j 1 "$GUESTS/spin.elf" 1
-check_fair "3 spinning VMs share two workers fairly" -n 3 -j 2 "$GUESTS/spin.elf" 1
+check_fair "4 spinning VMs share one worker fairly" -n 4 -j 1 "$GUESTS/spin.elf" 2
+check_fair "3 spinning VMs share two workers fairly" -n 3 -j 2 "$GUESTS/spin.elf" 2
 
 # ABI versioning: an image whose note carries another version is refused before any VM starts.
 cp "$GUESTS/hello.elf" "$WORK/future.elf"

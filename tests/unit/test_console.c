@@ -309,7 +309,6 @@ static void test_long_line_in_one_write(void **state)
     check_line_in_one_write(c, UINT32_MAX, CONSOLE_LINE_MAX);
 }
 
-#ifdef TEST_KNOWN_BUGS
 /*
  * Known bug (guest-triggerable): a line longer than about CONSOLE_LINE_MAX that arrives whole in
  * one console write overflows emit_line's stack buffer; the longest a guest can send is
@@ -324,7 +323,7 @@ static void test_longest_line_in_one_write(void **state)
 }
 
 /*
- * Known bug: a line that exactly fills the buffer is emitted as soon as it is full, so the newline
+ * Regression: a line that exactly fills the buffer is emitted as soon as it is full, so the newline
  * that follows in a later write comes out as an extra empty line.
  */
 static void test_line_of_exactly_max_then_newline(void **state)
@@ -344,7 +343,7 @@ static void test_line_of_exactly_max_then_newline(void **state)
 }
 
 /*
- * Known bug: a long line that arrives whole in one write skips the line buffer and is emitted
+ * Regression: a long line that arrives whole in one write skips the line buffer and is emitted
  * unbroken, unlike the same line written in pieces.
  */
 static void test_long_line_in_one_write_broken(void **state)
@@ -371,7 +370,6 @@ static void test_long_line_in_one_write_broken(void **state)
     free(expected);
     free(with_newline);
 }
-#endif
 
 /* dir mode. */
 
@@ -517,11 +515,9 @@ int main(void)
         TEST_DIR(test_dir_init_creates_directory),
         TEST_DIR(test_dir_init_errors),
         TEST_NULL(test_null_writes_nothing),
-#ifdef TEST_KNOWN_BUGS
         TEST_STDOUT(test_longest_line_in_one_write),
         TEST_STDOUT(test_line_of_exactly_max_then_newline),
         TEST_STDOUT(test_long_line_in_one_write_broken),
-#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -447,8 +447,7 @@ static void test_filesz_exceeds_memsz(void **state)
     expect_reject(&e, "file size exceeds memory size");
 }
 
-#ifdef TEST_KNOWN_BUGS
-/* Known wrinkle: a short non-ELF file is reported as a truncated ELF, not as "not an ELF". */
+/* Regression: a short non-ELF file is reported as a truncated ELF, not as "not an ELF". */
 static void test_short_non_elf(void **state)
 {
     (void)state;
@@ -461,7 +460,7 @@ static void test_short_non_elf(void **state)
     assert_contains(err, "not an ELF");
 }
 
-/* Known bug: a PT_LOAD with memsz 0 is skipped before its filesz is checked. */
+/* Regression: a PT_LOAD with memsz 0 is skipped before its filesz is checked. */
 static void test_filesz_exceeds_zero_memsz(void **state)
 {
     (void)state;
@@ -470,7 +469,6 @@ static void test_filesz_exceeds_zero_memsz(void **state)
     e.phdrs[TEST_PHDR_DATA].p_memsz = 0;
     expect_reject(&e, "file size exceeds memory size");
 }
-#endif
 
 static void test_vaddr_memsz_overflow(void **state)
 {
@@ -487,9 +485,8 @@ static void test_vaddr_memsz_overflow(void **state)
     expect_reject(&e, "outside the image area");
 }
 
-#ifdef TEST_KNOWN_BUGS
 /*
- * Known bug: with memsz within a page of 2^64 the overflow check itself wraps, the end wraps below
+ * Regression: with memsz within a page of 2^64 the overflow check itself wraps, the end wraps below
  * the image limit, and the segment is accepted.
  */
 static void test_memsz_near_2_64_overflow(void **state)
@@ -503,7 +500,6 @@ static void test_memsz_near_2_64_overflow(void **state)
     e.phdrs[TEST_PHDR_DATA].p_memsz = UINT64_MAX - 0x800;
     expect_reject(&e, "overflow");
 }
-#endif
 
 static void test_offset_filesz_overflow(void **state)
 {
@@ -796,11 +792,9 @@ int main(void)
         cmocka_unit_test(test_wrong_abi_version),
         cmocka_unit_test(test_malformed_note_sizes),
         cmocka_unit_test(test_note_segment_outside_file),
-#ifdef TEST_KNOWN_BUGS
         cmocka_unit_test(test_short_non_elf),
         cmocka_unit_test(test_filesz_exceeds_zero_memsz),
         cmocka_unit_test(test_memsz_near_2_64_overflow),
-#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
