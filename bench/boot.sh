@@ -2,6 +2,7 @@
 # Boot benchmark: Denali's per-VM boot latency (create to first exit) against bare KVM, same run.
 # Usage: bench/boot.sh [VMS]   (default 1000, booted one at a time)
 set -uo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 NAME=boot

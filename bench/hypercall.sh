@@ -2,6 +2,7 @@
 # Hypercall benchmark: Denali's null hypercall round trip against a bare KVM `out` exit, same run.
 # Usage: bench/hypercall.sh [CALLS]   (default 100000)
 set -uo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 NAME=hypercall
@@ -16,11 +17,13 @@ floor_run() {
     local status=$?
     echo "$out" >&2
     [[ $status -eq 0 ]] || return 1
-    kv mean_ns "$(grep '^FLOOR raw_exit' <<<"$out")"
+    out=$(kv mean_ns "$(grep '^FLOOR raw_exit' <<<"$out")")
+    [[ -n $out ]] || return 1
+    echo "$out"
 }
 
 echo "== floor: raw_exit $CALLS" >&2
-floor1=$(floor_run) && [[ -n $floor1 ]] || bench_fail $NAME "raw_exit failed"
+floor1=$(floor_run) || bench_fail $NAME "raw_exit failed"
 
 echo "== denali: run --console stdout $GUESTS/hcbench.elf $CALLS" >&2
 out=$("$DENALI" run --console stdout "$GUESTS/hcbench.elf" "$CALLS" 2>&1)
@@ -34,7 +37,7 @@ read -r _ calls _ total_ns _ <<<"$line"
 denali_ns=$(fmt %.1f "$total_ns / $calls")
 
 echo "== floor again: raw_exit $CALLS" >&2
-floor2=$(floor_run) && [[ -n $floor2 ]] || bench_fail $NAME "raw_exit failed"
+floor2=$(floor_run) || bench_fail $NAME "raw_exit failed"
 floor_ns=$(fmt %.1f "($floor1 + $floor2) / 2")
 
 ratio=$(ratio "$denali_ns" "$floor_ns")

@@ -1,4 +1,5 @@
 # Shared helpers for the benchmark drivers (sourced, not run): paths, checks, arithmetic, summary lines.
+# shellcheck shell=bash
 
 # Run from the repository root whatever the caller's directory.
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -2,6 +2,7 @@
 # Runs every benchmark (hypercall, boot, scale) and ends with their BENCH summary lines.
 # Usage: bench/run-all.sh   (BENCH_QUICK=1: a smaller scale set, for a quick look)
 set -uo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then

@@ -3,6 +3,7 @@
 # Usage: bench/scale.sh [N...]   (default 1000 5000 10000)
 # Environment: SCALE_IDLE_S (default 5), seconds over which idle CPU is measured.
 set -uo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 NAME=scale
@@ -44,7 +45,7 @@ monitor_fail() {
 all_pass=1
 results=()
 for n in "${COUNTS[@]}"; do
-    settle_memory
+    settle_memory 12
     echo "== floor: raw_scale $n $IDLE_S" >&2
     out=$("$BENCH_BIN/raw_scale" "$n" "$IDLE_S") || bench_fail $NAME "raw_scale $n failed: $out"
     echo "$out" >&2
@@ -61,7 +62,7 @@ for n in "${COUNTS[@]}"; do
     # for a boot 2.5 times the floor's plus the measurement, so no VM ends while we measure.
     secs=$(awk -v b="$f_boot_ms" -v i="$IDLE_S" 'BEGIN { s = int(b / 1000 * 2.5) + i + 6;
         print (s < 12 ? 12 : s) }')
-    settle_memory
+    settle_memory 12
     avail0=$(mem_available_kib)
     kern0=$(kernel_nonlru_kib)
     echo "== denali: run -n $n -m 2M --console null --stats $GUESTS/idle.elf $secs 1" >&2
