@@ -1,5 +1,6 @@
 /* Shared bare-KVM setup for the raw floors: one CPL-3 long-mode vCPU per VM, no monitor. */
 #include "bare_kvm.h"
+#include "x86_bits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,22 +19,6 @@ const uint8_t bare_out_loop[3] = {0xee, 0xeb, 0xfd};
 #define PTE_RW (1ull << 1)
 #define PTE_US (1ull << 2)
 #define PTE_NX (1ull << 63)
-
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-
-#define CR4_PAE        (1ull << 5)
-#define CR4_OSFXSR     (1ull << 9)
-#define CR4_OSXMMEXCPT (1ull << 10)
-#define CR4_FSGSBASE   (1ull << 16)
-
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
 
 #define GDT_ENTRIES 8u
 

@@ -1,6 +1,7 @@
 /* The only interface to /dev/kvm: VM and vCPU set-up, running, and exits turned into small events.
  */
 #include "kvm.h"
+#include "x86_bits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,19 +13,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define CR0_PE          (1ull << 0)
-#define CR0_MP          (1ull << 1)
-#define CR0_ET          (1ull << 4)
-#define CR0_NE          (1ull << 5)
-#define CR0_WP          (1ull << 16)
-#define CR0_PG          (1ull << 31)
-#define CR4_PAE         (1ull << 5)
-#define CR4_OSFXSR      (1ull << 9)
-#define CR4_OSXMMEXCPT  (1ull << 10)
-#define CR4_FSGSBASE    (1ull << 16)
-#define EFER_LME        (1ull << 8)
-#define EFER_LMA        (1ull << 10)
-#define EFER_NXE        (1ull << 11)
 #define RFLAGS_RESERVED (1ull << 1)
 #define RFLAGS_IOPL3    (3ull << 12)
 
