@@ -61,6 +61,8 @@ enum denali_hypercall {
     DENALI_HC_EXIT = 1,          /* (status) -> does not return: terminate this VM */
     DENALI_HC_CONSOLE_WRITE = 2, /* (addr, len) -> len; len <= DENALI_CONSOLE_MAX */
     DENALI_HC_IDLE = 3,          /* (deadline_ns) -> events delivered (and cleared) */
+    DENALI_HC_NET_ATTACH = 4,    /* (area_addr, area_size) -> 0: see "Virtual NIC" below */
+    DENALI_HC_NET_KICK = 5,      /* () -> 0: an exit whose only work is to transmit the tx ring */
     DENALI_HC_COUNT
 };
 
@@ -69,10 +71,78 @@ enum denali_hypercall {
 #define DENALI_DEADLINE_NONE UINT64_MAX
 
 #define DENALI_EINVAL 22
+#define DENALI_ENODEV 19
 #define DENALI_ENOSYS 38
 
 /* Batched virtual interrupts: bits of denali_vregs.events and of idle's result. */
-#define DENALI_EVENT_TIMER (1ull << 0) /* an idle deadline passed */
+#define DENALI_EVENT_TIMER (1ull << 0)  /* an idle deadline passed */
+#define DENALI_EVENT_NET_RX (1ull << 1) /* frames were added to the rx ring */
+
+/*
+ * Virtual NIC: two single-producer rings of fixed-size slots in one area of
+ * guest memory, Xen-style, so that one exit moves many frames.
+ *
+ * The guest allocates a zeroed, page-aligned area of DENALI_NET_AREA_SIZE
+ * bytes in its own writable memory and registers it once with
+ * DENALI_HC_NET_ATTACH(addr, DENALI_NET_AREA_SIZE). It returns
+ * -DENALI_ENODEV when the VM has no network (--net none, ipv4 == 0) and
+ * -DENALI_EINVAL when already attached or the area is misaligned or the
+ * wrong size; an area the guest cannot write stops the VM.
+ *
+ * Counters are free-running uint32_t: a ring holds produced - consumed
+ * frames, slot index = counter % slots. Each side writes only its own
+ * counters, after the slot contents (release); the other side reads them
+ * with acquire.
+ *
+ * rx (monitor -> guest): the monitor fills slots and advances rx_produced at
+ * any time, even while the VM runs, and raises DENALI_EVENT_NET_RX. When the
+ * ring is full the frame is dropped and counted. The guest consumes and
+ * advances rx_consumed.
+ *
+ * tx (guest -> monitor): the guest fills slots and advances tx_produced. At
+ * EVERY exit of the VM (any hypercall, idle included, and preemption) the
+ * monitor transmits all pending frames and advances tx_consumed, so a guest
+ * that is about to idle needs no extra exit; DENALI_HC_NET_KICK is for a
+ * guest that wants its frames out now. A guest must not write a slot between
+ * tx_consumed and tx_produced. A tx_produced more than DENALI_NET_TX_SLOTS
+ * ahead stops the VM; a slot whose len is outside
+ * [DENALI_NET_FRAME_MIN, DENALI_NET_FRAME_MAX] or whose source MAC is not
+ * the VM's own is dropped and counted.
+ *
+ * Frames are Ethernet II without FCS: destination MAC, source MAC,
+ * ethertype, payload.
+ */
+#define DENALI_NET_FRAME_MIN 14u
+#define DENALI_NET_FRAME_MAX 1514u
+#define DENALI_NET_SLOT_SIZE 2048u
+#define DENALI_NET_RX_SLOTS  64u
+#define DENALI_NET_TX_SLOTS  64u
+
+struct denali_net_slot {
+    uint16_t len; /* frame bytes in data */
+    uint16_t pad[3];
+    uint8_t data[DENALI_NET_SLOT_SIZE - 8];
+};
+
+struct denali_net_area {
+    /* Each counter in its own cache line: the two sides write different ones. */
+    uint32_t rx_produced; /* written by the monitor */
+    uint8_t pad0[60];
+    uint32_t rx_consumed; /* written by the guest */
+    uint8_t pad1[60];
+    uint32_t tx_produced; /* written by the guest */
+    uint8_t pad2[60];
+    uint32_t tx_consumed; /* written by the monitor */
+    uint8_t pad3[4096 - 196];
+    struct denali_net_slot rx[DENALI_NET_RX_SLOTS];
+    struct denali_net_slot tx[DENALI_NET_TX_SLOTS];
+};
+
+#define DENALI_NET_AREA_SIZE sizeof(struct denali_net_area)
+_Static_assert(sizeof(struct denali_net_slot) == DENALI_NET_SLOT_SIZE, "net slot");
+_Static_assert(__builtin_offsetof(struct denali_net_area, rx) == 4096, "net area header page");
+_Static_assert(sizeof(struct denali_net_area) % 4096 == 0, "net area whole pages");
+_Static_assert(DENALI_NET_FRAME_MAX <= DENALI_NET_SLOT_SIZE - 8, "frame fits a slot");
 
 #define DENALI_ARGS_MAX 2048u
 
