@@ -2,6 +2,8 @@
 MONITOR_SRCS := $(filter-out monitor/main.c,$(wildcard monitor/*.c))
 MONITOR_OBJS := $(MONITOR_SRCS:%.c=$(BUILD)/%.o)
 MONITOR_LIB  := $(BUILD)/monitor/libmonitor.a
+# libslirp (Debian libslirp-dev) gives `--net user` its TCP/IP to the host.
+MONITOR_LDLIBS := -lslirp -lm
 
 $(BUILD)/monitor/%.o: monitor/%.c $(wildcard monitor/*.h) include/denali/abi.h
 	@mkdir -p $(dir $@)
@@ -12,4 +14,4 @@ $(MONITOR_LIB): $(MONITOR_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/denali: $(BUILD)/monitor/main.o $(MONITOR_LIB)
-	$(CC) $(LDFLAGS_HOST) -o $@ $^ -lm
+	$(CC) $(LDFLAGS_HOST) -o $@ $^ $(MONITOR_LDLIBS)

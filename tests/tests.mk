@@ -8,7 +8,7 @@ TEST_LIB_SRCS  := $(wildcard tests/lib/*.c)
 TEST_LIB_OBJS  := $(TEST_LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_HEADERS   := $(wildcard tests/lib/*.h) $(wildcard monitor/*.h) include/denali/abi.h
 CFLAGS_TEST    := $(CFLAGS_HOST) -Itests/lib
-TEST_LDLIBS    := $(MONITOR_LIB) -lcmocka -pthread -lm
+TEST_LDLIBS    := $(MONITOR_LIB) -lcmocka -pthread $(MONITOR_LDLIBS)
 
 .PHONY: unit-tests
 unit-tests: $(UNIT_TESTS)

@@ -1,0 +1,53 @@
+/* One VM's virtual NIC: the rx/tx rings in its memory, checked on every access, and their counters. */
+#ifndef DENALI_NET_PORT_H
+#define DENALI_NET_PORT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "denali/abi.h"
+
+struct guest_memory;
+
+struct net_port {
+    pthread_mutex_t lock; /* guards area and rx_produced against teardown and other senders */
+    struct denali_net_area *area; /* host view of the guest's ring area; NULL: not attached */
+    uint32_t rx_produced;         /* the monitor's own copies: never read back from the guest */
+    uint32_t tx_consumed;
+    uint8_t mac[6];
+    uint32_t ipv4; /* host byte order */
+    _Atomic uint64_t rx_frames;
+    _Atomic uint64_t tx_frames;
+    _Atomic uint64_t dropped_rx_full;
+    _Atomic uint64_t dropped_bad_len;
+    _Atomic uint64_t dropped_spoofed;
+};
+
+enum net_attach_result { NET_ATTACH_OK, NET_ATTACH_EINVAL, NET_ATTACH_FAULT };
+
+void net_port_init(struct net_port *port, const uint8_t mac[6], uint32_t ipv4);
+/* Registers the guest's ring area at gpa; FAULT means the guest cannot write it all. */
+enum net_attach_result net_port_attach(struct net_port *port, const struct guest_memory *mem,
+                                       uint64_t gpa, uint64_t size);
+/* Forgets the area (the VM is going away); later deliveries are dropped. */
+void net_port_detach(struct net_port *port);
+
+/*
+ * Copies one frame into the rx ring; any thread. Returns false (and counts)
+ * when the ring is full or the port is not attached.
+ */
+bool net_port_deliver(struct net_port *port, const uint8_t *frame, size_t len);
+
+/*
+ * Calls send for each frame in the tx ring, from the VM's own worker only.
+ * Frames with a bad length or a foreign source MAC are dropped and counted.
+ * Returns the frames sent, or -1 when the guest's tx_produced is garbage
+ * (the caller stops the VM).
+ */
+typedef void (*net_port_send_fn)(void *ctx, const uint8_t *frame, size_t len);
+int net_port_transmit(struct net_port *port, net_port_send_fn send, void *ctx);
+
+#endif
