@@ -42,6 +42,26 @@ static void console_write_call(struct vm *vm, const struct vm_exit *e, struct vm
     resume(d, len);
 }
 
+static void net_attach_call(struct vm *vm, const struct vm_exit *e, struct vm_decision *d)
+{
+    if (!vm->port) {
+        resume(d, (uint64_t)-DENALI_ENODEV);
+        return;
+    }
+    switch (net_port_attach(vm->port, &vm->mem, e->args[0], e->args[1])) {
+    case NET_ATTACH_OK:
+        resume(d, 0);
+        break;
+    case NET_ATTACH_EINVAL:
+        resume(d, (uint64_t)-DENALI_EINVAL);
+        break;
+    case NET_ATTACH_FAULT:
+        stop(d, "net attach: bad ring area 0x%lx+%lu at rip 0x%lx", (unsigned long)e->args[0],
+             (unsigned long)e->args[1], (unsigned long)e->rip);
+        break;
+    }
+}
+
 static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision *d)
 {
     uint32_t nr = e->port - DENALI_PORT_BASE;
@@ -59,6 +79,13 @@ static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision
     case DENALI_HC_IDLE:
         d->action = ACTION_IDLE;
         d->deadline = e->args[0];
+        break;
+    case DENALI_HC_NET_ATTACH:
+        net_attach_call(vm, e, d);
+        break;
+    case DENALI_HC_NET_KICK:
+        /* The tx ring is drained at every exit; this one only has to happen. */
+        resume(d, 0);
         break;
     default:
         stop(d, "unknown hypercall %u at rip 0x%lx", nr, (unsigned long)e->rip);

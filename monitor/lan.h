@@ -1,8 +1,8 @@
-/* The emulated switched Ethernet LAN: addressing, the learning switch and its uplink to the host. */
+/* The emulated switched Ethernet LAN: addressing, the learning switch and its uplink to the host.
+ */
 #ifndef DENALI_LAN_H
 #define DENALI_LAN_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,29 +37,21 @@ struct lan_counters {
     _Atomic uint64_t arp_answered; /* ARP requests for VM addresses answered by the switch */
     _Atomic uint64_t dropped_spoofed;
     _Atomic uint64_t dropped_malformed;
-    _Atomic uint64_t dropped_rx_full;
     _Atomic uint64_t dropped_unknown; /* unicast to nobody (no uplink, no such MAC) */
+    _Atomic uint64_t dropped_garbage; /* VMs stopped for a garbage tx ring */
 };
-
-struct lan_mac_entry {
-    uint8_t mac[6];
-    bool used;
-    int32_t port; /* VM id, or LAN_PORT_UPLINK */
-};
-
-#define LAN_PORT_UPLINK (-1)
 
 struct lan {
     uint32_t network; /* host byte order */
     uint32_t netmask;
     uint32_t gateway;
     unsigned vm_count;
-    bool batch_events; /* false: wake receivers at once, preempting the sender */
+    bool batch_events;      /* false: wake receivers at once, preempting the sender */
     struct net_port *ports; /* vm_count of them, indexed by VM id */
+    /* Set before any VM runs and cleared after the last one ended. */
     struct lan_uplink *uplink;
-    pthread_rwlock_t table_lock;
-    struct lan_mac_entry *table; /* open addressing, table_size a power of two */
-    size_t table_size;
+    /* The gateway's MAC, learned from the uplink's frames unless the uplink knows it. */
+    _Atomic uint64_t gateway_mac; /* 48 bits; 0: not known yet */
     struct lan_counters counters;
     /* Wakes a VM that frames were queued for; set by the scheduler. */
     void (*wake)(void *ctx, uint32_t vm_id, bool immediate);

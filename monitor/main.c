@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "monitor.h"
+#include "network.h"
 #include "worker.h"
 
 #define EXIT_VM_FAILED      1
@@ -166,6 +167,10 @@ static int run_command(int argc, char **argv)
                 m.max_live, (unsigned long)(options.mem_size >> 10), strerror(errno));
         return EXIT_USAGE;
     }
+    if (network_start(&m, err, sizeof(err)) < 0) {
+        fprintf(stderr, "denali: %s\n", err);
+        return EXIT_USAGE;
+    }
     m.quantum_ns = (uint64_t)options.quantum_ms * 1000000ull;
     m.epoch_ns = monitor_now_ns();
     if (options.time_limit_s > 0)
@@ -180,6 +185,7 @@ static int run_command(int argc, char **argv)
     int status = report(&m);
     if (options.stats)
         print_stats(&m, wall);
+    network_stop(&m);
     ram_pool_destroy(&m.ram);
     kvm_host_close(&m.kvm);
     guest_image_unload(&m.image);

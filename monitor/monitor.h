@@ -15,6 +15,8 @@
 
 enum vm_outcome { OUTCOME_NONE, OUTCOME_EXITED, OUTCOME_STOPPED };
 
+struct lan;
+
 struct vm_result {
     uint8_t outcome;
     int32_t status;
@@ -39,6 +41,7 @@ struct monitor {
     _Atomic unsigned finished;
     _Atomic uint64_t all_booted_ns;
     _Atomic uint64_t exits;
+    struct lan *lan; /* NULL with --net none */
 };
 
 uint64_t monitor_now_ns(void);

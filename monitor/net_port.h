@@ -1,4 +1,5 @@
-/* One VM's virtual NIC: the rx/tx rings in its memory, checked on every access, and their counters. */
+/* One VM's virtual NIC: the rx/tx rings in its memory, checked on every access, and their counters.
+ */
 #ifndef DENALI_NET_PORT_H
 #define DENALI_NET_PORT_H
 
@@ -19,6 +20,8 @@ struct net_port {
     uint32_t tx_consumed;
     uint8_t mac[6];
     uint32_t ipv4; /* host byte order */
+    /* Set by the first frame since the VM last entered: later ones need not wake it again. */
+    atomic_bool rx_signalled;
     _Atomic uint64_t rx_frames;
     _Atomic uint64_t tx_frames;
     _Atomic uint64_t dropped_rx_full;

@@ -27,6 +27,19 @@ const char options_run_usage[] =
     "      --stats            print a machine-readable denali-stats line at the end\n"
     "      --progress, --no-progress\n"
     "                         show boot progress (default: when stderr is a terminal)\n"
+    "      --net MODE         the LAN's way to the host: user (libslirp, the default),\n"
+    "                         tap[:NAME] (a host TAP device, default name denali0, with\n"
+    "                         the gateway address; needs root), or none (no NIC at all)\n"
+    "  -p, --publish HOSTPORT[-HOSTPORT_END]:GUESTPORT\n"
+    "                         with --net user: forward 127.0.0.1:HOSTPORT to GUESTPORT\n"
+    "                         of VM 0; a range maps consecutive host ports to VMs 0, 1,\n"
+    "                         2, ... (repeatable, up to 16 times)\n"
+    "      --net-events MODE  batch (default): a VM takes all frames queued for it when\n"
+    "                         it next runs; immediate: each frame wakes its receiver at\n"
+    "                         once, preempting the sender (for comparison)\n"
+    "\n"
+    "The LAN is 10.77.0.0/16: the gateway is 10.77.0.1, VM i is 10.77.0.(16+i)\n"
+    "counting on into the third octet, with MAC 02:de:00 followed by i in 24 bits.\n"
     "  -h, --help             show this help\n"
     "\n"
     "Exit status: 0 if every VM exited 0, 1 if any VM exited non-zero or was stopped,\n"
@@ -93,7 +106,7 @@ static int parse_unsigned(const char *text, unsigned min, unsigned max, unsigned
     return 0;
 }
 
-enum { OPT_CONSOLE = 256, OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS };
+enum { OPT_CONSOLE = 256, OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_NET, OPT_NET_EVENTS };
 
 static const struct option long_options[] = {
     {"count", required_argument, NULL, 'n'},
@@ -105,6 +118,9 @@ static const struct option long_options[] = {
     {"stats", no_argument, NULL, OPT_STATS},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"net", required_argument, NULL, OPT_NET},
+    {"publish", required_argument, NULL, 'p'},
+    {"net-events", required_argument, NULL, OPT_NET_EVENTS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -125,6 +141,43 @@ static enum options_result parse_console(const char *text, struct run_options *o
     return OPTIONS_OK;
 }
 
+static enum options_result parse_net(const char *text, struct run_options *out, char *err,
+                                     size_t errlen)
+{
+    out->tap_name = NULL;
+    if (strcmp(text, "user") == 0) {
+        out->net = NET_USER;
+    } else if (strcmp(text, "none") == 0) {
+        out->net = NET_NONE;
+    } else if (strcmp(text, "tap") == 0) {
+        out->net = NET_TAP;
+    } else if (strncmp(text, "tap:", 4) == 0) {
+        /* IFNAMSIZ is 16 with the NUL. */
+        size_t len = strlen(text + 4);
+        if (len == 0 || len > 15 || strpbrk(text + 4, "/: \t"))
+            return fail(err, errlen,
+                        "--net tap:NAME: '%s' is not a valid interface name (1-15 "
+                        "characters, no '/', ':' or spaces)",
+                        text + 4);
+        out->net = NET_TAP;
+        out->tap_name = text + 4;
+    } else {
+        return fail(err, errlen, "--net: expected user, tap, tap:NAME or none, got '%s'", text);
+    }
+    return OPTIONS_OK;
+}
+
+static enum options_result check_net(const struct run_options *out, char *err, size_t errlen)
+{
+    if (out->publish_count && out->net != NET_USER)
+        return fail(err, errlen,
+                    "--publish needs --net user (with tap, VMs are reachable by "
+                    "their own addresses)");
+    if (publish_check(out->publish, out->publish_count, out->count, err, errlen) < 0)
+        return OPTIONS_ERROR;
+    return OPTIONS_OK;
+}
+
 enum options_result options_parse_run(int argc, char **argv, struct run_options *out, char *err,
                                       size_t errlen)
 {
@@ -139,7 +192,7 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
     opterr = 0;
     int c;
     /* '+' stops at IMAGE so guest arguments that look like options reach the guest. */
-    while ((c = getopt_long(argc, argv, "+:n:m:j:q:t:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:n:m:j:q:t:p:h", long_options, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (parse_unsigned(optarg, 1, OPTIONS_MAX_COUNT, &out->count) < 0)
@@ -185,6 +238,26 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
             out->progress = c == OPT_PROGRESS;
             out->progress_set = true;
             break;
+        case OPT_NET:
+            if (parse_net(optarg, out, err, errlen) != OPTIONS_OK)
+                return OPTIONS_ERROR;
+            break;
+        case 'p':
+            if (out->publish_count == OPTIONS_MAX_PUBLISH)
+                return fail(err, errlen, "--publish: at most %u rules", OPTIONS_MAX_PUBLISH);
+            if (publish_parse(optarg, &out->publish[out->publish_count], err, errlen) < 0)
+                return OPTIONS_ERROR;
+            out->publish_count++;
+            break;
+        case OPT_NET_EVENTS:
+            if (strcmp(optarg, "batch") == 0)
+                out->net_immediate = false;
+            else if (strcmp(optarg, "immediate") == 0)
+                out->net_immediate = true;
+            else
+                return fail(err, errlen, "--net-events: expected batch or immediate, got '%s'",
+                            optarg);
+            break;
         case 'h':
             return OPTIONS_HELP;
         case ':':
@@ -193,6 +266,8 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
             return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (check_net(out, err, errlen) != OPTIONS_OK)
+        return OPTIONS_ERROR;
     if (optind >= argc)
         return fail(err, errlen, "no IMAGE given");
     out->image_path = argv[optind];

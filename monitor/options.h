@@ -6,7 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "publish.h"
+
 enum console_mode { CONSOLE_STDOUT, CONSOLE_NULL, CONSOLE_DIR };
+enum net_mode { NET_USER, NET_TAP, NET_NONE };
+
+#define OPTIONS_MAX_PUBLISH 16u
 
 struct run_options {
     const char *image_path;
@@ -22,6 +27,11 @@ struct run_options {
     bool stats;
     bool progress; /* forced on or off; default: when stderr is a terminal */
     bool progress_set;
+    enum net_mode net;
+    const char *tap_name; /* NULL: the default name */
+    bool net_immediate;   /* deliver network events at once instead of batched */
+    unsigned publish_count;
+    struct publish_rule publish[OPTIONS_MAX_PUBLISH];
 };
 
 #define OPTIONS_DEFAULT_MEM        (4ull << 20)

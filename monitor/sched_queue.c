@@ -26,6 +26,18 @@ void run_queue_push(struct run_queue *q, struct sched_entity *e)
     q->length++;
 }
 
+void run_queue_push_front(struct run_queue *q, struct sched_entity *e)
+{
+    if (e->on_run_queue)
+        return;
+    e->on_run_queue = true;
+    e->next = q->head;
+    q->head = e;
+    if (!q->tail)
+        q->tail = e;
+    q->length++;
+}
+
 struct sched_entity *run_queue_pop(struct run_queue *q)
 {
     struct sched_entity *e = q->head;

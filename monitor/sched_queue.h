@@ -32,6 +32,8 @@ struct timer_heap {
 void sched_entity_init(struct sched_entity *e);
 
 void run_queue_push(struct run_queue *q, struct sched_entity *e);
+/* Queues e to run next (for events delivered immediately). */
+void run_queue_push_front(struct run_queue *q, struct sched_entity *e);
 struct sched_entity *run_queue_pop(struct run_queue *q);
 
 /* Returns -1 if memory runs out. */

@@ -1,6 +1,7 @@
 /* One VM's context: its vCPU, memory, virtual registers, scheduling state and console line. */
 #include "vm.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,6 +86,15 @@ int vm_boot(struct vm *vm, const struct kvm_host *kvm, const struct guest_image 
     /* The vCPU keeps the VM alive; one descriptor per VM is what lets 10,000 fit. */
     close(vm_fd);
     return 0;
+}
+
+void vm_set_network(struct vm *vm, struct net_port *port, uint32_t netmask, uint32_t gateway)
+{
+    vm->port = port;
+    memcpy(vm->vregs->mac, port->mac, sizeof(vm->vregs->mac));
+    vm->vregs->ipv4 = htonl(port->ipv4);
+    vm->vregs->netmask = htonl(netmask);
+    vm->vregs->gateway = htonl(gateway);
 }
 
 void vm_destroy(struct vm *vm, const struct kvm_host *kvm)

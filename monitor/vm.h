@@ -2,6 +2,7 @@
 #ifndef DENALI_VM_H
 #define DENALI_VM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -9,6 +10,7 @@
 #include "denali/abi.h"
 #include "guest_image.h"
 #include "kvm.h"
+#include "net_port.h"
 #include "sched_queue.h"
 
 struct vm {
@@ -17,7 +19,8 @@ struct vm {
     struct kvm_vcpu vcpu;
     struct guest_memory mem;
     struct denali_vregs *vregs; /* host view of the guest's read-only page */
-    uint64_t pending_events;
+    /* Other threads raise DENALI_EVENT_NET_RX here (under the scheduler lock). */
+    _Atomic uint64_t pending_events;
     bool in_idle;    /* next entry returns from the idle hypercall with the events */
     bool has_result; /* result goes to %rax at the next entry that really runs the guest */
     uint64_t result;
@@ -27,11 +30,14 @@ struct vm {
     size_t live_index;
     struct console *console;
     struct console_line *console_line;
+    struct net_port *port; /* NULL: no network */
 };
 
 /* Creates the KVM VM for image in ram; the VM is ready for its first entry. */
 int vm_boot(struct vm *vm, const struct kvm_host *kvm, const struct guest_image *image, uint32_t id,
             uint32_t count, uint8_t *ram, char *err, size_t errlen);
+/* Gives the VM its NIC and shows its addresses (host byte order) in the virtual registers. */
+void vm_set_network(struct vm *vm, struct net_port *port, uint32_t netmask, uint32_t gateway);
 void vm_destroy(struct vm *vm, const struct kvm_host *kvm);
 
 #endif

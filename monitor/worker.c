@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "exit_handler.h"
+#include "lan.h"
 #include "vm.h"
 
 /* Nothing to wake a worker that has no deadlines: it looks again this rarely. */
@@ -29,10 +30,12 @@ struct scheduler {
     struct timer_heap timers;
     uint32_t next_id; /* the next VM to create */
     struct vm **live;
+    struct vm **by_id; /* live VMs by id, for waking a receiver of frames */
     size_t live_count;
     size_t live_capacity;
     unsigned sleeping;
     bool limit_enforced;
+    struct monitor *monitor;
 };
 
 struct worker {
@@ -118,6 +121,9 @@ static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, in
         note_booted(m, vm);
     console_flush(vm->console, vm->id, &vm->console_line);
     record(m, vm->id, outcome, status, reason);
+    /* No other thread may write into the guest's rings once its memory goes back to the pool. */
+    if (vm->port)
+        net_port_detach(vm->port);
     vm_destroy(vm, &m->kvm);
     ram_pool_put(&m->ram, vm->mem.ram);
 }
@@ -125,6 +131,7 @@ static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, in
 /* Called with the lock held: forgets a VM that end_vm has ended. */
 static void forget_vm(struct monitor *m, struct scheduler *s, struct vm *vm)
 {
+    s->by_id[vm->id] = NULL;
     struct vm *moved = s->live[--s->live_count];
     s->live[vm->live_index] = moved;
     moved->live_index = vm->live_index;
@@ -150,6 +157,8 @@ static void create_vm(struct worker *w, uint32_t id)
         vm->created_ns = monitor_now_ns();
         vm->console = &m->console;
         if (vm_boot(vm, &m->kvm, &m->image, id, m->options->count, ram, err, sizeof(err)) == 0) {
+            if (m->lan)
+                vm_set_network(vm, &m->lan->ports[id], m->lan->netmask, m->lan->gateway);
             pthread_mutex_lock(&s->lock);
             bool room = true;
             if (s->live_count == s->live_capacity) {
@@ -165,6 +174,7 @@ static void create_vm(struct worker *w, uint32_t id)
             if (room) {
                 vm->live_index = s->live_count;
                 s->live[s->live_count++] = vm;
+                s->by_id[id] = vm;
                 run_queue_push(&s->run_queue, &vm->sched);
                 wake_one(s);
                 pthread_mutex_unlock(&s->lock);
@@ -185,13 +195,15 @@ static void create_vm(struct worker *w, uint32_t id)
 static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
 {
     vm->vregs->time_ns = virtual_now(w->m);
+    /* From here on, new frames must raise the event (and take the lock) again. */
+    if (vm->port)
+        atomic_store(&vm->port->rx_signalled, false);
     if (vm->in_idle) {
         vm->has_result = true;
-        vm->result = vm->pending_events;
-        vm->pending_events = 0;
+        vm->result = atomic_exchange(&vm->pending_events, 0);
         vm->in_idle = false;
     }
-    vm->vregs->events = vm->pending_events;
+    vm->vregs->events = atomic_load(&vm->pending_events);
     if (vm->has_result)
         kvm_vcpu_set_result(&vm->vcpu, vm->result);
     current_run = vm->vcpu.run;
@@ -218,6 +230,28 @@ static bool others_waiting(struct worker *w)
     return waiting;
 }
 
+struct transmit_ctx {
+    struct lan *lan;
+    uint32_t src;
+};
+
+static void send_to_lan(void *ctx, const uint8_t *frame, size_t len)
+{
+    struct transmit_ctx *t = ctx;
+    lan_input_from_vm(t->lan, t->src, frame, len);
+}
+
+/* Drains the VM's tx ring into the switch (at every exit); -1: the VM was stopped for it. */
+static int transmit(struct monitor *m, struct vm *vm)
+{
+    struct transmit_ctx ctx = {.lan = m->lan, .src = vm->id};
+    if (net_port_transmit(vm->port, send_to_lan, &ctx) >= 0)
+        return 0;
+    atomic_fetch_add(&m->lan->counters.dropped_garbage, 1);
+    end_vm(m, vm, OUTCOME_STOPPED, 0, "net: tx ring holds more frames than it has slots");
+    return -1;
+}
+
 /* Runs vm until it yields, idles or ends; never holds the lock. */
 static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadline)
 {
@@ -237,6 +271,8 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
         enter(w, vm, &exit);
         if (!vm->booted && exit.kind != VM_EXIT_INTERRUPTED)
             note_booted(m, vm);
+        if (vm->port && transmit(m, vm) < 0)
+            return SLICE_DONE;
         struct vm_decision d;
         exit_handler_decide(vm, &exit, &d);
         switch (d.action) {
@@ -250,8 +286,8 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
         case ACTION_IDLE:
             vm->in_idle = true;
             if (d.deadline <= virtual_now(m))
-                vm->pending_events |= DENALI_EVENT_TIMER;
-            if (vm->pending_events)
+                atomic_fetch_or(&vm->pending_events, DENALI_EVENT_TIMER);
+            if (atomic_load(&vm->pending_events))
                 break;
             *deadline = d.deadline;
             return SLICE_SLEEP;
@@ -265,12 +301,40 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
     }
 }
 
+/*
+ * The LAN queued frames for vm_id (called from any thread). Batched: the VM
+ * is made runnable, and takes everything queued when it runs. Immediate: it
+ * runs next, and the sender's worker gives up its quantum for it.
+ */
+static void wake_for_frames(void *ctx, uint32_t vm_id, bool immediate)
+{
+    struct scheduler *s = ctx;
+    if (immediate)
+        slice_expired = 1;
+    if (atomic_exchange(&s->monitor->lan->ports[vm_id].rx_signalled, true) && !immediate)
+        return;
+    pthread_mutex_lock(&s->lock);
+    struct vm *vm = s->by_id[vm_id];
+    if (vm) {
+        atomic_fetch_or(&vm->pending_events, DENALI_EVENT_NET_RX);
+        if (!vm->running && !vm->sched.on_run_queue) {
+            timer_heap_remove(&s->timers, &vm->sched);
+            if (immediate)
+                run_queue_push_front(&s->run_queue, &vm->sched);
+            else
+                run_queue_push(&s->run_queue, &vm->sched);
+            wake_one(s);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* Called with the lock held. */
 static void wake_due(struct scheduler *s, uint64_t vnow)
 {
     struct sched_entity *e;
     while ((e = timer_heap_pop_expired(&s->timers, vnow))) {
-        vm_of(e)->pending_events |= DENALI_EVENT_TIMER;
+        atomic_fetch_or(&vm_of(e)->pending_events, DENALI_EVENT_TIMER);
         run_queue_push(&s->run_queue, e);
     }
 }
@@ -374,10 +438,13 @@ static void *worker_main(void *arg)
                     pthread_cond_broadcast(&s->wake);
             } else if (end == SLICE_YIELD) {
                 run_queue_push(&s->run_queue, &vm->sched);
+            } else if (atomic_load(&vm->pending_events)) {
+                /* An event came while it was going to sleep (wake_for_frames saw it running). */
+                run_queue_push(&s->run_queue, &vm->sched);
             } else if (deadline != DENALI_DEADLINE_NONE &&
                        timer_heap_insert(&s->timers, &vm->sched, deadline) < 0) {
                 /* Without room in the heap a spurious wake-up is the safe answer. */
-                vm->pending_events |= DENALI_EVENT_TIMER;
+                atomic_fetch_or(&vm->pending_events, DENALI_EVENT_TIMER);
                 run_queue_push(&s->run_queue, &vm->sched);
             }
             continue;
@@ -437,8 +504,15 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGUSR1, &sa, NULL) < 0)
         return -1;
-    struct scheduler s = {0};
+    struct scheduler s = {.monitor = m};
+    s.by_id = calloc(m->options->count, sizeof(*s.by_id));
+    if (!s.by_id)
+        return -1;
     pthread_mutex_init(&s.lock, NULL);
+    if (m->lan) {
+        m->lan->wake = wake_for_frames;
+        m->lan->wake_ctx = &s;
+    }
     init_monotonic_cond(&s.wake);
     struct worker *workers = calloc(m->worker_count, sizeof(*workers));
     if (!workers)
@@ -472,7 +546,10 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
         pthread_mutex_unlock(&watch.lock);
         pthread_join(watcher, NULL);
     }
+    if (m->lan)
+        m->lan->wake = NULL;
     timer_heap_free(&s.timers);
+    free(s.by_id);
     free(s.live);
     free(workers);
     return 0;

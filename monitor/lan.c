@@ -1,0 +1,291 @@
+/* The emulated switched Ethernet LAN: addressing, the learning switch and its uplink to the host.
+ */
+#include "lan.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ETH_TYPE_ARP  0x0806u
+#define ARP_FRAME_LEN 42u
+#define ARP_REQUEST   1u
+#define ARP_REPLY     2u
+
+/* VM MACs are locally administered: 02:de:00 then the VM id in 24 bits. */
+static const uint8_t vm_mac_prefix[3] = {0x02, 0xde, 0x00};
+#define VM_ID_BITS 24u
+
+int lan_init(struct lan *lan, uint32_t network, unsigned prefix, unsigned vm_count,
+             bool batch_events, char *err, size_t errlen)
+{
+    memset(lan, 0, sizeof(*lan));
+    if (prefix < 8 || prefix > 30) {
+        snprintf(err, errlen, "LAN prefix /%u: must be between /8 and /30", prefix);
+        return -1;
+    }
+    lan->netmask = ~0u << (32 - prefix);
+    lan->network = network & lan->netmask;
+    lan->gateway = lan->network | LAN_GATEWAY_HOST;
+    uint64_t hosts = (uint64_t)~lan->netmask; /* the last one is the broadcast address */
+    if ((uint64_t)vm_count + LAN_FIRST_VM_HOST > hosts || vm_count >= (1u << VM_ID_BITS)) {
+        snprintf(err, errlen, "%u VMs do not fit the LAN's /%u subnet", vm_count, prefix);
+        return -1;
+    }
+    lan->vm_count = vm_count;
+    lan->batch_events = batch_events;
+    lan->ports = calloc(vm_count ? vm_count : 1, sizeof(*lan->ports));
+    if (!lan->ports) {
+        snprintf(err, errlen, "no memory for %u virtual NICs", vm_count);
+        return -1;
+    }
+    for (uint32_t i = 0; i < vm_count; i++) {
+        uint8_t mac[6];
+        lan_vm_mac(i, mac);
+        net_port_init(&lan->ports[i], mac, lan_vm_ipv4(lan, i));
+    }
+    return 0;
+}
+
+void lan_destroy(struct lan *lan)
+{
+    for (uint32_t i = 0; i < lan->vm_count; i++)
+        pthread_mutex_destroy(&lan->ports[i].lock);
+    free(lan->ports);
+    lan->ports = NULL;
+}
+
+void lan_vm_mac(uint32_t vm_id, uint8_t mac[6])
+{
+    memcpy(mac, vm_mac_prefix, 3);
+    mac[3] = (uint8_t)(vm_id >> 16);
+    mac[4] = (uint8_t)(vm_id >> 8);
+    mac[5] = (uint8_t)vm_id;
+}
+
+uint32_t lan_vm_ipv4(const struct lan *lan, uint32_t vm_id)
+{
+    return lan->network + LAN_FIRST_VM_HOST + vm_id;
+}
+
+/* The VM a MAC belongs to, or -1: the monitor assigned every VM MAC, so none needs learning. */
+static int64_t vm_of_mac(const struct lan *lan, const uint8_t *mac)
+{
+    if (memcmp(mac, vm_mac_prefix, 3) != 0)
+        return -1;
+    uint32_t id = ((uint32_t)mac[3] << 16) | ((uint32_t)mac[4] << 8) | mac[5];
+    return id < lan->vm_count ? (int64_t)id : -1;
+}
+
+static int64_t vm_of_ipv4(const struct lan *lan, uint32_t ip)
+{
+    uint32_t first = lan->network + LAN_FIRST_VM_HOST;
+    if (ip < first || ip - first >= lan->vm_count)
+        return -1;
+    return (int64_t)(ip - first);
+}
+
+static uint64_t mac_to_u64(const uint8_t *mac)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 6; i++)
+        v = (v << 8) | mac[i];
+    return v;
+}
+
+static void u64_to_mac(uint64_t v, uint8_t *mac)
+{
+    for (int i = 5; i >= 0; i--, v >>= 8)
+        mac[i] = (uint8_t)v;
+}
+
+static bool is_group(const uint8_t *mac)
+{
+    return mac[0] & 1u;
+}
+
+static void deliver_to_vm(struct lan *lan, uint32_t dst, const uint8_t *frame, size_t len)
+{
+    /* A full ring is counted by the port. */
+    if (!net_port_deliver(&lan->ports[dst], frame, len))
+        return;
+    if (lan->wake)
+        lan->wake(lan->wake_ctx, dst, !lan->batch_events);
+}
+
+static void to_uplink(struct lan *lan, const uint8_t *frame, size_t len)
+{
+    struct lan_uplink *uplink = lan->uplink;
+    if (!uplink) {
+        atomic_fetch_add(&lan->counters.dropped_unknown, 1);
+        return;
+    }
+    atomic_fetch_add(&lan->counters.to_uplink, 1);
+    uplink->transmit(uplink, frame, len);
+}
+
+/* Broadcast reaches every port but the one it came from (src < 0: the uplink). */
+static void flood(struct lan *lan, int64_t src, const uint8_t *frame, size_t len)
+{
+    atomic_fetch_add(&lan->counters.flooded, 1);
+    for (uint32_t i = 0; i < lan->vm_count; i++)
+        if ((int64_t)i != src)
+            deliver_to_vm(lan, i, frame, len);
+    if (src >= 0)
+        to_uplink(lan, frame, len);
+}
+
+static uint16_t read_be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t read_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void write_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* The MAC the switch knows for ip: a VM's, or the gateway's once learned. */
+static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
+{
+    int64_t vm = vm_of_ipv4(lan, ip);
+    if (vm >= 0) {
+        lan_vm_mac((uint32_t)vm, mac);
+        return true;
+    }
+    uint64_t gw = atomic_load(&lan->gateway_mac);
+    if (ip == lan->gateway && gw) {
+        u64_to_mac(gw, mac);
+        return true;
+    }
+    return false;
+}
+
+/*
+ * ARP suppression: a request for an address whose MAC the switch knows is
+ * answered here, so 1,000 VMs are not woken to ignore it. Returns true if
+ * the frame was answered (src < 0: it came from the uplink).
+ */
+static bool answer_arp(struct lan *lan, int64_t src, const uint8_t *frame, size_t len)
+{
+    if (len < ARP_FRAME_LEN || read_be16(frame + 12) != ETH_TYPE_ARP)
+        return false;
+    const uint8_t *arp = frame + 14;
+    /* Ethernet/IPv4 requests only: htype 1, ptype 0x0800, hlen 6, plen 4. */
+    if (read_be16(arp) != 1 || read_be16(arp + 2) != 0x0800 || arp[4] != 6 || arp[5] != 4 ||
+        read_be16(arp + 6) != ARP_REQUEST)
+        return false;
+    uint32_t target_ip = read_be32(arp + 24);
+    /* A gratuitous request announces a MAC the switch assigned itself: absorb it. */
+    if (src >= 0 && read_be32(arp + 14) == target_ip)
+        return true;
+    uint8_t target_mac[6];
+    if (!known_mac_of(lan, target_ip, target_mac))
+        return false;
+    uint8_t reply[ARP_FRAME_LEN] = {0};
+    memcpy(reply, arp + 8, 6); /* to the sender's hardware address */
+    memcpy(reply + 6, target_mac, 6);
+    reply[12] = 0x08;
+    reply[13] = 0x06;
+    uint8_t *r = reply + 14;
+    r[1] = 1;
+    r[2] = 0x08;
+    r[4] = 6;
+    r[5] = 4;
+    r[7] = ARP_REPLY;
+    memcpy(r + 8, target_mac, 6);
+    write_be32(r + 14, target_ip);
+    memcpy(r + 18, arp + 8, 10); /* the asker's MAC and IP */
+    atomic_fetch_add(&lan->counters.arp_answered, 1);
+    if (src >= 0)
+        deliver_to_vm(lan, (uint32_t)src, reply, sizeof(reply));
+    else
+        to_uplink(lan, reply, sizeof(reply));
+    return true;
+}
+
+void lan_input_from_vm(struct lan *lan, uint32_t src, const uint8_t *frame, size_t len)
+{
+    const uint8_t *dst = frame;
+    if (is_group(dst)) {
+        if (!answer_arp(lan, src, frame, len))
+            flood(lan, src, frame, len);
+        return;
+    }
+    int64_t vm = vm_of_mac(lan, dst);
+    if (vm >= 0) {
+        atomic_fetch_add(&lan->counters.forwarded, 1);
+        deliver_to_vm(lan, (uint32_t)vm, frame, len);
+        return;
+    }
+    if (memcmp(dst, lan->ports[src].mac, 6) == 0) {
+        atomic_fetch_add(&lan->counters.dropped_unknown, 1);
+        return;
+    }
+    /* Every VM MAC is known, so any other destination lives behind the uplink. */
+    to_uplink(lan, frame, len);
+}
+
+void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
+{
+    if (len < DENALI_NET_FRAME_MIN || len > DENALI_NET_FRAME_MAX) {
+        atomic_fetch_add(&lan->counters.dropped_malformed, 1);
+        return;
+    }
+    atomic_fetch_add(&lan->counters.from_uplink, 1);
+    const uint8_t *src_mac = frame + 6;
+    /* The host side may not pose as a VM. */
+    if (vm_of_mac(lan, src_mac) >= 0 || memcmp(src_mac, vm_mac_prefix, 3) == 0) {
+        atomic_fetch_add(&lan->counters.dropped_spoofed, 1);
+        return;
+    }
+    if (!atomic_load(&lan->gateway_mac) && !is_group(src_mac))
+        atomic_store(&lan->gateway_mac, mac_to_u64(src_mac));
+    if (is_group(frame)) {
+        if (!answer_arp(lan, -1, frame, len))
+            flood(lan, -1, frame, len);
+        return;
+    }
+    int64_t vm = vm_of_mac(lan, frame);
+    if (vm < 0) {
+        atomic_fetch_add(&lan->counters.dropped_unknown, 1);
+        return;
+    }
+    atomic_fetch_add(&lan->counters.forwarded, 1);
+    deliver_to_vm(lan, (uint32_t)vm, frame, len);
+}
+
+void lan_print_counters(const struct lan *lan, FILE *out)
+{
+    uint64_t rx = 0, tx = 0, bad_len = 0, spoofed = 0, rx_full = 0;
+    for (uint32_t i = 0; i < lan->vm_count; i++) {
+        const struct net_port *p = &lan->ports[i];
+        rx += atomic_load(&p->rx_frames);
+        tx += atomic_load(&p->tx_frames);
+        bad_len += atomic_load(&p->dropped_bad_len);
+        spoofed += atomic_load(&p->dropped_spoofed);
+        rx_full += atomic_load(&p->dropped_rx_full);
+    }
+    const struct lan_counters *c = &lan->counters;
+    fprintf(out,
+            "denali-net: tx_frames=%lu rx_frames=%lu forwarded=%lu flooded=%lu "
+            "arp_answered=%lu to_uplink=%lu from_uplink=%lu drop_spoofed=%lu "
+            "drop_bad_len=%lu drop_rx_full=%lu drop_unknown=%lu drop_uplink_spoofed=%lu "
+            "drop_uplink_malformed=%lu stopped_garbage_ring=%lu\n",
+            (unsigned long)tx, (unsigned long)rx, (unsigned long)atomic_load(&c->forwarded),
+            (unsigned long)atomic_load(&c->flooded), (unsigned long)atomic_load(&c->arp_answered),
+            (unsigned long)atomic_load(&c->to_uplink), (unsigned long)atomic_load(&c->from_uplink),
+            (unsigned long)spoofed, (unsigned long)bad_len, (unsigned long)rx_full,
+            (unsigned long)atomic_load(&c->dropped_unknown),
+            (unsigned long)atomic_load(&c->dropped_spoofed),
+            (unsigned long)atomic_load(&c->dropped_malformed),
+            (unsigned long)atomic_load(&c->dropped_garbage));
+}

@@ -1,0 +1,109 @@
+/* One VM's virtual NIC: the rx/tx rings in its memory, checked on every access, and their counters.
+ */
+#include "net_port.h"
+
+#include <string.h>
+
+#include "guest_layout.h"
+
+#define ETH_SRC_MAC   6u
+#define SLOT_DATA_MAX (DENALI_NET_SLOT_SIZE - 8u)
+
+void net_port_init(struct net_port *port, const uint8_t mac[6], uint32_t ipv4)
+{
+    memset(port, 0, sizeof(*port));
+    pthread_mutex_init(&port->lock, NULL);
+    memcpy(port->mac, mac, 6);
+    port->ipv4 = ipv4;
+}
+
+enum net_attach_result net_port_attach(struct net_port *port, const struct guest_memory *mem,
+                                       uint64_t gpa, uint64_t size)
+{
+    /* Memory safety first, as for every hypercall: a buffer the guest cannot write stops it. */
+    if (!guest_range_ok(mem, gpa, size, true))
+        return NET_ATTACH_FAULT;
+    if (size != DENALI_NET_AREA_SIZE || gpa % DENALI_PAGE_SIZE != 0)
+        return NET_ATTACH_EINVAL;
+    pthread_mutex_lock(&port->lock);
+    bool already = port->area != NULL;
+    if (!already) {
+        port->area = (struct denali_net_area *)(mem->ram + gpa);
+        /* Start from whatever the guest's counters say; only the guest's own side is trusted. */
+        port->rx_produced = __atomic_load_n(&port->area->rx_consumed, __ATOMIC_ACQUIRE);
+        port->tx_consumed = __atomic_load_n(&port->area->tx_produced, __ATOMIC_ACQUIRE);
+        __atomic_store_n(&port->area->rx_produced, port->rx_produced, __ATOMIC_RELEASE);
+        __atomic_store_n(&port->area->tx_consumed, port->tx_consumed, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&port->lock);
+    return already ? NET_ATTACH_EINVAL : NET_ATTACH_OK;
+}
+
+void net_port_detach(struct net_port *port)
+{
+    pthread_mutex_lock(&port->lock);
+    port->area = NULL;
+    pthread_mutex_unlock(&port->lock);
+}
+
+bool net_port_deliver(struct net_port *port, const uint8_t *frame, size_t len)
+{
+    if (len > DENALI_NET_FRAME_MAX)
+        return false;
+    pthread_mutex_lock(&port->lock);
+    struct denali_net_area *area = port->area;
+    if (!area) {
+        pthread_mutex_unlock(&port->lock);
+        atomic_fetch_add(&port->dropped_rx_full, 1);
+        return false;
+    }
+    uint32_t consumed = __atomic_load_n(&area->rx_consumed, __ATOMIC_ACQUIRE);
+    /* A garbage rx_consumed only makes the ring look full: the guest loses its own frames. */
+    if (port->rx_produced - consumed >= DENALI_NET_RX_SLOTS) {
+        pthread_mutex_unlock(&port->lock);
+        atomic_fetch_add(&port->dropped_rx_full, 1);
+        return false;
+    }
+    struct denali_net_slot *slot = &area->rx[port->rx_produced % DENALI_NET_RX_SLOTS];
+    memcpy(slot->data, frame, len);
+    slot->len = (uint16_t)len;
+    port->rx_produced++;
+    __atomic_store_n(&area->rx_produced, port->rx_produced, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&port->lock);
+    atomic_fetch_add(&port->rx_frames, 1);
+    return true;
+}
+
+int net_port_transmit(struct net_port *port, net_port_send_fn send, void *ctx)
+{
+    struct denali_net_area *area = port->area;
+    if (!area)
+        return 0;
+    uint32_t produced = __atomic_load_n(&area->tx_produced, __ATOMIC_ACQUIRE);
+    uint32_t pending = produced - port->tx_consumed;
+    if (pending == 0)
+        return 0;
+    if (pending > DENALI_NET_TX_SLOTS)
+        return -1;
+    int sent = 0;
+    uint8_t frame[SLOT_DATA_MAX];
+    for (; port->tx_consumed != produced; port->tx_consumed++) {
+        const struct denali_net_slot *slot = &area->tx[port->tx_consumed % DENALI_NET_TX_SLOTS];
+        /* Read the length once, then copy: the switch must see exactly what was checked. */
+        uint16_t len = __atomic_load_n(&slot->len, __ATOMIC_RELAXED);
+        if (len < DENALI_NET_FRAME_MIN || len > DENALI_NET_FRAME_MAX) {
+            atomic_fetch_add(&port->dropped_bad_len, 1);
+            continue;
+        }
+        memcpy(frame, slot->data, len);
+        if (memcmp(frame + ETH_SRC_MAC, port->mac, 6) != 0) {
+            atomic_fetch_add(&port->dropped_spoofed, 1);
+            continue;
+        }
+        send(ctx, frame, len);
+        sent++;
+    }
+    __atomic_store_n(&area->tx_consumed, port->tx_consumed, __ATOMIC_RELEASE);
+    atomic_fetch_add(&port->tx_frames, (uint64_t)sent);
+    return sent;
+}
