@@ -1,0 +1,77 @@
+/* TCP echo (RFC 862) or discard (RFC 863) server on a poll loop, as a Denali guest or natively. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net_common.h"
+
+#define ECHO_PORT    7
+#define DISCARD_PORT 9
+#ifdef DENALI_GUEST
+#define MAX_CONNS 64 /* 16 KiB each: a 4 MiB VM still has room for lwIP */
+#else
+#define MAX_CONNS 1024
+#endif
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: echo [-p PORT] [-d] [-q]\n"
+                    "  -p PORT  port to listen on (default 7, or 9 with -d)\n"
+                    "  -d       discard mode: read and drop everything\n"
+                    "  -q       quiet: no start line\n");
+}
+
+int main(int argc, char **argv)
+{
+    uint16_t port = 0;
+    bool discard = false, quiet = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "p:dqh")) != -1) {
+        switch (opt) {
+        case 'p':
+            if (net_parse_port(optarg, &port) < 0) {
+                fprintf(stderr, "echo: bad port '%s' (1..65535)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'd':
+            discard = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage();
+            return 0;
+        default:
+            usage();
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage();
+        return 2;
+    }
+    if (port == 0)
+        port = discard ? DISCARD_PORT : ECHO_PORT;
+
+    struct stream_server server;
+    if (stream_server_init(&server, MAX_CONNS, NULL, NULL) < 0) {
+        fprintf(stderr, "echo: out of memory for %d connections\n", MAX_CONNS);
+        return 1;
+    }
+    if (stream_server_listen(&server, port, discard ? STREAM_DISCARD : STREAM_ECHO) < 0) {
+        fprintf(stderr, "echo: cannot listen on port %u: %s\n", (unsigned)port, strerror(errno));
+        return 1;
+    }
+    if (!quiet)
+        net_print_listening("echo", port, discard ? " (discard)" : "");
+    for (;;) {
+        if (stream_server_step(&server, 1000) < 0) {
+            fprintf(stderr, "echo: poll failed: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,885 @@
+/* Single-threaded HTTP/1.1 server on a poll loop: a VM's name page and generated /doc/SIZE
+ * documents. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net_common.h"
+
+#ifdef DENALI_GUEST
+#include <ilwaco.h>
+#define DEFAULT_PORT      80
+#define DEFAULT_MAX_CONNS 128 /* about 8.5 KiB each */
+#define SEND_FLAGS        0   /* no signals in ilwaco, so no SIGPIPE to suppress */
+#else
+#define DEFAULT_PORT      8080
+#define DEFAULT_MAX_CONNS 1024
+#define SEND_FLAGS        MSG_NOSIGNAL
+#endif
+
+/* The whole request head (request line and headers) must fit in this. */
+#define IN_BUF_SIZE 8192
+/* Request bodies (which we never use) up to this are skipped; larger ones get 413. */
+#define MAX_DISCARDED_BODY (64u * 1024)
+#define MAX_DOC_SIZE       (64ull * 1024 * 1024)
+#define HEAD_BUF_SIZE      320
+#define DEFAULT_IDLE_S     30
+/* After our last response on a closing connection, how long we drain what the client still sends.
+ */
+#define LINGER_NS    (2 * NS_PER_S)
+#define ACCEPT_BURST 64
+
+/* Documents repeat a 64-byte line, so any offset maps into one chunk-sized buffer. */
+#define PATTERN_PERIOD 64
+#define DOC_CHUNK      (32 * 1024)
+#define SCRATCH_SIZE   (16 * 1024)
+
+enum method { METHOD_GET, METHOD_HEAD, METHOD_OTHER };
+
+/* What the parser learned about one request head. */
+struct request {
+    size_t head_len;  /* bytes of the buffer the head used, blank line included */
+    int error_status; /* 0 when well formed, else the 4xx/5xx to answer */
+    enum method method;
+    bool http10;
+    bool conn_close;
+    bool conn_keep_alive;
+    bool has_content_length;
+    bool has_transfer_encoding;
+    unsigned host_headers;
+    uint64_t content_length;
+    const char *target;
+    size_t target_len;
+};
+
+enum body_kind { BODY_NONE, BODY_STATIC, BODY_DOC };
+
+struct response {
+    char head[HEAD_BUF_SIZE];
+    size_t head_len;
+    size_t head_sent;
+    enum body_kind body_kind;
+    const char *body_static;
+    uint64_t body_len;
+    uint64_t body_sent;
+    bool close_after;
+};
+
+enum conn_state { CONN_OPEN, CONN_LINGER };
+
+struct conn {
+    int fd;
+    enum conn_state state;
+    uint64_t last_active_ns;
+    bool peer_eof;
+    bool responding;
+    bool closing; /* the response in flight is the last one */
+    uint64_t discard_left;
+    size_t in_off;
+    size_t in_len;
+    struct response resp;
+    char in[IN_BUF_SIZE];
+};
+
+struct server {
+    int listen_fd;
+    struct conn *conns;
+    size_t conn_count;
+    size_t conn_cap;
+    struct pollfd *pollfds;
+    uint64_t idle_timeout_ns;
+    bool quiet;
+    char root_page[256];
+    size_t root_page_len;
+};
+
+static char doc_pattern[DOC_CHUNK + PATTERN_PERIOD];
+static char scratch[SCRATCH_SIZE];
+
+static void fill_doc_pattern(void)
+{
+    static const char line[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+";
+    _Static_assert(sizeof line == PATTERN_PERIOD, "one pattern line plus its newline");
+    for (size_t i = 0; i < sizeof doc_pattern; i++) {
+        size_t col = i % PATTERN_PERIOD;
+        doc_pattern[i] = col == PATTERN_PERIOD - 1 ? '\n' : line[col];
+    }
+}
+
+/* ---- Parsing ---- */
+
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool ascii_equal_nocase(const char *a, size_t a_len, const char *lower)
+{
+    size_t n = strlen(lower);
+    if (a_len != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = a[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
+static void trim_ows(const char **s, size_t *len)
+{
+    while (*len > 0 && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*len)--;
+    }
+    while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+        (*len)--;
+}
+
+/*
+ * Finds the blank line ending the head in buf[0, len). Returns the bytes up
+ * to and including it, or 0 if it has not arrived yet.
+ */
+static size_t find_head_end(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (i + 1 < len && buf[i + 1] == '\n')
+            return i + 2;
+        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+            return i + 3;
+    }
+    return 0;
+}
+
+/* Parses "METHOD SP TARGET SP HTTP/1.x"; returns 0, or the status to answer. */
+static int parse_request_line(const char *line, size_t len, struct request *req)
+{
+    const char *sp1 = memchr(line, ' ', len);
+    if (sp1 == NULL || sp1 == line)
+        return 400;
+    size_t method_len = (size_t)(sp1 - line);
+    for (size_t i = 0; i < method_len; i++)
+        if (!is_tchar((unsigned char)line[i]))
+            return 400;
+    const char *target = sp1 + 1;
+    const char *end = line + len;
+    const char *sp2 = memchr(target, ' ', (size_t)(end - target));
+    if (sp2 == NULL || sp2 == target)
+        return 400;
+    for (const char *p = target; p < sp2; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return 400;
+    const char *version = sp2 + 1;
+    size_t version_len = (size_t)(end - version);
+    if (version_len != 8 || memcmp(version, "HTTP/", 5) != 0 || version[6] != '.' ||
+        version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
+        return 400;
+    if (version[5] != '1')
+        return 505;
+
+    req->http10 = version[7] == '0';
+    if (method_len == 3 && memcmp(line, "GET", 3) == 0)
+        req->method = METHOD_GET;
+    else if (method_len == 4 && memcmp(line, "HEAD", 4) == 0)
+        req->method = METHOD_HEAD;
+    else
+        req->method = METHOD_OTHER;
+    req->target = target;
+    req->target_len = (size_t)(sp2 - target);
+    return 0;
+}
+
+/* Reads the comma-separated Connection options we act on. */
+static void parse_connection_header(const char *value, size_t len, struct request *req)
+{
+    while (len > 0) {
+        const char *comma = memchr(value, ',', len);
+        size_t item_len = comma != NULL ? (size_t)(comma - value) : len;
+        const char *item = value;
+        size_t trimmed = item_len;
+        trim_ows(&item, &trimmed);
+        if (ascii_equal_nocase(item, trimmed, "close"))
+            req->conn_close = true;
+        else if (ascii_equal_nocase(item, trimmed, "keep-alive"))
+            req->conn_keep_alive = true;
+        if (comma == NULL)
+            break;
+        value += item_len + 1;
+        len -= item_len + 1;
+    }
+}
+
+/* Parses a Content-Length value; returns 0, or 400 for a malformed or conflicting one. */
+static int parse_content_length(const char *value, size_t len, struct request *req)
+{
+    if (len == 0 || len > 19)
+        return 400;
+    uint64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (value[i] < '0' || value[i] > '9')
+            return 400;
+        n = n * 10 + (uint64_t)(value[i] - '0');
+    }
+    if (req->has_content_length && req->content_length != n)
+        return 400;
+    req->has_content_length = true;
+    req->content_length = n;
+    return 0;
+}
+
+/* Parses one "Name: value" line; returns 0, or the status to answer. */
+static int parse_header_line(const char *line, size_t len, struct request *req)
+{
+    const char *colon = memchr(line, ':', len);
+    if (colon == NULL || colon == line)
+        return 400; /* also rejects obsolete line folding, which starts with a space */
+    size_t name_len = (size_t)(colon - line);
+    for (size_t i = 0; i < name_len; i++)
+        if (!is_tchar((unsigned char)line[i]))
+            return 400;
+    const char *value = colon + 1;
+    size_t value_len = len - name_len - 1;
+    for (size_t i = 0; i < value_len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 400;
+    }
+    trim_ows(&value, &value_len);
+
+    if (ascii_equal_nocase(line, name_len, "connection"))
+        parse_connection_header(value, value_len, req);
+    else if (ascii_equal_nocase(line, name_len, "content-length"))
+        return parse_content_length(value, value_len, req);
+    else if (ascii_equal_nocase(line, name_len, "transfer-encoding"))
+        req->has_transfer_encoding = true;
+    else if (ascii_equal_nocase(line, name_len, "host"))
+        req->host_headers++;
+    return 0;
+}
+
+/* Parses a complete head of head_len bytes (see find_head_end); sets req->error_status. */
+static void parse_head(const char *buf, size_t head_len, struct request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->head_len = head_len;
+    const char *p = buf;
+    const char *end = buf + head_len;
+    bool first = true;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL)
+            break; /* cannot happen: the head ends with a newline */
+        size_t len = (size_t)(nl - p);
+        if (len > 0 && p[len - 1] == '\r')
+            len--;
+        if (len == 0)
+            break; /* the blank line */
+        if (memchr(p, '\r', len) != NULL || memchr(p, '\0', len) != NULL) {
+            req->error_status = 400;
+            return;
+        }
+        int status = first ? parse_request_line(p, len, req) : parse_header_line(p, len, req);
+        if (status != 0) {
+            req->error_status = status;
+            return;
+        }
+        first = false;
+        p = nl + 1;
+    }
+    if (!req->http10 && req->host_headers != 1)
+        req->error_status = 400;
+    else if (req->host_headers > 1)
+        req->error_status = 400;
+    else if (req->has_transfer_encoding)
+        req->error_status = 501; /* we read no chunked bodies */
+    else if (req->content_length > MAX_DISCARDED_BODY)
+        req->error_status = 413;
+}
+
+/* ---- Responses ---- */
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
+    }
+}
+
+static const char *error_body(int status)
+{
+    switch (status) {
+    case 400:
+        return "400 Bad Request\n";
+    case 404:
+        return "404 Not Found\n";
+    case 405:
+        return "405 Method Not Allowed\n";
+    case 413:
+        return "413 Content Too Large\n";
+    case 414:
+        return "414 URI Too Long\n";
+    case 431:
+        return "431 Request Header Fields Too Large\n";
+    case 501:
+        return "501 Not Implemented\n";
+    case 505:
+        return "505 HTTP Version Not Supported\n";
+    default:
+        return "error\n";
+    }
+}
+
+/* Queues a response head and body on c; send_body is false for HEAD. */
+static void queue_response(struct conn *c, int status, const char *content_type,
+                           enum body_kind kind, const char *body, uint64_t body_len, bool send_body)
+{
+    struct response *r = &c->resp;
+    int n =
+        snprintf(r->head, sizeof r->head,
+                 "HTTP/1.1 %d %s\r\nServer: ilwaco-httpd\r\nContent-Type: %s\r\n"
+                 "Content-Length: %llu\r\n%sConnection: %s\r\n\r\n",
+                 status, reason_phrase(status), content_type, (unsigned long long)body_len,
+                 status == 405 ? "Allow: GET, HEAD\r\n" : "", c->closing ? "close" : "keep-alive");
+    /* The format's fixed parts and bounded fields always fit; this only guards edits. */
+    r->head_len = n > 0 && (size_t)n < sizeof r->head ? (size_t)n : 0;
+    r->head_sent = 0;
+    r->body_kind = send_body ? kind : BODY_NONE;
+    r->body_static = body;
+    r->body_len = send_body ? body_len : 0;
+    r->body_sent = 0;
+    c->responding = true;
+}
+
+static void queue_error(struct conn *c, int status, bool send_body)
+{
+    const char *body = error_body(status);
+    queue_response(c, status, "text/plain", BODY_STATIC, body, strlen(body), send_body);
+}
+
+/* Maps "/doc/SIZE" to SIZE; returns false for anything else, out-of-range sizes included. */
+static bool parse_doc_path(const char *path, size_t len, uint64_t *size)
+{
+    static const char prefix[] = "/doc/";
+    size_t prefix_len = sizeof prefix - 1;
+    if (len <= prefix_len || len > prefix_len + 8 || memcmp(path, prefix, prefix_len) != 0)
+        return false; /* 8 digits hold 64 MiB and cannot overflow */
+    uint64_t n = 0;
+    for (size_t i = prefix_len; i < len; i++) {
+        if (path[i] < '0' || path[i] > '9')
+            return false;
+        n = n * 10 + (uint64_t)(path[i] - '0');
+    }
+    if (n > MAX_DOC_SIZE)
+        return false;
+    *size = n;
+    return true;
+}
+
+/* The path part of a request target: absolute-form loses its scheme and host, all lose the query.
+ */
+static void target_path(const char *target, size_t len, const char **path, size_t *path_len)
+{
+    if (len >= 7 && ascii_equal_nocase(target, 7, "http://")) {
+        const char *slash = memchr(target + 7, '/', len - 7);
+        if (slash == NULL) {
+            *path = "/";
+            *path_len = 1;
+            return;
+        }
+        len -= (size_t)(slash - target);
+        target = slash;
+    }
+    const char *query = memchr(target, '?', len);
+    *path = target;
+    *path_len = query != NULL ? (size_t)(query - target) : len;
+}
+
+static void queue_route(struct server *s, struct conn *c, const struct request *req)
+{
+    bool send_body = req->method != METHOD_HEAD;
+    if (req->method == METHOD_OTHER) {
+        queue_error(c, 405, true);
+        return;
+    }
+    const char *path;
+    size_t path_len;
+    uint64_t doc_size;
+    target_path(req->target, req->target_len, &path, &path_len);
+    if (path_len == 1 && path[0] == '/')
+        queue_response(c, 200, "text/html", BODY_STATIC, s->root_page, s->root_page_len, send_body);
+    else if (parse_doc_path(path, path_len, &doc_size))
+        queue_response(c, 200, "text/plain", BODY_DOC, NULL, doc_size, send_body);
+    else
+        queue_error(c, 404, send_body);
+}
+
+/* Decides how to answer the head just parsed and queues it. */
+static void start_response(struct server *s, struct conn *c, const struct request *req)
+{
+    if (req->error_status != 0) {
+        c->closing = true; /* after a malformed head we cannot find the next one */
+        queue_error(c, req->error_status, req->method != METHOD_HEAD);
+        return;
+    }
+    bool keep_alive = req->http10 ? req->conn_keep_alive && !req->conn_close : !req->conn_close;
+    c->closing = !keep_alive;
+    c->discard_left = req->content_length;
+    queue_route(s, c, req);
+}
+
+/* ---- Connections ---- */
+
+static void close_conn(struct server *s, size_t i)
+{
+    close(s->conns[i].fd);
+    s->conn_count--;
+    if (i != s->conn_count)
+        memcpy(&s->conns[i], &s->conns[s->conn_count], sizeof s->conns[i]);
+}
+
+/*
+ * Starts closing connection i after its last response: half-close and drain
+ * what the client still sends, so that unread input does not make our
+ * kernel reset the connection and destroy the response in flight.
+ */
+static void begin_close(struct server *s, size_t i, uint64_t now)
+{
+    struct conn *c = &s->conns[i];
+    if (c->peer_eof || shutdown(c->fd, SHUT_WR) < 0) {
+        close_conn(s, i);
+        return;
+    }
+    c->state = CONN_LINGER;
+    c->last_active_ns = now;
+}
+
+/* Chooses what to send next: head first, then body. Returns bytes at *data. */
+static size_t next_send_chunk(const struct response *r, const char **data)
+{
+    if (r->head_sent < r->head_len) {
+        size_t head_left = r->head_len - r->head_sent;
+        memcpy(scratch, r->head + r->head_sent, head_left);
+        size_t room = sizeof scratch - head_left;
+        uint64_t body_left = r->body_len - r->body_sent;
+        size_t body_part = body_left < room ? (size_t)body_left : room;
+        /* Small bodies ride in the same segment as the head. */
+        if (r->body_kind == BODY_STATIC)
+            memcpy(scratch + head_left, r->body_static + r->body_sent, body_part);
+        else if (r->body_kind == BODY_DOC)
+            memcpy(scratch + head_left, doc_pattern + r->body_sent % PATTERN_PERIOD, body_part);
+        else
+            body_part = 0;
+        *data = scratch;
+        return head_left + body_part;
+    }
+    uint64_t body_left = r->body_len - r->body_sent;
+    if (r->body_kind == BODY_STATIC) {
+        *data = r->body_static + r->body_sent;
+        return (size_t)body_left;
+    }
+    *data = doc_pattern + r->body_sent % PATTERN_PERIOD;
+    return body_left < DOC_CHUNK ? (size_t)body_left : DOC_CHUNK;
+}
+
+/* Records n bytes sent, head bytes first. */
+static void account_sent(struct response *r, size_t n)
+{
+    size_t head_left = r->head_len - r->head_sent;
+    size_t head_part = n < head_left ? n : head_left;
+    r->head_sent += head_part;
+    r->body_sent += n - head_part;
+}
+
+static bool response_done(const struct response *r)
+{
+    return r->head_sent == r->head_len &&
+           (r->body_kind == BODY_NONE || r->body_sent == r->body_len);
+}
+
+/* Sends as much of the response as the socket takes; returns -1 if the connection failed. */
+static int send_response(struct conn *c, uint64_t now)
+{
+    struct response *r = &c->resp;
+    while (!response_done(r)) {
+        const char *data;
+        size_t len = next_send_chunk(r, &data);
+        ssize_t n = send(c->fd, data, len, SEND_FLAGS);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        account_sent(r, (size_t)n);
+        c->last_active_ns = now;
+    }
+    c->responding = false;
+    return 0;
+}
+
+/* Drops buffered input already consumed: request bodies we skip, then the head just parsed. */
+static void consume_input(struct conn *c, size_t n)
+{
+    c->in_off += n;
+    c->in_len -= n;
+    if (c->in_len == 0)
+        c->in_off = 0;
+}
+
+/* Parses the next buffered request, if whole, and queues its response; returns whether it did. */
+static bool take_next_request(struct server *s, struct conn *c)
+{
+    if (c->discard_left > 0) {
+        size_t take = c->in_len < c->discard_left ? c->in_len : (size_t)c->discard_left;
+        consume_input(c, take);
+        c->discard_left -= take;
+        if (c->discard_left > 0)
+            return false;
+    }
+    if (c->in_len == 0)
+        return false;
+    const char *buf = c->in + c->in_off;
+    /* Empty lines before a request line are tolerated (RFC 9112, section 2.2). */
+    size_t skip = 0;
+    while (skip < c->in_len && (buf[skip] == '\r' || buf[skip] == '\n'))
+        skip++;
+    consume_input(c, skip);
+    buf += skip;
+    if (c->in_len == 0)
+        return false;
+
+    size_t head_len = find_head_end(buf, c->in_len);
+    if (head_len == 0) {
+        if (c->in_len < IN_BUF_SIZE) {
+            if (c->in_off > 0) {
+                memmove(c->in, buf, c->in_len); /* make room for the rest of the head */
+                c->in_off = 0;
+            }
+            return false;
+        }
+        c->closing = true;
+        queue_error(c, memchr(buf, '\n', c->in_len) == NULL ? 414 : 431, true);
+        return true;
+    }
+    struct request req;
+    parse_head(buf, head_len, &req);
+    consume_input(c, head_len);
+    start_response(s, c, &req);
+    return true;
+}
+
+/*
+ * Moves connection i forward: sends what it can, then answers pipelined
+ * requests in order until one blocks. Returns false if it was closed.
+ */
+static bool advance_conn(struct server *s, size_t i, uint64_t now)
+{
+    struct conn *c = &s->conns[i];
+    for (;;) {
+        if (c->responding) {
+            if (send_response(c, now) < 0) {
+                close_conn(s, i);
+                return false;
+            }
+            if (c->responding)
+                return true;
+            if (c->closing) {
+                begin_close(s, i, now);
+                return false;
+            }
+        }
+        if (!take_next_request(s, c))
+            break;
+    }
+    if (c->peer_eof) {
+        close_conn(s, i); /* nothing more can arrive; a partial request is dropped */
+        return false;
+    }
+    return true;
+}
+
+/* Reads what has arrived into c's buffer; returns -1 if the connection failed. */
+static int read_input(struct conn *c, uint64_t now)
+{
+    if (c->in_off > 0 && c->in_len > 0) {
+        memmove(c->in, c->in + c->in_off, c->in_len);
+        c->in_off = 0;
+    }
+    while (c->in_len < IN_BUF_SIZE) {
+        ssize_t n = recv(c->fd, c->in + c->in_len, IN_BUF_SIZE - c->in_len, 0);
+        if (n == 0) {
+            c->peer_eof = true;
+            return 0;
+        }
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        c->in_len += (size_t)n;
+        c->last_active_ns = now;
+    }
+    return 0;
+}
+
+/* Drains a lingering connection; returns true when it is time to close it. */
+static bool drain_linger(struct conn *c)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, scratch, sizeof scratch, 0);
+        if (n == 0)
+            return true;
+        if (n < 0)
+            return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+    }
+}
+
+static void service_conn(struct server *s, size_t i, short revents, uint64_t now)
+{
+    struct conn *c = &s->conns[i];
+    if (c->state == CONN_LINGER) {
+        if (drain_linger(c))
+            close_conn(s, i);
+        return;
+    }
+    if (revents & POLLERR) {
+        close_conn(s, i);
+        return;
+    }
+    if ((revents & (POLLIN | POLLHUP)) && read_input(c, now) < 0) {
+        close_conn(s, i);
+        return;
+    }
+    (void)advance_conn(s, i, now);
+}
+
+static bool conn_is_idle(const struct conn *c)
+{
+    return c->state == CONN_LINGER || (!c->responding && c->in_len == 0 && c->discard_left == 0);
+}
+
+/* Makes room for one more connection by closing the longest-idle one; false if none is idle. */
+static bool evict_oldest_idle(struct server *s)
+{
+    size_t victim = s->conn_count;
+    for (size_t i = 0; i < s->conn_count; i++) {
+        const struct conn *c = &s->conns[i];
+        if (conn_is_idle(c) &&
+            (victim == s->conn_count || c->last_active_ns < s->conns[victim].last_active_ns))
+            victim = i;
+    }
+    if (victim == s->conn_count)
+        return false;
+    close_conn(s, victim);
+    return true;
+}
+
+static void accept_conns(struct server *s, uint64_t now)
+{
+    for (int k = 0; k < ACCEPT_BURST; k++) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK);
+        if (fd < 0)
+            return; /* EAGAIN, or a connection that died before we took it */
+        if (s->conn_count == s->conn_cap && !evict_oldest_idle(s)) {
+            close(fd); /* every connection is busy: refuse this one */
+            continue;
+        }
+        net_set_nodelay(fd);
+        struct conn *c = &s->conns[s->conn_count++];
+        memset(c, 0, offsetof(struct conn, resp));
+        c->fd = fd;
+        c->state = CONN_OPEN;
+        c->last_active_ns = now;
+    }
+}
+
+/* Closes connections idle past the timeout and lingering ones past their grace period. */
+static void expire_conns(struct server *s, uint64_t now)
+{
+    for (size_t i = s->conn_count; i-- > 0;) {
+        const struct conn *c = &s->conns[i];
+        uint64_t limit = c->state == CONN_LINGER ? LINGER_NS : s->idle_timeout_ns;
+        if (now - c->last_active_ns > limit)
+            close_conn(s, i);
+    }
+}
+
+static short wanted_events(const struct conn *c)
+{
+    if (c->state == CONN_LINGER)
+        return POLLIN;
+    short events = 0;
+    if (!c->peer_eof && !c->closing && c->in_len < IN_BUF_SIZE)
+        events |= POLLIN;
+    if (c->responding)
+        events |= POLLOUT;
+    return events;
+}
+
+static int run_server(struct server *s)
+{
+    uint64_t last_expiry = net_now_ns();
+    for (;;) {
+        struct pollfd *fds = s->pollfds;
+        fds[0] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+        for (size_t i = 0; i < s->conn_count; i++)
+            fds[i + 1] =
+                (struct pollfd){.fd = s->conns[i].fd, .events = wanted_events(&s->conns[i])};
+        size_t polled = s->conn_count;
+        if (poll(fds, (nfds_t)(polled + 1), 1000) < 0 && errno != EINTR) {
+            fprintf(stderr, "httpd: poll failed: %s\n", strerror(errno));
+            return 1;
+        }
+        uint64_t now = net_now_ns();
+        /* Walk down: closing i moves the last connection, already serviced, into slot i. */
+        for (size_t i = polled; i-- > 0;)
+            if (fds[i + 1].revents != 0)
+                service_conn(s, i, fds[i + 1].revents, now);
+        if (fds[0].revents & POLLIN)
+            accept_conns(s, now);
+        if (now - last_expiry >= NS_PER_S) {
+            expire_conns(s, now);
+            last_expiry = now;
+        }
+    }
+}
+
+/* ---- Start-up ---- */
+
+static void build_root_page(struct server *s)
+{
+    struct net_identity id = net_identity();
+    char name[64];
+    if (id.in_vm)
+        snprintf(name, sizeof name, "Denali VM %u of %u", id.vm_id, id.vm_count);
+    else
+        snprintf(name, sizeof name, "native httpd");
+    int n = snprintf(s->root_page, sizeof s->root_page,
+                     "<!DOCTYPE html>\n<html><head><title>%s</title></head>\n"
+                     "<body><h1>%s</h1><p>Served by ilwaco httpd.</p></body></html>\n",
+                     name, name);
+    s->root_page_len = n > 0 && (size_t)n < sizeof s->root_page ? (size_t)n : 0;
+}
+
+#ifdef DENALI_GUEST
+/*
+ * Weak, so the guest links (and -b says it is ignored) with an ilwaco that
+ * does not define it yet; the signature matches ilwaco.h's.
+ */
+void ilwaco_net_busy_poll(int on) __attribute__((weak));
+#endif
+
+static void enable_busy_poll(bool quiet)
+{
+#ifdef DENALI_GUEST
+    if (ilwaco_net_busy_poll != NULL)
+        ilwaco_net_busy_poll(1);
+    else if (!quiet)
+        printf("httpd: -b ignored: this ilwaco has no ilwaco_net_busy_poll\n");
+#else
+    (void)quiet; /* natively the kernel's scheduler decides; nothing to do */
+#endif
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: httpd [-p PORT] [-b] [-q] [-c MAXCONNS] [-t IDLE_SECS]\n"
+            "  -p PORT       port to listen on (default %d)\n"
+            "  -b            busy-poll the network instead of idling (in a VM)\n"
+            "  -q            quiet: no start line\n"
+            "  -c MAXCONNS   open connections kept at most (default %d)\n"
+            "  -t IDLE_SECS  close connections idle this long (default %d)\n"
+            "serves / (a page naming the VM) and /doc/SIZE (SIZE bytes, 0..%llu)\n",
+            DEFAULT_PORT, DEFAULT_MAX_CONNS, DEFAULT_IDLE_S, MAX_DOC_SIZE);
+}
+
+int main(int argc, char **argv)
+{
+    struct server s = {0};
+    uint16_t port = DEFAULT_PORT;
+    uint64_t max_conns = DEFAULT_MAX_CONNS, idle_s = DEFAULT_IDLE_S;
+    bool busy_poll = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "p:bqc:t:h")) != -1) {
+        switch (opt) {
+        case 'p':
+            if (net_parse_port(optarg, &port) < 0) {
+                fprintf(stderr, "httpd: bad port '%s' (1..65535)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'b':
+            busy_poll = true;
+            break;
+        case 'q':
+            s.quiet = true;
+            break;
+        case 'c':
+            if (net_parse_u64(optarg, 1, 100000, &max_conns) < 0) {
+                fprintf(stderr, "httpd: bad connection limit '%s' (1..100000)\n", optarg);
+                return 2;
+            }
+            break;
+        case 't':
+            if (net_parse_u64(optarg, 1, 86400, &idle_s) < 0) {
+                fprintf(stderr, "httpd: bad idle timeout '%s' (1..86400 s)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            usage();
+            return 0;
+        default:
+            usage();
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage();
+        return 2;
+    }
+
+    s.conn_cap = (size_t)max_conns;
+    s.idle_timeout_ns = idle_s * NS_PER_S;
+    s.conns = calloc(s.conn_cap, sizeof *s.conns);
+    s.pollfds = calloc(s.conn_cap + 1, sizeof *s.pollfds);
+    if (s.conns == NULL || s.pollfds == NULL) {
+        fprintf(stderr, "httpd: out of memory for %zu connections\n", s.conn_cap);
+        return 1;
+    }
+    fill_doc_pattern();
+    build_root_page(&s);
+    s.listen_fd = net_listen(port, 512);
+    if (s.listen_fd < 0) {
+        fprintf(stderr, "httpd: cannot listen on port %u: %s\n", (unsigned)port, strerror(errno));
+        return 1;
+    }
+    if (busy_poll)
+        enable_busy_poll(s.quiet);
+    if (!s.quiet)
+        net_print_listening("httpd", port, "");
+    return run_server(&s);
+}
