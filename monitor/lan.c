@@ -6,11 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ETH_TYPE_ARP  0x0806u
 #define ARP_FRAME_LEN 42u
 #define ARP_REQUEST   1u
 #define ARP_REPLY     2u
+
+#define LAN_FLOOD_RATE  1000u
+#define LAN_FLOOD_BURST 100u
+
+static uint64_t lan_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* VM MACs are locally administered: 02:de:00 then the VM id in 24 bits. */
 static const uint8_t vm_mac_prefix[3] = {0x02, 0xde, 0x00};
@@ -104,10 +115,12 @@ static bool is_group(const uint8_t *mac)
     return mac[0] & 1u;
 }
 
-static void deliver_to_vm(struct lan *lan, uint32_t dst, const uint8_t *frame, size_t len)
+static void deliver_to_vm(struct lan *lan, int64_t src, uint32_t dst, const uint8_t *frame,
+                          size_t len)
 {
+    uint32_t source = src < 0 ? NET_SOURCE_UPLINK : (uint32_t)src;
     /* A full ring is counted by the port. */
-    if (!net_port_deliver(&lan->ports[dst], frame, len))
+    if (!net_port_deliver(&lan->ports[dst], source, frame, len))
         return;
     if (lan->wake)
         lan->wake(lan->wake_ctx, dst, !lan->batch_events);
@@ -130,9 +143,32 @@ static void flood(struct lan *lan, int64_t src, const uint8_t *frame, size_t len
     atomic_fetch_add(&lan->counters.flooded, 1);
     for (uint32_t i = 0; i < lan->vm_count; i++)
         if ((int64_t)i != src)
-            deliver_to_vm(lan, i, frame, len);
+            deliver_to_vm(lan, src, i, frame, len);
     if (src >= 0)
         to_uplink(lan, frame, len);
+}
+
+/*
+ * Storm control: flooding costs every VM on the LAN, so each VM may flood at
+ * most LAN_FLOOD_RATE frames a second (bursts of LAN_FLOOD_BURST); the rest
+ * is dropped and counted, and unicast between other VMs goes on.
+ */
+static bool flood_allowed(struct net_port *port)
+{
+    uint64_t now = lan_clock_ns();
+    uint64_t elapsed = now - port->flood_tokens_at;
+    uint64_t earned = elapsed * LAN_FLOOD_RATE / 1000000000ull;
+    if (earned) {
+        uint64_t tokens = port->flood_tokens + earned;
+        port->flood_tokens = tokens > LAN_FLOOD_BURST ? LAN_FLOOD_BURST : (uint32_t)tokens;
+        port->flood_tokens_at = now;
+    }
+    if (!port->flood_tokens) {
+        atomic_fetch_add(&port->dropped_storm, 1);
+        return false;
+    }
+    port->flood_tokens--;
+    return true;
 }
 
 static uint16_t read_be16(const uint8_t *p)
@@ -206,7 +242,7 @@ static bool answer_arp(struct lan *lan, int64_t src, const uint8_t *frame, size_
     memcpy(r + 18, arp + 8, 10); /* the asker's MAC and IP */
     atomic_fetch_add(&lan->counters.arp_answered, 1);
     if (src >= 0)
-        deliver_to_vm(lan, (uint32_t)src, reply, sizeof(reply));
+        deliver_to_vm(lan, -1, (uint32_t)src, reply, sizeof(reply));
     else
         to_uplink(lan, reply, sizeof(reply));
     return true;
@@ -216,14 +252,14 @@ void lan_input_from_vm(struct lan *lan, uint32_t src, const uint8_t *frame, size
 {
     const uint8_t *dst = frame;
     if (is_group(dst)) {
-        if (!answer_arp(lan, src, frame, len))
+        if (!answer_arp(lan, src, frame, len) && flood_allowed(&lan->ports[src]))
             flood(lan, src, frame, len);
         return;
     }
     int64_t vm = vm_of_mac(lan, dst);
     if (vm >= 0) {
         atomic_fetch_add(&lan->counters.forwarded, 1);
-        deliver_to_vm(lan, (uint32_t)vm, frame, len);
+        deliver_to_vm(lan, src, (uint32_t)vm, frame, len);
         return;
     }
     if (memcmp(dst, lan->ports[src].mac, 6) == 0) {
@@ -260,12 +296,12 @@ void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
         return;
     }
     atomic_fetch_add(&lan->counters.forwarded, 1);
-    deliver_to_vm(lan, (uint32_t)vm, frame, len);
+    deliver_to_vm(lan, -1, (uint32_t)vm, frame, len);
 }
 
 void lan_print_counters(const struct lan *lan, FILE *out)
 {
-    uint64_t rx = 0, tx = 0, bad_len = 0, spoofed = 0, rx_full = 0;
+    uint64_t rx = 0, tx = 0, bad_len = 0, spoofed = 0, rx_full = 0, storm = 0, fair = 0;
     for (uint32_t i = 0; i < lan->vm_count; i++) {
         const struct net_port *p = &lan->ports[i];
         rx += atomic_load(&p->rx_frames);
@@ -273,19 +309,22 @@ void lan_print_counters(const struct lan *lan, FILE *out)
         bad_len += atomic_load(&p->dropped_bad_len);
         spoofed += atomic_load(&p->dropped_spoofed);
         rx_full += atomic_load(&p->dropped_rx_full);
+        storm += atomic_load(&p->dropped_storm);
+        fair += atomic_load(&p->dropped_fair_share);
     }
     const struct lan_counters *c = &lan->counters;
-    fprintf(out,
-            "denali-net: tx_frames=%lu rx_frames=%lu forwarded=%lu flooded=%lu "
-            "arp_answered=%lu to_uplink=%lu from_uplink=%lu drop_spoofed=%lu "
-            "drop_bad_len=%lu drop_rx_full=%lu drop_unknown=%lu drop_uplink_spoofed=%lu "
-            "drop_uplink_malformed=%lu stopped_garbage_ring=%lu\n",
-            (unsigned long)tx, (unsigned long)rx, (unsigned long)atomic_load(&c->forwarded),
-            (unsigned long)atomic_load(&c->flooded), (unsigned long)atomic_load(&c->arp_answered),
-            (unsigned long)atomic_load(&c->to_uplink), (unsigned long)atomic_load(&c->from_uplink),
-            (unsigned long)spoofed, (unsigned long)bad_len, (unsigned long)rx_full,
-            (unsigned long)atomic_load(&c->dropped_unknown),
-            (unsigned long)atomic_load(&c->dropped_spoofed),
-            (unsigned long)atomic_load(&c->dropped_malformed),
-            (unsigned long)atomic_load(&c->dropped_garbage));
+    fprintf(
+        out,
+        "denali-net: tx_frames=%lu rx_frames=%lu forwarded=%lu flooded=%lu "
+        "arp_answered=%lu to_uplink=%lu from_uplink=%lu drop_spoofed=%lu "
+        "drop_bad_len=%lu drop_rx_full=%lu drop_unknown=%lu drop_uplink_spoofed=%lu "
+        "drop_uplink_malformed=%lu drop_storm=%lu drop_fair_share=%lu stopped_garbage_ring=%lu\n",
+        (unsigned long)tx, (unsigned long)rx, (unsigned long)atomic_load(&c->forwarded),
+        (unsigned long)atomic_load(&c->flooded), (unsigned long)atomic_load(&c->arp_answered),
+        (unsigned long)atomic_load(&c->to_uplink), (unsigned long)atomic_load(&c->from_uplink),
+        (unsigned long)spoofed, (unsigned long)bad_len, (unsigned long)rx_full,
+        (unsigned long)atomic_load(&c->dropped_unknown),
+        (unsigned long)atomic_load(&c->dropped_spoofed),
+        (unsigned long)atomic_load(&c->dropped_malformed), (unsigned long)storm,
+        (unsigned long)fair, (unsigned long)atomic_load(&c->dropped_garbage));
 }

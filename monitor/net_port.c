@@ -15,6 +15,7 @@ void net_port_init(struct net_port *port, const uint8_t mac[6], uint32_t ipv4)
     pthread_mutex_init(&port->lock, NULL);
     memcpy(port->mac, mac, 6);
     port->ipv4 = ipv4;
+    port->flood_tokens = 100; /* a full burst to start with */
 }
 
 enum net_attach_result net_port_attach(struct net_port *port, const struct guest_memory *mem,
@@ -46,7 +47,15 @@ void net_port_detach(struct net_port *port)
     pthread_mutex_unlock(&port->lock);
 }
 
-bool net_port_deliver(struct net_port *port, const uint8_t *frame, size_t len)
+static unsigned slots_held_by(const struct net_port *port, uint32_t consumed, uint32_t source)
+{
+    unsigned held = 0;
+    for (uint32_t i = consumed; i != port->rx_produced; i++)
+        held += port->rx_source[i % DENALI_NET_RX_SLOTS] == source;
+    return held;
+}
+
+bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *frame, size_t len)
 {
     if (len > DENALI_NET_FRAME_MAX)
         return false;
@@ -64,6 +73,13 @@ bool net_port_deliver(struct net_port *port, const uint8_t *frame, size_t len)
         atomic_fetch_add(&port->dropped_rx_full, 1);
         return false;
     }
+    if (port->rx_produced - consumed >= NET_FAIR_SHARE_SLOTS &&
+        slots_held_by(port, consumed, source) >= NET_FAIR_SHARE_SLOTS) {
+        pthread_mutex_unlock(&port->lock);
+        atomic_fetch_add(&port->dropped_fair_share, 1);
+        return false;
+    }
+    port->rx_source[port->rx_produced % DENALI_NET_RX_SLOTS] = source;
     struct denali_net_slot *slot = &area->rx[port->rx_produced % DENALI_NET_RX_SLOTS];
     memcpy(slot->data, frame, len);
     slot->len = (uint16_t)len;

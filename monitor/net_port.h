@@ -22,12 +22,24 @@ struct net_port {
     uint32_t ipv4; /* host byte order */
     /* Set by the first frame since the VM last entered: later ones need not wake it again. */
     atomic_bool rx_signalled;
+    /* Storm control: a token bucket for the broadcasts this VM may flood (its worker only). */
+    uint64_t flood_tokens_at;
+    uint32_t flood_tokens;
     _Atomic uint64_t rx_frames;
     _Atomic uint64_t tx_frames;
     _Atomic uint64_t dropped_rx_full;
     _Atomic uint64_t dropped_bad_len;
     _Atomic uint64_t dropped_spoofed;
+    _Atomic uint64_t dropped_storm;
+    _Atomic uint64_t dropped_fair_share;
+    /* Who sent the frame in each rx slot, so one sender cannot fill the ring alone. */
+    uint32_t rx_source[DENALI_NET_RX_SLOTS];
 };
+
+/* The rx_source of frames from the uplink. */
+#define NET_SOURCE_UPLINK UINT32_MAX
+/* One sender may hold at most this many of a receiver's rx slots; the rest stay for others. */
+#define NET_FAIR_SHARE_SLOTS (DENALI_NET_RX_SLOTS * 3u / 4u)
 
 enum net_attach_result { NET_ATTACH_OK, NET_ATTACH_EINVAL, NET_ATTACH_FAULT };
 
@@ -39,10 +51,11 @@ enum net_attach_result net_port_attach(struct net_port *port, const struct guest
 void net_port_detach(struct net_port *port);
 
 /*
- * Copies one frame into the rx ring; any thread. Returns false (and counts)
- * when the ring is full or the port is not attached.
+ * Copies one frame from source (a VM id or NET_SOURCE_UPLINK) into the rx
+ * ring; any thread. Returns false (and counts) when the ring is full, the
+ * source already holds its fair share of it, or the port is not attached.
  */
-bool net_port_deliver(struct net_port *port, const uint8_t *frame, size_t len);
+bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *frame, size_t len);
 
 /*
  * Calls send for each frame in the tx ring, from the VM's own worker only.
