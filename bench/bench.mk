@@ -12,3 +12,10 @@ $(BENCH_OBJS): $(BUILD)/bench/%.o: bench/%.c bench/bare_kvm.h bench/bench.mk
 
 $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bare_kvm.o
 	$(CC) -o $@ $^ $(LDFLAGS_HOST)
+
+# zipf, the HTTP load generator: a plain host program, no KVM.
+bench-tools: $(BUILD)/bench/zipf
+
+$(BUILD)/bench/zipf: bench/zipf.c bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -o $@ $< $(LDFLAGS_HOST) -lm
