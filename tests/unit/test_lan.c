@@ -1,0 +1,364 @@
+/* Unit tests for the LAN switch and the virtual NIC rings (lan.c, net_port.c), without KVM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lan.h"
+#include "test_util.h"
+
+#define VMS 4u
+
+struct fake_uplink {
+    struct lan_uplink base;
+    unsigned frames;
+    uint8_t last[DENALI_NET_FRAME_MAX];
+    size_t last_len;
+};
+
+struct ctx {
+    struct lan lan;
+    struct denali_net_area *areas[VMS];
+    struct fake_uplink uplink;
+    unsigned wakes[VMS];
+};
+
+static void fake_transmit(struct lan_uplink *u, const uint8_t *frame, size_t len)
+{
+    struct fake_uplink *f = (struct fake_uplink *)u;
+    f->frames++;
+    memcpy(f->last, frame, len);
+    f->last_len = len;
+}
+
+static void fake_wake(void *ctx, uint32_t vm_id, bool immediate)
+{
+    (void)immediate;
+    struct ctx *c = ctx;
+    c->wakes[vm_id]++;
+}
+
+static int setup(void **state)
+{
+    struct ctx *c = calloc(1, sizeof(*c));
+    char err[128];
+    if (!c || lan_init(&c->lan, LAN_DEFAULT_NETWORK, LAN_DEFAULT_PREFIX, VMS, true, err,
+                       sizeof(err)) != 0)
+        return -1;
+    for (unsigned i = 0; i < VMS; i++) {
+        c->areas[i] = aligned_alloc(4096, DENALI_NET_AREA_SIZE);
+        if (!c->areas[i])
+            return -1;
+        memset(c->areas[i], 0, DENALI_NET_AREA_SIZE);
+        c->lan.ports[i].area = c->areas[i];
+    }
+    c->uplink.base.transmit = fake_transmit;
+    c->lan.wake = fake_wake;
+    c->lan.wake_ctx = c;
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct ctx *c = *state;
+    for (unsigned i = 0; i < VMS; i++)
+        free(c->areas[i]);
+    lan_destroy(&c->lan);
+    free(c);
+    return 0;
+}
+
+static uint32_t rx_count(const struct ctx *c, unsigned vm)
+{
+    return c->areas[vm]->rx_produced - c->areas[vm]->rx_consumed;
+}
+
+static void consume_all(struct ctx *c, unsigned vm)
+{
+    c->areas[vm]->rx_consumed = c->areas[vm]->rx_produced;
+}
+
+static size_t make_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
+{
+    memset(f, 0, 60);
+    memcpy(f, dst, 6);
+    memcpy(f + 6, src, 6);
+    f[12] = (uint8_t)(type >> 8);
+    f[13] = (uint8_t)type;
+    return 60;
+}
+
+static size_t make_arp_request(uint8_t *f, const uint8_t *src_mac, uint32_t src_ip,
+                               uint32_t target_ip)
+{
+    static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    make_frame(f, bcast, src_mac, 0x0806);
+    uint8_t *a = f + 14;
+    a[1] = 1;
+    a[2] = 0x08;
+    a[4] = 6;
+    a[5] = 4;
+    a[7] = 1;
+    memcpy(a + 8, src_mac, 6);
+    for (int i = 0; i < 4; i++) {
+        a[14 + i] = (uint8_t)(src_ip >> (24 - 8 * i));
+        a[24 + i] = (uint8_t)(target_ip >> (24 - 8 * i));
+    }
+    return 42;
+}
+
+static void test_addresses(void **state)
+{
+    struct ctx *c = *state;
+    uint8_t mac[6];
+    lan_vm_mac(0x123456, mac);
+    static const uint8_t want[6] = {0x02, 0xde, 0x00, 0x12, 0x34, 0x56};
+    assert_memory_equal(mac, want, 6);
+    assert_int_equal(lan_vm_ipv4(&c->lan, 0), 0x0a4d0010u);
+    assert_int_equal(lan_vm_ipv4(&c->lan, 300), 0x0a4d0010u + 300);
+    assert_int_equal(c->lan.gateway, 0x0a4d0001u);
+    assert_int_equal(c->lan.netmask, 0xffff0000u);
+    assert_int_equal(c->lan.ports[2].ipv4, 0x0a4d0012u);
+}
+
+static void test_init_refuses_too_many_vms(void **state)
+{
+    (void)state;
+    struct lan lan;
+    char err[128] = "";
+    assert_int_equal(lan_init(&lan, LAN_DEFAULT_NETWORK, 16, 65536, true, err, sizeof(err)), -1);
+    assert_contains(err, "do not fit");
+    assert_int_equal(lan_init(&lan, LAN_DEFAULT_NETWORK, 31, 1, true, err, sizeof(err)), -1);
+    assert_contains(err, "prefix");
+}
+
+static void test_unicast_reaches_only_its_vm(void **state)
+{
+    struct ctx *c = *state;
+    uint8_t f[60];
+    make_frame(f, c->lan.ports[2].mac, c->lan.ports[1].mac, 0x88b5);
+    f[20] = 0x5a;
+    lan_input_from_vm(&c->lan, 1, f, sizeof(f));
+    assert_int_equal(rx_count(c, 2), 1);
+    assert_int_equal(rx_count(c, 0) + rx_count(c, 1) + rx_count(c, 3), 0);
+    assert_int_equal(c->areas[2]->rx[0].len, 60);
+    assert_int_equal(c->areas[2]->rx[0].data[20], 0x5a);
+    assert_int_equal(c->wakes[2], 1);
+    assert_int_equal(c->uplink.frames, 0);
+}
+
+static void test_broadcast_floods_all_but_sender(void **state)
+{
+    struct ctx *c = *state;
+    c->lan.uplink = &c->uplink.base;
+    uint8_t f[60];
+    static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    make_frame(f, bcast, c->lan.ports[0].mac, 0x88b5);
+    lan_input_from_vm(&c->lan, 0, f, sizeof(f));
+    assert_int_equal(rx_count(c, 0), 0);
+    for (unsigned i = 1; i < VMS; i++)
+        assert_int_equal(rx_count(c, i), 1);
+    assert_int_equal(c->uplink.frames, 1);
+}
+
+static void test_arp_for_vm_answered_by_switch(void **state)
+{
+    struct ctx *c = *state;
+    uint8_t f[60];
+    size_t len =
+        make_arp_request(f, c->lan.ports[1].mac, c->lan.ports[1].ipv4, c->lan.ports[3].ipv4);
+    lan_input_from_vm(&c->lan, 1, f, len);
+    assert_int_equal(rx_count(c, 3), 0); /* not woken to answer */
+    assert_int_equal(rx_count(c, 1), 1);
+    const uint8_t *r = c->areas[1]->rx[0].data;
+    assert_memory_equal(r, c->lan.ports[1].mac, 6);     /* to the asker */
+    assert_memory_equal(r + 6, c->lan.ports[3].mac, 6); /* from the target */
+    assert_int_equal(r[21], 2);                         /* a reply */
+    assert_memory_equal(r + 22, c->lan.ports[3].mac, 6);
+    assert_int_equal(atomic_load(&c->lan.counters.arp_answered), 1);
+}
+
+static void test_arp_for_unknown_address_floods(void **state)
+{
+    struct ctx *c = *state;
+    uint8_t f[60];
+    size_t len = make_arp_request(f, c->lan.ports[1].mac, c->lan.ports[1].ipv4, 0x0a4d0002u);
+    lan_input_from_vm(&c->lan, 1, f, len);
+    assert_int_equal(rx_count(c, 0), 1);
+    assert_int_equal(rx_count(c, 2), 1);
+    assert_int_equal(rx_count(c, 1), 0);
+}
+
+static void test_gratuitous_arp_absorbed(void **state)
+{
+    struct ctx *c = *state;
+    uint8_t f[60];
+    size_t len =
+        make_arp_request(f, c->lan.ports[1].mac, c->lan.ports[1].ipv4, c->lan.ports[1].ipv4);
+    lan_input_from_vm(&c->lan, 1, f, len);
+    for (unsigned i = 0; i < VMS; i++)
+        assert_int_equal(rx_count(c, i), 0);
+}
+
+static void test_unknown_unicast_goes_to_uplink_or_is_dropped(void **state)
+{
+    struct ctx *c = *state;
+    static const uint8_t outside[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+    uint8_t f[60];
+    make_frame(f, outside, c->lan.ports[0].mac, 0x0800);
+    lan_input_from_vm(&c->lan, 0, f, sizeof(f));
+    assert_int_equal(atomic_load(&c->lan.counters.dropped_unknown), 1);
+    c->lan.uplink = &c->uplink.base;
+    lan_input_from_vm(&c->lan, 0, f, sizeof(f));
+    assert_int_equal(c->uplink.frames, 1);
+    for (unsigned i = 0; i < VMS; i++)
+        assert_int_equal(rx_count(c, i), 0);
+}
+
+static void test_uplink_may_not_pose_as_a_vm(void **state)
+{
+    struct ctx *c = *state;
+    uint8_t f[60];
+    make_frame(f, c->lan.ports[0].mac, c->lan.ports[2].mac, 0x0800);
+    lan_input_from_uplink(&c->lan, f, sizeof(f));
+    assert_int_equal(rx_count(c, 0), 0);
+    assert_int_equal(atomic_load(&c->lan.counters.dropped_spoofed), 1);
+    static const uint8_t gw[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+    make_frame(f, c->lan.ports[0].mac, gw, 0x0800);
+    lan_input_from_uplink(&c->lan, f, sizeof(f));
+    assert_int_equal(rx_count(c, 0), 1);
+    lan_input_from_uplink(&c->lan, f, 5);
+    assert_int_equal(atomic_load(&c->lan.counters.dropped_malformed), 1);
+}
+
+struct sent {
+    unsigned frames;
+    size_t last_len;
+};
+
+static void count_sent(void *ctx, const uint8_t *frame, size_t len)
+{
+    (void)frame;
+    struct sent *s = ctx;
+    s->frames++;
+    s->last_len = len;
+}
+
+static void queue_tx(struct denali_net_area *a, const uint8_t *frame, uint16_t len)
+{
+    struct denali_net_slot *slot = &a->tx[a->tx_produced % DENALI_NET_TX_SLOTS];
+    memcpy(slot->data, frame, len < 60 ? len : 60);
+    slot->len = len;
+    a->tx_produced++;
+}
+
+static void test_transmit_checks_every_slot(void **state)
+{
+    struct ctx *c = *state;
+    struct net_port *p = &c->lan.ports[1];
+    uint8_t good[60], spoofed[60];
+    make_frame(good, c->lan.ports[0].mac, p->mac, 0x0800);
+    make_frame(spoofed, c->lan.ports[0].mac, c->lan.ports[2].mac, 0x0800);
+    queue_tx(c->areas[1], good, 60);
+    queue_tx(c->areas[1], spoofed, 60);
+    queue_tx(c->areas[1], good, 13);
+    queue_tx(c->areas[1], good, DENALI_NET_FRAME_MAX + 1);
+    queue_tx(c->areas[1], good, 60);
+    struct sent s = {0};
+    assert_int_equal(net_port_transmit(p, count_sent, &s), 2);
+    assert_int_equal(s.frames, 2);
+    assert_int_equal(atomic_load(&p->dropped_spoofed), 1);
+    assert_int_equal(atomic_load(&p->dropped_bad_len), 2);
+    assert_int_equal(c->areas[1]->tx_consumed, 5);
+    assert_int_equal(net_port_transmit(p, count_sent, &s), 0);
+    /* A producer index further ahead than the ring is garbage. */
+    c->areas[1]->tx_produced += DENALI_NET_TX_SLOTS + 1;
+    assert_int_equal(net_port_transmit(p, count_sent, &s), -1);
+}
+
+static void test_full_ring_drops_and_counts(void **state)
+{
+    struct ctx *c = *state;
+    struct net_port *p = &c->lan.ports[0];
+    uint8_t f[60];
+    make_frame(f, p->mac, c->lan.ports[1].mac, 0x0800);
+    unsigned delivered = 0;
+    for (unsigned i = 0; i < DENALI_NET_RX_SLOTS + 10; i++)
+        delivered += net_port_deliver(p, 1 + i % 3, f, sizeof(f));
+    assert_int_equal(delivered, DENALI_NET_RX_SLOTS);
+    assert_int_equal(atomic_load(&p->dropped_rx_full), 10);
+    /* A garbage rx_consumed only makes the ring look full. */
+    c->areas[0]->rx_consumed = 12345;
+    assert_false(net_port_deliver(p, 1, f, sizeof(f)));
+    consume_all(c, 0);
+    assert_true(net_port_deliver(p, 1, f, sizeof(f)));
+}
+
+static void test_one_sender_gets_a_fair_share_only(void **state)
+{
+    struct ctx *c = *state;
+    struct net_port *p = &c->lan.ports[0];
+    uint8_t f[60];
+    make_frame(f, p->mac, c->lan.ports[1].mac, 0x0800);
+    unsigned delivered = 0;
+    for (unsigned i = 0; i < DENALI_NET_RX_SLOTS; i++)
+        delivered += net_port_deliver(p, 1, f, sizeof(f));
+    assert_int_equal(delivered, NET_FAIR_SHARE_SLOTS);
+    assert_true(net_port_deliver(p, 2, f, sizeof(f)));
+    assert_true(net_port_deliver(p, NET_SOURCE_UPLINK, f, sizeof(f)));
+    assert_true(atomic_load(&p->dropped_fair_share) > 0);
+}
+
+static void test_detached_port_drops(void **state)
+{
+    struct ctx *c = *state;
+    net_port_detach(&c->lan.ports[3]);
+    uint8_t f[60];
+    make_frame(f, c->lan.ports[3].mac, c->lan.ports[1].mac, 0x0800);
+    lan_input_from_vm(&c->lan, 1, f, sizeof(f));
+    assert_int_equal(rx_count(c, 3), 0);
+    assert_int_equal(atomic_load(&c->lan.ports[3].dropped_rx_full), 1);
+}
+
+static void test_storm_control_limits_floods(void **state)
+{
+    struct ctx *c = *state;
+    uint8_t f[60];
+    static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    make_frame(f, bcast, c->lan.ports[0].mac, 0x88b5);
+    for (unsigned i = 0; i < 5000; i++) {
+        lan_input_from_vm(&c->lan, 0, f, sizeof(f));
+        consume_all(c, 1);
+    }
+    uint64_t flooded = atomic_load(&c->lan.counters.flooded);
+    assert_true(flooded >= 100);
+    assert_true(flooded < 5000); /* 5000 frames take far less than 5 s */
+    assert_true(atomic_load(&c->lan.ports[0].dropped_storm) > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_addresses, setup, teardown),
+        cmocka_unit_test(test_init_refuses_too_many_vms),
+        cmocka_unit_test_setup_teardown(test_unicast_reaches_only_its_vm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_floods_all_but_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arp_for_vm_answered_by_switch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arp_for_unknown_address_floods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gratuitous_arp_absorbed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_unicast_goes_to_uplink_or_is_dropped, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_uplink_may_not_pose_as_a_vm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transmit_checks_every_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_ring_drops_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_sender_gets_a_fair_share_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_detached_port_drops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storm_control_limits_floods, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
