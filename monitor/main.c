@@ -1,6 +1,8 @@
 /* The `denali` command: parses the command line, sets up one monitor and reports how every VM
  * ended. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +130,33 @@ static int report(const struct monitor *m)
     return ok == count ? 0 : EXIT_VM_FAILED;
 }
 
+/* SIGINT and SIGTERM stop the VMs like a time limit, so the summary still prints. */
+static void *signal_main(void *arg)
+{
+    struct monitor *m = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig;
+    if (sigwait(&set, &sig) == 0)
+        workers_request_stop(m, sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+    return NULL;
+}
+
+static void watch_signals(struct monitor *m)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Blocked in every thread made from here on; only signal_main takes them. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, signal_main, m) == 0)
+        pthread_detach(thread);
+}
+
 static int run_command(int argc, char **argv)
 {
     struct run_options options;
@@ -167,6 +196,7 @@ static int run_command(int argc, char **argv)
                 m.max_live, (unsigned long)(options.mem_size >> 10), strerror(errno));
         return EXIT_USAGE;
     }
+    watch_signals(&m);
     if (network_start(&m, err, sizeof(err)) < 0) {
         fprintf(stderr, "denali: %s\n", err);
         return EXIT_USAGE;

@@ -35,7 +35,10 @@ struct monitor {
     unsigned max_live;
     uint64_t epoch_ns; /* virtual time zero */
     uint64_t quantum_ns;
-    uint64_t time_limit_ns; /* virtual time at which running VMs are stopped; 0: none */
+    /* Virtual time at which running VMs are stopped; 0: none. A signal moves it to now. */
+    _Atomic uint64_t time_limit_ns;
+    _Atomic(const char *) stop_reason; /* why VMs were stopped at the limit */
+    void *scheduler;                   /* the workers' scheduler while they run */
     _Atomic unsigned live;
     _Atomic unsigned booted;
     _Atomic unsigned finished;

@@ -80,7 +80,8 @@ static struct vm *vm_of(struct sched_entity *e)
 
 static bool time_limit_passed(const struct monitor *m, uint64_t vnow)
 {
-    return m->time_limit_ns && vnow >= m->time_limit_ns;
+    uint64_t limit = atomic_load(&m->time_limit_ns);
+    return limit && vnow >= limit;
 }
 
 static void arm_quantum(struct worker *w)
@@ -260,7 +261,7 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
     for (;;) {
         if (slice_expired) {
             if (time_limit_passed(m, virtual_now(m))) {
-                end_vm(m, vm, OUTCOME_STOPPED, 0, "time limit reached");
+                end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
                 return SLICE_DONE;
             }
             if (others_waiting(w))
@@ -350,12 +351,12 @@ static void enforce_time_limit(struct monitor *m, struct scheduler *s)
         if (vm->running)
             continue; /* its worker stops it at the end of its quantum */
         timer_heap_remove(&s->timers, &vm->sched);
-        end_vm(m, vm, OUTCOME_STOPPED, 0, "time limit reached");
+        end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
         forget_vm(m, s, vm);
     }
     for (; s->next_id < m->options->count; s->next_id++) {
         atomic_fetch_add(&m->booted, 1);
-        record(m, s->next_id, OUTCOME_STOPPED, 0, "time limit reached before it started");
+        record(m, s->next_id, OUTCOME_STOPPED, 0, "stopped before it started");
     }
 }
 
@@ -386,8 +387,9 @@ static uint64_t next_wake(const struct monitor *m, const struct scheduler *s, ui
     struct sched_entity *first = timer_heap_peek(&s->timers);
     if (first && first->deadline < wake)
         wake = first->deadline;
-    if (m->time_limit_ns && !s->limit_enforced && m->time_limit_ns < wake)
-        wake = m->time_limit_ns;
+    uint64_t limit = atomic_load(&m->time_limit_ns);
+    if (limit && !s->limit_enforced && limit < wake)
+        wake = limit;
     return wake;
 }
 
@@ -497,6 +499,18 @@ static void init_monotonic_cond(pthread_cond_t *cond)
     pthread_condattr_destroy(&attr);
 }
 
+void workers_request_stop(struct monitor *m, const char *reason)
+{
+    atomic_store(&m->stop_reason, reason);
+    atomic_store(&m->time_limit_ns, 1);
+    struct scheduler *s = m->scheduler;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+}
+
 int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
 {
     struct sigaction sa = {0};
@@ -513,6 +527,9 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
         m->lan->wake = wake_for_frames;
         m->lan->wake_ctx = &s;
     }
+    if (!atomic_load(&m->stop_reason))
+        atomic_store(&m->stop_reason, "time limit reached");
+    m->scheduler = &s;
     init_monotonic_cond(&s.wake);
     struct worker *workers = calloc(m->worker_count, sizeof(*workers));
     if (!workers)
@@ -548,6 +565,7 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
     }
     if (m->lan)
         m->lan->wake = NULL;
+    m->scheduler = NULL;
     timer_heap_free(&s.timers);
     free(s.by_id);
     free(s.live);
