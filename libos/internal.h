@@ -51,10 +51,39 @@ void ilwaco_random_fill(void *buf, size_t len);
 long ilwaco_sys_read(long fd, void *buf, size_t len);
 long ilwaco_sys_write(long fd, const void *buf, size_t len);
 long ilwaco_sys_writev(long fd, const void *iov, long iovcnt);
-long ilwaco_sys_ioctl(long fd);
+long ilwaco_sys_readv(long fd, const void *iov, long iovcnt);
+long ilwaco_sys_ioctl(long fd, unsigned long req, void *arg);
 long ilwaco_sys_close(long fd);
 long ilwaco_sys_lseek(long fd);
-long ilwaco_sys_fcntl(long fd, long cmd);
+long ilwaco_sys_fcntl(long fd, long cmd, long arg);
+
+/* sys_socket.c, socket_io.c, sys_sockopt.c: BSD sockets over lwIP (AF_INET only). */
+long ilwaco_sys_socket(long domain, long type, long protocol);
+long ilwaco_sys_bind(long fd, const void *addr, long len);
+long ilwaco_sys_listen(long fd, long backlog);
+long ilwaco_sys_accept4(long fd, void *addr, void *addrlen, long flags);
+long ilwaco_sys_connect(long fd, const void *addr, long len);
+long ilwaco_sys_shutdown(long fd, long how);
+long ilwaco_sys_getsockname(long fd, void *addr, void *addrlen);
+long ilwaco_sys_getpeername(long fd, void *addr, void *addrlen);
+long ilwaco_sys_sendto(long fd, const void *buf, size_t len, long flags, const void *addr,
+                       long addrlen);
+long ilwaco_sys_recvfrom(long fd, void *buf, size_t len, long flags, void *addr, void *addrlen);
+long ilwaco_sys_sendmsg(long fd, const void *msg, long flags);
+long ilwaco_sys_recvmsg(long fd, void *msg, long flags);
+long ilwaco_sys_setsockopt(long fd, long level, long opt, const void *val, long len);
+long ilwaco_sys_getsockopt(long fd, long level, long opt, void *val, void *len);
+
+/* sys_poll.c: readiness over console and socket fds, pumping the network while waiting. */
+long ilwaco_sys_poll(void *fds, unsigned long n, long timeout_ms);
+long ilwaco_sys_ppoll(void *fds, unsigned long n, const void *ts);
+long ilwaco_sys_select(long n, void *r, void *w, void *e, void *tv);
+long ilwaco_sys_pselect6(long n, void *r, void *w, void *e, const void *ts);
+
+/* net_stack.c: sleeping while the network runs (no-op test when it never started). */
+int ilwaco_net_started(void);
+/* Waits until deadline, keeping the network stack serviced. */
+void ilwaco_net_sleep_until(uint64_t deadline_ns);
 
 /* sys_time.c: clocks and sleeping on virtual time. */
 long ilwaco_sys_clock_gettime(long clk, void *ts);

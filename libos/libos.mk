@@ -13,6 +13,8 @@ MUSL_LIBC := $(MUSL_PREFIX)/lib/libc.a
 MUSL_PORT_FILES := $(shell find libos/musl-port -type f)
 
 ILWACO_LIB := $(BUILD)/libos/libilwaco.a
+LWIP_LIB := $(BUILD)/libos/liblwip.a
+LWIP_PORT_FILES := $(shell find libos/lwip-port -type f)
 ILWACO_CRT0 := $(BUILD)/libos/crt0.o
 ILWACO_LD := libos/guest.ld
 ILWACO_SRCS := $(filter-out libos/crt0.c,$(wildcard libos/*.c))
@@ -29,25 +31,34 @@ GUEST_CFLAGS := $(CSTD) $(WARN) -O2 -g -fno-pic -fno-pie -mno-red-zone \
 	-ffunction-sections -fdata-sections -MMD -MP
 # ilwaco's code runs before musl has set up TLS, where the stack protector's canary lives.
 ILWACO_CFLAGS := $(GUEST_CFLAGS) -fno-stack-protector -Ilibos
+# lwIP's headers (installed by build-lwip.sh) and our lwipopts.h, for the network parts of ilwaco.
+LWIP_INCLUDES := -I$(BUILD)/lwip/include -Ilibos/lwip-port
+LWIP_CFLAGS := $(GUEST_CPPFLAGS) $(LWIP_INCLUDES) $(ILWACO_CFLAGS)
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(ILWACO_LD) \
 	-Wl,-z,max-page-size=4096 -Wl,-z,separate-code -Wl,-z,noexecstack \
 	-Wl,--build-id=none -Wl,--gc-sections
 # musl's libc.a calls back into ilwaco (__ilwaco_syscall), hence the group.
-GUEST_LIBS := -Wl,--start-group $(ILWACO_LIB) $(MUSL_LIBC) $(GUEST_LIBGCC) -Wl,--end-group
-GUEST_LINK_DEPS := $(ILWACO_CRT0) $(ILWACO_LIB) $(MUSL_LIBC) $(ILWACO_LD) libos/check-guest.sh
+GUEST_LIBS := -Wl,--start-group $(ILWACO_LIB) $(LWIP_LIB) $(MUSL_LIBC) $(GUEST_LIBGCC) -Wl,--end-group
+GUEST_LINK_DEPS := $(ILWACO_CRT0) $(ILWACO_LIB) $(LWIP_LIB) $(MUSL_LIBC) $(ILWACO_LD) \
+	libos/check-guest.sh
 
-.PHONY: libos musl
+.PHONY: libos musl lwip
 libos: $(ILWACO_LIB) $(ILWACO_CRT0)
 musl: $(MUSL_LIBC)
+lwip: $(LWIP_LIB)
 
 # Builds only when libc.a is missing or the port changed; libc.a is written last.
 $(MUSL_LIBC): libos/build-musl.sh $(MUSL_PORT_FILES)
 	CC="$(CC)" libos/build-musl.sh $(BUILD)
 
-# musl's headers are installed before libc.a, so ordering on libc.a is enough.
-$(ILWACO_OBJS) $(ILWACO_CRT0): $(BUILD)/libos/%.o: libos/%.c | $(MUSL_LIBC)
+# lwIP from Debian's source package; the script skips the work when nothing changed.
+$(LWIP_LIB): libos/build-lwip.sh $(LWIP_PORT_FILES) | $(MUSL_LIBC)
+	CC="$(CC)" LWIP_CFLAGS="$(LWIP_CFLAGS)" libos/build-lwip.sh $(BUILD)
+
+# musl's and lwIP's headers are installed before their libraries, so ordering on those is enough.
+$(ILWACO_OBJS) $(ILWACO_CRT0): $(BUILD)/libos/%.o: libos/%.c | $(MUSL_LIBC) $(LWIP_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(GUEST_CPPFLAGS) $(ILWACO_CFLAGS) -c $< -o $@
+	$(CC) $(GUEST_CPPFLAGS) $(LWIP_INCLUDES) $(ILWACO_CFLAGS) -c $< -o $@
 
 $(ILWACO_LIB): $(ILWACO_OBJS)
 	@mkdir -p $(@D)

@@ -1,4 +1,4 @@
-/* ilwaco's file-descriptor calls: fds 0-2 are the VM console, and there are no others. */
+/* ilwaco's file-descriptor calls: fds 0-2 are the VM console, the rest are sockets (socket.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include "internal.h"
+#include "socket.h"
 
 static int is_console(long fd)
 {
@@ -22,16 +23,32 @@ static long console_result(long r)
 
 long ilwaco_sys_read(long fd, void *buf, size_t len)
 {
-    (void)buf;
-    (void)len;
+    struct sock *s = ilwaco_fd_sock(fd);
+    if (s) {
+        struct iovec iov = {buf, len};
+        return ilwaco_sock_recv_iov(s, &iov, 1, 0, NULL, NULL, NULL);
+    }
     /* The console has no input yet: stdin is always at end of file. */
     if (fd == 0)
         return 0;
     return -EBADF;
 }
 
+long ilwaco_sys_readv(long fd, const void *iov, long iovcnt)
+{
+    struct sock *s = ilwaco_fd_sock(fd);
+    if (s)
+        return ilwaco_sock_recv_iov(s, iov, iovcnt, 0, NULL, NULL, NULL);
+    return fd == 0 ? 0 : -EBADF;
+}
+
 long ilwaco_sys_write(long fd, const void *buf, size_t len)
 {
+    struct sock *s = ilwaco_fd_sock(fd);
+    if (s) {
+        struct iovec iov = {(void *)buf, len};
+        return ilwaco_sock_send_iov(s, &iov, 1, 0, NULL, 0);
+    }
     if (fd != 1 && fd != 2)
         return -EBADF;
     if (len == 0)
@@ -51,6 +68,9 @@ long ilwaco_sys_writev(long fd, const void *iov_arg, long iovcnt)
     size_t used = 0;
     long total = 0;
 
+    struct sock *s = ilwaco_fd_sock(fd);
+    if (s)
+        return ilwaco_sock_send_iov(s, iov, iovcnt, 0, NULL, 0);
     if (fd != 1 && fd != 2)
         return -EBADF;
     if (iovcnt < 0 || iovcnt > IOV_MAX)
@@ -96,8 +116,11 @@ long ilwaco_sys_writev(long fd, const void *iov_arg, long iovcnt)
     return total;
 }
 
-long ilwaco_sys_ioctl(long fd)
+long ilwaco_sys_ioctl(long fd, unsigned long req, void *arg)
 {
+    struct sock *s = ilwaco_fd_sock(fd);
+    if (s)
+        return ilwaco_sock_ioctl(s, req, arg);
     /*
      * The console is not a terminal: stdout is then fully buffered and a
      * whole buffer leaves in one exit instead of one exit per line.
@@ -107,16 +130,24 @@ long ilwaco_sys_ioctl(long fd)
 
 long ilwaco_sys_close(long fd)
 {
+    struct sock *s = ilwaco_fd_sock(fd);
+    if (s) {
+        ilwaco_fd_release(fd);
+        return ilwaco_sock_close(s);
+    }
     return is_console(fd) ? 0 : -EBADF;
 }
 
 long ilwaco_sys_lseek(long fd)
 {
-    return is_console(fd) ? -ESPIPE : -EBADF;
+    return is_console(fd) || ilwaco_fd_sock(fd) ? -ESPIPE : -EBADF;
 }
 
-long ilwaco_sys_fcntl(long fd, long cmd)
+long ilwaco_sys_fcntl(long fd, long cmd, long arg)
 {
+    struct sock *s = ilwaco_fd_sock(fd);
+    if (s)
+        return ilwaco_sock_fcntl(s, cmd, arg);
     if (!is_console(fd))
         return -EBADF;
     switch (cmd) {

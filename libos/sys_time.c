@@ -44,6 +44,10 @@ static int to_deadline(const struct timespec *ts, int absolute, uint64_t *deadli
 /* Idles until virtual time reaches deadline; wakeups for events are simply slept through. */
 static void sleep_until(uint64_t deadline)
 {
+    if (ilwaco_net_started()) {
+        ilwaco_net_sleep_until(deadline);
+        return;
+    }
     while (ilwaco_time_ns() < deadline)
         ilwaco_idle(deadline);
 }

@@ -9,24 +9,64 @@ long __ilwaco_syscall(long n, long a1, long a2, long a3, long a4, long a5, long 
 
 long __ilwaco_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
 {
-    (void)a6;
     switch (n) {
     case SYS_read:
         return ilwaco_sys_read(a1, (void *)a2, (size_t)a3);
     case SYS_readv:
-        return ilwaco_sys_read(a1, 0, 0);
+        return ilwaco_sys_readv(a1, (const void *)a2, a3);
     case SYS_write:
         return ilwaco_sys_write(a1, (const void *)a2, (size_t)a3);
     case SYS_writev:
         return ilwaco_sys_writev(a1, (const void *)a2, a3);
     case SYS_ioctl:
-        return ilwaco_sys_ioctl(a1);
+        return ilwaco_sys_ioctl(a1, (unsigned long)a2, (void *)a3);
     case SYS_close:
         return ilwaco_sys_close(a1);
     case SYS_lseek:
         return ilwaco_sys_lseek(a1);
     case SYS_fcntl:
-        return ilwaco_sys_fcntl(a1, a2);
+        return ilwaco_sys_fcntl(a1, a2, a3);
+
+    case SYS_socket:
+        return ilwaco_sys_socket(a1, a2, a3);
+    case SYS_bind:
+        return ilwaco_sys_bind(a1, (const void *)a2, a3);
+    case SYS_listen:
+        return ilwaco_sys_listen(a1, a2);
+    case SYS_accept:
+        return ilwaco_sys_accept4(a1, (void *)a2, (void *)a3, 0);
+    case SYS_accept4:
+        return ilwaco_sys_accept4(a1, (void *)a2, (void *)a3, a4);
+    case SYS_connect:
+        return ilwaco_sys_connect(a1, (const void *)a2, a3);
+    case SYS_shutdown:
+        return ilwaco_sys_shutdown(a1, a2);
+    case SYS_getsockname:
+        return ilwaco_sys_getsockname(a1, (void *)a2, (void *)a3);
+    case SYS_getpeername:
+        return ilwaco_sys_getpeername(a1, (void *)a2, (void *)a3);
+    case SYS_sendto:
+        return ilwaco_sys_sendto(a1, (const void *)a2, (size_t)a3, a4, (const void *)a5, a6);
+    case SYS_recvfrom:
+        return ilwaco_sys_recvfrom(a1, (void *)a2, (size_t)a3, a4, (void *)a5, (void *)a6);
+    case SYS_sendmsg:
+        return ilwaco_sys_sendmsg(a1, (const void *)a2, a3);
+    case SYS_recvmsg:
+        return ilwaco_sys_recvmsg(a1, (void *)a2, a3);
+    case SYS_setsockopt:
+        return ilwaco_sys_setsockopt(a1, a2, a3, (const void *)a4, a5);
+    case SYS_getsockopt:
+        return ilwaco_sys_getsockopt(a1, a2, a3, (void *)a4, (void *)a5);
+    case SYS_socketpair:
+        return -EOPNOTSUPP;
+    case SYS_poll:
+        return ilwaco_sys_poll((void *)a1, (unsigned long)a2, a3);
+    case SYS_ppoll:
+        return ilwaco_sys_ppoll((void *)a1, (unsigned long)a2, (const void *)a3);
+    case SYS_select:
+        return ilwaco_sys_select(a1, (void *)a2, (void *)a3, (void *)a4, (void *)a5);
+    case SYS_pselect6:
+        return ilwaco_sys_pselect6(a1, (void *)a2, (void *)a3, (void *)a4, (const void *)a5);
 
     case SYS_clock_gettime:
         return ilwaco_sys_clock_gettime(a1, (void *)a2);

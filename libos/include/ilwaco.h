@@ -39,4 +39,33 @@ _Noreturn void ilwaco_exit(int status);
  */
 long ilwaco_console_write(const void *buf, size_t len);
 
+/*
+ * Network waits. By default a blocking socket call, poll or select with
+ * nothing ready idles the VM (DENALI_HC_IDLE) until its timeout, the next
+ * TCP/IP timer or a received frame. With busy polling on, they spin
+ * instead, checking the receive ring and kicking out pending frames: lower
+ * latency, at the price of the VM's whole CPU share. Off by default.
+ */
+void ilwaco_net_busy_poll(int on);
+
+/* A snapshot of the guest network stack, for tests and benchmarks. */
+struct ilwaco_net_stats {
+    uint32_t started;       /* the stack has been set up (first socket) */
+    uint32_t nic_attached;  /* the virtual NIC is attached (ipv4 != 0) */
+    uint32_t sockets;       /* socket objects in use, including unaccepted connections */
+    uint32_t tcp_active;    /* TCP connections in lwIP, open or closing */
+    uint32_t tcp_time_wait; /* closed connections still in TIME-WAIT */
+    uint32_t tcp_listen;    /* listening sockets */
+    uint64_t heap_size;     /* lwIP's heap, allocated at the first socket */
+    uint64_t heap_used;     /* bytes of it in use now */
+    uint64_t rx_frames;     /* frames taken from the rx ring */
+    uint64_t tx_frames;     /* frames put on the tx ring */
+    uint64_t rx_dropped;    /* rx frames dropped: bad length or no memory */
+    uint64_t tx_dropped;    /* tx frames dropped: too long or the ring stayed full */
+    uint64_t kicks;         /* DENALI_HC_NET_KICK hypercalls issued */
+};
+
+/* Fills *out; a stack that has not started reports zeroes. */
+void ilwaco_net_stats(struct ilwaco_net_stats *out);
+
 #endif

@@ -1,0 +1,161 @@
+/* ilwaco's glue around lwIP: lazy start, virtual-time timers, the pump, and blocking waits. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "lwip/init.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/stats.h"
+#include "lwip/timeouts.h"
+
+#include "internal.h"
+#include "net.h"
+#include "socket.h"
+
+void *ilwaco_lwip_heap;
+
+static int started;
+static int busy_poll;
+
+/* lwIP's heap needs room for its two sentinel headers beyond MEM_SIZE; a page covers them. */
+#define HEAP_BYTES (((MEM_SIZE + 2 * DENALI_PAGE_SIZE) / DENALI_PAGE_SIZE) * DENALI_PAGE_SIZE)
+
+u32_t sys_now(void)
+{
+    /* lwIP's clock is 32-bit milliseconds; it copes with the wrap every 49 days. */
+    return (u32_t)(ilwaco_time_ns() / 1000000u);
+}
+
+uint32_t ilwaco_lwip_rand(void)
+{
+    uint32_t r;
+    ilwaco_random_fill(&r, sizeof(r));
+    return r;
+}
+
+_Noreturn void ilwaco_lwip_assert(const char *msg, const char *file, int line)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "lwIP assertion failed: %s at %s:%d\n", msg, file, line);
+    if (n > 0)
+        ilwaco_console_write(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    ilwaco_exit(134);
+}
+
+int ilwaco_net_started(void)
+{
+    return started;
+}
+
+int ilwaco_net_start(void)
+{
+    if (started)
+        return 0;
+    uintptr_t heap = ilwaco_pages_alloc(HEAP_BYTES);
+    if (!heap)
+        return -ENOMEM;
+    ilwaco_lwip_heap = (void *)heap;
+    lwip_init();
+    /* A VM without an address (or a monitor without a NIC) still has 127.0.0.1. */
+    ilwaco_nic_start();
+    started = 1;
+    return 0;
+}
+
+void ilwaco_net_busy_poll(int on)
+{
+    busy_poll = on != 0;
+}
+
+int ilwaco_net_pump(void)
+{
+    if (!started)
+        return 0;
+    int work = 0;
+    /* Looped-back packets produce replies (SYN, SYN-ACK, ACK...): run until the stack is quiet. */
+    for (int round = 0; round < 64; round++) {
+        int did = ilwaco_nic_poll() > 0;
+        for (struct netif *n = netif_list; n; n = n->next) {
+            if (n->loop_first) {
+                netif_poll(n);
+                did = 1;
+            }
+        }
+        sys_check_timeouts();
+        ilwaco_tcp_trim_time_wait();
+        if (!did)
+            break;
+        work = 1;
+    }
+    return work;
+}
+
+/* When the VM must next run for lwIP: its next timer, or never. */
+static uint64_t next_timer_ns(void)
+{
+    u32_t ms = sys_timeouts_sleeptime();
+    if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE)
+        return DENALI_DEADLINE_NONE;
+    return ilwaco_time_ns() + (uint64_t)ms * 1000000u;
+}
+
+int ilwaco_net_wait(int (*ready)(void *arg), void *arg, uint64_t deadline_ns)
+{
+    for (;;) {
+        ilwaco_net_pump();
+        if (ready(arg))
+            return 1;
+        uint64_t now = ilwaco_time_ns();
+        if (now >= deadline_ns)
+            return 0;
+        if (busy_poll) {
+            /* Time only moves at exits; a kick is one, and preemption makes the others. */
+            if (ilwaco_nic_tx_pending())
+                ilwaco_nic_kick();
+            continue;
+        }
+        uint64_t until = deadline_ns;
+        if (started) {
+            uint64_t timer = next_timer_ns();
+            if (timer < until)
+                until = timer;
+            if (until <= now)
+                continue;
+        }
+        /* The monitor sends our tx ring at this exit, and an rx frame ends the idle early. */
+        ilwaco_idle(until);
+    }
+}
+
+static int never(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+void ilwaco_net_sleep_until(uint64_t deadline_ns)
+{
+    ilwaco_net_wait(never, NULL, deadline_ns);
+}
+
+void ilwaco_net_stats(struct ilwaco_net_stats *out)
+{
+    *out = (struct ilwaco_net_stats){0};
+    if (!started)
+        return;
+    out->started = 1;
+    out->nic_attached = (uint32_t)ilwaco_nic_counters.attached;
+    out->sockets = ilwaco_sockets_in_use();
+    for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+        out->tcp_active++;
+    for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next)
+        out->tcp_time_wait++;
+    for (struct tcp_pcb_listen *p = tcp_listen_pcbs.listen_pcbs; p; p = p->next)
+        out->tcp_listen++;
+    out->heap_size = MEM_SIZE;
+    out->heap_used = lwip_stats.mem.used;
+    out->rx_frames = ilwaco_nic_counters.rx_frames;
+    out->tx_frames = ilwaco_nic_counters.tx_frames;
+    out->rx_dropped = ilwaco_nic_counters.rx_dropped;
+    out->tx_dropped = ilwaco_nic_counters.tx_dropped;
+    out->kicks = ilwaco_nic_counters.kicks;
+}
