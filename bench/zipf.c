@@ -348,6 +348,10 @@ static struct conn *open_conn(struct loadgen *lg, uint32_t t)
             errno = 0;
             return NULL; /* every connection carries a request */
         }
+        /* Abortive close: churning through idle connections must not pile up TIME_WAIT ports. */
+        struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
+        (void)setsockopt(lg->lru_oldest->fd, SOL_SOCKET, SO_LINGER, &abort_close,
+                         sizeof abort_close);
         close_conn(lg, lg->lru_oldest);
         lg->conns_evicted++;
     }
