@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +75,7 @@ struct uplink_slirp {
     _Atomic uint64_t arp_flushes;      /* output queue re-run after an ARP frame */
     _Atomic uint64_t guest_errors;     /* slirp's complaints about guest packets */
     _Atomic uint64_t poll_failures;
+    _Atomic uint64_t backlog_failures; /* listen() refused a wider backlog */
 };
 
 static struct uplink_slirp *from_base(struct lan_uplink *uplink)
@@ -433,6 +435,32 @@ static bool add_forwards(struct uplink_slirp *u)
     return true;
 }
 
+/* Called for each socket slirp would poll; widens the backlog of listening ones. */
+static int widen_listen_backlog(int fd, int slirp_events, void *opaque)
+{
+    (void)slirp_events;
+    struct uplink_slirp *u = opaque;
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening &&
+        listen(fd, SOMAXCONN) != 0)
+        atomic_fetch_add(&u->backlog_failures, 1);
+    return -1; /* not polled: the loop's next slirp_pollfds_fill starts afresh */
+}
+
+/*
+ * libslirp 4.7 listens with a backlog of 1, so of many simultaneous connects
+ * to one published port the kernel drops all but one or two, and their
+ * clients retry only after a second or more. Right after setup the
+ * forwards' listening sockets are the only sockets slirp has, and Linux lets
+ * listen() enlarge the backlog of a socket that is already listening.
+ */
+static void widen_forward_backlogs(struct uplink_slirp *u)
+{
+    uint32_t timeout = 0;
+    slirp_pollfds_fill(u->slirp, &timeout, widen_listen_backlog, u);
+}
+
 static void *slirp_thread_main(void *arg)
 {
     struct uplink_slirp *u = arg;
@@ -442,6 +470,8 @@ static void *slirp_thread_main(void *arg)
         u->start_failed = true;
     } else if (!add_forwards(u)) {
         u->start_failed = true;
+    } else {
+        widen_forward_backlogs(u);
     }
     bool failed = u->start_failed;
     sem_post(&u->started); /* after this, u->rules and u->start_err belong to the caller again */
@@ -547,12 +577,13 @@ struct lan_uplink *uplink_slirp_start(struct lan *lan, const struct publish_rule
 void uplink_slirp_print_stats(struct lan_uplink *uplink, FILE *out)
 {
     struct uplink_slirp *u = from_base(uplink);
-    fprintf(out,
-            "denali-uplink: kind=slirp to_host=%lu dropped_full=%lu dropped_oversize=%lu "
-            "from_host=%lu arp_flushes=%lu guest_errors=%lu poll_failures=%lu\n",
-            (unsigned long)atomic_load(&u->to_host), (unsigned long)atomic_load(&u->dropped_full),
-            (unsigned long)atomic_load(&u->dropped_oversize),
-            (unsigned long)atomic_load(&u->from_host), (unsigned long)atomic_load(&u->arp_flushes),
-            (unsigned long)atomic_load(&u->guest_errors),
-            (unsigned long)atomic_load(&u->poll_failures));
+    fprintf(
+        out,
+        "denali-uplink: kind=slirp to_host=%lu dropped_full=%lu dropped_oversize=%lu "
+        "from_host=%lu arp_flushes=%lu guest_errors=%lu poll_failures=%lu backlog_failures=%lu\n",
+        (unsigned long)atomic_load(&u->to_host), (unsigned long)atomic_load(&u->dropped_full),
+        (unsigned long)atomic_load(&u->dropped_oversize), (unsigned long)atomic_load(&u->from_host),
+        (unsigned long)atomic_load(&u->arp_flushes), (unsigned long)atomic_load(&u->guest_errors),
+        (unsigned long)atomic_load(&u->poll_failures),
+        (unsigned long)atomic_load(&u->backlog_failures));
 }
