@@ -10,10 +10,11 @@
 #define ECHO_PORT    7
 #define DISCARD_PORT 9
 #ifdef DENALI_GUEST
-#define MAX_CONNS 64 /* 16 KiB each: a 4 MiB VM still has room for lwIP */
+#define MAX_CONNS 64 /* 8 KiB each; fewer in a small VM */
 #else
 #define MAX_CONNS 1024
 #endif
+#define MIN_CONNS 4
 
 static void usage(void)
 {
@@ -58,12 +59,13 @@ int main(int argc, char **argv)
         port = discard ? DISCARD_PORT : ECHO_PORT;
 
     struct stream_server server;
-    if (stream_server_init(&server, MAX_CONNS, NULL, NULL) < 0) {
-        fprintf(stderr, "echo: out of memory for %d connections\n", MAX_CONNS);
-        return 1;
-    }
+    stream_server_init(&server, MAX_CONNS, NULL, NULL);
     if (stream_server_listen(&server, port, discard ? STREAM_DISCARD : STREAM_ECHO) < 0) {
         fprintf(stderr, "echo: cannot listen on port %u: %s\n", (unsigned)port, strerror(errno));
+        return 1;
+    }
+    if (stream_server_reserve(&server, MIN_CONNS) == 0) {
+        fprintf(stderr, "echo: out of memory for %d connections\n", MIN_CONNS);
         return 1;
     }
     if (!quiet)

@@ -28,6 +28,7 @@
 #define MAX_DOC_SIZE       (64ull * 1024 * 1024)
 #define HEAD_BUF_SIZE      320
 #define DEFAULT_IDLE_S     30
+#define MIN_CONNS          4
 /* After our last response on a closing connection, how long we drain what the client still sends.
  */
 #define LINGER_NS    (2 * NS_PER_S)
@@ -803,6 +804,23 @@ static void enable_busy_poll(bool quiet)
 #endif
 }
 
+/*
+ * Allocates the connection table. A -c limit is honoured or fatal; the
+ * default shrinks to what a small VM's memory allows.
+ */
+static int allocate_conns(struct server *s, size_t want, bool exact)
+{
+    s->conn_cap = want;
+    s->conns = net_calloc_shrinking(&s->conn_cap, exact ? want : MIN_CONNS, sizeof *s->conns);
+    s->pollfds = s->conns != NULL ? calloc(s->conn_cap + 1, sizeof *s->pollfds) : NULL;
+    if (s->pollfds == NULL) {
+        fprintf(stderr, "httpd: out of memory for %zu connections\n",
+                exact ? want : (size_t)MIN_CONNS);
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -821,7 +839,7 @@ int main(int argc, char **argv)
     struct server s = {0};
     uint16_t port = DEFAULT_PORT;
     uint64_t max_conns = DEFAULT_MAX_CONNS, idle_s = DEFAULT_IDLE_S;
-    bool busy_poll = false;
+    bool busy_poll = false, explicit_cap = false;
     int opt;
     while ((opt = getopt(argc, argv, "p:bqc:t:h")) != -1) {
         switch (opt) {
@@ -842,6 +860,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "httpd: bad connection limit '%s' (1..100000)\n", optarg);
                 return 2;
             }
+            explicit_cap = true;
             break;
         case 't':
             if (net_parse_u64(optarg, 1, 86400, &idle_s) < 0) {
@@ -862,21 +881,17 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    s.conn_cap = (size_t)max_conns;
     s.idle_timeout_ns = idle_s * NS_PER_S;
-    s.conns = calloc(s.conn_cap, sizeof *s.conns);
-    s.pollfds = calloc(s.conn_cap + 1, sizeof *s.pollfds);
-    if (s.conns == NULL || s.pollfds == NULL) {
-        fprintf(stderr, "httpd: out of memory for %zu connections\n", s.conn_cap);
-        return 1;
-    }
     fill_doc_pattern();
     build_root_page(&s);
+    /* Listen first: in a VM the first socket reserves the network stack's heap. */
     s.listen_fd = net_listen(port, 512);
     if (s.listen_fd < 0) {
         fprintf(stderr, "httpd: cannot listen on port %u: %s\n", (unsigned)port, strerror(errno));
         return 1;
     }
+    if (allocate_conns(&s, (size_t)max_conns, explicit_cap) < 0)
+        return 1;
     if (busy_poll)
         enable_busy_poll(s.quiet);
     if (!s.quiet)

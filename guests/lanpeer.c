@@ -54,13 +54,15 @@ static int run_server(const struct options *opt, unsigned clients)
 {
     struct server_tally tally = {0};
     struct stream_server server;
-    if (stream_server_init(&server, clients + 8, count_client, &tally) < 0) {
-        fprintf(stderr, "lanpeer: server out of memory for %u clients\n", clients);
-        return 1;
-    }
+    stream_server_init(&server, clients + 8, count_client, &tally);
     if (stream_server_listen(&server, ECHO_PORT, STREAM_ECHO) < 0 ||
         stream_server_listen(&server, DISCARD_PORT, STREAM_DISCARD) < 0) {
         fprintf(stderr, "lanpeer: server cannot listen: %s\n", strerror(errno));
+        return 1;
+    }
+    /* Every client needs its slot at once, or the count of finished clients never completes. */
+    if (stream_server_reserve(&server, clients + 1) == 0) {
+        fprintf(stderr, "lanpeer: server out of memory for %u clients\n", clients);
         return 1;
     }
     net_print_listening("lanpeer", ECHO_PORT, " (echo), discard on port 9");

@@ -26,7 +26,7 @@
 #define SEND_FLAGS MSG_NOSIGNAL
 #endif
 
-#define STREAM_BUF_SIZE 16384u
+#define STREAM_BUF_SIZE 8192u /* small: lanpeer must fit a 2 MiB VM beside lwIP */
 
 uint64_t net_now_ns(void)
 {
@@ -151,20 +151,38 @@ struct stream_conn {
     uint8_t buf[STREAM_BUF_SIZE];
 };
 
-int stream_server_init(struct stream_server *s, size_t cap, stream_closed_fn on_closed, void *ctx)
+void stream_server_init(struct stream_server *s, size_t cap, stream_closed_fn on_closed, void *ctx)
 {
     memset(s, 0, sizeof *s);
-    s->conns = calloc(cap, sizeof *s->conns);
-    s->pollfds = calloc(cap + 2, sizeof *s->pollfds);
-    if (s->conns == NULL || s->pollfds == NULL) {
-        free(s->conns);
-        free(s->pollfds);
-        return -1;
-    }
     s->conn_cap = cap;
     s->on_closed = on_closed;
     s->ctx = ctx;
-    return 0;
+}
+
+void *net_calloc_shrinking(size_t *count, size_t min_count, size_t size)
+{
+    for (size_t n = *count; n >= min_count && n > 0; n /= 2) {
+        void *p = calloc(n, size);
+        if (p != NULL) {
+            *count = n;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+size_t stream_server_reserve(struct stream_server *s, size_t min_cap)
+{
+    s->conns = net_calloc_shrinking(&s->conn_cap, min_cap, sizeof *s->conns);
+    if (s->conns == NULL)
+        return 0;
+    s->pollfds = calloc(s->conn_cap + 2, sizeof *s->pollfds);
+    if (s->pollfds == NULL) {
+        free(s->conns);
+        s->conns = NULL;
+        return 0;
+    }
+    return s->conn_cap;
 }
 
 int stream_server_listen(struct stream_server *s, uint16_t port, enum stream_mode mode)
@@ -234,7 +252,7 @@ static int stream_flush(struct stream_conn *c)
 /* Reads what is available; returns -1 on failure, 1 at EOF, 0 otherwise. */
 static int stream_read(struct stream_conn *c)
 {
-    static uint8_t sink[65536];
+    static uint8_t sink[16384];
     for (;;) {
         uint8_t *dst;
         size_t room;

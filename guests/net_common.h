@@ -81,11 +81,23 @@ struct stream_server {
     bool quiet;
 };
 
-/* Sets up an empty server with room for cap connections; returns 0 or -1 (no memory). */
-int stream_server_init(struct stream_server *s, size_t cap, stream_closed_fn on_closed, void *ctx);
+/* Sets up an empty server that will hold up to cap connections. */
+void stream_server_init(struct stream_server *s, size_t cap, stream_closed_fn on_closed, void *ctx);
 
 /* Adds a listener on port with mode; returns 0 or -1 with errno set. */
 int stream_server_listen(struct stream_server *s, uint16_t port, enum stream_mode mode);
+
+/*
+ * Allocates the connection table once the listeners exist (in a VM the
+ * first socket reserves the network stack's heap, which must come first).
+ * A small VM gets fewer connections: the cap halves until the table fits,
+ * down to min_cap. Returns the cap obtained, or 0 when even min_cap fails.
+ */
+size_t stream_server_reserve(struct stream_server *s, size_t min_cap);
+
+/* Allocates *count zeroed elements of size bytes, halving *count down to min_count until it fits.
+ */
+void *net_calloc_shrinking(size_t *count, size_t min_count, size_t size);
 
 /* Runs one poll round of at most timeout_ms; returns 0, or -1 on a fatal poll error. */
 int stream_server_step(struct stream_server *s, int timeout_ms);
