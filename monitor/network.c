@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "lan.h"
+#include "uplink_slirp.h"
+#include "uplink_tap.h"
 
 int network_start(struct monitor *m, char *err, size_t errlen)
 {
@@ -21,6 +23,15 @@ int network_start(struct monitor *m, char *err, size_t errlen)
         free(lan);
         return -1;
     }
+    if (o->net == NET_USER)
+        lan->uplink = uplink_slirp_start(lan, o->publish, o->publish_count, err, errlen);
+    else
+        lan->uplink = uplink_tap_start(lan, o->tap_name, err, errlen);
+    if (!lan->uplink) {
+        lan_destroy(lan);
+        free(lan);
+        return -1;
+    }
     m->lan = lan;
     return 0;
 }
@@ -30,6 +41,12 @@ void network_stop(struct monitor *m)
     struct lan *lan = m->lan;
     if (!lan)
         return;
+    if (lan->uplink && m->options->stats) {
+        if (m->options->net == NET_USER)
+            uplink_slirp_print_stats(lan->uplink, stderr);
+        else
+            uplink_tap_print_stats(lan->uplink, stderr);
+    }
     if (lan->uplink)
         lan->uplink->stop(lan->uplink);
     lan->uplink = NULL;

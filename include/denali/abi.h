@@ -75,7 +75,7 @@ enum denali_hypercall {
 #define DENALI_ENOSYS 38
 
 /* Batched virtual interrupts: bits of denali_vregs.events and of idle's result. */
-#define DENALI_EVENT_TIMER (1ull << 0)  /* an idle deadline passed */
+#define DENALI_EVENT_TIMER  (1ull << 0) /* an idle deadline passed */
 #define DENALI_EVENT_NET_RX (1ull << 1) /* frames were added to the rx ring */
 
 /*

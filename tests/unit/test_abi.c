@@ -118,7 +118,7 @@ static void test_stack_top_aligned(void **state)
 static void test_hypercall_numbers(void **state)
 {
     (void)state;
-    const unsigned numbers[] = {DENALI_HC_NOP, DENALI_HC_EXIT, DENALI_HC_CONSOLE_WRITE,
+    const unsigned numbers[] = {DENALI_HC_NOP,  DENALI_HC_EXIT,       DENALI_HC_CONSOLE_WRITE,
                                 DENALI_HC_IDLE, DENALI_HC_NET_ATTACH, DENALI_HC_NET_KICK};
     const size_t n = sizeof(numbers) / sizeof(numbers[0]);
     assert_int_equal(n, DENALI_HC_COUNT);
