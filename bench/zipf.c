@@ -1094,6 +1094,9 @@ static void build_requests(struct loadgen *lg)
 static void setup(struct loadgen *lg)
 {
     check_fd_limit(lg->opt.max_conns);
+    if (lg->opt.max_conns < lg->opt.concurrency)
+        fprintf(stderr, "zipf: note: --max-conns %u keeps at most %u requests in flight\n",
+                lg->opt.max_conns, lg->opt.max_conns);
     build_requests(lg);
     lg->cdf = build_zipf_cdf(lg->target_count, lg->opt.zipf_s);
     lg->conns = calloc(lg->opt.max_conns, sizeof *lg->conns);
