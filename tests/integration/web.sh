@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Web-serving VMs end to end: HTTP from the host via --publish and via a TAP device, and VM-to-VM TCP over the LAN.
+set -u
+. "$(dirname "$0")/harness.sh"
+
+HTTPD="$GUESTS/httpd.elf"
+LANPEER="$GUESTS/lanpeer.elf"
+ZIPF="$DENALI_ROOT/build/bench/zipf"
+# A port range of our own, away from the main job's 8000s and the benchmarks'.
+BASE=$((31000 + ($$ % 500) * 8))
+FLEET_PID=
+
+# start_fleet ARGS...: runs `denali run ARGS...` in the background, output in $WORK/fleet.
+start_fleet() {
+    "$DENALI" run --no-progress --stats "$@" >"$WORK/fleet" 2>&1 </dev/null &
+    FLEET_PID=$!
+}
+
+# stop_fleet: SIGINT, then the monitor's output becomes the last output (for expect/fail).
+stop_fleet() {
+    [ -n "$FLEET_PID" ] || return 0
+    kill -INT "$FLEET_PID" 2>/dev/null
+    STATUS=0
+    wait "$FLEET_PID" || STATUS=$?
+    FLEET_PID=
+    cp "$WORK/fleet" "$WORK/out"
+}
+trap 'stop_fleet' EXIT
+
+# wait_http URL: true once URL answers (up to 30 s), false if it never does or the fleet died.
+wait_http() {
+    local _
+    for _ in $(seq 1 60); do
+        kill -0 "$FLEET_PID" 2>/dev/null || return 1
+        curl -s -m 1 -o /dev/null "$1" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# check_http NAME EXPECTED-PATTERN CURL-ARGS...: curl's output (with -w extras) matches the pattern.
+check_http() {
+    local name=$1 pattern=$2
+    shift 2
+    local got
+    got=$(curl -s -m 5 "$@" 2>&1)
+    if grep -Eq -- "$pattern" <<<"$got"; then
+        ok "$name"
+    else
+        not_ok "$name"
+        diag "curl $*" "expected: $pattern" "got: $(head -c 300 <<<"$got")"
+    fi
+}
+
+# --- host to VM through --net user (libslirp) and --publish
+start_fleet -n 3 -m 4M -p "$BASE-$((BASE + 2)):80" "$HTTPD"
+if wait_http "http://127.0.0.1:$((BASE + 2))/"; then
+    ok "--publish: three httpd VMs answer on consecutive host ports"
+    check_http "--publish: port BASE+1 reaches VM 1" 'Denali VM 1 of 3' "http://127.0.0.1:$((BASE + 1))/"
+    check_http "--publish: port BASE+2 reaches VM 2" 'Denali VM 2 of 3' "http://127.0.0.1:$((BASE + 2))/"
+    check_http "a 2,258-byte document has exactly that length" '^200 2258$' \
+        -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$BASE/doc/2258"
+    check_http "a 1 MB document arrives whole" '^200 1000000$' \
+        -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$BASE/doc/1000000"
+    check_http "an unknown path is 404" '^404$' -o /dev/null -w '%{http_code}' \
+        "http://127.0.0.1:$BASE/nope"
+    check_http "HEAD gives the length and no body" '^200 0$' -I -o /dev/null \
+        -w '%{http_code} %{size_download}' "http://127.0.0.1:$BASE/doc/500"
+    check_http "two requests share one keep-alive connection" '^200 1;200 0;$' \
+        -w '%{http_code} %{num_connects};' -o /dev/null "http://127.0.0.1:$BASE/" \
+        -o /dev/null "http://127.0.0.1:$BASE/doc/10"
+    if "$ZIPF" --ports "127.0.0.1:$BASE-$((BASE + 2))" -d 1 --warmup 0.2 -c 8 >"$WORK/zipf" 2>&1 &&
+        grep -Eq 'errors=0$' "$WORK/zipf"; then
+        ok "a Zipf load over the three VMs completes without errors"
+    else
+        not_ok "a Zipf load over the three VMs completes without errors"
+        tail -n 12 "$WORK/zipf" | sed 's/^/#   /'
+    fi
+else
+    not_ok "--publish: three httpd VMs answer on consecutive host ports"
+fi
+stop_fleet
+expect "the fleet stops on SIGINT and counts its frames" 1 \
+    '^denali: 3 VMs: 0 exited 0, 0 exited non-zero, 3 stopped$' \
+    '^denali-net: tx_frames=[1-9]' '^denali-uplink: kind=slirp '
+
+# A published port already taken is a clear error before any VM runs.
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(20)' \
+    "$((BASE + 5))" &
+holder=$!
+sleep 0.3
+boot -n 1 -p "$((BASE + 5)):80" "$HTTPD"
+kill "$holder" 2>/dev/null
+expect "a published port in use is refused with a reason" 2 \
+    "cannot listen on 127\.0\.0\.1:$((BASE + 5)).*in use"
+
+# --- host to VM through a TAP device: every VM by its own address
+TAP=dnt$$
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then
+    skip "--net tap: VMs reachable at their own addresses" "needs root and /dev/net/tun"
+else
+    start_fleet -n 2 -m 4M --net "tap:$TAP" "$HTTPD"
+    if wait_http "http://10.77.0.17/"; then
+        check_http "--net tap: VM 1 answers at 10.77.0.17" 'Denali VM 1 of 2' "http://10.77.0.17/"
+        check_http "--net tap: VM 0 answers at 10.77.0.16" 'Denali VM 0 of 2' "http://10.77.0.16/"
+    else
+        not_ok "--net tap: VMs reachable at their own addresses"
+    fi
+    stop_fleet
+    if ip link show "$TAP" >/dev/null 2>&1; then
+        not_ok "the TAP device goes away with the monitor"
+    else
+        ok "the TAP device goes away with the monitor"
+    fi
+fi
+
+# --- VM to VM across the switch
+boot -n 4 -m 4M -t 60 "$LANPEER" echo 100 200
+expect "VM-to-VM TCP echo: three clients do 100 verified round trips each with VM 0" 0 \
+    '^\[vm 1\] lanpeer: VM 1 echo ok: 100 round trips' \
+    '^\[vm 3\] lanpeer: VM 3 echo ok: 100 round trips' \
+    '^denali: 4 VMs: 4 exited 0, 0 exited non-zero, 0 stopped$'
+
+boot -n 3 -m 4M -t 60 "$LANPEER" bulk 4
+expect "VM-to-VM TCP bulk: two clients send 4 MiB each to VM 0" 0 \
+    '^\[vm 0\] lanpeer: server received 8388608 bytes from 2 clients$' \
+    '^denali: 3 VMs: 3 exited 0, 0 exited non-zero, 0 stopped$'
+
+boot -n 4 -m 4M -t 60 --net-events immediate "$LANPEER" echo 20 100
+expect "immediate event delivery works too" 0 '^denali: 4 VMs: 4 exited 0, 0 exited non-zero, 0 stopped$'
+
+boot -n 4 -m 4M -t 60 --net none "$LANPEER" echo 5 10
+expect "--net none: sockets have no network, and the guests say so" 1 \
+    '^denali: 4 VMs: 0 exited 0, 4 exited non-zero, 0 stopped$'
+
+finish
