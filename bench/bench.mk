@@ -19,3 +19,10 @@ bench-tools: $(BUILD)/bench/zipf
 $(BUILD)/bench/zipf: bench/zipf.c bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_HOST) -o $@ $< $(LDFLAGS_HOST) -lm
+
+# tcp_bulk, the host-loopback floor of bench/lan_bulk.sh: one TCP connection, N MiB sent.
+bench-tools: $(BUILD)/bench/tcp_bulk
+
+$(BUILD)/bench/tcp_bulk: bench/tcp_bulk.c bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -o $@ $< $(LDFLAGS_HOST)
