@@ -67,12 +67,30 @@ rm -rf "$work" "$prefix"
 mkdir -p "$work" "$prefix" "$(dirname "$lib")"
 cp -a "$tree/src/include" "$prefix/include"
 
+# Our one change to lwIP. 2.1.3 answers every zero-length segment outside the
+# receive window with an ACK; when both peers' windows are zero (both stopped
+# reading), each pure ACK draws another, an endless ACK storm that on loopback
+# never leaves netif_poll. RFC 793 accepts a zero-length segment at exactly
+# rcv_nxt even with a zero window, and so do we.
+storm_from='    if (!TCP_SEQ_BETWEEN(seqno, pcb->rcv_nxt, pcb->rcv_nxt + pcb->rcv_wnd - 1)) {'
+# (awk -v turns the \n into a line break.)
+storm_to='    if (seqno != pcb->rcv_nxt &&\n        !TCP_SEQ_BETWEEN(seqno, pcb->rcv_nxt, pcb->rcv_nxt + pcb->rcv_wnd - 1)) {'
+# The source has CRLF line ends; the copy gets plain ones.
+awk -v from="$storm_from" -v to="$storm_to" '
+    { sub(/\r$/, "") }
+    $0 == from { print to; n++; next }
+    { print }
+    END { exit n == 1 ? 0 : 1 }' "$tree/src/core/tcp_in.c" >"$work/tcp_in.c" ||
+    fail "lwIP's tcp_in.c changed: the zero-window ACK fix in $0 needs updating"
+
 echo "  LWIP    compile $(basename "$tree") core"
 objs=""
 for f in $files; do
     obj="$work/$(echo "$f" | tr / _ | sed 's/\.c$/.o/')"
+    source="$tree/src/$f"
+    [ "$f" = core/tcp_in.c ] && source="$work/tcp_in.c"
     # shellcheck disable=SC2086 # LWIP_CFLAGS is a list of flags
-    ${CC:-cc} ${LWIP_CFLAGS:-} -I"$prefix/include" -c "$tree/src/$f" -o "$obj" >>"$log" 2>&1 ||
+    ${CC:-cc} ${LWIP_CFLAGS:-} -I"$prefix/include" -c "$source" -o "$obj" >>"$log" 2>&1 ||
         fail "compiling src/$f failed"
     objs="$objs $obj"
 done
