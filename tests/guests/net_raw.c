@@ -1,9 +1,14 @@
 /* Test guest driving the virtual NIC's rings by hand: forwarding, broadcast, spoofing, bad frames,
  * garbage rings and floods. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <ilwaco.h>
 
@@ -254,6 +259,107 @@ static void flood(unsigned seconds, const char *target)
     }
 }
 
+#define ECHO_PORT 7
+#define ECHO_SIZE 256
+
+static int tcp_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        die("socket");
+    return fd;
+}
+
+/* VM 0's side of tcpflood: echoes every connection (poll loop) until the run's end. */
+static void echo_server(uint64_t until)
+{
+    int listener = tcp_socket();
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(ECHO_PORT)};
+    if (bind(listener, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(listener, 8) < 0)
+        die("bind/listen");
+    struct pollfd fds[8] = {{.fd = listener, .events = POLLIN}};
+    nfds_t n = 1;
+    unsigned long echoed = 0;
+    while (ilwaco_time_ns() < until) {
+        if (poll(fds, n, 100) < 0)
+            die("poll");
+        for (nfds_t i = 1; i < n; i++) {
+            if (!fds[i].revents)
+                continue;
+            char buf[ECHO_SIZE];
+            ssize_t got = recv(fds[i].fd, buf, sizeof(buf), 0);
+            if (got <= 0 || send(fds[i].fd, buf, (size_t)got, 0) != got) {
+                close(fds[i].fd);
+                fds[i--] = fds[--n];
+                continue;
+            }
+            echoed += (unsigned long)got;
+        }
+        if ((fds[0].revents & POLLIN) && n < 8) {
+            int fd = accept(listener, NULL, NULL);
+            if (fd >= 0)
+                fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        }
+    }
+    printf("net_raw: vm 0 echoed %lu bytes under the flood\n", echoed);
+}
+
+/* A client of tcpflood: verified TCP echo round trips with VM 0 until the run's end. */
+static void echo_client(uint64_t until)
+{
+    ilwaco_idle(ilwaco_time_ns() + 200000000ull); /* VM 0 listens first */
+    int fd = tcp_socket();
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons(ECHO_PORT),
+                               .sin_addr.s_addr = htonl(ntohl(ilwaco_vregs()->ipv4) - vm_id)};
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+        die("connect to VM 0");
+    unsigned rounds = 0;
+    char out[ECHO_SIZE], in[ECHO_SIZE];
+    while (ilwaco_time_ns() < until) {
+        for (unsigned i = 0; i < ECHO_SIZE; i++)
+            out[i] = (char)(rounds * 31u + i + vm_id);
+        if (send(fd, out, sizeof(out), 0) != (ssize_t)sizeof(out))
+            die("send");
+        for (size_t got = 0; got < sizeof(in);) {
+            ssize_t r = recv(fd, in + got, sizeof(in) - got, 0);
+            if (r <= 0)
+                die("recv");
+            got += (size_t)r;
+        }
+        if (memcmp(in, out, sizeof(in)) != 0)
+            die("echo differs");
+        rounds++;
+    }
+    close(fd);
+    printf("net_raw: vm %u did %u TCP echo round trips under the flood\n", vm_id, rounds);
+}
+
+/* TCP echo between VM 0 and VMs 2.. while VM 1 floods VM 0 and the LAN with raw frames. */
+static void tcp_flood(unsigned seconds)
+{
+    uint64_t until = ilwaco_time_ns() + seconds * 1000000000ull;
+    if (vm_id == 0) {
+        echo_server(until + 500000000ull);
+        return;
+    }
+    if (vm_id != 1) {
+        echo_client(until);
+        return;
+    }
+    attach();
+    uint8_t frame[TEST_FRAME_LEN], victim[6];
+    static const uint8_t all[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    vm_mac(0, victim);
+    unsigned long sent = 0;
+    while (ilwaco_time_ns() < until) {
+        build(frame, sent % 2 ? all : victim, (const uint8_t *)ilwaco_vregs()->mac, FLOOD_MARK, 0);
+        queue_raw(frame, sizeof(frame), sizeof(frame));
+        sent++;
+    }
+    printf("net_raw: vm 1 flooded %lu frames\n", sent);
+}
+
 /* vm 0 corrupts its tx ring's producer index and must be stopped; the others stay healthy. */
 static void garbage(void)
 {
@@ -301,6 +407,10 @@ int main(int argc, char **argv)
         bad_attach();
         return 0;
     }
+    if (strcmp(mode, "tcpflood") == 0 && argc > 2) {
+        tcp_flood((unsigned)atoi(argv[2]));
+        return 0;
+    }
     attach();
     if (strcmp(mode, "pingpong") == 0 && argc > 2)
         pingpong((unsigned)atoi(argv[2]));
@@ -314,6 +424,6 @@ int main(int argc, char **argv)
         garbage();
     else
         die("usage: net_raw nonet|badattach|pingpong ROUNDS|broadcast|badframes|flood SECS "
-            "[vm0|server|broadcast]|garbage");
+            "[vm0|server|broadcast]|tcpflood SECS|garbage");
     return 0;
 }

@@ -43,4 +43,10 @@ for target in vm0 server broadcast; do
         '^denali: 4 VMs: 4 exited 0, 0 exited non-zero, 0 stopped$'
 done
 
+boot -n 4 -m 4M --stats "$RAW" tcpflood 2
+expect "TCP echo between VMs keeps working while another VM floods the server and the LAN" 0 \
+    '^\[vm 2\] net_raw: vm 2 did [1-9][0-9]* TCP echo round trips under the flood$' \
+    '^\[vm 3\] net_raw: vm 3 did [1-9][0-9]* TCP echo round trips under the flood$' \
+    '^denali: 4 VMs: 4 exited 0, 0 exited non-zero, 0 stopped$' 'drop_storm=[1-9]'
+
 finish
