@@ -73,7 +73,8 @@ bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *fra
         atomic_fetch_add(&port->dropped_rx_full, 1);
         return false;
     }
-    if (port->rx_produced - consumed >= NET_FAIR_SHARE_SLOTS &&
+    /* The uplink is exempt: it carries the host's congestion-controlled TCP, not a guest. */
+    if (source != NET_SOURCE_UPLINK && port->rx_produced - consumed >= NET_FAIR_SHARE_SLOTS &&
         slots_held_by(port, consumed, source) >= NET_FAIR_SHARE_SLOTS) {
         pthread_mutex_unlock(&port->lock);
         atomic_fetch_add(&port->dropped_fair_share, 1);

@@ -38,7 +38,7 @@ struct net_port {
 
 /* The rx_source of frames from the uplink. */
 #define NET_SOURCE_UPLINK UINT32_MAX
-/* One sender may hold at most this many of a receiver's rx slots; the rest stay for others. */
+/* One VM may hold at most this many of a receiver's rx slots; the rest stay for others. */
 #define NET_FAIR_SHARE_SLOTS (DENALI_NET_RX_SLOTS * 3u / 4u)
 
 enum net_attach_result { NET_ATTACH_OK, NET_ATTACH_EINVAL, NET_ATTACH_FAULT };

@@ -115,7 +115,7 @@ enum denali_hypercall {
 #define DENALI_NET_FRAME_MIN 14u
 #define DENALI_NET_FRAME_MAX 1514u
 #define DENALI_NET_SLOT_SIZE 2048u
-#define DENALI_NET_RX_SLOTS  64u
+#define DENALI_NET_RX_SLOTS  128u
 #define DENALI_NET_TX_SLOTS  64u
 
 struct denali_net_slot {
