@@ -1,0 +1,237 @@
+# Shared helpers for the network drivers (sourced after lib.sh): fleets, readiness, zipf runs, stats.
+# shellcheck shell=bash
+
+NATIVE=${NATIVE:-build/native}
+# The load every web driver applies (the Denali paper's 2,258-byte object, Zipf s = 1.0).
+WEB_SIZE=2258
+WEB_ZIPF_S=1.0
+WEB_CONC=${WEB_CONC:-64}
+WEB_DURATION=${WEB_DURATION:-5}
+WEB_WARMUP=${WEB_WARMUP:-1}
+WEB_RUNS=${WEB_RUNS:-3}
+# Seconds a fleet has to boot and answer on every target before the driver gives up.
+WEB_READY_S=${WEB_READY_S:-90}
+# Seconds between SIGINT and SIGKILL when stopping a fleet.
+WEB_STOP_S=${WEB_STOP_S:-60}
+
+NET_NAME=
+NET_WORK=
+FLEET_PID=
+FLEET_OUT=
+NATIVE_PID=
+TICK_HZ=$(getconf CLK_TCK)
+
+# net_init NAME: a scratch directory and a trap that always stops what the driver started.
+net_init() {
+    NET_NAME=$1
+    NET_WORK=$(mktemp -d "/tmp/denali-bench-$NET_NAME.XXXXXX")
+    trap net_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+net_cleanup() {
+    fleet_kill
+    native_stop
+    [[ -z $NET_WORK ]] || rm -rf "$NET_WORK"
+}
+
+# net_fail MESSAGE: shows the end of the current fleet's output, then fails the driver.
+net_fail() {
+    if [[ -n $FLEET_OUT && -s $FLEET_OUT ]]; then
+        echo "$NET_NAME: last lines from the monitor:" >&2
+        grep -v 'stopped: interrupted (SIGINT)' "$FLEET_OUT" | tail -n 15 >&2
+    fi
+    bench_fail "$NET_NAME" "$*"
+}
+
+# web_check_values: the WEB_* settings are positive numbers.
+web_check_values() {
+    local v
+    for v in "$WEB_CONC" "$WEB_RUNS"; do
+        [[ $v =~ ^[1-9][0-9]*$ ]] || bench_fail "$NET_NAME" "bad WEB_CONC/WEB_RUNS value '$v'"
+    done
+    for v in "$WEB_DURATION" "$WEB_WARMUP" "$WEB_READY_S" "$WEB_STOP_S"; do
+        [[ $v =~ ^[0-9]+([.][0-9]+)?$ ]] || bench_fail "$NET_NAME" "bad WEB_* duration '$v'"
+    done
+}
+
+# ports_free FIRST LAST: fails the driver when any 127.0.0.1 TCP port in FIRST..LAST is listening.
+ports_free() {
+    local busy
+    busy=$(ss -Htln "( sport >= :$1 and sport <= :$2 )" 2>/dev/null | head -n 3)
+    [[ -z $busy ]] || bench_fail "$NET_NAME" "ports $1-$2 are in use (set WEB_PORT_BASE):" \
+        "$(tr -s ' \n' ' ' <<<"$busy")"
+}
+
+# vm_ip I: VM I's LAN address, 10.77.0.16 + I counting on into the third octet.
+vm_ip() {
+    local a=$((16 + $1))
+    echo "10.77.$((a >> 8)).$((a & 255))"
+}
+
+# tap_usable: succeeds when --net tap can work here: root, /dev/net/tun, and no interface already
+# holding the gateway address (another run's TAP would share the route to 10.77.0.0/16).
+tap_usable() {
+    [[ $(id -u) == 0 && -c /dev/net/tun ]] || return 1
+    ! ip -o -4 addr show 2>/dev/null | grep -q ' 10\.77\.0\.1/'
+}
+
+# fleet_start LABEL DENALI-RUN-ARGS...: starts the monitor in the background (FLEET_PID, FLEET_OUT).
+fleet_start() {
+    local label=$1
+    shift
+    FLEET_OUT=$NET_WORK/$label.out
+    echo "== $DENALI run $*" >&2
+    "$DENALI" run "$@" >"$FLEET_OUT" 2>&1 &
+    FLEET_PID=$!
+}
+
+# fleet_kill: stops a monitor still running: SIGINT, then SIGKILL after WEB_STOP_S seconds.
+fleet_kill() {
+    local i
+    [[ -n $FLEET_PID ]] || return 0
+    if kill -0 "$FLEET_PID" 2>/dev/null; then
+        kill -INT "$FLEET_PID" 2>/dev/null
+        for ((i = 0; i < ${WEB_STOP_S%.*} * 10; i++)); do
+            kill -0 "$FLEET_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$FLEET_PID" 2>/dev/null; then
+            echo "$NET_NAME: warning: monitor $FLEET_PID ignored SIGINT for ${WEB_STOP_S}s; killing it" >&2
+            kill -KILL "$FLEET_PID" 2>/dev/null
+        fi
+    fi
+    wait "$FLEET_PID" 2>/dev/null
+    FLEET_PID=
+}
+
+# fleet_stop: stops the fleet with SIGINT and reads its summary: FLEET_STATS (denali-stats),
+# FLEET_NET (denali-net), FLEET_UPLINK (denali-uplink), FLEET_BAD (VMs that ended or were stopped
+# for any reason but the SIGINT). Fails when the monitor printed no statistics.
+# shellcheck disable=SC2034 # FLEET_NET and FLEET_UPLINK are for the drivers
+fleet_stop() {
+    fleet_kill
+    FLEET_STATS=$(grep -o 'denali-stats:.*' "$FLEET_OUT" | tail -n 1)
+    FLEET_NET=$(grep -o 'denali-net:.*' "$FLEET_OUT" | tail -n 1)
+    FLEET_UPLINK=$(grep -o 'denali-uplink:.*' "$FLEET_OUT" | tail -n 1)
+    [[ -n $FLEET_STATS ]] || net_fail "the monitor printed no denali-stats line"
+    FLEET_BAD=$(grep -E '^denali: vm [0-9]+ (stopped|exited)' "$FLEET_OUT" |
+        grep -vc 'stopped: interrupted (SIGINT)')
+    if ((FLEET_BAD > 0)); then
+        echo "$NET_NAME: warning: $FLEET_BAD VMs ended on their own:" >&2
+        grep -E '^denali: vm [0-9]+ (stopped|exited)' "$FLEET_OUT" |
+            grep -v 'stopped: interrupted (SIGINT)' | head -n 5 >&2
+    fi
+}
+
+# native_start ARGS...: starts a native server in the background (NATIVE_PID).
+native_start() {
+    echo "== $*" >&2
+    "$@" >"$NET_WORK/native.out" 2>&1 &
+    NATIVE_PID=$!
+}
+
+native_stop() {
+    [[ -n $NATIVE_PID ]] || return 0
+    kill "$NATIVE_PID" 2>/dev/null
+    wait "$NATIVE_PID" 2>/dev/null
+    NATIVE_PID=
+}
+
+# wait_http PID KIND SPEC COUNT: waits until GET / answers 200 on all COUNT targets, failing the
+# driver when process PID ends or WEB_READY_S passes first. KIND ports: SPEC = HOST:PORT0, target
+# i on PORT0 + i; KIND addrs: SPEC = PORT, target i on vm_ip i. Checks run 200 at a time with
+# parallel curl, so a target not listening yet costs one connect timeout, not one per target.
+wait_http() {
+    local pid=$1 kind=$2 spec=$3 count=$4 t0 i url code pending=() next=() urls=()
+    t0=$(now_us)
+    for ((i = 0; i < count; i++)); do
+        pending+=("$i")
+    done
+    echo "== waiting for $count targets to answer" >&2
+    while ((${#pending[@]} > 0)); do
+        kill -0 "$pid" 2>/dev/null || net_fail "the server ended before all $count targets answered"
+        if (($(now_us) - t0 > ${WEB_READY_S%.*} * 1000000)); then
+            net_fail "only $((count - ${#pending[@]})) of $count targets answered within" \
+                "${WEB_READY_S}s (first silent: target ${pending[0]})"
+        fi
+        urls=()
+        for i in "${pending[@]:0:200}"; do
+            if [[ $kind == ports ]]; then
+                urls+=(-o /dev/null "http://${spec%:*}:$((${spec##*:} + i))/#$i")
+            else
+                urls+=(-o /dev/null "http://$(vm_ip "$i"):$spec/#$i")
+            fi
+        done
+        next=("${pending[@]:200}")
+        while read -r code url; do
+            [[ $code == 200 ]] || next+=("${url##*#}")
+        done < <(curl -s --parallel --parallel-max 50 --connect-timeout 2 -m 3 \
+            -w '%{http_code} %{url}\n' "${urls[@]}" 2>/dev/null)
+        if ((${#next[@]} == ${#pending[@]})); then
+            sleep 0.3
+        fi
+        pending=("${next[@]}")
+    done
+    echo "== all $count answered after $(fmt %.1f "($(now_us) - $t0) / 1000000") s" >&2
+}
+
+# zipf_run PID LABEL ZIPF-TARGET-ARGS...: one zipf run with the common load; process PID's CPU is
+# measured over it. Sets ZIPF_LINE (the ZIPF summary) and ZIPF_CPU (PID's cores over the run);
+# fails the driver when zipf printed no summary.
+zipf_run() {
+    local pid=$1 label=$2 out c0 c1 w0 w1
+    shift 2
+    out=$NET_WORK/$label.zipf
+    echo "== $BENCH_BIN/zipf $* -s $WEB_ZIPF_S --size $WEB_SIZE -c $WEB_CONC -d $WEB_DURATION" \
+        "--warmup $WEB_WARMUP ${ZIPF_EXTRA:-}" >&2
+    c0=$(proc_cpu_ticks "$pid") || net_fail "the server ended before $label"
+    w0=$(now_us)
+    # shellcheck disable=SC2086 # ZIPF_EXTRA is a list of options
+    "$BENCH_BIN/zipf" "$@" -s "$WEB_ZIPF_S" --size "$WEB_SIZE" -c "$WEB_CONC" -d "$WEB_DURATION" \
+        --warmup "$WEB_WARMUP" ${ZIPF_EXTRA:-} >"$out" 2>&1
+    c1=$(proc_cpu_ticks "$pid") || net_fail "the server ended during $label"
+    w1=$(now_us)
+    ZIPF_LINE=$(grep '^ZIPF ' "$out" | tail -n 1)
+    if [[ -z $ZIPF_LINE || -z $(kv rps "$ZIPF_LINE") ]]; then
+        tail -n 5 "$out" >&2
+        net_fail "zipf printed no ZIPF line ($label)"
+    fi
+    ZIPF_CPU=$(fmt %.2f "($c1 - $c0) / $TICK_HZ / (($w1 - $w0) / 1000000)")
+    grep -E '^ *(requests/s|latency|errors) ' "$out" | sed "s/^ */  $label: /" >&2
+    if (($(kv errors "$ZIPF_LINE") > 0)); then
+        echo "$NET_NAME: warning: $label: $(grep '^ *errors ' "$out" | sed 's/^ *//')" >&2
+    fi
+}
+
+# Results of repeated runs, by configuration label: space-separated values per metric.
+declare -A R_RPS R_MBPS R_P50 R_P99 R_ERR R_REQ R_CPU
+
+# record LABEL: appends the last zipf run's figures to LABEL's results.
+record() {
+    R_RPS[$1]+=" $(kv rps "$ZIPF_LINE")"
+    R_MBPS[$1]+=" $(kv mbps "$ZIPF_LINE")"
+    R_P50[$1]+=" $(kv p50_us "$ZIPF_LINE")"
+    R_P99[$1]+=" $(kv p99_us "$ZIPF_LINE")"
+    R_ERR[$1]=$((${R_ERR[$1]:-0} + $(kv errors "$ZIPF_LINE")))
+    R_REQ[$1]=$((${R_REQ[$1]:-0} + $(kv requests "$ZIPF_LINE")))
+    R_CPU[$1]+=" $ZIPF_CPU"
+}
+
+# med LIST: the median of a space-separated list (NA when empty).
+med() {
+    local v
+    read -ra v <<<"$1"
+    ((${#v[@]} > 0)) || {
+        echo NA
+        return
+    }
+    median "${v[@]}"
+}
+
+# result_line LABEL: LABEL's medians in one line, for humans.
+result_line() {
+    echo "rps $(med "${R_RPS[$1]}") (runs:${R_RPS[$1]}), MB/s $(med "${R_MBPS[$1]}")," \
+        "p50 $(med "${R_P50[$1]}") us, p99 $(med "${R_P99[$1]}") us, errors ${R_ERR[$1]}," \
+        "server CPU $(med "${R_CPU[$1]}") cores"
+}

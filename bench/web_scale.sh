@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Web scaling benchmark: Zipf HTTP load over N httpd VMs, throughput against N = 1 in the same run.
+# Usage: bench/web_scale.sh [N...]   (default 1 10 100 1000; WEB_SCALE_10K=1 adds 10000)
+# N up to WEB_PUBLISH_MAX (1000) is reached through --net user and published 127.0.0.1 ports from
+# WEB_PORT_BASE (21000); larger N through --net tap (root only; skipped otherwise) with its own
+# N = 1 floor over the TAP. Environment: see bench/README.md (WEB_CONC, WEB_DURATION, WEB_RUNS...).
+set -uo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=bench/net_lib.sh
+. "$(dirname "$0")/net_lib.sh"
+
+NAME=web_scale
+GOAL=0.80        # throughput at N = 1000 against N = 1
+GOAL_ERR=0.001   # errors per request tolerated for pass
+GOAL_N=1000
+PORT_BASE=${WEB_PORT_BASE:-21000}
+PUBLISH_MAX=${WEB_PUBLISH_MAX:-1000}
+TAP_NAME=${WEB_TAP:-dnbench0}
+COUNTS=("$@")
+if [[ ${#COUNTS[@]} -eq 0 ]]; then
+    COUNTS=(1 10 100 1000)
+    [[ ${WEB_SCALE_10K:-0} == 1 ]] && COUNTS+=(10000)
+fi
+net_init $NAME
+web_check_values
+for n in "${COUNTS[@]}"; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || bench_fail $NAME "bad VM count '$n'"
+done
+bench_need $NAME "$DENALI" "$GUESTS/httpd.elf" "$BENCH_BIN/zipf"
+command -v curl >/dev/null || bench_fail $NAME "curl is needed to check that the fleet answers"
+
+# run_fleet LABEL N NET: boots N httpd VMs (NET user: published ports; tap: the TAP device), waits
+# until all answer, runs zipf WEB_RUNS times, stops the fleet; records under LABEL, and sets
+# RSS_KIB (the monitor's RSS under load) and STATS (its denali-stats line).
+run_fleet() {
+    local label=$1 n=$2 net=$3 mem=4M r
+    local args=(-n "$n" -m "$mem" --stats --console null --no-progress)
+    if [[ $net == user ]]; then
+        ports_free "$PORT_BASE" $((PORT_BASE + n - 1))
+        if ((n == 1)); then
+            args+=(--net user -p "$PORT_BASE:80")
+        else
+            args+=(--net user -p "$PORT_BASE-$((PORT_BASE + n - 1)):80")
+        fi
+    else
+        args+=(--net "tap:$TAP_NAME")
+    fi
+    fleet_start "$label" "${args[@]}" "$GUESTS/httpd.elf" -q
+    if [[ $net == user ]]; then
+        wait_http "$FLEET_PID" ports "127.0.0.1:$PORT_BASE" "$n"
+    else
+        wait_http "$FLEET_PID" addrs 80 "$n"
+    fi
+    for ((r = 1; r <= WEB_RUNS; r++)); do
+        if [[ $net == user ]]; then
+            if ((n == 1)); then
+                zipf_run "$FLEET_PID" "$label-$r" --target "127.0.0.1:$PORT_BASE"
+            else
+                zipf_run "$FLEET_PID" "$label-$r" --ports "127.0.0.1:$PORT_BASE-$((PORT_BASE + n - 1))"
+            fi
+        else
+            zipf_run "$FLEET_PID" "$label-$r" --addrs "$(vm_ip 0)+$n:80"
+        fi
+        record "$label"
+    done
+    RSS_KIB=$(proc_rss_kib "$FLEET_PID")
+    fleet_stop
+    STATS=$FLEET_STATS
+    ((FLEET_BAD == 0)) || net_fail "$FLEET_BAD of $n VMs ended before the SIGINT"
+    echo "  $label: monitor RSS under load $RSS_KIB KiB ($(fmt %.1f "$RSS_KIB / $n") KiB/VM)," \
+        "$STATS" >&2
+    echo "  $label: $FLEET_NET" >&2
+    echo "  $label: $FLEET_UPLINK" >&2
+}
+
+declare -A RSS CPU_MS WALL_MS
+# measure LABEL N NET: run_fleet plus the monitor's memory and CPU for the report.
+measure() {
+    run_fleet "$@"
+    RSS[$1]=$RSS_KIB
+    CPU_MS[$1]=$(kv cpu_ms "$STATS")
+    WALL_MS[$1]=$(kv wall_ms "$STATS")
+}
+
+# Published-port fleets in increasing N, then N = 1 again: the floor is the median of both N = 1
+# fleets' runs, so drift over the run (other users of the machine) moves floor and fleets alike.
+user_counts=() tap_counts=()
+for n in "${COUNTS[@]}"; do
+    if ((n <= PUBLISH_MAX)); then
+        [[ $n == 1 ]] || user_counts+=("$n")
+    else
+        tap_counts+=("$n")
+    fi
+done
+measure floor-a 1 user
+for n in "${user_counts[@]}"; do
+    measure "n$n" "$n" user
+done
+measure floor-b 1 user
+R_RPS[n1]="${R_RPS[floor-a]}${R_RPS[floor-b]}"
+R_MBPS[n1]="${R_MBPS[floor-a]}${R_MBPS[floor-b]}"
+R_P50[n1]="${R_P50[floor-a]}${R_P50[floor-b]}"
+R_P99[n1]="${R_P99[floor-a]}${R_P99[floor-b]}"
+R_ERR[n1]=$((R_ERR[floor-a] + R_ERR[floor-b]))
+R_REQ[n1]=$((R_REQ[floor-a] + R_REQ[floor-b]))
+R_CPU[n1]="${R_CPU[floor-a]}${R_CPU[floor-b]}"
+RSS[n1]=${RSS[floor-a]} CPU_MS[n1]=${CPU_MS[floor-a]} WALL_MS[n1]=${WALL_MS[floor-a]}
+floor=$(med "${R_RPS[n1]}")
+
+tap_floor=
+if ((${#tap_counts[@]} > 0)); then
+    if tap_usable; then
+        measure tap1 1 tap
+        for n in "${tap_counts[@]}"; do
+            measure "n$n" "$n" tap
+        done
+        tap_floor=$(med "${R_RPS[tap1]}")
+    else
+        echo "$NAME: skipping N = ${tap_counts[*]}: more VMs than published ports" \
+            "(WEB_PUBLISH_MAX=$PUBLISH_MAX) need --net tap, which needs root, /dev/net/tun and no" \
+            "other interface holding 10.77.0.1" >&2
+        tap_counts=()
+    fi
+fi
+
+errors=0 requests_total=0 summary=() pass=1 goal_ratio=NA
+echo "web_scale: $WEB_CONC requests in flight, Zipf s=$WEB_ZIPF_S over N httpd VMs, GET /doc/$WEB_SIZE," \
+    "${WEB_DURATION}s after ${WEB_WARMUP}s warmup, median of $WEB_RUNS runs (N = 1: of $((2 * WEB_RUNS)))"
+report_n() {
+    local n=$1 label=n$1 base=$2 rps ratio_n
+    rps=$(med "${R_RPS[$label]}")
+    ratio_n=$(ratio "$rps" "$base")
+    errors=$((errors + R_ERR[$label]))
+    requests_total=$((requests_total + R_REQ[$label]))
+    echo "  N=$n: $(result_line "$label"); ratio vs N=1 $ratio_n"
+    echo "        monitor: RSS $(fmt %.0f "${RSS[$label]} / 1024") MiB under load" \
+        "($(fmt %.1f "${RSS[$label]} / $n") KiB/VM), whole run $(fmt %.0f "${CPU_MS[$label]}") ms CPU" \
+        "in $(fmt %.0f "${WALL_MS[$label]}") ms ($(fmt %.2f "${CPU_MS[$label]} / ${WALL_MS[$label]}") cores)"
+    summary+=("rps_$n=$(fmt %.0f "$rps")")
+    [[ $n == 1 ]] || summary+=("ratio_$n=$ratio_n")
+    [[ $n == "$GOAL_N" ]] && goal_ratio=$ratio_n
+}
+for n in 1 "${user_counts[@]}"; do
+    report_n "$n" "$floor"
+done
+if [[ -n $tap_floor ]]; then
+    echo "  over --net tap (floor: N=1 over the TAP, $(result_line tap1)):"
+    for n in "${tap_counts[@]}"; do
+        report_n "$n" "$tap_floor"
+    done
+fi
+err_rate=$(calc "$errors / ($requests_total + $errors + 1)")
+if [[ $goal_ratio == NA ]]; then
+    pass=0
+    echo "  goal: N=$GOAL_N not measured"
+else
+    le "$GOAL" "$goal_ratio" || pass=0
+    echo "  goal: N=$GOAL_N at least $GOAL of N=1: ratio $goal_ratio"
+fi
+le "$err_rate" "$GOAL_ERR" || pass=0
+echo "  errors: $errors in all runs (rate $err_rate; pass needs <= $GOAL_ERR)"
+echo "BENCH $NAME ratio=$goal_ratio ${summary[*]} errors=$errors" \
+    "concurrency=$WEB_CONC duration_s=$WEB_DURATION goal=$GOAL pass=$pass"
