@@ -434,6 +434,11 @@ static void *worker_main(void *arg)
             enum slice_end end = run_slice(w, vm, &deadline);
             pthread_mutex_lock(&s->lock);
             vm->running = false;
+            if (end != SLICE_DONE && s->limit_enforced) {
+                /* The limit passed while it ran: enforce_time_limit left it to us. */
+                end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
+                end = SLICE_DONE;
+            }
             if (end == SLICE_DONE) {
                 forget_vm(m, s, vm);
                 if (s->next_id >= count && s->live_count == 0)

@@ -82,6 +82,7 @@ printf '  %-32s %s\n' \
     "monitor CPU" "$(field cpu_ms denali-stats: "$work/monitor.out") ms in $(field wall_ms denali-stats: "$work/monitor.out") ms" \
     "frames switched (tx / rx)" "$(field tx_frames denali-net: "$work/monitor.out") / $(field rx_frames denali-net: "$work/monitor.out")"
 echo
+echo "monitor summary (the fleet is stopped with SIGINT once the load ends):"
 grep '^denali: [0-9]* VMs:' "$work/monitor.out" || true
 echo "$zipf_line"
 exit "$zipf_status"

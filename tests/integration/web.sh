@@ -12,7 +12,7 @@ FLEET_PID=
 
 # start_fleet ARGS...: runs `denali run ARGS...` in the background, output in $WORK/fleet.
 start_fleet() {
-    "$DENALI" run --no-progress --stats "$@" >"$WORK/fleet" 2>&1 </dev/null &
+    timeout -k 10 -s INT 120 "$DENALI" run --no-progress --stats "$@" >"$WORK/fleet" 2>&1 </dev/null &
     FLEET_PID=$!
 }
 
