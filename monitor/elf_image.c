@@ -1,5 +1,6 @@
 /* Parsing and validating a guest ELF image before any VM starts: pure, no KVM, no I/O. */
 #include "elf_image.h"
+#include "error_text.h"
 
 #include <elf.h>
 #include <stdarg.h>
@@ -10,15 +11,6 @@
 
 #define PAGE_MASK           ((uint64_t)DENALI_PAGE_SIZE - 1)
 #define MAX_PROGRAM_HEADERS 64
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* True when [offset, offset + len) lies within size bytes, without overflow. */
 static bool within(uint64_t offset, uint64_t len, uint64_t size)

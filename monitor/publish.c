@@ -1,5 +1,6 @@
 /* Parsing and checking `--publish` rules (pure: no sockets, no slirp). */
 #include "publish.h"
+#include "error_text.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,15 +10,6 @@
 #define PUBLISH_SYNTAX "HOSTPORT[-HOSTPORT_END]:GUESTPORT"
 /* Longer specs are shown cut, so that the message stays one short line. */
 #define QUOTE_MAX 40
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Copies text for quoting in a message: at most QUOTE_MAX bytes, control characters as '?'. */
 static void quote_text(const char *text, size_t len, char out[QUOTE_MAX + 4])

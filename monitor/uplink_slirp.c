@@ -1,5 +1,6 @@
 /* The slirp uplink: one thread owns the Slirp instance; workers hand it frames through a queue. */
 #include "uplink_slirp.h"
+#include "error_text.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -81,14 +82,6 @@ struct uplink_slirp {
 static struct uplink_slirp *from_base(struct lan_uplink *uplink)
 {
     return (struct uplink_slirp *)uplink;
-}
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static int64_t monotonic_ns(void)
@@ -426,9 +419,9 @@ static bool add_forwards(struct uplink_slirp *u)
                 continue;
             char text[PUBLISH_TEXT_MAX];
             publish_format(rule, text);
-            set_error(u->start_err, u->start_errlen,
-                      "publish %s: cannot listen on 127.0.0.1:%u (for vm %u): %s", text, host_port,
-                      i, strerror(errno));
+            (void)fail(u->start_err, u->start_errlen,
+                       "publish %s: cannot listen on 127.0.0.1:%u (for vm %u): %s", text, host_port,
+                       i, strerror(errno));
             return false;
         }
     }
@@ -466,7 +459,7 @@ static void *slirp_thread_main(void *arg)
     struct uplink_slirp *u = arg;
     u->slirp = create_slirp(u);
     if (!u->slirp) {
-        set_error(u->start_err, u->start_errlen, "slirp: cannot set up user-mode networking");
+        (void)fail(u->start_err, u->start_errlen, "slirp: cannot set up user-mode networking");
         u->start_failed = true;
     } else if (!add_forwards(u)) {
         u->start_failed = true;
@@ -504,23 +497,11 @@ static void slirp_stop(struct lan_uplink *uplink)
     free_uplink(u);
 }
 
-/* Starts the thread with every signal blocked, so that signals meant for the process go elsewhere.
- */
-static int start_thread(struct uplink_slirp *u)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&u->thread, NULL, slirp_thread_main, u);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
-}
-
 static struct uplink_slirp *alloc_uplink(struct lan *lan, char *err, size_t errlen)
 {
     struct uplink_slirp *u = calloc(1, sizeof(*u));
     if (!u) {
-        set_error(err, errlen, "slirp: out of memory");
+        (void)fail(err, errlen, "slirp: out of memory");
         return NULL;
     }
     u->wake_fd = -1;
@@ -530,7 +511,7 @@ static struct uplink_slirp *alloc_uplink(struct lan *lan, char *err, size_t errl
     u->queue = calloc(QUEUE_FRAMES, sizeof(*u->queue));
     u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!u->queue || u->wake_fd < 0) {
-        set_error(err, errlen, "slirp: cannot set up the frame queue: %s", strerror(errno));
+        (void)fail(err, errlen, "slirp: cannot set up the frame queue: %s", strerror(errno));
         free_uplink(u);
         return NULL;
     }
@@ -556,9 +537,9 @@ struct lan_uplink *uplink_slirp_start(struct lan *lan, const struct publish_rule
     u->nrules = nrules;
     u->start_err = err;
     u->start_errlen = errlen;
-    int rc = start_thread(u);
+    int rc = start_quiet_thread(&u->thread, slirp_thread_main, u);
     if (rc != 0) {
-        set_error(err, errlen, "slirp: cannot start its thread: %s", strerror(rc));
+        (void)fail(err, errlen, "slirp: cannot start its thread: %s", strerror(rc));
         free_uplink(u);
         return NULL;
     }

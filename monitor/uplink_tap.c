@@ -1,6 +1,7 @@
 /* The TAP uplink: a host interface at the gateway address, read by one thread, written by workers.
  */
 #include "uplink_tap.h"
+#include "error_text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,14 +48,6 @@ struct uplink_tap {
 static struct uplink_tap *from_base(struct lan_uplink *uplink)
 {
     return (struct uplink_tap *)uplink;
-}
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static const char *ipv4_text(uint32_t host_order, char text[INET_ADDRSTRLEN])
@@ -127,13 +120,13 @@ static int open_tap(const char *ifname, char *err, size_t errlen)
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
-            set_error(err, errlen, "tap: no /dev/net/tun (is the tun module loaded?)");
+            (void)fail(err, errlen, "tap: no /dev/net/tun (is the tun module loaded?)");
         else if (errno == EACCES || errno == EPERM)
-            set_error(err, errlen,
-                      "tap: cannot open /dev/net/tun: %s (needs root or CAP_NET_ADMIN)",
-                      strerror(errno));
+            (void)fail(err, errlen,
+                       "tap: cannot open /dev/net/tun: %s (needs root or CAP_NET_ADMIN)",
+                       strerror(errno));
         else
-            set_error(err, errlen, "tap: cannot open /dev/net/tun: %s", strerror(errno));
+            (void)fail(err, errlen, "tap: cannot open /dev/net/tun: %s", strerror(errno));
         return -1;
     }
     struct ifreq ifr;
@@ -143,15 +136,15 @@ static int open_tap(const char *ifname, char *err, size_t errlen)
     if (ioctl(fd, TUNSETIFF, &ifr) == 0)
         return fd;
     if (errno == EPERM || errno == EACCES)
-        set_error(err, errlen, "tap: cannot create interface %s: %s (needs root or CAP_NET_ADMIN)",
-                  ifname, strerror(errno));
+        (void)fail(err, errlen, "tap: cannot create interface %s: %s (needs root or CAP_NET_ADMIN)",
+                   ifname, strerror(errno));
     else if (errno == EBUSY)
-        set_error(err, errlen, "tap: interface %s is busy (another process has it open)", ifname);
+        (void)fail(err, errlen, "tap: interface %s is busy (another process has it open)", ifname);
     else if (errno == EINVAL)
-        set_error(err, errlen, "tap: interface %s already exists and is not a free TAP device",
-                  ifname);
+        (void)fail(err, errlen, "tap: interface %s already exists and is not a free TAP device",
+                   ifname);
     else
-        set_error(err, errlen, "tap: cannot create interface %s: %s", ifname, strerror(errno));
+        (void)fail(err, errlen, "tap: cannot create interface %s: %s", ifname, strerror(errno));
     close(fd);
     return -1;
 }
@@ -170,7 +163,7 @@ static bool address_free(const struct lan *lan, const char *ifname, char *err, s
 {
     struct ifaddrs *list;
     if (getifaddrs(&list) != 0) {
-        set_error(err, errlen, "tap: cannot list the host's addresses: %s", strerror(errno));
+        (void)fail(err, errlen, "tap: cannot list the host's addresses: %s", strerror(errno));
         return false;
     }
     bool free_ok = true;
@@ -182,13 +175,13 @@ static bool address_free(const struct lan *lan, const char *ifname, char *err, s
         uint32_t addr = ntohl(((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
         uint32_t mask = ntohl(((struct sockaddr_in *)ifa->ifa_netmask)->sin_addr.s_addr);
         if (addr == lan->gateway) {
-            set_error(err, errlen, "tap: address %s is already in use on %s",
-                      ipv4_text(lan->gateway, ours), ifa->ifa_name);
+            (void)fail(err, errlen, "tap: address %s is already in use on %s",
+                       ipv4_text(lan->gateway, ours), ifa->ifa_name);
             free_ok = false;
         } else if (same_subnet(addr, lan->network, lan->netmask & mask)) {
-            set_error(err, errlen, "tap: the LAN %s/%d overlaps %s/%d on %s",
-                      ipv4_text(lan->network, ours), __builtin_popcount(lan->netmask),
-                      ipv4_text(addr, theirs), __builtin_popcount(mask), ifa->ifa_name);
+            (void)fail(err, errlen, "tap: the LAN %s/%d overlaps %s/%d on %s",
+                       ipv4_text(lan->network, ours), __builtin_popcount(lan->netmask),
+                       ipv4_text(addr, theirs), __builtin_popcount(mask), ifa->ifa_name);
             free_ok = false;
         }
     }
@@ -225,7 +218,7 @@ static bool configure_interface(const struct lan *lan, const char *ifname, uint8
 {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) {
-        set_error(err, errlen, "tap: cannot configure %s: %s", ifname, strerror(errno));
+        (void)fail(err, errlen, "tap: cannot configure %s: %s", ifname, strerror(errno));
         return false;
     }
     struct ifreq ifr;
@@ -250,7 +243,7 @@ static bool configure_interface(const struct lan *lan, const char *ifname, uint8
         ok = ok && ioctl(sock, SIOCSIFFLAGS, &ifr) == 0;
     }
     if (!ok)
-        set_error(err, errlen, "tap: cannot %s on %s: %s", step, ifname, strerror(errno));
+        (void)fail(err, errlen, "tap: cannot %s on %s: %s", step, ifname, strerror(errno));
     close(sock);
     return ok;
 }
@@ -278,24 +271,12 @@ static void tap_stop(struct lan_uplink *uplink)
     free_uplink(u);
 }
 
-/* Starts the thread with every signal blocked, so that signals meant for the process go elsewhere.
- */
-static int start_thread(struct uplink_tap *u)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&u->thread, NULL, tap_thread_main, u);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
-}
-
 static struct uplink_tap *alloc_uplink(struct lan *lan, const char *ifname, char *err,
                                        size_t errlen)
 {
     struct uplink_tap *u = calloc(1, sizeof(*u));
     if (!u) {
-        set_error(err, errlen, "tap: out of memory");
+        (void)fail(err, errlen, "tap: out of memory");
         return NULL;
     }
     u->tap_fd = -1;
@@ -304,7 +285,7 @@ static struct uplink_tap *alloc_uplink(struct lan *lan, const char *ifname, char
     u->buffer = malloc(READ_BUFFER);
     u->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!u->buffer || u->stop_fd < 0) {
-        set_error(err, errlen, "tap: cannot set up: %s", strerror(errno));
+        (void)fail(err, errlen, "tap: cannot set up: %s", strerror(errno));
         free_uplink(u);
         return NULL;
     }
@@ -317,14 +298,14 @@ static bool valid_ifname(const char *ifname, char *err, size_t errlen)
 {
     size_t len = strlen(ifname);
     if (len == 0 || len >= IFNAMSIZ) {
-        set_error(err, errlen, "tap: interface name '%s' must be 1 to %d characters", ifname,
-                  IFNAMSIZ - 1);
+        (void)fail(err, errlen, "tap: interface name '%s' must be 1 to %d characters", ifname,
+                   IFNAMSIZ - 1);
         return false;
     }
     /* The name also becomes a /proc path, so keep it to what ip(8) would accept. */
     if (strchr(ifname, '/') || strchr(ifname, ' ') || strcmp(ifname, ".") == 0 ||
         strcmp(ifname, "..") == 0) {
-        set_error(err, errlen, "tap: '%s' is not a valid interface name", ifname);
+        (void)fail(err, errlen, "tap: '%s' is not a valid interface name", ifname);
         return false;
     }
     return true;
@@ -349,9 +330,9 @@ struct lan_uplink *uplink_tap_start(struct lan *lan, const char *ifname, char *e
         free_uplink(u);
         return NULL;
     }
-    int rc = start_thread(u);
+    int rc = start_quiet_thread(&u->thread, tap_thread_main, u);
     if (rc != 0) {
-        set_error(err, errlen, "tap: cannot start its thread: %s", strerror(rc));
+        (void)fail(err, errlen, "tap: cannot start its thread: %s", strerror(rc));
         free_uplink(u);
         return NULL;
     }
