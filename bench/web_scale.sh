@@ -34,7 +34,7 @@ command -v curl >/dev/null || bench_fail $NAME "curl is needed to check that the
 # until all answer, runs zipf WEB_RUNS times, stops the fleet; records under LABEL, and sets
 # RSS_KIB (the monitor's RSS under load) and STATS (its denali-stats line).
 run_fleet() {
-    local label=$1 n=$2 net=$3 mem=4M r
+    local label=$1 n=$2 net=$3 mem=4M
     local args=(-n "$n" -m "$mem" --stats --console null --no-progress)
     if [[ $net == user ]]; then
         ports_free "$PORT_BASE" $((PORT_BASE + n - 1))
@@ -52,20 +52,15 @@ run_fleet() {
     else
         wait_http "$FLEET_PID" addrs 80 "$n"
     fi
-    for ((r = 1; r <= WEB_RUNS; r++)); do
-        if [[ $net == user ]]; then
-            if ((n == 1)); then
-                zipf_run "$FLEET_PID" "$label-$r" --target "127.0.0.1:$PORT_BASE"
-            else
-                zipf_run "$FLEET_PID" "$label-$r" --ports "127.0.0.1:$PORT_BASE-$((PORT_BASE + n - 1))"
-            fi
-        else
-            zipf_run "$FLEET_PID" "$label-$r" --addrs "$(vm_ip 0)+$n:80"
-        fi
-        record "$label"
-    done
+    if [[ $net == tap ]]; then
+        zipf_measure "$FLEET_PID" "$label" --addrs "$(vm_ip 0)+$n:80"
+    elif ((n == 1)); then
+        zipf_measure "$FLEET_PID" "$label" --target "127.0.0.1:$PORT_BASE"
+    else
+        zipf_measure "$FLEET_PID" "$label" --ports "127.0.0.1:$PORT_BASE-$((PORT_BASE + n - 1))"
+    fi
     RSS_KIB=$(proc_rss_kib "$FLEET_PID")
-    fleet_stop
+    fleet_stop $((WEB_STOP_S + n / 200))
     STATS=$FLEET_STATS
     ((FLEET_BAD == 0)) || net_fail "$FLEET_BAD of $n VMs ended before the SIGINT"
     echo "  $label: monitor RSS under load $RSS_KIB KiB ($(fmt %.1f "$RSS_KIB / $n") KiB/VM)," \
@@ -105,6 +100,7 @@ R_P99[n1]="${R_P99[floor-a]}${R_P99[floor-b]}"
 R_ERR[n1]=$((R_ERR[floor-a] + R_ERR[floor-b]))
 R_REQ[n1]=$((R_REQ[floor-a] + R_REQ[floor-b]))
 R_CPU[n1]="${R_CPU[floor-a]}${R_CPU[floor-b]}"
+R_OTHER[n1]="${R_OTHER[floor-a]}${R_OTHER[floor-b]}"
 RSS[n1]=${RSS[floor-a]} CPU_MS[n1]=${CPU_MS[floor-a]} WALL_MS[n1]=${WALL_MS[floor-a]}
 floor=$(med "${R_RPS[n1]}")
 
@@ -160,5 +156,10 @@ else
 fi
 le "$err_rate" "$GOAL_ERR" || pass=0
 echo "  errors: $errors in all runs (rate $err_rate; pass needs <= $GOAL_ERR)"
+((DISTURBED == 0)) || echo "  disturbed: $DISTURBED runs kept although other processes used" \
+    "over $WEB_OTHER_MAX cores meanwhile; the figures are rough"
+((FLEET_HANGS == 0)) || echo "  monitor hangs: $FLEET_HANGS fleets ignored SIGINT and were killed" \
+    "(their CPU and memory figures come from /proc)"
 echo "BENCH $NAME ratio=$goal_ratio ${summary[*]} errors=$errors" \
-    "concurrency=$WEB_CONC duration_s=$WEB_DURATION goal=$GOAL pass=$pass"
+    "concurrency=$WEB_CONC duration_s=$WEB_DURATION disturbed_runs=$DISTURBED stop_hangs=$FLEET_HANGS" \
+    "goal=$GOAL pass=$pass"

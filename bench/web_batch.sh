@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Batched virtual interrupts: web throughput of 800 httpd VMs with --net-events batch vs immediate.
+# Usage: bench/web_batch.sh [VMS]   (default 800; published ports from WEB_PORT_BASE, 22000)
+# Fleets run in the order batch, immediate, immediate, batch (drift on the shared machine cancels),
+# WEB_RUNS zipf runs each (default 2 here); each mode's figure is the median of its runs.
+set -uo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=bench/net_lib.sh
+. "$(dirname "$0")/net_lib.sh"
+
+NAME=web_batch
+GOAL=1.30 # batched / immediate throughput (the Denali paper)
+GOAL_ERR=0.001
+VMS=${1:-800}
+PORT_BASE=${WEB_PORT_BASE:-22000}
+WEB_RUNS=${WEB_RUNS:-2}
+net_init $NAME
+web_check_values
+[[ $VMS =~ ^[1-9][0-9]*$ && $VMS -le 1000 ]] || bench_fail $NAME "bad VM count '$VMS' (1..1000)"
+bench_need $NAME "$DENALI" "$GUESTS/httpd.elf" "$BENCH_BIN/zipf"
+command -v curl >/dev/null || bench_fail $NAME "curl is needed to check that the fleet answers"
+LAST=$((PORT_BASE + VMS - 1))
+
+declare -A CPU_MS WALL_MS RSS
+# run_mode MODE: one fleet with --net-events MODE, WEB_RUNS zipf runs recorded under MODE.
+run_mode() {
+    local mode=$1 rss
+    ports_free "$PORT_BASE" "$LAST"
+    fleet_start "$mode" -n "$VMS" -m 4M --stats --console null --no-progress --net user \
+        --net-events "$mode" -p "$PORT_BASE-$LAST:80" "$GUESTS/httpd.elf" -q
+    wait_http "$FLEET_PID" ports "127.0.0.1:$PORT_BASE" "$VMS"
+    zipf_measure "$FLEET_PID" "$mode" --ports "127.0.0.1:$PORT_BASE-$LAST"
+    rss=$(proc_rss_kib "$FLEET_PID")
+    fleet_stop "$WEB_STOP_S"
+    ((FLEET_BAD == 0)) || net_fail "$FLEET_BAD of $VMS VMs ended before the SIGINT"
+    echo "  $mode: RSS under load $rss KiB; $FLEET_STATS" >&2
+    echo "  $mode: $FLEET_NET" >&2
+    CPU_MS[$mode]=$(calc "${CPU_MS[$mode]:-0} + $(kv cpu_ms "$FLEET_STATS")")
+    WALL_MS[$mode]=$(calc "${WALL_MS[$mode]:-0} + $(kv wall_ms "$FLEET_STATS")")
+    RSS[$mode]=$rss
+}
+
+for mode in batch immediate immediate batch; do
+    run_mode $mode
+done
+
+rps_b=$(med "${R_RPS[batch]}")
+rps_i=$(med "${R_RPS[immediate]}")
+r=$(ratio "$rps_b" "$rps_i")
+errors=$((R_ERR[batch] + R_ERR[immediate]))
+err_rate=$(calc "$errors / (${R_REQ[batch]} + ${R_REQ[immediate]} + $errors + 1)")
+pass=0
+le "$GOAL" "$r" && le "$err_rate" "$GOAL_ERR" && pass=1
+echo "web_batch: $VMS httpd VMs, $WEB_CONC requests in flight, Zipf s=$WEB_ZIPF_S, GET /doc/$WEB_SIZE," \
+    "${WEB_DURATION}s after ${WEB_WARMUP}s warmup; median of $((2 * WEB_RUNS)) runs per mode"
+for mode in batch immediate; do
+    echo "  $mode: $(result_line $mode)"
+    echo "        monitor over its whole runs: $(fmt %.2f "${CPU_MS[$mode]} / ${WALL_MS[$mode]}") cores," \
+        "RSS $(fmt %.0f "${RSS[$mode]} / 1024") MiB"
+done
+echo "  ratio batch/immediate $r (goal >= $GOAL); errors $errors (rate $err_rate, pass needs <= $GOAL_ERR)"
+((DISTURBED == 0)) || echo "  disturbed: $DISTURBED runs kept although other processes used" \
+    "over $WEB_OTHER_MAX cores meanwhile; the figures are rough"
+echo "BENCH $NAME ratio=$r vms=$VMS rps_batch=$(fmt %.0f "$rps_b") rps_immediate=$(fmt %.0f "$rps_i")" \
+    "p99_batch_us=$(med "${R_P99[batch]}") p99_immediate_us=$(med "${R_P99[immediate]}")" \
+    "errors=$errors disturbed_runs=$DISTURBED stop_hangs=$FLEET_HANGS goal=$GOAL pass=$pass"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Idle-with-timeout: web throughput of 800 httpd VMs that idle vs 800 that busy-poll (httpd -b).
+# Usage: bench/web_idle.sh [VMS]   (default 800; published ports from WEB_PORT_BASE, 23000)
+# Fleets run in the order idle, busy, busy, idle (drift on the shared machine cancels),
+# WEB_RUNS zipf runs each (default 2 here); each mode's figure is the median of its runs.
+set -uo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=bench/net_lib.sh
+. "$(dirname "$0")/net_lib.sh"
+
+NAME=web_idle
+GOAL=2 # idling / busy-polling throughput (the Denali paper)
+GOAL_ERR=0.001
+VMS=${1:-800}
+PORT_BASE=${WEB_PORT_BASE:-23000}
+WEB_RUNS=${WEB_RUNS:-2}
+net_init $NAME
+web_check_values
+[[ $VMS =~ ^[1-9][0-9]*$ && $VMS -le 1000 ]] || bench_fail $NAME "bad VM count '$VMS' (1..1000)"
+bench_need $NAME "$DENALI" "$GUESTS/httpd.elf" "$BENCH_BIN/zipf"
+command -v curl >/dev/null || bench_fail $NAME "curl is needed to check that the fleet answers"
+LAST=$((PORT_BASE + VMS - 1))
+
+declare -A CPU_MS WALL_MS RSS
+# Busy-polling VMs answer after seconds (every VM spins through its quantum), so requests get 30 s.
+ZIPF_EXTRA=${ZIPF_EXTRA:---timeout 30}
+
+# run_mode MODE: one fleet of httpd (idle) or httpd -b (busy), WEB_RUNS zipf runs recorded under MODE.
+run_mode() {
+    local mode=$1 rss flags=(-q)
+    [[ $mode == busy ]] && flags+=(-b)
+    ports_free "$PORT_BASE" "$LAST"
+    fleet_start "$mode" -n "$VMS" -m 4M --stats --console null --no-progress --net user \
+        -p "$PORT_BASE-$LAST:80" "$GUESTS/httpd.elf" "${flags[@]}"
+    wait_http "$FLEET_PID" ports "127.0.0.1:$PORT_BASE" "$VMS"
+    zipf_measure "$FLEET_PID" "$mode" --ports "127.0.0.1:$PORT_BASE-$LAST"
+    rss=$(proc_rss_kib "$FLEET_PID")
+    fleet_stop "$WEB_STOP_S"
+    ((FLEET_BAD == 0)) || net_fail "$FLEET_BAD of $VMS VMs ended before the SIGINT"
+    echo "  $mode: RSS under load $rss KiB; $FLEET_STATS" >&2
+    echo "  $mode: $FLEET_NET" >&2
+    CPU_MS[$mode]=$(calc "${CPU_MS[$mode]:-0} + $(kv cpu_ms "$FLEET_STATS")")
+    WALL_MS[$mode]=$(calc "${WALL_MS[$mode]:-0} + $(kv wall_ms "$FLEET_STATS")")
+    RSS[$mode]=$rss
+}
+
+for mode in idle busy busy idle; do
+    run_mode $mode
+done
+
+rps_i=$(med "${R_RPS[idle]}")
+rps_b=$(med "${R_RPS[busy]}")
+r=$(ratio "$rps_i" "$rps_b")
+errors=$((R_ERR[idle] + R_ERR[busy]))
+err_rate=$(calc "$errors / (${R_REQ[idle]} + ${R_REQ[busy]} + $errors + 1)")
+# Busy-polling VMs time out by design; only the idling fleet's errors count against pass.
+pass=0
+le "$GOAL" "$r" && le "$(calc "${R_ERR[idle]} / (${R_REQ[idle]} + 1)")" "$GOAL_ERR" && pass=1
+echo "web_idle: $VMS httpd VMs, $WEB_CONC requests in flight, Zipf s=$WEB_ZIPF_S, GET /doc/$WEB_SIZE," \
+    "${WEB_DURATION}s after ${WEB_WARMUP}s warmup; median of $((2 * WEB_RUNS)) runs per mode"
+for mode in idle busy; do
+    echo "  $mode: $(result_line $mode)"
+    echo "        monitor over its whole runs: $(fmt %.2f "${CPU_MS[$mode]} / ${WALL_MS[$mode]}") cores," \
+        "RSS $(fmt %.0f "${RSS[$mode]} / 1024") MiB"
+done
+echo "  ratio idle/busy $r (goal >= $GOAL); errors $errors (rate $err_rate; pass needs the idle" \
+    "fleet's <= $GOAL_ERR)"
+((DISTURBED == 0)) || echo "  disturbed: $DISTURBED runs kept although other processes used" \
+    "over $WEB_OTHER_MAX cores meanwhile; the figures are rough"
+echo "BENCH $NAME ratio=$r vms=$VMS rps_idle=$(fmt %.0f "$rps_i") rps_busy=$(fmt %.0f "$rps_b")" \
+    "p99_idle_us=$(med "${R_P99[idle]}") p99_busy_us=$(med "${R_P99[busy]}")" \
+    "cpu_idle=$(med "${R_CPU[idle]}") cpu_busy=$(med "${R_CPU[busy]}") errors_idle=${R_ERR[idle]}" \
+    "errors_busy=${R_ERR[busy]} disturbed_runs=$DISTURBED stop_hangs=$FLEET_HANGS goal=$GOAL pass=$pass"
