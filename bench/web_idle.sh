@@ -4,6 +4,7 @@
 # Fleets run in the order idle, busy, busy, idle (drift on the shared machine cancels),
 # WEB_RUNS zipf runs each (default 2 here); each mode's figure is the median of its runs.
 set -uo pipefail
+WEB_RUNS=${WEB_RUNS:-2} # per fleet; two fleets per mode
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=bench/net_lib.sh
@@ -14,7 +15,6 @@ GOAL=2 # idling / busy-polling throughput (the Denali paper)
 GOAL_ERR=0.001
 VMS=${1:-800}
 PORT_BASE=${WEB_PORT_BASE:-23000}
-WEB_RUNS=${WEB_RUNS:-2}
 net_init $NAME
 web_check_values
 [[ $VMS =~ ^[1-9][0-9]*$ && $VMS -le 1000 ]] || bench_fail $NAME "bad VM count '$VMS' (1..1000)"
