@@ -286,7 +286,7 @@ record() {
     R_OTHER[$1]+=" $ZIPF_OTHER"
 }
 
-# med LIST: the median of a space-separated list (NA when empty).
+# med LIST: the median of a space-separated list (NA when empty), without exponent notation.
 med() {
     local v
     read -ra v <<<"$1"
@@ -294,7 +294,9 @@ med() {
         echo NA
         return
     }
-    median "${v[@]}"
+    printf '%s\n' "${v[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.10g", m }'
 }
 
 # result_line LABEL: LABEL's medians in one line, for humans.
