@@ -35,6 +35,7 @@ net_init() {
 net_cleanup() {
     fleet_kill 5
     native_stop
+    neigh_restore
     [[ -z $NET_WORK ]] || rm -rf "$NET_WORK"
 }
 
@@ -77,6 +78,28 @@ vm_ip() {
 tap_usable() {
     [[ $(id -u) == 0 && -c /dev/net/tun ]] || return 1
     ! ip -o -4 addr show 2>/dev/null | grep -q ' 10\.77\.0\.1/'
+}
+
+# neigh_room N: succeeds when the host's neighbour (ARP) table can hold N addresses on the TAP;
+# the default gc_thresh3 (1024) makes the kernel drop the rest, so most of a big fleet never
+# answers. With WEB_RAISE_NEIGH=1 (root) the thresholds are raised for the run and restored after.
+NEIGH_SAVED=
+neigh_room() {
+    local need=$(($1 + 64)) t3
+    t3=$(sysctl -n net.ipv4.neigh.default.gc_thresh3 2>/dev/null) || return 1
+    ((t3 >= need)) && return 0
+    [[ ${WEB_RAISE_NEIGH:-0} == 1 ]] || return 1
+    [[ -n $NEIGH_SAVED ]] || NEIGH_SAVED="$(sysctl -n net.ipv4.neigh.default.gc_thresh2) $t3"
+    echo "== sysctl net.ipv4.neigh.default.gc_thresh2=$need gc_thresh3=$((2 * need)) (restored on exit)" >&2
+    sysctl -q -w "net.ipv4.neigh.default.gc_thresh2=$need" \
+        "net.ipv4.neigh.default.gc_thresh3=$((2 * need))" >/dev/null
+}
+
+neigh_restore() {
+    [[ -n $NEIGH_SAVED ]] || return 0
+    sysctl -q -w "net.ipv4.neigh.default.gc_thresh2=${NEIGH_SAVED% *}" \
+        "net.ipv4.neigh.default.gc_thresh3=${NEIGH_SAVED#* }" >/dev/null
+    NEIGH_SAVED=
 }
 
 # fleet_start LABEL DENALI-RUN-ARGS...: starts the monitor in the background (FLEET_PID, FLEET_OUT).
@@ -160,21 +183,22 @@ native_stop() {
 }
 
 # wait_http PID KIND SPEC COUNT: waits until GET / answers 200 on all COUNT targets, failing the
-# driver when process PID ends or WEB_READY_S passes first. KIND ports: SPEC = HOST:PORT0, target
+# driver when process PID ends or WEB_READY_S (plus 1 s per 100 targets, for booting) passes first. KIND ports: SPEC = HOST:PORT0, target
 # i on PORT0 + i; KIND addrs: SPEC = PORT, target i on vm_ip i. Checks run 200 at a time with
 # parallel curl, so a target not listening yet costs one connect timeout, not one per target.
 wait_http() {
-    local pid=$1 kind=$2 spec=$3 count=$4 t0 i url code pending=() next=() urls=()
+    local pid=$1 kind=$2 spec=$3 count=$4 t0 i url code pending=() next=() urls=() limit_s
     t0=$(now_us)
+    limit_s=$((${WEB_READY_S%.*} + count / 100))
     for ((i = 0; i < count; i++)); do
         pending+=("$i")
     done
     echo "== waiting for $count targets to answer" >&2
     while ((${#pending[@]} > 0)); do
         kill -0 "$pid" 2>/dev/null || net_fail "the server ended before all $count targets answered"
-        if (($(now_us) - t0 > ${WEB_READY_S%.*} * 1000000)); then
+        if (($(now_us) - t0 > limit_s * 1000000)); then
             net_fail "only $((count - ${#pending[@]})) of $count targets answered within" \
-                "${WEB_READY_S}s (first silent: target ${pending[0]})"
+                "${limit_s}s (first silent: target ${pending[0]})"
         fi
         urls=()
         for i in "${pending[@]:0:200}"; do

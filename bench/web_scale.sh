@@ -88,6 +88,26 @@ for n in "${COUNTS[@]}"; do
         tap_counts+=("$n")
     fi
 done
+# Counts beyond the published ports need the TAP; checked before anything runs.
+if ((${#tap_counts[@]} > 0)); then
+    max_tap=0
+    for n in "${tap_counts[@]}"; do
+        ((n > max_tap)) && max_tap=$n
+    done
+    if ! tap_usable; then
+        echo "$NAME: skipping N = ${tap_counts[*]}: more VMs than published ports" \
+            "(WEB_PUBLISH_MAX=$PUBLISH_MAX) need --net tap, which needs root, /dev/net/tun and no" \
+            "other interface holding 10.77.0.1" >&2
+        tap_counts=()
+    elif ! neigh_room "$max_tap"; then
+        echo "$NAME: skipping N = ${tap_counts[*]}: the host's neighbour table holds" \
+            "$(sysctl -n net.ipv4.neigh.default.gc_thresh3) entries (gc_thresh3), fewer than the" \
+            "TAP's $max_tap VMs; raise net.ipv4.neigh.default.gc_thresh2/3, or run with" \
+            "WEB_RAISE_NEIGH=1 to raise them for the run" >&2
+        tap_counts=()
+    fi
+fi
+
 measure floor-a 1 user
 for n in "${user_counts[@]}"; do
     measure "n$n" "$n" user
@@ -106,18 +126,11 @@ floor=$(med "${R_RPS[n1]}")
 
 tap_floor=
 if ((${#tap_counts[@]} > 0)); then
-    if tap_usable; then
-        measure tap1 1 tap
-        for n in "${tap_counts[@]}"; do
-            measure "n$n" "$n" tap
-        done
-        tap_floor=$(med "${R_RPS[tap1]}")
-    else
-        echo "$NAME: skipping N = ${tap_counts[*]}: more VMs than published ports" \
-            "(WEB_PUBLISH_MAX=$PUBLISH_MAX) need --net tap, which needs root, /dev/net/tun and no" \
-            "other interface holding 10.77.0.1" >&2
-        tap_counts=()
-    fi
+    measure tap1 1 tap
+    for n in "${tap_counts[@]}"; do
+        measure "n$n" "$n" tap
+    done
+    tap_floor=$(med "${R_RPS[tap1]}")
 fi
 
 errors=0 requests_total=0 summary=() pass=1 goal_ratio=NA
