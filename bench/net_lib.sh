@@ -127,8 +127,7 @@ fleet_kill() {
         done
         if kill -0 "$FLEET_PID" 2>/dev/null; then
             echo "$NET_NAME: warning: monitor $FLEET_PID still running ${stop_s}s after SIGINT;" \
-                "killing it (a VM busy in its slice when the stop came can escape it: see" \
-                "bench/README.md)" >&2
+                "killing it (see Stopping in bench/README.md)" >&2
             kill -KILL "$FLEET_PID" 2>/dev/null
             FLEET_HUNG=1
         fi
