@@ -36,6 +36,9 @@ struct scheduler {
     unsigned sleeping;
     bool limit_enforced;
     struct monitor *monitor;
+    struct worker *workers; /* for preempting one when an event is delivered immediately */
+    unsigned worker_count;
+    unsigned next_preempt;
 };
 
 struct worker {
@@ -44,6 +47,7 @@ struct worker {
     pthread_t thread;
     timer_t quantum_timer;
     uint64_t exits;
+    struct vm *current; /* the VM it runs now (changed under the scheduler lock) */
 };
 
 enum slice_end { SLICE_YIELD, SLICE_SLEEP, SLICE_DONE };
@@ -51,6 +55,8 @@ enum slice_end { SLICE_YIELD, SLICE_SLEEP, SLICE_DONE };
 /* Read by the quantum signal handler, so they are per thread and async-signal-safe. */
 static _Thread_local struct kvm_run *volatile current_run;
 static _Thread_local volatile sig_atomic_t slice_expired;
+/* The worker this thread is, or NULL (the uplink's thread delivers frames too). */
+static _Thread_local struct worker *this_worker;
 
 static void on_quantum_signal(int sig)
 {
@@ -307,11 +313,33 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
  * is made runnable, and takes everything queued when it runs. Immediate: it
  * runs next, and the sender's worker gives up its quantum for it.
  */
+/*
+ * Called with the lock held: for immediate delivery, a worker running some
+ * other VM gives it up now, as an interrupt would force a switch.
+ */
+static void preempt_for(struct scheduler *s, const struct vm *receiver)
+{
+    if (this_worker) {
+        slice_expired = 1; /* the sender's own worker: it yields after this exit */
+        return;
+    }
+    if (s->sleeping) {
+        wake_one(s);
+        return;
+    }
+    for (unsigned i = 0; i < s->worker_count; i++) {
+        struct worker *w = &s->workers[(s->next_preempt + i) % s->worker_count];
+        if (w->current && w->current != receiver) {
+            s->next_preempt = (unsigned)(w - s->workers) + 1;
+            pthread_kill(w->thread, SIGUSR1);
+            return;
+        }
+    }
+}
+
 static void wake_for_frames(void *ctx, uint32_t vm_id, bool immediate)
 {
     struct scheduler *s = ctx;
-    if (immediate)
-        slice_expired = 1;
     if (atomic_exchange(&s->monitor->lan->ports[vm_id].rx_signalled, true) && !immediate)
         return;
     pthread_mutex_lock(&s->lock);
@@ -320,11 +348,13 @@ static void wake_for_frames(void *ctx, uint32_t vm_id, bool immediate)
         atomic_fetch_or(&vm->pending_events, DENALI_EVENT_NET_RX);
         if (!vm->running && !vm->sched.on_run_queue) {
             timer_heap_remove(&s->timers, &vm->sched);
-            if (immediate)
+            if (immediate) {
                 run_queue_push_front(&s->run_queue, &vm->sched);
-            else
+                preempt_for(s, vm);
+            } else {
                 run_queue_push(&s->run_queue, &vm->sched);
-            wake_one(s);
+                wake_one(s);
+            }
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -396,6 +426,7 @@ static uint64_t next_wake(const struct monitor *m, const struct scheduler *s, ui
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    this_worker = w;
     struct monitor *m = w->m;
     struct scheduler *s = w->s;
     struct sigevent sev = {0};
@@ -429,11 +460,13 @@ static void *worker_main(void *arg)
         if (e) {
             struct vm *vm = vm_of(e);
             vm->running = true;
+            w->current = vm;
             pthread_mutex_unlock(&s->lock);
             uint64_t deadline = 0;
             enum slice_end end = run_slice(w, vm, &deadline);
             pthread_mutex_lock(&s->lock);
             vm->running = false;
+            w->current = NULL;
             if (end != SLICE_DONE && s->limit_enforced) {
                 /* The limit passed while it ran: enforce_time_limit left it to us. */
                 end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
@@ -539,6 +572,8 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
     struct worker *workers = calloc(m->worker_count, sizeof(*workers));
     if (!workers)
         return -1;
+    s.workers = workers;
+    s.worker_count = m->worker_count;
     struct progress_watch watch = {.m = m, .progress = progress};
     pthread_t watcher;
     if (progress) {
