@@ -423,6 +423,52 @@ static void test_size_leading_blank_negative(void **state)
     expect_bad_size("\t-2M");
 }
 
+static void test_net_defaults(void **state)
+{
+    (void)state;
+    struct run_options o;
+    assert_int_equal(PARSE(&o, "img"), OPTIONS_OK);
+    assert_int_equal(o.net, NET_USER);
+    assert_null(o.tap_name);
+    assert_false(o.net_immediate);
+    assert_int_equal(o.publish_count, 0);
+}
+
+static void test_net_modes(void **state)
+{
+    (void)state;
+    struct run_options o;
+    assert_int_equal(PARSE(&o, "--net", "none", "img"), OPTIONS_OK);
+    assert_int_equal(o.net, NET_NONE);
+    assert_int_equal(PARSE(&o, "--net", "tap", "img"), OPTIONS_OK);
+    assert_int_equal(o.net, NET_TAP);
+    assert_null(o.tap_name);
+    assert_int_equal(PARSE(&o, "--net", "tap:dn0", "--net-events", "immediate", "img"), OPTIONS_OK);
+    assert_string_equal(o.tap_name, "dn0");
+    assert_true(o.net_immediate);
+    EXPECT_ERROR("--net: expected user, tap, tap:NAME or none", "--net", "bridge", "img");
+    EXPECT_ERROR("not a valid interface name", "--net", "tap:", "img");
+    EXPECT_ERROR("not a valid interface name", "--net", "tap:a/b", "img");
+    EXPECT_ERROR("not a valid interface name", "--net", "tap:sixteen-chars-xy", "img");
+    EXPECT_ERROR("--net-events: expected batch or immediate", "--net-events", "lazy", "img");
+}
+
+static void test_publish_rules(void **state)
+{
+    (void)state;
+    struct run_options o;
+    assert_int_equal(PARSE(&o, "-n", "10", "-p", "8000-8009:80", "--publish", "9000:22", "img"),
+                     OPTIONS_OK);
+    assert_int_equal(o.publish_count, 2);
+    assert_int_equal(o.publish[0].host_first, 8000);
+    assert_int_equal(o.publish[0].host_last, 8009);
+    assert_int_equal(o.publish[0].guest_port, 80);
+    assert_int_equal(o.publish[1].host_first, 9000);
+    EXPECT_ERROR("only 2 VMs", "-n", "2", "-p", "8000-8009:80", "img");
+    EXPECT_ERROR("--publish needs --net user", "--net", "tap", "-p", "80:80", "img");
+    EXPECT_ERROR("host port", "-p", "0:80", "img");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +497,9 @@ int main(void)
         cmocka_unit_test(test_size_overflow),
         cmocka_unit_test(test_size_garbage),
         cmocka_unit_test(test_size_leading_blank_negative),
+        cmocka_unit_test(test_net_defaults),
+        cmocka_unit_test(test_net_modes),
+        cmocka_unit_test(test_publish_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
