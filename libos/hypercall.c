@@ -18,7 +18,12 @@ uint64_t ilwaco_time_ns(void)
 
 uint64_t ilwaco_idle(uint64_t deadline_ns)
 {
-    long events = ilwaco__hc(DENALI_HC_IDLE, deadline_ns, 0, 0);
+    return ilwaco_idle_with(deadline_ns, 0);
+}
+
+uint64_t ilwaco_idle_with(uint64_t deadline_ns, unsigned flags)
+{
+    long events = ilwaco__hc(DENALI_HC_IDLE, deadline_ns, flags, 0);
     /* A refused idle delivers nothing; callers loop on the clock anyway. */
     return events < 0 ? 0 : (uint64_t)events;
 }

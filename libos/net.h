@@ -24,9 +24,11 @@ int ilwaco_net_pump(void);
 /*
  * Waits until ready(arg) is true or virtual time reaches deadline_ns,
  * pumping the stack, idling (or spinning, with busy polling) in between.
- * Returns 1 if ready, 0 on timeout.
+ * wants_acks: the caller waits for acknowledgements (send space, a
+ * connect); otherwise pure ACKs are allowed to wait in the ring
+ * (DENALI_IDLE_LAZY_ACKS). Returns 1 if ready, 0 on timeout.
  */
-int ilwaco_net_wait(int (*ready)(void *arg), void *arg, uint64_t deadline_ns);
+int ilwaco_net_wait(int (*ready)(void *arg), void *arg, uint64_t deadline_ns, int wants_acks);
 
 /* net_nic.c: the virtual NIC. Attaches and adds the netif; returns 0 or a negative errno. */
 int ilwaco_nic_start(void);

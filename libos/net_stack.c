@@ -98,7 +98,16 @@ static uint64_t next_timer_ns(void)
     return ilwaco_time_ns() + (uint64_t)ms * 1000000u;
 }
 
-int ilwaco_net_wait(int (*ready)(void *arg), void *arg, uint64_t deadline_ns)
+/* Does any connection still have data lwIP has not sent (it waits for the peer's window)? */
+static int tcp_unsent_anywhere(void)
+{
+    for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next)
+        if (pcb->unsent)
+            return 1;
+    return 0;
+}
+
+int ilwaco_net_wait(int (*ready)(void *arg), void *arg, uint64_t deadline_ns, int wants_acks)
 {
     for (;;) {
         ilwaco_net_pump();
@@ -121,8 +130,15 @@ int ilwaco_net_wait(int (*ready)(void *arg), void *arg, uint64_t deadline_ns)
             if (until <= now)
                 continue;
         }
-        /* The monitor sends our tx ring at this exit, and an rx frame ends the idle early. */
-        ilwaco_idle(until);
+        /*
+         * The monitor sends our tx ring at this exit, and an rx frame ends the
+         * idle early. Pure ACKs only free memory unless someone waits for
+         * them (a sender, or data held back by the peer's window): then they
+         * may wait in the ring for the next frame that does wake us.
+         */
+        unsigned flags =
+            started && !wants_acks && !tcp_unsent_anywhere() ? DENALI_IDLE_LAZY_ACKS : 0;
+        ilwaco_idle_with(until, flags);
     }
 }
 
@@ -134,7 +150,7 @@ static int never(void *arg)
 
 void ilwaco_net_sleep_until(uint64_t deadline_ns)
 {
-    ilwaco_net_wait(never, NULL, deadline_ns);
+    ilwaco_net_wait(never, NULL, deadline_ns, 0);
 }
 
 void ilwaco_net_stats(struct ilwaco_net_stats *out)

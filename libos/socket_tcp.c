@@ -290,7 +290,7 @@ int ilwaco_sock_wait(struct sock *s, short events, uint64_t timeout_ns)
         deadline =
             timeout_ns > DENALI_DEADLINE_NONE - now ? DENALI_DEADLINE_NONE : now + timeout_ns;
     }
-    return ilwaco_net_wait(sock_ready, &w, deadline);
+    return ilwaco_net_wait(sock_ready, &w, deadline, (events & POLLOUT) != 0);
 }
 
 static int never(void *arg)
@@ -302,7 +302,7 @@ static int never(void *arg)
 void ilwaco_sock_wait_memory(void)
 {
     /* Memory comes back as other connections' data is acknowledged; look again soon. */
-    ilwaco_net_wait(never, NULL, ilwaco_time_ns() + 10000000u);
+    ilwaco_net_wait(never, NULL, ilwaco_time_ns() + 10000000u, 1);
 }
 
 long ilwaco_sin_parse(const void *addr, unsigned len, ip4_addr_t *ip, u16_t *port)

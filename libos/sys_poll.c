@@ -57,7 +57,11 @@ static long poll_until(struct pollfd *fds, unsigned long n, uint64_t deadline)
     if (n > ILWACO_FD_MAX * 4ul)
         return -EINVAL;
     struct poll_set p = {fds, n};
-    ilwaco_net_wait(poll_scan, &p, deadline);
+    int wants_acks = 0;
+    for (unsigned long i = 0; i < n; i++)
+        if (fds[i].fd >= 0 && (fds[i].events & POLLOUT))
+            wants_acks = 1;
+    ilwaco_net_wait(poll_scan, &p, deadline, wants_acks);
     return poll_scan(&p);
 }
 
@@ -136,7 +140,11 @@ static long select_until(long n, void *r, void *w, void *e, uint64_t deadline)
             if (s.out[k] && FD_ISSET(fd, &s.in[k]) && (fd_events(fd) & POLLNVAL))
                 return -EBADF;
     }
-    ilwaco_net_wait(select_scan, &s, deadline);
+    int wants_acks = 0;
+    for (int fd = 0; s.out[1] && fd < n; fd++)
+        if (FD_ISSET(fd, &s.in[1]))
+            wants_acks = 1;
+    ilwaco_net_wait(select_scan, &s, deadline, wants_acks);
     return select_scan(&s);
 }
 

@@ -77,8 +77,13 @@ static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision
         console_write_call(vm, e, d);
         break;
     case DENALI_HC_IDLE:
+        if (e->args[1] & ~(uint64_t)DENALI_IDLE_FLAGS) {
+            resume(d, (uint64_t)-DENALI_EINVAL);
+            break;
+        }
         d->action = ACTION_IDLE;
         d->deadline = e->args[0];
+        d->idle_flags = (uint32_t)e->args[1];
         break;
     case DENALI_HC_NET_ATTACH:
         net_attach_call(vm, e, d);

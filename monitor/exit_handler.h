@@ -19,6 +19,7 @@ struct vm_decision {
     enum vm_action action;
     uint64_t result;
     uint64_t deadline;
+    uint32_t idle_flags;
     int status;
     char reason[160];
 };

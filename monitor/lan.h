@@ -39,6 +39,7 @@ struct lan_counters {
     _Atomic uint64_t dropped_malformed;
     _Atomic uint64_t dropped_unknown; /* unicast to nobody (no uplink, no such MAC) */
     _Atomic uint64_t dropped_garbage; /* VMs stopped for a garbage tx ring */
+    _Atomic uint64_t lazy_acks;       /* pure TCP ACKs queued without waking a lazily idle VM */
 };
 
 struct lan {

@@ -22,6 +22,8 @@ struct net_port {
     uint32_t ipv4; /* host byte order */
     /* Set by the first frame since the VM last entered: later ones need not wake it again. */
     atomic_bool rx_signalled;
+    /* Its VM idles with DENALI_IDLE_LAZY_ACKS: pure TCP ACKs need not wake it. */
+    atomic_bool lazy_acks;
     /* Storm control: a token bucket for the broadcasts this VM may flood (its worker only). */
     uint64_t flood_tokens_at;
     uint32_t flood_tokens;

@@ -203,8 +203,10 @@ static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
 {
     vm->vregs->time_ns = virtual_now(w->m);
     /* From here on, new frames must raise the event (and take the lock) again. */
-    if (vm->port)
+    if (vm->port) {
+        atomic_store(&vm->port->lazy_acks, false);
         atomic_store(&vm->port->rx_signalled, false);
+    }
     if (vm->in_idle) {
         vm->has_result = true;
         vm->result = atomic_exchange(&vm->pending_events, 0);
@@ -292,6 +294,8 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
             break;
         case ACTION_IDLE:
             vm->in_idle = true;
+            if (vm->port)
+                atomic_store(&vm->port->lazy_acks, d.idle_flags & DENALI_IDLE_LAZY_ACKS);
             if (d.deadline <= virtual_now(m))
                 atomic_fetch_or(&vm->pending_events, DENALI_EVENT_TIMER);
             if (atomic_load(&vm->pending_events))

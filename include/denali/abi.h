@@ -60,13 +60,25 @@ enum denali_hypercall {
     DENALI_HC_NOP = 0,           /* () -> 0; a null round trip for benchmarks */
     DENALI_HC_EXIT = 1,          /* (status) -> does not return: terminate this VM */
     DENALI_HC_CONSOLE_WRITE = 2, /* (addr, len) -> len; len <= DENALI_CONSOLE_MAX */
-    DENALI_HC_IDLE = 3,          /* (deadline_ns) -> events delivered (and cleared) */
+    DENALI_HC_IDLE = 3,          /* (deadline_ns, flags) -> events delivered (and cleared) */
     DENALI_HC_NET_ATTACH = 4,    /* (area_addr, area_size) -> 0: see "Virtual NIC" below */
     DENALI_HC_NET_KICK = 5,      /* () -> 0: an exit whose only work is to transmit the tx ring */
     DENALI_HC_COUNT
 };
 
 #define DENALI_CONSOLE_MAX 4096u
+/*
+ * Idle flags (idle's second argument; other bits must be zero, else it
+ * returns -DENALI_EINVAL at once). LAZY_ACKS: frames that are pure TCP
+ * acknowledgements (IPv4, TCP, no payload, only the ACK flag) are still
+ * queued in the rx ring but do not end this idle. A guest sets it when no
+ * sender of its own waits for acknowledgements (nothing unsent, nobody
+ * blocked on send space), so that the ACK for a response it already sent
+ * does not cost a VM entry of its own.
+ */
+#define DENALI_IDLE_LAZY_ACKS 1u
+#define DENALI_IDLE_FLAGS     DENALI_IDLE_LAZY_ACKS
+
 /* An idle deadline that never expires: the VM sleeps until an event. */
 #define DENALI_DEADLINE_NONE UINT64_MAX
 

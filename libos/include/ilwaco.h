@@ -29,6 +29,8 @@ uint64_t ilwaco_time_ns(void);
  * the DENALI_EVENT_* bits delivered. It may return early with no bits set.
  */
 uint64_t ilwaco_idle(uint64_t deadline_ns);
+/* ilwaco_idle with DENALI_IDLE_* flags (abi.h), e.g. DENALI_IDLE_LAZY_ACKS. */
+uint64_t ilwaco_idle_with(uint64_t deadline_ns, unsigned flags);
 
 /* Terminates this VM with status; never returns. */
 _Noreturn void ilwaco_exit(int status);

@@ -268,6 +268,20 @@ static void test_idle(void **state)
     }
 }
 
+static void test_idle_flags(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_decision d = decide(c, hypercall(DENALI_HC_IDLE, 99, DENALI_IDLE_LAZY_ACKS, 0));
+    assert_int_equal(d.action, ACTION_IDLE);
+    assert_int_equal(d.idle_flags, DENALI_IDLE_LAZY_ACKS);
+    d = decide(c, hypercall(DENALI_HC_IDLE, 99, 0, 0));
+    assert_int_equal(d.idle_flags, 0);
+    /* Unknown flags are refused, without idling. */
+    d = decide(c, hypercall(DENALI_HC_IDLE, 99, 2, 0));
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal((int64_t)d.result, -DENALI_EINVAL);
+}
+
 static void test_unknown_port(void **state)
 {
     struct ctx *c = *state;
@@ -404,6 +418,7 @@ int main(void)
         TEST_DIR(test_console_write_bad_buffer),
         TEST_DIR(test_console_write_bad_buffer_and_length),
         TEST_DIR(test_idle),
+        TEST_DIR(test_idle_flags),
         TEST_DIR(test_unknown_port),
         TEST_DIR(test_unknown_hypercall),
         TEST_DIR(test_malformed_io),

@@ -328,6 +328,41 @@ static void test_detached_port_drops(void **state)
     assert_int_equal(atomic_load(&c->lan.ports[3].dropped_rx_full), 1);
 }
 
+/* An Ethernet + IPv4 + TCP frame with the given TCP flags and payload length. */
+static size_t make_tcp(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint8_t flags,
+                       size_t payload)
+{
+    make_frame(f, dst, src, 0x0800);
+    uint8_t *ip = f + 14;
+    size_t total = 20 + 20 + payload;
+    ip[0] = 0x45;
+    ip[2] = (uint8_t)(total >> 8);
+    ip[3] = (uint8_t)total;
+    ip[9] = 6;
+    ip[20 + 12] = 5 << 4;
+    ip[20 + 13] = flags;
+    return 14 + total;
+}
+
+static void test_lazy_acks_do_not_wake(void **state)
+{
+    struct ctx *c = *state;
+    uint8_t f[128];
+    const uint8_t *to = c->lan.ports[2].mac, *from = c->lan.ports[1].mac;
+    atomic_store(&c->lan.ports[2].lazy_acks, true);
+    lan_input_from_vm(&c->lan, 1, f, make_tcp(f, to, from, 0x10, 0));
+    assert_int_equal(rx_count(c, 2), 1);                               /* queued */
+    assert_int_equal(c->wakes[2], 0);                                  /* but not woken */
+    lan_input_from_vm(&c->lan, 1, f, make_tcp(f, to, from, 0x18, 10)); /* data */
+    assert_int_equal(c->wakes[2], 1);
+    lan_input_from_vm(&c->lan, 1, f, make_tcp(f, to, from, 0x11, 0)); /* FIN */
+    assert_int_equal(c->wakes[2], 2);
+    atomic_store(&c->lan.ports[2].lazy_acks, false);
+    lan_input_from_vm(&c->lan, 1, f, make_tcp(f, to, from, 0x10, 0));
+    assert_int_equal(c->wakes[2], 3);
+    assert_int_equal(atomic_load(&c->lan.counters.lazy_acks), 1);
+}
+
 static void test_storm_control_limits_floods(void **state)
 {
     struct ctx *c = *state;
@@ -362,6 +397,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_sender_gets_a_fair_share_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detached_port_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_control_limits_floods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_acks_do_not_wake, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
