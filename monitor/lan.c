@@ -13,8 +13,10 @@
 #define ARP_REQUEST   1u
 #define ARP_REPLY     2u
 
-#define LAN_FLOOD_RATE  1000u
-#define LAN_FLOOD_BURST 100u
+#define LAN_FLOOD_RATE 1000u
+/* Pure ACKs stop waiting lazily once a quarter of the rx ring is taken. */
+#define LAZY_BACKLOG_MAX (DENALI_NET_RX_SLOTS / 4u)
+#define LAN_FLOOD_BURST  100u
 
 static uint64_t lan_clock_ns(void)
 {
@@ -139,8 +141,13 @@ static void deliver_to_vm(struct lan *lan, int64_t src, uint32_t dst, const uint
     /* A full ring is counted by the port. */
     if (!net_port_deliver(&lan->ports[dst], source, frame, len))
         return;
-    /* Queued all the same: the VM takes it with the next frame that does wake it. */
-    if (atomic_load(&lan->ports[dst].lazy_acks) && is_pure_tcp_ack(frame, len)) {
+    /*
+     * Queued all the same: the VM takes it with the next frame that does wake
+     * it, unless ACKs are filling the ring that its requests will need.
+     */
+    struct net_port *port = &lan->ports[dst];
+    if (atomic_load(&port->lazy_acks) && atomic_load(&port->rx_backlog) < LAZY_BACKLOG_MAX &&
+        is_pure_tcp_ack(frame, len)) {
         atomic_fetch_add(&lan->counters.lazy_acks, 1);
         return;
     }

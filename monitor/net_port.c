@@ -86,6 +86,7 @@ bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *fra
     slot->len = (uint16_t)len;
     port->rx_produced++;
     __atomic_store_n(&area->rx_produced, port->rx_produced, __ATOMIC_RELEASE);
+    atomic_store(&port->rx_backlog, port->rx_produced - consumed);
     pthread_mutex_unlock(&port->lock);
     atomic_fetch_add(&port->rx_frames, 1);
     return true;

@@ -24,6 +24,8 @@ struct net_port {
     atomic_bool rx_signalled;
     /* Its VM idles with DENALI_IDLE_LAZY_ACKS: pure TCP ACKs need not wake it. */
     atomic_bool lazy_acks;
+    /* Frames in the rx ring just after the last delivery (a hint for waking). */
+    _Atomic uint32_t rx_backlog;
     /* Storm control: a token bucket for the broadcasts this VM may flood (its worker only). */
     uint64_t flood_tokens_at;
     uint32_t flood_tokens;
