@@ -146,8 +146,8 @@ static void deliver_to_vm(struct lan *lan, int64_t src, uint32_t dst, const uint
      * it, unless ACKs are filling the ring that its requests will need.
      */
     struct net_port *port = &lan->ports[dst];
-    if (atomic_load(&port->lazy_acks) && atomic_load(&port->rx_backlog) < LAZY_BACKLOG_MAX &&
-        is_pure_tcp_ack(frame, len)) {
+    if (lan->batch_events && atomic_load(&port->lazy_acks) &&
+        atomic_load(&port->rx_backlog) < LAZY_BACKLOG_MAX && is_pure_tcp_ack(frame, len)) {
         atomic_fetch_add(&lan->counters.lazy_acks, 1);
         return;
     }

@@ -350,15 +350,17 @@ static void wake_for_frames(void *ctx, uint32_t vm_id, bool immediate)
     struct vm *vm = s->by_id[vm_id];
     if (vm) {
         atomic_fetch_or(&vm->pending_events, DENALI_EVENT_NET_RX);
-        if (!vm->running && !vm->sched.on_run_queue) {
-            timer_heap_remove(&s->timers, &vm->sched);
-            if (immediate) {
+        if (immediate && !vm->running) {
+            /* Every frame is an interrupt that switches to its receiver now. */
+            if (!vm->sched.on_run_queue) {
+                timer_heap_remove(&s->timers, &vm->sched);
                 run_queue_push_front(&s->run_queue, &vm->sched);
-                preempt_for(s, vm);
-            } else {
-                run_queue_push(&s->run_queue, &vm->sched);
-                wake_one(s);
             }
+            preempt_for(s, vm);
+        } else if (!vm->running && !vm->sched.on_run_queue) {
+            timer_heap_remove(&s->timers, &vm->sched);
+            run_queue_push(&s->run_queue, &vm->sched);
+            wake_one(s);
         }
     }
     pthread_mutex_unlock(&s->lock);
