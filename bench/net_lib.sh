@@ -328,3 +328,30 @@ result_line() {
         "p50 $(med "${R_P50[$1]}") us, p99 $(med "${R_P99[$1]}") us, errors ${R_ERR[$1]}," \
         "server CPU $(med "${R_CPU[$1]}") cores, others $(med "${R_OTHER[$1]}") cores"
 }
+
+# published_fleet_mode MODE [DENALI-OPTIONS...] -- [HTTPD-ARGS...]: one fleet of $VMS httpd VMs
+# published on $PORT_BASE..$LAST, WEB_RUNS zipf runs recorded under MODE; adds the fleet's CPU,
+# wall time and RSS to the caller's associative arrays CPU_MS, WALL_MS and RSS.
+# shellcheck disable=SC2004,SC2034 # the arrays are the caller's, declared with declare -A
+published_fleet_mode() {
+    local mode=$1 rss run_opts=()
+    shift
+    while (($# > 0)) && [[ $1 != -- ]]; do
+        run_opts+=("$1")
+        shift
+    done
+    (($# > 0)) && shift
+    ports_free "$PORT_BASE" "$LAST"
+    fleet_start "$mode" -n "$VMS" -m 4M --stats --console null --no-progress --net user \
+        "${run_opts[@]}" -p "$PORT_BASE-$LAST:80" "$GUESTS/httpd.elf" "$@"
+    wait_http "$FLEET_PID" ports "127.0.0.1:$PORT_BASE" "$VMS"
+    zipf_measure "$FLEET_PID" "$mode" --ports "127.0.0.1:$PORT_BASE-$LAST"
+    rss=$(proc_rss_kib "$FLEET_PID")
+    fleet_stop "$WEB_STOP_S"
+    ((FLEET_BAD == 0)) || net_fail "$FLEET_BAD of $VMS VMs ended before the SIGINT"
+    echo "  $mode: RSS under load $rss KiB; $FLEET_STATS" >&2
+    echo "  $mode: $FLEET_NET" >&2
+    CPU_MS[$mode]=$(calc "${CPU_MS[$mode]:-0} + $(kv cpu_ms "$FLEET_STATS")")
+    WALL_MS[$mode]=$(calc "${WALL_MS[$mode]:-0} + $(kv wall_ms "$FLEET_STATS")")
+    RSS[$mode]=$rss
+}

@@ -25,20 +25,7 @@ LAST=$((PORT_BASE + VMS - 1))
 declare -A CPU_MS WALL_MS RSS
 # run_mode MODE: one fleet with --net-events MODE, WEB_RUNS zipf runs recorded under MODE.
 run_mode() {
-    local mode=$1 rss
-    ports_free "$PORT_BASE" "$LAST"
-    fleet_start "$mode" -n "$VMS" -m 4M --stats --console null --no-progress --net user \
-        --net-events "$mode" -p "$PORT_BASE-$LAST:80" "$GUESTS/httpd.elf" -q
-    wait_http "$FLEET_PID" ports "127.0.0.1:$PORT_BASE" "$VMS"
-    zipf_measure "$FLEET_PID" "$mode" --ports "127.0.0.1:$PORT_BASE-$LAST"
-    rss=$(proc_rss_kib "$FLEET_PID")
-    fleet_stop "$WEB_STOP_S"
-    ((FLEET_BAD == 0)) || net_fail "$FLEET_BAD of $VMS VMs ended before the SIGINT"
-    echo "  $mode: RSS under load $rss KiB; $FLEET_STATS" >&2
-    echo "  $mode: $FLEET_NET" >&2
-    CPU_MS[$mode]=$(calc "${CPU_MS[$mode]:-0} + $(kv cpu_ms "$FLEET_STATS")")
-    WALL_MS[$mode]=$(calc "${WALL_MS[$mode]:-0} + $(kv wall_ms "$FLEET_STATS")")
-    RSS[$mode]=$rss
+    published_fleet_mode "$1" --net-events "$1" -- -q
 }
 
 for mode in batch immediate immediate batch; do
