@@ -202,15 +202,20 @@ static void create_vm(struct worker *w, uint32_t id)
 static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
 {
     vm->vregs->time_ns = virtual_now(w->m);
-    /* From here on, new frames must raise the event (and take the lock) again. */
-    if (vm->port) {
-        atomic_store(&vm->port->lazy_acks, false);
-        atomic_store(&vm->port->rx_signalled, false);
-    }
     if (vm->in_idle) {
         vm->has_result = true;
         vm->result = atomic_exchange(&vm->pending_events, 0);
         vm->in_idle = false;
+    }
+    /*
+     * Only now, with the events taken: from here on new frames must raise the
+     * event (and take the lock) again. Cleared before taking them, a frame
+     * arriving in between would leave the flag set with no event pending,
+     * and every later frame would skip the wake-up while the VM slept.
+     */
+    if (vm->port) {
+        atomic_store(&vm->port->lazy_acks, false);
+        atomic_store(&vm->port->rx_signalled, false);
     }
     vm->vregs->events = atomic_load(&vm->pending_events);
     if (vm->has_result)
