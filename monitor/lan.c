@@ -63,7 +63,7 @@ int lan_init(struct lan *lan, uint32_t network, unsigned prefix, unsigned vm_cou
 void lan_destroy(struct lan *lan)
 {
     for (uint32_t i = 0; i < lan->vm_count; i++)
-        pthread_mutex_destroy(&lan->ports[i].lock);
+        net_port_free(&lan->ports[i]);
     free(lan->ports);
     lan->ports = NULL;
 }
@@ -330,7 +330,8 @@ void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
 
 void lan_print_counters(const struct lan *lan, FILE *out)
 {
-    uint64_t rx = 0, tx = 0, bad_len = 0, spoofed = 0, rx_full = 0, storm = 0, fair = 0;
+    uint64_t rx = 0, tx = 0, bad_len = 0, spoofed = 0, rx_full = 0, storm = 0, fair = 0,
+             overflowed = 0;
     for (uint32_t i = 0; i < lan->vm_count; i++) {
         const struct net_port *p = &lan->ports[i];
         rx += atomic_load(&p->rx_frames);
@@ -340,6 +341,7 @@ void lan_print_counters(const struct lan *lan, FILE *out)
         rx_full += atomic_load(&p->dropped_rx_full);
         storm += atomic_load(&p->dropped_storm);
         fair += atomic_load(&p->dropped_fair_share);
+        overflowed += atomic_load(&p->overflowed);
     }
     const struct lan_counters *c = &lan->counters;
     fprintf(out,
@@ -347,6 +349,7 @@ void lan_print_counters(const struct lan *lan, FILE *out)
             "arp_answered=%lu to_uplink=%lu from_uplink=%lu drop_spoofed=%lu "
             "drop_bad_len=%lu drop_rx_full=%lu drop_unknown=%lu drop_uplink_spoofed=%lu "
             "drop_uplink_malformed=%lu drop_storm=%lu drop_fair_share=%lu lazy_acks=%lu "
+            "uplink_overflowed=%lu "
             "stopped_garbage_ring=%lu\n",
             (unsigned long)tx, (unsigned long)rx, (unsigned long)atomic_load(&c->forwarded),
             (unsigned long)atomic_load(&c->flooded), (unsigned long)atomic_load(&c->arp_answered),
@@ -356,5 +359,5 @@ void lan_print_counters(const struct lan *lan, FILE *out)
             (unsigned long)atomic_load(&c->dropped_spoofed),
             (unsigned long)atomic_load(&c->dropped_malformed), (unsigned long)storm,
             (unsigned long)fair, (unsigned long)atomic_load(&c->lazy_acks),
-            (unsigned long)atomic_load(&c->dropped_garbage));
+            (unsigned long)overflowed, (unsigned long)atomic_load(&c->dropped_garbage));
 }

@@ -2,6 +2,7 @@
  */
 #include "net_port.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "guest_layout.h"
@@ -55,6 +56,62 @@ static unsigned slots_held_by(const struct net_port *port, uint32_t consumed, ui
     return held;
 }
 
+static void write_slot(struct net_port *port, struct denali_net_area *area, uint32_t consumed,
+                       uint32_t source, const uint8_t *frame, size_t len)
+{
+    port->rx_source[port->rx_produced % DENALI_NET_RX_SLOTS] = source;
+    struct denali_net_slot *slot = &area->rx[port->rx_produced % DENALI_NET_RX_SLOTS];
+    memcpy(slot->data, frame, len);
+    slot->len = (uint16_t)len;
+    port->rx_produced++;
+    __atomic_store_n(&area->rx_produced, port->rx_produced, __ATOMIC_RELEASE);
+    atomic_store(&port->rx_backlog, port->rx_produced - consumed);
+}
+
+/* Called with the lock held: keeps an uplink frame for later; false if there is no room. */
+static bool keep_for_later(struct net_port *port, const uint8_t *frame, size_t len)
+{
+    if (!port->overflow) {
+        port->overflow = malloc(NET_OVERFLOW_FRAMES * sizeof(*port->overflow));
+        if (!port->overflow)
+            return false;
+    }
+    if (port->overflow_count == NET_OVERFLOW_FRAMES)
+        return false;
+    struct net_overflow_frame *f =
+        &port->overflow[(port->overflow_head + port->overflow_count) % NET_OVERFLOW_FRAMES];
+    memcpy(f->data, frame, len);
+    f->len = (uint16_t)len;
+    port->overflow_count++;
+    atomic_fetch_add(&port->overflowed, 1);
+    return true;
+}
+
+bool net_port_refill(struct net_port *port)
+{
+    pthread_mutex_lock(&port->lock);
+    struct denali_net_area *area = port->area;
+    while (area && port->overflow_count) {
+        uint32_t consumed = __atomic_load_n(&area->rx_consumed, __ATOMIC_ACQUIRE);
+        if (port->rx_produced - consumed >= DENALI_NET_RX_SLOTS)
+            break;
+        const struct net_overflow_frame *f = &port->overflow[port->overflow_head];
+        write_slot(port, area, consumed, NET_SOURCE_UPLINK, f->data, f->len);
+        port->overflow_head = (port->overflow_head + 1) % NET_OVERFLOW_FRAMES;
+        port->overflow_count--;
+    }
+    bool waiting = area && port->overflow_count > 0;
+    pthread_mutex_unlock(&port->lock);
+    return waiting;
+}
+
+void net_port_free(struct net_port *port)
+{
+    free(port->overflow);
+    port->overflow = NULL;
+    pthread_mutex_destroy(&port->lock);
+}
+
 bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *frame, size_t len)
 {
     if (len > DENALI_NET_FRAME_MAX)
@@ -68,7 +125,16 @@ bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *fra
     }
     uint32_t consumed = __atomic_load_n(&area->rx_consumed, __ATOMIC_ACQUIRE);
     /* A garbage rx_consumed only makes the ring look full: the guest loses its own frames. */
-    if (port->rx_produced - consumed >= DENALI_NET_RX_SLOTS) {
+    bool full = port->rx_produced - consumed >= DENALI_NET_RX_SLOTS;
+    /* Uplink frames queue behind those already waiting, so the host's TCP sees them in order. */
+    if (source == NET_SOURCE_UPLINK && (full || port->overflow_count)) {
+        bool kept = keep_for_later(port, frame, len);
+        pthread_mutex_unlock(&port->lock);
+        if (!kept)
+            atomic_fetch_add(&port->dropped_rx_full, 1);
+        return kept;
+    }
+    if (full) {
         pthread_mutex_unlock(&port->lock);
         atomic_fetch_add(&port->dropped_rx_full, 1);
         return false;
@@ -80,13 +146,7 @@ bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *fra
         atomic_fetch_add(&port->dropped_fair_share, 1);
         return false;
     }
-    port->rx_source[port->rx_produced % DENALI_NET_RX_SLOTS] = source;
-    struct denali_net_slot *slot = &area->rx[port->rx_produced % DENALI_NET_RX_SLOTS];
-    memcpy(slot->data, frame, len);
-    slot->len = (uint16_t)len;
-    port->rx_produced++;
-    __atomic_store_n(&area->rx_produced, port->rx_produced, __ATOMIC_RELEASE);
-    atomic_store(&port->rx_backlog, port->rx_produced - consumed);
+    write_slot(port, area, consumed, source, frame, len);
     pthread_mutex_unlock(&port->lock);
     atomic_fetch_add(&port->rx_frames, 1);
     return true;

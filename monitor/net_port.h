@@ -36,8 +36,25 @@ struct net_port {
     _Atomic uint64_t dropped_spoofed;
     _Atomic uint64_t dropped_storm;
     _Atomic uint64_t dropped_fair_share;
+    /*
+     * Frames from the uplink that found the rx ring full wait here (allocated
+     * on first use, bounded) and move into the ring before the VM's next
+     * entry: a frame dropped there costs the host's TCP (slirp's) a
+     * retransmit timeout of a second or more. Guarded by lock.
+     */
+    struct net_overflow_frame *overflow;
+    uint32_t overflow_head;
+    uint32_t overflow_count;
+    _Atomic uint64_t overflowed;
     /* Who sent the frame in each rx slot, so one sender cannot fill the ring alone. */
     uint32_t rx_source[DENALI_NET_RX_SLOTS];
+};
+
+#define NET_OVERFLOW_FRAMES 128u
+
+struct net_overflow_frame {
+    uint16_t len;
+    uint8_t data[DENALI_NET_FRAME_MAX];
 };
 
 /* The rx_source of frames from the uplink. */
@@ -60,6 +77,14 @@ void net_port_detach(struct net_port *port);
  * source already holds its fair share of it, or the port is not attached.
  */
 bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *frame, size_t len);
+
+/*
+ * Moves waiting uplink frames into the rx ring as far as it has room; the
+ * VM's worker calls it before each entry. Returns true if some still wait.
+ */
+bool net_port_refill(struct net_port *port);
+/* Frees the overflow queue (the run is over). */
+void net_port_free(struct net_port *port);
 
 /*
  * Calls send for each frame in the tx ring, from the VM's own worker only.

@@ -216,6 +216,7 @@ static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
     if (vm->port) {
         atomic_store(&vm->port->lazy_acks, false);
         atomic_store(&vm->port->rx_signalled, false);
+        net_port_refill(vm->port);
     }
     vm->vregs->events = atomic_load(&vm->pending_events);
     if (vm->has_result)
@@ -303,6 +304,9 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
                 atomic_store(&vm->port->lazy_acks, d.idle_flags & DENALI_IDLE_LAZY_ACKS);
             if (d.deadline <= virtual_now(m))
                 atomic_fetch_or(&vm->pending_events, DENALI_EVENT_TIMER);
+            /* Frames still wait outside its ring: run it again to take them. */
+            if (vm->port && net_port_refill(vm->port))
+                atomic_fetch_or(&vm->pending_events, DENALI_EVENT_NET_RX);
             if (atomic_load(&vm->pending_events))
                 break;
             *deadline = d.deadline;

@@ -312,9 +312,38 @@ static void test_one_sender_gets_a_fair_share_only(void **state)
     assert_true(net_port_deliver(p, 2, f, sizeof(f)));
     assert_true(atomic_load(&p->dropped_fair_share) > 0);
     /* The uplink is exempt: it may fill the rest of the ring. */
-    while (net_port_deliver(p, NET_SOURCE_UPLINK, f, sizeof(f)))
-        ;
-    assert_int_equal(c->areas[0]->rx_produced, DENALI_NET_RX_SLOTS);
+    while (c->areas[0]->rx_produced < DENALI_NET_RX_SLOTS)
+        assert_true(net_port_deliver(p, NET_SOURCE_UPLINK, f, sizeof(f)));
+}
+
+static void test_uplink_frames_wait_for_a_full_ring(void **state)
+{
+    struct ctx *c = *state;
+    struct net_port *p = &c->lan.ports[0];
+    uint8_t f[60];
+    make_frame(f, p->mac, c->lan.ports[1].mac, 0x0800);
+    for (unsigned i = 0; i < DENALI_NET_RX_SLOTS; i++)
+        assert_true(net_port_deliver(p, NET_SOURCE_UPLINK, f, sizeof(f)));
+    /* The ring is full: uplink frames wait outside it, numbered to check their order. */
+    for (unsigned i = 0; i < NET_OVERFLOW_FRAMES; i++) {
+        f[20] = (uint8_t)i;
+        assert_true(net_port_deliver(p, NET_SOURCE_UPLINK, f, sizeof(f)));
+    }
+    assert_false(net_port_deliver(p, NET_SOURCE_UPLINK, f, sizeof(f))); /* bounded */
+    assert_int_equal(atomic_load(&p->dropped_rx_full), 1);
+    assert_true(net_port_refill(p)); /* no room yet */
+    c->areas[0]->rx_consumed += 10;
+    assert_true(net_port_refill(p));
+    assert_int_equal(rx_count(c, 0), DENALI_NET_RX_SLOTS);
+    for (unsigned i = 0; i < 10; i++)
+        assert_int_equal(c->areas[0]->rx[i].data[20], i);
+    consume_all(c, 0);
+    assert_false(net_port_refill(p));
+    assert_int_equal(c->areas[0]->rx[(DENALI_NET_RX_SLOTS + 10) % DENALI_NET_RX_SLOTS].data[20],
+                     10);
+    /* Frames from VMs are not kept: a full ring drops them. */
+    c->areas[0]->rx_consumed = c->areas[0]->rx_produced - DENALI_NET_RX_SLOTS;
+    assert_false(net_port_deliver(p, 1, f, sizeof(f)));
 }
 
 static void test_detached_port_drops(void **state)
@@ -396,6 +425,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_ring_drops_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_sender_gets_a_fair_share_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detached_port_drops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uplink_frames_wait_for_a_full_ring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_control_limits_floods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_acks_do_not_wake, setup, teardown),
     };
