@@ -1,13 +1,12 @@
 /* Parsing and validating a guest ELF image before any VM starts: pure, no KVM, no I/O. */
 #include "elf_image.h"
-#include "error_text.h"
 
 #include <elf.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "denali/abi.h"
+#include "error_text.h"
 
 #define PAGE_MASK           ((uint64_t)DENALI_PAGE_SIZE - 1)
 #define MAX_PROGRAM_HEADERS 64

@@ -6,24 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "monitor.h"
 
 #define ETH_TYPE_ARP  0x0806u
 #define ARP_FRAME_LEN 42u
 #define ARP_REQUEST   1u
 #define ARP_REPLY     2u
 
-#define LAN_FLOOD_RATE 1000u
+#define LAN_FLOOD_RATE  1000u
+#define LAN_FLOOD_BURST 100u
 /* Pure ACKs stop waiting lazily once a quarter of the rx ring is taken. */
 #define LAZY_BACKLOG_MAX (DENALI_NET_RX_SLOTS / 4u)
-#define LAN_FLOOD_BURST  100u
-
-static uint64_t lan_clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* VM MACs are locally administered: 02:de:00 then the VM id in 24 bits. */
 static const uint8_t vm_mac_prefix[3] = {0x02, 0xde, 0x00};
@@ -56,6 +50,7 @@ int lan_init(struct lan *lan, uint32_t network, unsigned prefix, unsigned vm_cou
         uint8_t mac[6];
         lan_vm_mac(i, mac);
         net_port_init(&lan->ports[i], mac, lan_vm_ipv4(lan, i));
+        lan->ports[i].flood_tokens = LAN_FLOOD_BURST; /* a full burst to start with */
     }
     return 0;
 }
@@ -184,7 +179,7 @@ static void flood(struct lan *lan, int64_t src, const uint8_t *frame, size_t len
  */
 static bool flood_allowed(struct net_port *port)
 {
-    uint64_t now = lan_clock_ns();
+    uint64_t now = monitor_now_ns();
     uint64_t elapsed = now - port->flood_tokens_at;
     uint64_t earned = elapsed * LAN_FLOOD_RATE / 1000000000ull;
     if (earned) {
@@ -308,7 +303,7 @@ void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
     atomic_fetch_add(&lan->counters.from_uplink, 1);
     const uint8_t *src_mac = frame + 6;
     /* The host side may not pose as a VM. */
-    if (vm_of_mac(lan, src_mac) >= 0 || memcmp(src_mac, vm_mac_prefix, 3) == 0) {
+    if (memcmp(src_mac, vm_mac_prefix, 3) == 0) {
         atomic_fetch_add(&lan->counters.dropped_spoofed, 1);
         return;
     }

@@ -16,7 +16,6 @@ void net_port_init(struct net_port *port, const uint8_t mac[6], uint32_t ipv4)
     pthread_mutex_init(&port->lock, NULL);
     memcpy(port->mac, mac, 6);
     port->ipv4 = ipv4;
-    port->flood_tokens = 100; /* a full burst to start with */
 }
 
 enum net_attach_result net_port_attach(struct net_port *port, const struct guest_memory *mem,

@@ -1,11 +1,11 @@
 /* Parsing and checking `--publish` rules (pure: no sockets, no slirp). */
 #include "publish.h"
-#include "error_text.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "error_text.h"
 
 #define PUBLISH_SYNTAX "HOSTPORT[-HOSTPORT_END]:GUESTPORT"
 /* Longer specs are shown cut, so that the message stays one short line. */

@@ -1,24 +1,22 @@
 /* The slirp uplink: one thread owns the Slirp instance; workers hand it frames through a queue. */
 #include "uplink_slirp.h"
-#include "error_text.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <signal.h>
 #include <slirp/libslirp.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "denali/abi.h"
+#include "error_text.h"
+#include "monitor.h"
 
 /* Frames from the LAN waiting for the slirp thread; beyond this they are dropped. */
 #define QUEUE_FRAMES 4096u
@@ -82,13 +80,6 @@ struct uplink_slirp {
 static struct uplink_slirp *from_base(struct lan_uplink *uplink)
 {
     return (struct uplink_slirp *)uplink;
-}
-
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void wake_thread(struct uplink_slirp *u)
@@ -227,7 +218,7 @@ static void timer_mod_cb(void *timer, int64_t expire_ms, void *opaque)
 /* Milliseconds until the next armed timer, at most cap. */
 static uint32_t timers_timeout_ms(const struct uplink_slirp *u, uint32_t cap)
 {
-    int64_t now_ms = monotonic_ns() / 1000000;
+    int64_t now_ms = (int64_t)monitor_now_ns() / 1000000;
     uint32_t timeout = cap;
     for (const struct slirp_timer *t = u->timers; t; t = t->next) {
         if (t->expire_ms < 0)
@@ -243,7 +234,7 @@ static uint32_t timers_timeout_ms(const struct uplink_slirp *u, uint32_t cap)
 
 static void timers_fire_due(struct uplink_slirp *u)
 {
-    int64_t now_ms = monotonic_ns() / 1000000;
+    int64_t now_ms = (int64_t)monitor_now_ns() / 1000000;
     /* A callback may re-arm or free timers, so rescan from the start after each one. */
     bool fired = true;
     while (fired) {
@@ -289,7 +280,7 @@ static void report_guest_error(const char *msg, void *opaque)
 static int64_t clock_ns_cb(void *opaque)
 {
     (void)opaque;
-    return monotonic_ns();
+    return (int64_t)monitor_now_ns();
 }
 
 static void poll_fd_unused(int fd, void *opaque)

@@ -1,7 +1,6 @@
 /* The TAP uplink: a host interface at the gateway address, read by one thread, written by workers.
  */
 #include "uplink_tap.h"
-#include "error_text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,8 +11,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -24,6 +21,7 @@
 #include <unistd.h>
 
 #include "denali/abi.h"
+#include "error_text.h"
 
 /* Room for any frame the kernel might hand over, so oversized ones are seen and counted. */
 #define READ_BUFFER 65536

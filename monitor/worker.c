@@ -322,11 +322,6 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
 }
 
 /*
- * The LAN queued frames for vm_id (called from any thread). Batched: the VM
- * is made runnable, and takes everything queued when it runs. Immediate: it
- * runs next, and the sender's worker gives up its quantum for it.
- */
-/*
  * Called with the lock held: for immediate delivery, a worker running some
  * other VM gives it up now, as an interrupt would force a switch.
  */
@@ -350,6 +345,11 @@ static void preempt_for(struct scheduler *s, const struct vm *receiver)
     }
 }
 
+/*
+ * The LAN queued frames for vm_id (called from any thread). Batched: the VM
+ * is made runnable, and takes everything queued when it runs. Immediate:
+ * every frame puts it first in the run queue and forces a switch to it.
+ */
 static void wake_for_frames(void *ctx, uint32_t vm_id, bool immediate)
 {
     struct scheduler *s = ctx;
