@@ -98,6 +98,49 @@ static uint64_t next_timer_ns(void)
     return ilwaco_time_ns() + (uint64_t)ms * 1000000u;
 }
 
+/*
+ * Does TCP need its 250 ms timer? Only for a connection with something in
+ * flight or pending: unacknowledged, unsent or out-of-order data, a delayed
+ * ACK, a zero-window probe, a close to retry, keepalive, or any state but
+ * ESTABLISHED and CLOSE_WAIT (handshakes, closes, TIME-WAIT). An idle
+ * keep-alive connection needs nothing until its peer speaks, and a frame
+ * wakes the VM then; ticking anyway would wake every VM holding a
+ * connection four times a second (4,000 exits/s at 1,000 VMs).
+ */
+static int tcp_timer_wanted(void)
+{
+    if (tcp_tw_pcbs)
+        return 1;
+    for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
+        if (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT)
+            return 1;
+        if (pcb->unacked || pcb->unsent || pcb->ooseq || pcb->refused_data)
+            return 1;
+        if (pcb->persist_backoff || (pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW | TF_CLOSEPEND)))
+            return 1;
+        if (ip_get_option(pcb, SOF_KEEPALIVE))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * When the VM must next run for lwIP. ARP ageing and IP reassembly ticks
+ * (once a second each) only expire state on this static LAN, where a MAC
+ * never changes and the switch answers ARP at once, so they run late
+ * rather than waking an otherwise idle VM: at most every LAZY_TIMERS_NS,
+ * or whenever the VM runs anyway.
+ */
+#define LAZY_TIMERS_NS (10 * 1000000000ull)
+static uint64_t next_wake_ns(void)
+{
+    if (tcp_timer_wanted())
+        return next_timer_ns();
+    uint64_t lazy = ilwaco_time_ns() + LAZY_TIMERS_NS;
+    uint64_t timer = next_timer_ns();
+    return timer > lazy ? timer : lazy;
+}
+
 /* Does any connection still have data lwIP has not sent (it waits for the peer's window)? */
 static int tcp_unsent_anywhere(void)
 {
@@ -124,7 +167,7 @@ int ilwaco_net_wait(int (*ready)(void *arg), void *arg, uint64_t deadline_ns, in
         }
         uint64_t until = deadline_ns;
         if (started) {
-            uint64_t timer = next_timer_ns();
+            uint64_t timer = next_wake_ns();
             if (timer < until)
                 until = timer;
             if (until <= now)
