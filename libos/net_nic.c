@@ -3,7 +3,10 @@
 #include <string.h>
 
 #include "lwip/etharp.h"
+#include "lwip/ip4_frag.h"
 #include "lwip/pbuf.h"
+#include "lwip/prot/ip4.h"
+#include "lwip/prot/tcp.h"
 #include "netif/ethernet.h"
 
 #include "internal.h"
@@ -35,10 +38,67 @@ int ilwaco_nic_tx_pending(void)
     return area && area->tx_produced != load_acquire(&area->tx_consumed);
 }
 
+/*
+ * lwIP hook on every TCP segment it builds: a SYN advertises at most
+ * DENALI_NET_RX_MSS, whatever the send MTU, because frames into this VM
+ * must fit its rx slots (see abi.h). The send side still uses the peer's
+ * advertisement, so the host's stacks get segments of up to 3,960 bytes.
+ */
+u32_t *ilwaco_tcp_clamp_advertised_mss(struct pbuf *p, struct tcp_hdr *hdr,
+                                       const struct tcp_pcb *pcb, u32_t *opts)
+{
+    (void)p;
+    (void)pcb;
+    u32_t *first = (u32_t *)(void *)(hdr + 1);
+    if (!(TCPH_FLAGS(hdr) & TCP_SYN) || first >= opts)
+        return opts;
+    u32_t option = lwip_ntohl(*first);
+    /* kind 2, length 4: lwIP always puts the MSS first. */
+    if ((option >> 16) == 0x0204u && (option & 0xffffu) > DENALI_NET_RX_MSS)
+        *first = lwip_htonl(0x02040000u | DENALI_NET_RX_MSS);
+    return opts;
+}
+
+static int is_vm_mac(const uint8_t *mac)
+{
+    return mac[0] == 0x02 && mac[1] == 0xde && mac[2] == 0x00;
+}
+
+/*
+ * The NIC sends frames of up to DENALI_NET_TX_FRAME_MAX, but another VM
+ * takes only DENALI_NET_FRAME_MAX. TCP already fits (the peer advertised
+ * DENALI_NET_RX_MSS); a larger IPv4 datagram to a VM, such as big UDP, is
+ * split into fragments that fit, as a router with a smaller MTU would.
+ */
+static err_t fragment_for_vm(struct netif *netif, struct pbuf *p)
+{
+    const uint8_t *eth = p->payload;
+    if (p->len < SIZEOF_ETH_HDR + IP_HLEN || eth[12] != 0x08 || eth[13] != 0x00)
+        return ERR_IF;
+    struct ip_hdr *ip = (struct ip_hdr *)(void *)((uint8_t *)p->payload + SIZEOF_ETH_HDR);
+    ip4_addr_t dest;
+    ip4_addr_copy(dest, ip->dest);
+    if (pbuf_remove_header(p, SIZEOF_ETH_HDR) != 0)
+        return ERR_IF;
+    /* ip4_frag cuts to the netif's MTU and sends each piece back through etharp and here. */
+    u16_t send_mtu = netif->mtu;
+    netif->mtu = (u16_t)(DENALI_NET_FRAME_MAX - SIZEOF_ETH_HDR);
+    err_t err = ip4_frag(p, netif, &dest);
+    netif->mtu = send_mtu;
+    (void)pbuf_add_header(p, SIZEOF_ETH_HDR);
+    return err;
+}
+
 static err_t nic_linkoutput(struct netif *netif, struct pbuf *p)
 {
-    (void)netif;
-    if (p->tot_len < DENALI_NET_FRAME_MIN || p->tot_len > DENALI_NET_FRAME_MAX) {
+    if (p->tot_len > DENALI_NET_FRAME_MAX && p->tot_len <= DENALI_NET_TX_FRAME_MAX &&
+        is_vm_mac(p->payload)) {
+        err_t err = fragment_for_vm(netif, p);
+        if (err != ERR_OK)
+            ilwaco_nic_counters.tx_dropped++;
+        return err;
+    }
+    if (p->tot_len < DENALI_NET_FRAME_MIN || p->tot_len > DENALI_NET_TX_FRAME_MAX) {
         ilwaco_nic_counters.tx_dropped++;
         return ERR_IF;
     }
@@ -52,7 +112,7 @@ static err_t nic_linkoutput(struct netif *netif, struct pbuf *p)
         }
         ilwaco_nic_kick();
     }
-    struct denali_net_slot *slot = &area->tx[prod % DENALI_NET_TX_SLOTS];
+    struct denali_net_tx_slot *slot = &area->tx[prod % DENALI_NET_TX_SLOTS];
     pbuf_copy_partial(p, slot->data, p->tot_len, 0);
     slot->len = p->tot_len;
     store_release(&area->tx_produced, prod + 1);
@@ -100,7 +160,7 @@ static err_t nic_init(struct netif *netif)
     const volatile struct denali_vregs *v = ilwaco__vregs();
     netif->name[0] = 'd';
     netif->name[1] = 'n';
-    netif->mtu = 1500;
+    netif->mtu = (u16_t)(DENALI_NET_TX_FRAME_MAX - SIZEOF_ETH_HDR);
     netif->hwaddr_len = ETH_HWADDR_LEN;
     for (int i = 0; i < ETH_HWADDR_LEN; i++)
         netif->hwaddr[i] = v->mac[i];

@@ -8,7 +8,6 @@
 #include "guest_layout.h"
 
 #define ETH_SRC_MAC   6u
-#define SLOT_DATA_MAX (DENALI_NET_SLOT_SIZE - 8u)
 
 void net_port_init(struct net_port *port, const uint8_t mac[6], uint32_t ipv4)
 {
@@ -113,8 +112,10 @@ void net_port_free(struct net_port *port)
 
 bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *frame, size_t len)
 {
-    if (len > DENALI_NET_FRAME_MAX)
+    if (len > DENALI_NET_FRAME_MAX) {
+        atomic_fetch_add(&port->dropped_oversize, 1);
         return false;
+    }
     pthread_mutex_lock(&port->lock);
     struct denali_net_area *area = port->area;
     if (!area) {
@@ -163,12 +164,13 @@ int net_port_transmit(struct net_port *port, net_port_send_fn send, void *ctx)
     if (pending > DENALI_NET_TX_SLOTS)
         return -1;
     int sent = 0;
-    uint8_t frame[SLOT_DATA_MAX];
+    uint8_t frame[DENALI_NET_TX_FRAME_MAX];
     for (; port->tx_consumed != produced; port->tx_consumed++) {
-        const struct denali_net_slot *slot = &area->tx[port->tx_consumed % DENALI_NET_TX_SLOTS];
+        const struct denali_net_tx_slot *slot =
+            &area->tx[port->tx_consumed % DENALI_NET_TX_SLOTS];
         /* Read the length once, then copy: the switch must see exactly what was checked. */
         uint16_t len = __atomic_load_n(&slot->len, __ATOMIC_RELAXED);
-        if (len < DENALI_NET_FRAME_MIN || len > DENALI_NET_FRAME_MAX) {
+        if (len < DENALI_NET_FRAME_MIN || len > DENALI_NET_TX_FRAME_MAX) {
             atomic_fetch_add(&port->dropped_bad_len, 1);
             continue;
         }

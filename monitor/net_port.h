@@ -36,6 +36,7 @@ struct net_port {
     _Atomic uint64_t dropped_spoofed;
     _Atomic uint64_t dropped_storm;
     _Atomic uint64_t dropped_fair_share;
+    _Atomic uint64_t dropped_oversize; /* longer than an rx slot takes (a peer's big tx frame) */
     /*
      * Frames from the uplink that found the rx ring full wait here (allocated
      * on first use, bounded) and move into the ring before the VM's next

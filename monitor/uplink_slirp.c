@@ -29,7 +29,7 @@
 
 struct queued_frame {
     uint16_t len;
-    uint8_t data[DENALI_NET_FRAME_MAX];
+    uint8_t data[DENALI_NET_TX_FRAME_MAX];
 };
 
 struct slirp_timer {
@@ -95,7 +95,7 @@ static void wake_thread(struct uplink_slirp *u)
 static void slirp_transmit(struct lan_uplink *uplink, const uint8_t *frame, size_t len)
 {
     struct uplink_slirp *u = from_base(uplink);
-    if (len > DENALI_NET_FRAME_MAX) {
+    if (len > DENALI_NET_TX_FRAME_MAX) {
         atomic_fetch_add(&u->dropped_oversize, 1);
         return;
     }
@@ -393,6 +393,13 @@ static Slirp *create_slirp(struct uplink_slirp *u)
         .vdhcp_start = lan_addr(lan->network + DHCP_START_HOST),
         .vnameserver = lan_addr(lan->network + NAMESERVER_HOST),
         .disable_dhcp = true,
+        /*
+         * The VMs' send MTU: slirp advertises the matching MSS, so a VM
+         * answers in segments of up to 3,960 bytes (a 2,258-byte page in one);
+         * it sends them at most the 1,460 bytes they advertise.
+         */
+        .if_mtu = DENALI_NET_TX_FRAME_MAX - 14u,
+        .if_mru = DENALI_NET_TX_FRAME_MAX - 14u,
     };
     return slirp_new(&cfg, &slirp_callbacks, u);
 }

@@ -81,7 +81,7 @@ static void read_frames(struct uplink_tap *u)
                 atomic_fetch_add(&u->read_failures, 1);
             return;
         }
-        if ((size_t)got > DENALI_NET_FRAME_MAX || (size_t)got < DENALI_NET_FRAME_MIN) {
+        if ((size_t)got > DENALI_NET_TX_FRAME_MAX || (size_t)got < DENALI_NET_FRAME_MIN) {
             atomic_fetch_add(&u->dropped_bad_len, 1);
             continue;
         }
@@ -227,6 +227,16 @@ static bool configure_interface(const struct lan *lan, const char *ifname, uint8
     if (ok) {
         step = "set its netmask";
         ok = set_ipv4(sock, ifname, SIOCSIFNETMASK, lan->netmask) == 0;
+    }
+    if (ok) {
+        /*
+         * The VMs' send MTU, so the host's TCP advertises an MSS that lets a
+         * VM answer in big segments; the VMs advertise 1,460 bytes, so what
+         * the host sends them still fits their rx slots.
+         */
+        step = "set its MTU";
+        ifr.ifr_mtu = (int)(DENALI_NET_TX_FRAME_MAX - 14u);
+        ok = ioctl(sock, SIOCSIFMTU, &ifr) == 0;
     }
     if (ok) {
         step = "read its MAC";

@@ -9,7 +9,7 @@
  * (name DENALI_NOTE_NAME, type DENALI_NOTE_ABI, a 4-byte version) and the
  * monitor refuses an image whose version differs.
  */
-#define DENALI_ABI_VERSION 1u
+#define DENALI_ABI_VERSION 2u
 #define DENALI_NOTE_NAME   "Denali"
 #define DENALI_NOTE_ABI    1u
 
@@ -111,6 +111,15 @@ enum denali_hypercall {
  * ring is full the frame is dropped and counted. The guest consumes and
  * advances rx_consumed.
  *
+ * Frame sizes differ by direction. A VM receives frames of at most
+ * DENALI_NET_FRAME_MAX bytes (the classic 1,500-byte MTU) but may send
+ * frames of up to DENALI_NET_TX_FRAME_MAX (a 4,000-byte MTU): the uplinks
+ * take them, so a server answers the host with fewer, larger segments. A
+ * guest's TCP must therefore advertise an MSS of at most
+ * DENALI_NET_RX_MSS, which also keeps the frames one VM sends another
+ * within the receiver's slots. A frame too long for its receiver's rx
+ * slots is dropped and counted (drop_oversize).
+ *
  * tx (guest -> monitor): the guest fills slots and advances tx_produced. At
  * EVERY exit of the VM (any hypercall, idle included, and preemption) the
  * monitor transmits all pending frames and advances tx_consumed, so a guest
@@ -118,22 +127,32 @@ enum denali_hypercall {
  * guest that wants its frames out now. A guest must not write a slot between
  * tx_consumed and tx_produced. A tx_produced more than DENALI_NET_TX_SLOTS
  * ahead stops the VM; a slot whose len is outside
- * [DENALI_NET_FRAME_MIN, DENALI_NET_FRAME_MAX] or whose source MAC is not
+ * [DENALI_NET_FRAME_MIN, DENALI_NET_TX_FRAME_MAX] or whose source MAC is not
  * the VM's own is dropped and counted.
  *
  * Frames are Ethernet II without FCS: destination MAC, source MAC,
  * ethertype, payload.
  */
-#define DENALI_NET_FRAME_MIN 14u
-#define DENALI_NET_FRAME_MAX 1514u
-#define DENALI_NET_SLOT_SIZE 2048u
-#define DENALI_NET_RX_SLOTS  128u
-#define DENALI_NET_TX_SLOTS  64u
+#define DENALI_NET_FRAME_MIN    14u
+#define DENALI_NET_FRAME_MAX    1514u /* received frames: a 1,500-byte MTU */
+#define DENALI_NET_TX_FRAME_MAX 4014u /* sent frames: a 4,000-byte MTU */
+#define DENALI_NET_RX_MSS       (DENALI_NET_FRAME_MAX - 14u - 40u) /* TCP over IPv4, no options */
+#define DENALI_NET_TX_MSS       (DENALI_NET_TX_FRAME_MAX - 14u - 40u)
+#define DENALI_NET_SLOT_SIZE    2048u
+#define DENALI_NET_TX_SLOT_SIZE 4096u
+#define DENALI_NET_RX_SLOTS     128u
+#define DENALI_NET_TX_SLOTS     32u
 
 struct denali_net_slot {
     uint16_t len; /* frame bytes in data */
     uint16_t pad[3];
     uint8_t data[DENALI_NET_SLOT_SIZE - 8];
+};
+
+struct denali_net_tx_slot {
+    uint16_t len; /* frame bytes in data */
+    uint16_t pad[3];
+    uint8_t data[DENALI_NET_TX_SLOT_SIZE - 8];
 };
 
 struct denali_net_area {
@@ -147,14 +166,16 @@ struct denali_net_area {
     uint32_t tx_consumed; /* written by the monitor */
     uint8_t pad3[4096 - 196];
     struct denali_net_slot rx[DENALI_NET_RX_SLOTS];
-    struct denali_net_slot tx[DENALI_NET_TX_SLOTS];
+    struct denali_net_tx_slot tx[DENALI_NET_TX_SLOTS];
 };
 
 #define DENALI_NET_AREA_SIZE sizeof(struct denali_net_area)
 _Static_assert(sizeof(struct denali_net_slot) == DENALI_NET_SLOT_SIZE, "net slot");
 _Static_assert(__builtin_offsetof(struct denali_net_area, rx) == 4096, "net area header page");
 _Static_assert(sizeof(struct denali_net_area) % 4096 == 0, "net area whole pages");
+_Static_assert(sizeof(struct denali_net_tx_slot) == DENALI_NET_TX_SLOT_SIZE, "net tx slot");
 _Static_assert(DENALI_NET_FRAME_MAX <= DENALI_NET_SLOT_SIZE - 8, "frame fits a slot");
+_Static_assert(DENALI_NET_TX_FRAME_MAX <= DENALI_NET_TX_SLOT_SIZE - 8, "tx frame fits a tx slot");
 
 #define DENALI_ARGS_MAX 2048u
 

@@ -54,11 +54,23 @@ extern void *ilwaco_lwip_heap;
 #define LWIP_HAVE_LOOPIF        1
 #define LWIP_LOOPBACK_MAX_PBUFS 0
 
-/* TCP sized for tens of concurrent connections: a window of 8 full segments each way. */
-#define TCP_MSS             1460
-#define TCP_WND             (8 * TCP_MSS)
-#define TCP_SND_BUF         (8 * TCP_MSS)
-#define TCP_SND_QUEUELEN    (4 * TCP_SND_BUF / TCP_MSS)
+/*
+ * TCP sized for tens of concurrent connections. The NIC sends 4,000-byte
+ * IP packets but receives only 1,500-byte ones (abi.h), so TCP_MSS is the
+ * largest segment lwIP will send (when the peer allows it), and a hook
+ * advertises 1,460 bytes in every SYN. Windows stay at 8 small segments.
+ */
+#define TCP_MSS                        3960
+#define ILWACO_RX_SEGMENT              1460
+#define TCP_WND                        (8 * ILWACO_RX_SEGMENT)
+#define TCP_SND_BUF                    (8 * ILWACO_RX_SEGMENT)
+#define TCP_SND_QUEUELEN               (4 * TCP_SND_BUF / ILWACO_RX_SEGMENT)
+#define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS  ilwaco_tcp_clamp_advertised_mss
+struct pbuf;
+struct tcp_hdr;
+struct tcp_pcb;
+unsigned int *ilwaco_tcp_clamp_advertised_mss(struct pbuf *p, struct tcp_hdr *hdr,
+                                              const struct tcp_pcb *pcb, unsigned int *opts);
 #define TCP_LISTEN_BACKLOG  1
 #define TCP_QUEUE_OOSEQ     1
 #define LWIP_TCP_KEEPALIVE  1

@@ -59,7 +59,7 @@ static void queue_raw(const uint8_t *frame, size_t len, uint16_t slot_len)
     uint32_t produced = area->tx_produced;
     while (produced - __atomic_load_n(&area->tx_consumed, __ATOMIC_ACQUIRE) >= DENALI_NET_TX_SLOTS)
         hypercall(DENALI_HC_NET_KICK, 0, 0);
-    struct denali_net_slot *slot = &area->tx[produced % DENALI_NET_TX_SLOTS];
+    struct denali_net_tx_slot *slot = &area->tx[produced % DENALI_NET_TX_SLOTS];
     memcpy(slot->data, frame, len);
     slot->len = slot_len;
     __atomic_store_n(&area->tx_produced, produced + 1, __ATOMIC_RELEASE);
@@ -205,11 +205,13 @@ static void bad_frames(void)
         }
         build(frame, dst, (const uint8_t *)ilwaco_vregs()->mac, 0xbad, 0);
         queue_raw(frame, sizeof(frame), 3);
-        queue_raw(frame, sizeof(frame), DENALI_NET_FRAME_MAX + 1);
+        queue_raw(frame, sizeof(frame), DENALI_NET_TX_FRAME_MAX + 1);
         queue_raw(frame, sizeof(frame), 0xffff);
+        /* A well-formed send-size frame, but too long for VM 0's rx slots. */
+        queue_raw(frame, sizeof(frame), DENALI_NET_FRAME_MAX + 1);
         send_to(0, 0x600d, 0);
         hypercall(DENALI_HC_NET_KICK, 0, 0);
-        printf("net_raw: vm 1 sent 10 spoofed, 3 malformed and 1 honest frame\n");
+        printf("net_raw: vm 1 sent 10 spoofed, 3 malformed, 1 oversize and 1 honest frame\n");
         return;
     }
     if (vm_id != 0)

@@ -61,16 +61,16 @@ LD
             -o "$TAP_TMP/$name.elf" "$TAP_TMP/$name.o"
 }
 if command -v as >/dev/null && command -v ld >/dev/null; then
-    if craft no-note "" && craft abi-two 2; then
+    if craft no-note "" && craft abi-other 99; then
         ok "crafted static ELFs link"
         check_run "static ELF without the Denali note: exit 2" 2 "no Denali ABI note" \
             "$DENALI" run "$TAP_TMP/no-note.elf"
-        check_run "static ELF with another ABI version: exit 2" 2 "ABI 2" \
-            "$DENALI" run "$TAP_TMP/abi-two.elf"
-        head -c 100 "$TAP_TMP/abi-two.elf" >"$TAP_TMP/short.elf"
+        check_run "static ELF with another ABI version: exit 2" 2 "ABI 99" \
+            "$DENALI" run "$TAP_TMP/abi-other.elf"
+        head -c 100 "$TAP_TMP/abi-other.elf" >"$TAP_TMP/short.elf"
         check_run "truncated static ELF: exit 2, truncated" 2 "truncated" \
             "$DENALI" run "$TAP_TMP/short.elf"
-        head -c 40 "$TAP_TMP/abi-two.elf" >"$TAP_TMP/shorter.elf"
+        head -c 40 "$TAP_TMP/abi-other.elf" >"$TAP_TMP/shorter.elf"
         check_run "ELF cut inside its header: exit 2, truncated" 2 "truncated" \
             "$DENALI" run "$TAP_TMP/shorter.elf"
     else

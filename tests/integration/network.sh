@@ -19,7 +19,7 @@ expect "a broadcast frame reaches every other VM" 0 \
 boot -n 3 -m 2M --stats "$RAW" badframes
 expect "spoofed source MACs and bad lengths are dropped and counted; honest frames pass" 0 \
     '^\[vm 0\] net_raw: vm 0 got only the honest frame$' \
-    '^denali-net: .* drop_spoofed=10 drop_bad_len=3 '
+    '^denali-net: .* drop_spoofed=10 drop_bad_len=3 drop_oversize=1 '
 
 boot -n 3 -m 2M --stats "$RAW" garbage
 expect "a garbage tx ring stops only its VM" 1 \

@@ -16,7 +16,7 @@
 struct fake_uplink {
     struct lan_uplink base;
     unsigned frames;
-    uint8_t last[DENALI_NET_FRAME_MAX];
+    uint8_t last[DENALI_NET_TX_FRAME_MAX];
     size_t last_len;
 };
 
@@ -220,6 +220,31 @@ static void test_unknown_unicast_goes_to_uplink_or_is_dropped(void **state)
         assert_int_equal(rx_count(c, i), 0);
 }
 
+/* A VM may send big frames to the uplink, but a VM only receives what fits its rx slots. */
+static void test_big_frames_reach_the_uplink_only(void **state)
+{
+    struct ctx *c = *state;
+    static const uint8_t outside[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+    static uint8_t big[DENALI_NET_TX_FRAME_MAX];
+    c->lan.uplink = &c->uplink.base;
+    make_frame(big, outside, c->lan.ports[0].mac, 0x0800);
+    lan_input_from_vm(&c->lan, 0, big, sizeof(big));
+    assert_int_equal(c->uplink.frames, 1);
+    assert_int_equal(c->uplink.last_len, sizeof(big));
+    make_frame(big, c->lan.ports[1].mac, c->lan.ports[0].mac, 0x0800);
+    lan_input_from_vm(&c->lan, 0, big, DENALI_NET_FRAME_MAX + 1);
+    assert_int_equal(rx_count(c, 1), 0);
+    assert_int_equal(atomic_load(&c->lan.ports[1].dropped_oversize), 1);
+    lan_input_from_vm(&c->lan, 0, big, DENALI_NET_FRAME_MAX);
+    assert_int_equal(rx_count(c, 1), 1);
+    make_frame(big, c->lan.ports[2].mac, outside, 0x0800);
+    lan_input_from_uplink(&c->lan, big, DENALI_NET_FRAME_MAX + 1);
+    assert_int_equal(rx_count(c, 2), 0);
+    assert_int_equal(atomic_load(&c->lan.ports[2].dropped_oversize), 1);
+    lan_input_from_uplink(&c->lan, big, DENALI_NET_TX_FRAME_MAX + 1);
+    assert_int_equal(atomic_load(&c->lan.counters.dropped_malformed), 1);
+}
+
 static void test_uplink_may_not_pose_as_a_vm(void **state)
 {
     struct ctx *c = *state;
@@ -251,7 +276,7 @@ static void count_sent(void *ctx, const uint8_t *frame, size_t len)
 
 static void queue_tx(struct denali_net_area *a, const uint8_t *frame, uint16_t len)
 {
-    struct denali_net_slot *slot = &a->tx[a->tx_produced % DENALI_NET_TX_SLOTS];
+    struct denali_net_tx_slot *slot = &a->tx[a->tx_produced % DENALI_NET_TX_SLOTS];
     memcpy(slot->data, frame, len < 60 ? len : 60);
     slot->len = len;
     a->tx_produced++;
@@ -267,14 +292,15 @@ static void test_transmit_checks_every_slot(void **state)
     queue_tx(c->areas[1], good, 60);
     queue_tx(c->areas[1], spoofed, 60);
     queue_tx(c->areas[1], good, 13);
-    queue_tx(c->areas[1], good, DENALI_NET_FRAME_MAX + 1);
+    queue_tx(c->areas[1], good, DENALI_NET_TX_FRAME_MAX + 1);
+    queue_tx(c->areas[1], good, DENALI_NET_TX_FRAME_MAX);
     queue_tx(c->areas[1], good, 60);
     struct sent s = {0};
-    assert_int_equal(net_port_transmit(p, count_sent, &s), 2);
-    assert_int_equal(s.frames, 2);
+    assert_int_equal(net_port_transmit(p, count_sent, &s), 3);
+    assert_int_equal(s.frames, 3);
     assert_int_equal(atomic_load(&p->dropped_spoofed), 1);
     assert_int_equal(atomic_load(&p->dropped_bad_len), 2);
-    assert_int_equal(c->areas[1]->tx_consumed, 5);
+    assert_int_equal(c->areas[1]->tx_consumed, 6);
     assert_int_equal(net_port_transmit(p, count_sent, &s), 0);
     /* A producer index further ahead than the ring is garbage. */
     c->areas[1]->tx_produced += DENALI_NET_TX_SLOTS + 1;
@@ -421,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_unicast_goes_to_uplink_or_is_dropped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_uplink_may_not_pose_as_a_vm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_frames_reach_the_uplink_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transmit_checks_every_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_ring_drops_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_sender_gets_a_fair_share_only, setup, teardown),
