@@ -115,8 +115,9 @@ boot "$TEST_GUESTS/sockets_selftest.elf"
 expect "BSD sockets over loopback beside an attached NIC (sockets_selftest)" 0 \
     '^\[vm 0\] sockets selftest ok \(nic attached\)$' '^denali: 1 VM: 1 exited 0'
 boot -n 2 "$TEST_GUESTS/sockets_pair.elf"
-expect "TCP between two VMs over the virtual NIC (sockets_pair)" 0 \
+expect "TCP and a fragmented datagram between two VMs over the virtual NIC (sockets_pair)" 0 \
     '^\[vm 0\] sockets_pair: server got 204800 bytes, 0 bad$' \
+    '^\[vm 0\] sockets_pair: server got a 3000-byte datagram intact$' \
     "^\[vm 1\] sockets_pair: client reply '204800 0'$" '^denali: 2 VMs: 2 exited 0'
 
 finish
