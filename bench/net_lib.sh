@@ -253,6 +253,8 @@ zipf_run() {
     h1=$(host_busy_ticks) z1=$(child_ticks)
     w1=$(now_us)
     ZIPF_LINE=$(grep '^ZIPF ' "$out" | tail -n 1)
+    # Requests the fleet served, warm-up included (for exits per request).
+    ZIPF_SERVED=$(($(kv requests "$ZIPF_LINE") + $(awk '$1 == "warmup" { print $2 }' "$out")))
     if [[ -z $ZIPF_LINE || -z $(kv rps "$ZIPF_LINE") ]]; then
         tail -n 5 "$out" >&2
         net_fail "zipf printed no ZIPF line ($label)"
@@ -295,7 +297,7 @@ zipf_measure() {
 }
 
 # Results of repeated runs, by configuration label: space-separated values per metric.
-declare -A R_RPS R_MBPS R_P50 R_P99 R_ERR R_REQ R_CPU R_OTHER
+declare -A R_RPS R_MBPS R_P50 R_P99 R_ERR R_REQ R_CPU R_OTHER R_SERVED
 
 # record LABEL: appends the last zipf run's figures to LABEL's results.
 record() {
@@ -305,6 +307,7 @@ record() {
     R_P99[$1]+=" $(kv p99_us "$ZIPF_LINE")"
     R_ERR[$1]=$((${R_ERR[$1]:-0} + $(kv errors "$ZIPF_LINE")))
     R_REQ[$1]=$((${R_REQ[$1]:-0} + $(kv requests "$ZIPF_LINE")))
+    R_SERVED[$1]=$((${R_SERVED[$1]:-0} + ZIPF_SERVED))
     R_CPU[$1]+=" $ZIPF_CPU"
     R_OTHER[$1]+=" $ZIPF_OTHER"
 }
