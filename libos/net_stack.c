@@ -66,6 +66,48 @@ void ilwaco_net_busy_poll(int on)
     busy_poll = on != 0;
 }
 
+/* lwIP's coarse TCP tick (retransmit, keepalive and state timeouts count these). */
+#define SLOW_TICK_NS ((uint64_t)TCP_SLOW_INTERVAL * 1000000u)
+/* Slow ticks made up for after a long sleep, at most (64 s: beyond any retransmit deadline). */
+#define CATCH_UP_MAX 128u
+
+/* When lwIP's slow TCP tick last ran (or was made up), and tcp_ticks then. */
+static uint64_t last_slow_tick_ns;
+static u32_t last_tcp_ticks;
+
+/*
+ * lwIP counts TCP time in slow ticks, not in time: a timer that ran late
+ * would delay a retransmission by the ticks it missed. So when the VM slept
+ * past ticks (see tcp_wake_at), run the missed ones now, before lwIP's own
+ * late timer runs the last one.
+ */
+static void tcp_catch_up(void)
+{
+    uint64_t now = ilwaco_time_ns();
+    if (!tcp_active_pcbs || now < last_slow_tick_ns) {
+        last_tcp_ticks = tcp_ticks;
+        last_slow_tick_ns = now;
+        return;
+    }
+    uint64_t behind = (now - last_slow_tick_ns) / SLOW_TICK_NS;
+    if (behind < 2)
+        return;
+    uint64_t missed = behind - 1 > CATCH_UP_MAX ? CATCH_UP_MAX : behind - 1;
+    for (uint64_t i = 0; i < missed; i++)
+        tcp_slowtmr();
+    last_tcp_ticks = tcp_ticks;
+    last_slow_tick_ns += missed * SLOW_TICK_NS;
+}
+
+/* Called right after lwIP's timers ran: notes when its slow tick last happened. */
+static void tcp_note_tick(void)
+{
+    if (tcp_ticks != last_tcp_ticks) {
+        last_tcp_ticks = tcp_ticks;
+        last_slow_tick_ns = ilwaco_time_ns();
+    }
+}
+
 int ilwaco_net_pump(void)
 {
     if (!started)
@@ -80,7 +122,9 @@ int ilwaco_net_pump(void)
                 did = 1;
             }
         }
+        tcp_catch_up();
         sys_check_timeouts();
+        tcp_note_tick();
         ilwaco_tcp_trim_time_wait();
         if (!did)
             break;
@@ -99,46 +143,59 @@ static uint64_t next_timer_ns(void)
 }
 
 /*
- * Does TCP need its 250 ms timer? Only for a connection with something in
- * flight or pending: unacknowledged, unsent or out-of-order data, a delayed
- * ACK, a zero-window probe, a close to retry, keepalive, or any state but
- * ESTABLISHED and CLOSE_WAIT (handshakes, closes, TIME-WAIT). An idle
- * keep-alive connection needs nothing until its peer speaks, and a frame
- * wakes the VM then; ticking anyway would wake every VM holding a
- * connection four times a second (4,000 exits/s at 1,000 VMs).
+ * When TCP next needs its timer, given lwIP's own next timeout:
+ * - that timeout, for anything pending at every tick: unsent or
+ *   out-of-order data, a delayed ACK, a zero-window probe, a retransmission
+ *   under way, a close to retry, keepalive, or any state but ESTABLISHED
+ *   and CLOSE_WAIT (handshakes, closes, TIME-WAIT);
+ * - for data sent and not yet acknowledged, the tick at which lwIP would
+ *   retransmit it (rto - rtime slow ticks on), made up by tcp_catch_up.
+ *   A server's reply is usually acknowledged long before, by an ACK that
+ *   waits in the ring (lazy ACKs) until the next request wakes the VM;
+ * - never, for quiet connections: a frame wakes the VM when the peer speaks.
+ * Ticking anyway would wake every VM holding a connection four times a
+ * second, and every VM that just answered a request once more.
  */
-static int tcp_timer_wanted(void)
+static uint64_t tcp_wake_at(uint64_t lwip_next)
 {
     if (tcp_tw_pcbs)
-        return 1;
+        return lwip_next;
+    uint64_t wake = DENALI_DEADLINE_NONE;
     for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
         if (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT)
-            return 1;
-        if (pcb->unacked || pcb->unsent || pcb->ooseq || pcb->refused_data)
-            return 1;
-        if (pcb->persist_backoff || (pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW | TF_CLOSEPEND)))
-            return 1;
-        if (ip_get_option(pcb, SOF_KEEPALIVE))
-            return 1;
+            return lwip_next;
+        if (pcb->unsent || pcb->ooseq || pcb->refused_data || pcb->persist_backoff)
+            return lwip_next;
+        if ((pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW | TF_CLOSEPEND)) ||
+            ip_get_option(pcb, SOF_KEEPALIVE))
+            return lwip_next;
+        if (!pcb->unacked)
+            continue;
+        if (pcb->nrtx > 0 || pcb->rtime < 0 || pcb->rto - pcb->rtime < 2)
+            return lwip_next;
+        uint64_t due = last_slow_tick_ns + (uint64_t)(pcb->rto - pcb->rtime) * SLOW_TICK_NS;
+        if (due < wake)
+            wake = due;
     }
-    return 0;
+    return wake;
 }
 
 /*
- * When the VM must next run for lwIP. ARP ageing and IP reassembly ticks
- * (once a second each) only expire state on this static LAN, where a MAC
- * never changes and the switch answers ARP at once, so they run late
- * rather than waking an otherwise idle VM: at most every LAZY_TIMERS_NS,
- * or whenever the VM runs anyway.
+ * When the VM must next run for lwIP: when TCP needs it (above). ARP
+ * ageing and IP reassembly ticks (once a second each) only expire state on
+ * this static LAN, where a MAC never changes and the switch answers ARP at
+ * once, so they run late rather than waking an otherwise idle VM: at most
+ * every LAZY_TIMERS_NS, or whenever the VM runs anyway.
  */
 #define LAZY_TIMERS_NS (10 * 1000000000ull)
 static uint64_t next_wake_ns(void)
 {
-    if (tcp_timer_wanted())
-        return next_timer_ns();
-    uint64_t lazy = ilwaco_time_ns() + LAZY_TIMERS_NS;
     uint64_t timer = next_timer_ns();
-    return timer > lazy ? timer : lazy;
+    uint64_t wake = ilwaco_time_ns() + LAZY_TIMERS_NS;
+    uint64_t tcp = tcp_wake_at(timer);
+    if (tcp < wake)
+        wake = tcp;
+    return wake > timer ? wake : timer;
 }
 
 /* Does any connection still have data lwIP has not sent (it waits for the peer's window)? */
