@@ -1,4 +1,5 @@
-/* The slirp uplink: one thread owns the Slirp instance; workers hand it frames through a queue. */
+/* The slirp uplink: one thread drives a Slirp instance per group of VMs; workers hand it frames
+ * through a queue. */
 #include "uplink_slirp.h"
 
 #include <errno.h>
@@ -8,8 +9,10 @@
 #include <slirp/libslirp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +21,12 @@
 #include "error_text.h"
 #include "monitor.h"
 
+/*
+ * VMs served by one Slirp instance. libslirp's ARP table holds 16 entries,
+ * so the VMs of one group never evict each other's; and each instance only
+ * walks its own sockets and TCP control blocks.
+ */
+#define VMS_PER_INSTANCE 16u
 /* Frames from the LAN waiting for the slirp thread; beyond this they are dropped. */
 #define QUEUE_FRAMES 4096u
 /* slirp's own addresses inside the LAN (VMs start at LAN_FIRST_VM_HOST). */
@@ -26,9 +35,17 @@
 /* Guest errors slirp reports are printed up to this many times, then only counted. */
 #define GUEST_ERRORS_SHOWN 10u
 #define ETHERTYPE_ARP      0x0806u
+#define ETH_HEADER_LEN     14u
+#define ETH_SOURCE_OFFSET  6u
+/* Readiness reports taken from the kernel per epoll_wait. */
+#define EPOLL_BATCH 256
+/* The epoll tag of the wake eventfd; sockets are tagged with their fd, which is never this. */
+#define WAKE_TAG  UINT64_MAX
+#define NS_PER_MS 1000000ull
 
 struct queued_frame {
     uint16_t len;
+    uint32_t instance; /* the instance serving the frame's source VM */
     uint8_t data[DENALI_NET_TX_FRAME_MAX];
 };
 
@@ -39,17 +56,46 @@ struct slirp_timer {
     struct slirp_timer *next;
 };
 
+struct uplink_slirp;
+
+/* One Slirp and everything the loop keeps for it; touched by the slirp thread only. */
+struct slirp_instance {
+    struct uplink_slirp *uplink;
+    Slirp *slirp;
+    struct slirp_timer *timers;
+    /* What slirp asked for in its latest slirp_pollfds_fill, in slirp's order. */
+    struct pollfd *pollfds;
+    size_t npollfds;
+    size_t pollfds_cap;
+    /* The fds this instance had in the epoll set after its previous run. */
+    int *watched;
+    size_t nwatched;
+    size_t watched_cap;
+    uint64_t deadline_ns; /* it must run by then: slirp's timeout or one of its timers */
+    size_t heap_index;
+    bool pending; /* queued to run this round */
+};
+
+/* What the epoll set holds for one fd number, and what it reported this round. */
+struct fd_watch {
+    struct slirp_instance *owner; /* NULL: not in the epoll set */
+    uint32_t events;              /* the epoll interest registered */
+    uint32_t ready_events;        /* valid in round ready_round only */
+    uint64_t ready_round;
+    uint64_t sync_stamp; /* the owner's run that last asked for the fd */
+};
+
 struct uplink_slirp {
     struct lan_uplink base; /* first: the LAN holds a pointer to it */
     struct lan *lan;
     const struct publish_rule *rules; /* only during startup */
     size_t nrules;
-    Slirp *slirp; /* touched by the slirp thread only */
     pthread_t thread;
-    int wake_fd; /* eventfd: frames queued, or stop */
+    int wake_fd;  /* eventfd: frames queued, or stop */
+    int epoll_fd; /* the wake eventfd and every socket some instance wants watched */
     atomic_bool stopping;
 
-    /* Startup handshake: the thread creates slirp and its forwards, then posts. */
+    /* Startup handshake: the thread creates the instances and their forwards, then posts. */
     sem_t started;
     bool start_failed;
     char *start_err;
@@ -61,19 +107,30 @@ struct uplink_slirp {
     uint32_t queue_head;
     uint32_t queue_count;
 
-    /* Thread-owned: the poll set rebuilt every round, and slirp's timers. */
-    struct pollfd *pollfds;
-    size_t npollfds;
-    size_t pollfds_cap;
-    struct slirp_timer *timers;
+    /* Thread-owned from here on. */
+    struct slirp_instance *instances;
+    uint32_t instance_count;
+    /* Every instance, as a binary min-heap on deadline_ns. */
+    struct slirp_instance **deadline_heap;
+    /* Instances to run this round, and the ones being run (swapped each round). */
+    struct slirp_instance **pending;
+    uint32_t npending;
+    struct slirp_instance **running;
+    /* Indexed by fd number; grown on demand. */
+    struct fd_watch *watches;
+    size_t nwatches;
+    uint64_t sync_stamp;
+    uint64_t round; /* counts epoll_waits; 0 never is one */
+    struct epoll_event *events;
 
     _Atomic uint64_t to_host;          /* frames queued for slirp */
     _Atomic uint64_t dropped_full;     /* queue full */
     _Atomic uint64_t dropped_oversize; /* longer than a LAN frame can be */
+    _Atomic uint64_t dropped_no_vm;    /* the source MAC is no VM's of this LAN */
     _Atomic uint64_t from_host;        /* frames slirp sent into the LAN */
     _Atomic uint64_t arp_flushes;      /* output queue re-run after an ARP frame */
     _Atomic uint64_t guest_errors;     /* slirp's complaints about guest packets */
-    _Atomic uint64_t poll_failures;
+    _Atomic uint64_t poll_failures;    /* epoll_wait or epoll_ctl failed */
     _Atomic uint64_t backlog_failures; /* listen() refused a wider backlog */
 };
 
@@ -92,11 +149,39 @@ static void wake_thread(struct uplink_slirp *u)
 
 /* --- The queue from the workers to the slirp thread --- */
 
+/*
+ * The instance serving the VM that sent frame. The switch passes on only
+ * frames whose source MAC is the sending VM's own, except its ARP answers
+ * to slirp, which carry the MAC of the VM asked about: a VM of the asking
+ * instance.
+ */
+static bool instance_of_frame(const struct uplink_slirp *u, const uint8_t *frame, size_t len,
+                              uint32_t *instance)
+{
+    if (len < ETH_HEADER_LEN)
+        return false;
+    const uint8_t *source = frame + ETH_SOURCE_OFFSET;
+    uint32_t vm = ((uint32_t)source[3] << 16) | ((uint32_t)source[4] << 8) | source[5];
+    if (vm >= u->lan->vm_count)
+        return false;
+    uint8_t vm_mac[6];
+    lan_vm_mac(vm, vm_mac);
+    if (memcmp(source, vm_mac, sizeof(vm_mac)) != 0)
+        return false;
+    *instance = vm / VMS_PER_INSTANCE;
+    return true;
+}
+
 static void slirp_transmit(struct lan_uplink *uplink, const uint8_t *frame, size_t len)
 {
     struct uplink_slirp *u = from_base(uplink);
     if (len > DENALI_NET_TX_FRAME_MAX) {
         atomic_fetch_add(&u->dropped_oversize, 1);
+        return;
+    }
+    uint32_t instance;
+    if (!instance_of_frame(u, frame, len, &instance)) {
+        atomic_fetch_add(&u->dropped_no_vm, 1);
         return;
     }
     pthread_mutex_lock(&u->queue_lock);
@@ -107,6 +192,7 @@ static void slirp_transmit(struct lan_uplink *uplink, const uint8_t *frame, size
     }
     struct queued_frame *slot = &u->queue[(u->queue_head + u->queue_count) % QUEUE_FRAMES];
     slot->len = (uint16_t)len;
+    slot->instance = instance;
     memcpy(slot->data, frame, len);
     /* Only the first frame into an empty queue needs to wake the thread: it drains until empty. */
     bool was_empty = u->queue_count++ == 0;
@@ -114,6 +200,345 @@ static void slirp_transmit(struct lan_uplink *uplink, const uint8_t *frame, size
     atomic_fetch_add(&u->to_host, 1);
     if (was_empty)
         wake_thread(u);
+}
+
+/* --- Instances ordered by the time they must run at the latest --- */
+
+static void heap_place(struct uplink_slirp *u, size_t index, struct slirp_instance *inst)
+{
+    u->deadline_heap[index] = inst;
+    inst->heap_index = index;
+}
+
+static void heap_sift_up(struct uplink_slirp *u, size_t index)
+{
+    struct slirp_instance *inst = u->deadline_heap[index];
+    while (index > 0) {
+        size_t parent = (index - 1) / 2;
+        if (u->deadline_heap[parent]->deadline_ns <= inst->deadline_ns)
+            break;
+        heap_place(u, index, u->deadline_heap[parent]);
+        index = parent;
+    }
+    heap_place(u, index, inst);
+}
+
+static void heap_sift_down(struct uplink_slirp *u, size_t index)
+{
+    struct slirp_instance *inst = u->deadline_heap[index];
+    size_t count = u->instance_count;
+    for (;;) {
+        size_t child = 2 * index + 1;
+        if (child >= count)
+            break;
+        if (child + 1 < count &&
+            u->deadline_heap[child + 1]->deadline_ns < u->deadline_heap[child]->deadline_ns)
+            child++;
+        if (inst->deadline_ns <= u->deadline_heap[child]->deadline_ns)
+            break;
+        heap_place(u, index, u->deadline_heap[child]);
+        index = child;
+    }
+    heap_place(u, index, inst);
+}
+
+static void set_deadline(struct slirp_instance *inst, uint64_t deadline_ns)
+{
+    uint64_t old = inst->deadline_ns;
+    inst->deadline_ns = deadline_ns;
+    if (deadline_ns < old)
+        heap_sift_up(inst->uplink, inst->heap_index);
+    else if (deadline_ns > old)
+        heap_sift_down(inst->uplink, inst->heap_index);
+}
+
+static void mark_pending(struct slirp_instance *inst)
+{
+    if (inst->pending)
+        return;
+    inst->pending = true;
+    struct uplink_slirp *u = inst->uplink;
+    u->pending[u->npending++] = inst;
+}
+
+/* --- Timers slirp asks for, fired when their instance runs --- */
+
+static uint64_t expiry_ns(int64_t expire_ms)
+{
+    return expire_ms <= 0 ? 0 : (uint64_t)expire_ms * NS_PER_MS;
+}
+
+static void *timer_create_cb(SlirpTimerCb callback, void *callback_opaque, void *opaque)
+{
+    struct slirp_instance *inst = opaque;
+    struct slirp_timer *t = calloc(1, sizeof(*t));
+    if (!t)
+        abort(); /* slirp has no way to be told; it would dereference NULL anyway */
+    t->callback = callback;
+    t->callback_opaque = callback_opaque;
+    t->expire_ms = -1;
+    t->next = inst->timers;
+    inst->timers = t;
+    return t;
+}
+
+static void timer_free_cb(void *timer, void *opaque)
+{
+    struct slirp_instance *inst = opaque;
+    for (struct slirp_timer **p = &inst->timers; *p; p = &(*p)->next) {
+        if (*p == timer) {
+            *p = (*p)->next;
+            free(timer);
+            return;
+        }
+    }
+}
+
+static void timer_mod_cb(void *timer, int64_t expire_ms, void *opaque)
+{
+    struct slirp_instance *inst = opaque;
+    struct slirp_timer *t = timer;
+    t->expire_ms = expire_ms < 0 ? -1 : expire_ms;
+    if (t->expire_ms >= 0 && expiry_ns(t->expire_ms) < inst->deadline_ns)
+        set_deadline(inst, expiry_ns(t->expire_ms));
+}
+
+/* The earliest armed timer's expiry, or UINT64_MAX. */
+static uint64_t timers_next_ns(const struct slirp_instance *inst)
+{
+    uint64_t next = UINT64_MAX;
+    for (const struct slirp_timer *t = inst->timers; t; t = t->next)
+        if (t->expire_ms >= 0 && expiry_ns(t->expire_ms) < next)
+            next = expiry_ns(t->expire_ms);
+    return next;
+}
+
+static void timers_fire_due(struct slirp_instance *inst)
+{
+    int64_t now_ms = (int64_t)monitor_now_ns() / (int64_t)NS_PER_MS;
+    /* A callback may re-arm or free timers, so rescan from the start after each one. */
+    bool fired = true;
+    while (fired) {
+        fired = false;
+        for (struct slirp_timer *t = inst->timers; t; t = t->next) {
+            if (t->expire_ms >= 0 && t->expire_ms <= now_ms) {
+                t->expire_ms = -1;
+                t->callback(t->callback_opaque);
+                fired = true;
+                break;
+            }
+        }
+    }
+}
+
+static void timers_free_all(struct slirp_instance *inst)
+{
+    while (inst->timers) {
+        struct slirp_timer *next = inst->timers->next;
+        free(inst->timers);
+        inst->timers = next;
+    }
+}
+
+/* --- The epoll set: what each instance's sockets are watched for --- */
+
+static struct fd_watch *watch_of(struct uplink_slirp *u, int fd)
+{
+    if ((size_t)fd >= u->nwatches) {
+        size_t count = u->nwatches ? u->nwatches : 256;
+        while (count <= (size_t)fd)
+            count *= 2;
+        struct fd_watch *grown = realloc(u->watches, count * sizeof(*grown));
+        if (!grown)
+            abort(); /* slirp's callbacks cannot take "no" */
+        memset(grown + u->nwatches, 0, (count - u->nwatches) * sizeof(*grown));
+        u->watches = grown;
+        u->nwatches = count;
+    }
+    return &u->watches[fd];
+}
+
+/*
+ * Makes the epoll set watch fd for exactly events on behalf of inst (0:
+ * not at all). The table may be stale: a socket closed without slirp
+ * saying so leaves the epoll set by itself, and its number may since
+ * belong to another socket, of this instance or another; so a failed MOD
+ * is retried as an ADD and the other way round.
+ */
+static void set_interest(struct uplink_slirp *u, struct slirp_instance *inst, int fd,
+                         struct fd_watch *watch, uint32_t events)
+{
+    if (watch->owner == inst && watch->events == events)
+        return;
+    if (events == 0) {
+        /* ENOENT or EBADF: the socket already left the set when it was closed. */
+        (void)epoll_ctl(u->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        watch->owner = NULL;
+        watch->events = 0;
+        watch->ready_round = 0;
+        return;
+    }
+    struct epoll_event event = {.events = events, .data.u64 = (uint64_t)fd};
+    int op = watch->owner ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(u->epoll_fd, op, fd, &event) != 0) {
+        int retry_op = errno == ENOENT ? EPOLL_CTL_ADD : errno == EEXIST ? EPOLL_CTL_MOD : -1;
+        if (retry_op < 0 || epoll_ctl(u->epoll_fd, retry_op, fd, &event) != 0) {
+            atomic_fetch_add(&u->poll_failures, 1);
+            watch->owner = NULL;
+            watch->events = 0;
+            watch->ready_round = 0;
+            return;
+        }
+    }
+    if (watch->owner != inst)
+        watch->ready_round = 0; /* what was reported belonged to another socket */
+    watch->owner = inst;
+    watch->events = events;
+}
+
+static uint32_t epoll_events_of(short poll_events)
+{
+    uint32_t events = 0;
+    if (poll_events & POLLIN)
+        events |= EPOLLIN;
+    if (poll_events & POLLOUT)
+        events |= EPOLLOUT;
+    if (poll_events & POLLPRI)
+        events |= EPOLLPRI;
+    return events;
+}
+
+/*
+ * After a run, the epoll set watches each of the instance's sockets for
+ * exactly what slirp asked in that run's fill, and drops the ones it no
+ * longer asked for. Level-triggered epoll would otherwise report, every
+ * round, a socket slirp has stopped reading because its buffer toward the
+ * guest is full; the guest's ACKs that make room reach this instance as
+ * frames, which make it run and ask again.
+ */
+static void sync_interest(struct uplink_slirp *u, struct slirp_instance *inst)
+{
+    uint64_t stamp = ++u->sync_stamp;
+    for (size_t i = 0; i < inst->npollfds; i++) {
+        int fd = inst->pollfds[i].fd;
+        struct fd_watch *watch = watch_of(u, fd);
+        set_interest(u, inst, fd, watch, epoll_events_of(inst->pollfds[i].events));
+        watch->sync_stamp = stamp;
+    }
+    for (size_t i = 0; i < inst->nwatched; i++) {
+        int fd = inst->watched[i];
+        struct fd_watch *watch = &u->watches[fd];
+        if (watch->owner == inst && watch->sync_stamp != stamp)
+            set_interest(u, inst, fd, watch, 0);
+    }
+    if (inst->npollfds > inst->watched_cap) {
+        size_t cap = inst->npollfds * 2;
+        int *grown = realloc(inst->watched, cap * sizeof(*grown));
+        if (!grown)
+            abort();
+        inst->watched = grown;
+        inst->watched_cap = cap;
+    }
+    for (size_t i = 0; i < inst->npollfds; i++)
+        inst->watched[i] = inst->pollfds[i].fd;
+    inst->nwatched = inst->npollfds;
+}
+
+/*
+ * libslirp 4.7 never registers the listening sockets of its forwards, so
+ * the fill is what adds sockets to the epoll set. But it does unregister
+ * every socket it polls right before closing it: the one moment the fd
+ * still names that socket, so it leaves the set, and readiness reported for
+ * it is forgotten, before its number can be reused.
+ */
+static void poll_fd_registered(int fd, void *opaque)
+{
+    (void)fd;
+    (void)opaque;
+}
+
+static void poll_fd_unregistered(int fd, void *opaque)
+{
+    struct slirp_instance *inst = opaque;
+    struct uplink_slirp *u = inst->uplink;
+    if (fd < 0 || (size_t)fd >= u->nwatches || u->watches[fd].owner != inst)
+        return;
+    set_interest(u, inst, fd, &u->watches[fd], 0);
+}
+
+/* --- Running one instance --- */
+
+static int add_pollfd(int fd, int slirp_events, void *opaque)
+{
+    struct slirp_instance *inst = opaque;
+    if (inst->npollfds == inst->pollfds_cap) {
+        size_t cap = inst->pollfds_cap ? inst->pollfds_cap * 2 : 32;
+        struct pollfd *grown = realloc(inst->pollfds, cap * sizeof(*grown));
+        if (!grown)
+            abort(); /* slirp cannot take "no" here */
+        inst->pollfds = grown;
+        inst->pollfds_cap = cap;
+    }
+    short events = 0;
+    if (slirp_events & SLIRP_POLL_IN)
+        events |= POLLIN;
+    if (slirp_events & SLIRP_POLL_OUT)
+        events |= POLLOUT;
+    if (slirp_events & SLIRP_POLL_PRI)
+        events |= POLLPRI;
+    inst->pollfds[inst->npollfds] = (struct pollfd){.fd = fd, .events = events};
+    return (int)inst->npollfds++;
+}
+
+/*
+ * What this round's epoll_wait reported for the socket, limited to what
+ * slirp asks now, as poll() would. A socket that became ready since then,
+ * or that was only just added to the set, is reported by the next round.
+ */
+static int get_revents(int idx, void *opaque)
+{
+    struct slirp_instance *inst = opaque;
+    struct uplink_slirp *u = inst->uplink;
+    if (idx < 0 || (size_t)idx >= inst->npollfds)
+        return 0;
+    const struct pollfd *asked = &inst->pollfds[idx];
+    const struct fd_watch *watch = &u->watches[asked->fd];
+    if (watch->owner != inst || watch->ready_round != u->round)
+        return 0;
+    uint32_t ready = watch->ready_events;
+    int result = 0;
+    if ((ready & EPOLLIN) && (asked->events & POLLIN))
+        result |= SLIRP_POLL_IN;
+    if ((ready & EPOLLOUT) && (asked->events & POLLOUT))
+        result |= SLIRP_POLL_OUT;
+    if ((ready & EPOLLPRI) && (asked->events & POLLPRI))
+        result |= SLIRP_POLL_PRI;
+    if (ready & EPOLLERR)
+        result |= SLIRP_POLL_ERR;
+    if (ready & EPOLLHUP)
+        result |= SLIRP_POLL_HUP;
+    return result;
+}
+
+/*
+ * Lets one instance make progress: due timers, then its sockets (with what
+ * this round's epoll_wait reported for them), its TCP timers and its output
+ * queue. The fill comes first and the epoll set follows it at once: slirp
+ * may close sockets in slirp_pollfds_poll, leaving the fill's list stale.
+ * The instance must run again within the timeout slirp names, or when one of
+ * its timers expires, whichever is first.
+ */
+static void run_instance(struct uplink_slirp *u, struct slirp_instance *inst)
+{
+    timers_fire_due(inst);
+    inst->npollfds = 0;
+    uint32_t timeout_ms = UINT32_MAX;
+    slirp_pollfds_fill(inst->slirp, &timeout_ms, add_pollfd, inst);
+    sync_interest(u, inst);
+    slirp_pollfds_poll(inst->slirp, 0, get_revents, inst);
+    uint64_t deadline = monitor_now_ns() + (uint64_t)timeout_ms * NS_PER_MS;
+    uint64_t timer = timers_next_ns(inst);
+    set_deadline(inst, timer < deadline ? timer : deadline);
 }
 
 static int no_revents(int idx, void *opaque)
@@ -125,7 +550,8 @@ static int no_revents(int idx, void *opaque)
 
 static bool is_arp(const struct queued_frame *frame)
 {
-    return frame->len >= 14 && ((frame->data[12] << 8) | frame->data[13]) == ETHERTYPE_ARP;
+    return frame->len >= ETH_HEADER_LEN &&
+           ((frame->data[12] << 8) | frame->data[13]) == ETHERTYPE_ARP;
 }
 
 /*
@@ -134,21 +560,23 @@ static bool is_arp(const struct queued_frame *frame)
  * end of slirp_pollfds_poll. It never does so on an incoming ARP reply, and
  * drops the packet a second after asking. So run the output queue right after
  * every ARP frame (with select_error set, slirp_pollfds_poll touches no
- * socket: it only runs due TCP timers and the output queue), before later
- * replies evict this one from the table.
+ * socket: it only runs due TCP timers and the output queue). With an
+ * instance per 16 VMs its table no longer thrashes, so this is mostly the
+ * first exchange per VM.
  */
-static void flush_held_packets(struct uplink_slirp *u)
+static void flush_held_packets(struct slirp_instance *inst)
 {
-    slirp_pollfds_poll(u->slirp, 1, no_revents, u);
-    atomic_fetch_add(&u->arp_flushes, 1);
+    slirp_pollfds_poll(inst->slirp, 1, no_revents, inst);
+    atomic_fetch_add(&inst->uplink->arp_flushes, 1);
 }
 
 /*
- * Feeds every queued frame to slirp. The slots between head and head + count
- * belong to the consumer once counted, so they are read without the lock;
- * producers only ever write beyond them. slirp may answer at once, and the
- * switch may answer that (an ARP reply) through slirp_transmit on this very
- * thread, so the lock is never held across slirp calls.
+ * Feeds every queued frame to its instance and marks that instance to run.
+ * The slots between head and head + count belong to the consumer once
+ * counted, so they are read without the lock; producers only ever write
+ * beyond them. slirp may answer at once, and the switch may answer that (an
+ * ARP reply) through slirp_transmit on this very thread, so the lock is never
+ * held across slirp calls.
  */
 static void drain_queue(struct uplink_slirp *u)
 {
@@ -163,9 +591,11 @@ static void drain_queue(struct uplink_slirp *u)
             count = budget;
         for (uint32_t i = 0; i < count; i++) {
             const struct queued_frame *frame = &u->queue[(head + i) % QUEUE_FRAMES];
-            slirp_input(u->slirp, frame->data, frame->len);
+            struct slirp_instance *inst = &u->instances[frame->instance];
+            slirp_input(inst->slirp, frame->data, frame->len);
             if (is_arp(frame))
-                flush_held_packets(u);
+                flush_held_packets(inst);
+            mark_pending(inst);
         }
         pthread_mutex_lock(&u->queue_lock);
         u->queue_head = (head + count) % QUEUE_FRAMES;
@@ -181,98 +611,20 @@ static void drain_queue(struct uplink_slirp *u)
     }
 }
 
-/* --- Timers slirp asks for, fired from the loop --- */
-
-static void *timer_create_cb(SlirpTimerCb callback, void *callback_opaque, void *opaque)
-{
-    struct uplink_slirp *u = opaque;
-    struct slirp_timer *t = calloc(1, sizeof(*t));
-    if (!t)
-        abort(); /* slirp has no way to be told; it would dereference NULL anyway */
-    t->callback = callback;
-    t->callback_opaque = callback_opaque;
-    t->expire_ms = -1;
-    t->next = u->timers;
-    u->timers = t;
-    return t;
-}
-
-static void timer_free_cb(void *timer, void *opaque)
-{
-    struct uplink_slirp *u = opaque;
-    for (struct slirp_timer **p = &u->timers; *p; p = &(*p)->next) {
-        if (*p == timer) {
-            *p = (*p)->next;
-            free(timer);
-            return;
-        }
-    }
-}
-
-static void timer_mod_cb(void *timer, int64_t expire_ms, void *opaque)
-{
-    (void)opaque;
-    ((struct slirp_timer *)timer)->expire_ms = expire_ms;
-}
-
-/* Milliseconds until the next armed timer, at most cap. */
-static uint32_t timers_timeout_ms(const struct uplink_slirp *u, uint32_t cap)
-{
-    int64_t now_ms = (int64_t)monitor_now_ns() / 1000000;
-    uint32_t timeout = cap;
-    for (const struct slirp_timer *t = u->timers; t; t = t->next) {
-        if (t->expire_ms < 0)
-            continue;
-        int64_t left = t->expire_ms - now_ms;
-        if (left <= 0)
-            return 0;
-        if (left < timeout)
-            timeout = (uint32_t)left;
-    }
-    return timeout;
-}
-
-static void timers_fire_due(struct uplink_slirp *u)
-{
-    int64_t now_ms = (int64_t)monitor_now_ns() / 1000000;
-    /* A callback may re-arm or free timers, so rescan from the start after each one. */
-    bool fired = true;
-    while (fired) {
-        fired = false;
-        for (struct slirp_timer *t = u->timers; t; t = t->next) {
-            if (t->expire_ms >= 0 && t->expire_ms <= now_ms) {
-                t->expire_ms = -1;
-                t->callback(t->callback_opaque);
-                fired = true;
-                break;
-            }
-        }
-    }
-}
-
-static void timers_free_all(struct uplink_slirp *u)
-{
-    while (u->timers) {
-        struct slirp_timer *next = u->timers->next;
-        free(u->timers);
-        u->timers = next;
-    }
-}
-
 /* --- Other slirp callbacks --- */
 
 static ssize_t send_to_lan(const void *buf, size_t len, void *opaque)
 {
-    struct uplink_slirp *u = opaque;
-    atomic_fetch_add(&u->from_host, 1);
-    lan_input_from_uplink(u->lan, buf, len);
+    struct slirp_instance *inst = opaque;
+    atomic_fetch_add(&inst->uplink->from_host, 1);
+    lan_input_from_uplink(inst->uplink->lan, buf, len);
     return (ssize_t)len;
 }
 
 static void report_guest_error(const char *msg, void *opaque)
 {
-    struct uplink_slirp *u = opaque;
-    uint64_t seen = atomic_fetch_add(&u->guest_errors, 1);
+    struct slirp_instance *inst = opaque;
+    uint64_t seen = atomic_fetch_add(&inst->uplink->guest_errors, 1);
     if (seen < GUEST_ERRORS_SHOWN)
         fprintf(stderr, "denali: slirp: bad packet from a VM: %s\n", msg);
 }
@@ -283,16 +635,10 @@ static int64_t clock_ns_cb(void *opaque)
     return (int64_t)monitor_now_ns();
 }
 
-static void poll_fd_unused(int fd, void *opaque)
-{
-    /* The poll set is rebuilt from slirp_pollfds_fill every round. */
-    (void)fd;
-    (void)opaque;
-}
-
+/* slirp has room toward the guest again and would poll more: only ever said on this thread. */
 static void notify_cb(void *opaque)
 {
-    wake_thread(opaque);
+    mark_pending(opaque);
 }
 
 static const SlirpCb slirp_callbacks = {
@@ -302,74 +648,84 @@ static const SlirpCb slirp_callbacks = {
     .timer_new = timer_create_cb,
     .timer_free = timer_free_cb,
     .timer_mod = timer_mod_cb,
-    .register_poll_fd = poll_fd_unused,
-    .unregister_poll_fd = poll_fd_unused,
+    .register_poll_fd = poll_fd_registered,
+    .unregister_poll_fd = poll_fd_unregistered,
     .notify = notify_cb,
 };
 
-/* --- The poll set --- */
+/* --- The loop --- */
 
-static int add_pollfd(int fd, int slirp_events, void *opaque)
+/* Milliseconds epoll_wait may sleep: until the earliest deadline, rounded up, or none if idle. */
+static int wait_timeout_ms(const struct uplink_slirp *u)
 {
-    struct uplink_slirp *u = opaque;
-    if (u->npollfds == u->pollfds_cap) {
-        size_t cap = u->pollfds_cap ? u->pollfds_cap * 2 : 64;
-        struct pollfd *grown = realloc(u->pollfds, cap * sizeof(*grown));
-        if (!grown)
-            abort(); /* slirp cannot take "no" here */
-        u->pollfds = grown;
-        u->pollfds_cap = cap;
-    }
-    short events = 0;
-    if (slirp_events & SLIRP_POLL_IN)
-        events |= POLLIN;
-    if (slirp_events & SLIRP_POLL_OUT)
-        events |= POLLOUT;
-    if (slirp_events & SLIRP_POLL_PRI)
-        events |= POLLPRI;
-    u->pollfds[u->npollfds] = (struct pollfd){.fd = fd, .events = events};
-    return (int)u->npollfds++;
-}
-
-static int get_revents(int idx, void *opaque)
-{
-    struct uplink_slirp *u = opaque;
-    if (idx < 0 || (size_t)idx >= u->npollfds)
+    if (u->npending > 0)
         return 0;
-    short revents = u->pollfds[idx].revents;
-    int result = 0;
-    if (revents & POLLIN)
-        result |= SLIRP_POLL_IN;
-    if (revents & POLLOUT)
-        result |= SLIRP_POLL_OUT;
-    if (revents & POLLPRI)
-        result |= SLIRP_POLL_PRI;
-    if (revents & POLLERR)
-        result |= SLIRP_POLL_ERR;
-    if (revents & POLLHUP)
-        result |= SLIRP_POLL_HUP;
-    return result;
+    if (u->instance_count == 0)
+        return -1;
+    uint64_t deadline = u->deadline_heap[0]->deadline_ns;
+    uint64_t now = monitor_now_ns();
+    if (deadline <= now)
+        return 0;
+    uint64_t wait_ms = (deadline - now + NS_PER_MS - 1) / NS_PER_MS;
+    return wait_ms > 1000 ? 1000 : (int)wait_ms;
 }
 
-/* One round: wait for sockets, frames or timers, then let slirp and the queue make progress. */
-static void poll_once(struct uplink_slirp *u)
+static void take_ready(struct uplink_slirp *u, int ready)
 {
-    u->npollfds = 0;
-    add_pollfd(u->wake_fd, SLIRP_POLL_IN, u);
-    uint32_t timeout = timers_timeout_ms(u, 1000);
-    slirp_pollfds_fill(u->slirp, &timeout, add_pollfd, u);
-    int ready = poll(u->pollfds, u->npollfds, (int)timeout);
-    if (ready < 0)
-        atomic_fetch_add(&u->poll_failures, 1);
-    slirp_pollfds_poll(u->slirp, ready < 0, get_revents, u);
-    timers_fire_due(u);
-    if (ready > 0 && (u->pollfds[0].revents & POLLIN)) {
-        uint64_t wakeups;
-        ssize_t ignored = read(u->wake_fd, &wakeups, sizeof(wakeups));
-        (void)ignored;
+    for (int i = 0; i < ready; i++) {
+        uint64_t tag = u->events[i].data.u64;
+        if (tag == WAKE_TAG) {
+            uint64_t wakeups;
+            ssize_t ignored = read(u->wake_fd, &wakeups, sizeof(wakeups));
+            (void)ignored;
+            continue;
+        }
+        if (tag >= u->nwatches || !u->watches[tag].owner)
+            continue;
+        struct fd_watch *watch = &u->watches[tag];
+        watch->ready_events = u->events[i].events;
+        watch->ready_round = u->round;
+        mark_pending(watch->owner);
     }
-    /* Cheap when empty, and catches frames queued by slirp's own output above. */
+}
+
+/* Due instances leave the top of the heap until they have run and set a new deadline. */
+static void take_due(struct uplink_slirp *u)
+{
+    uint64_t now = monitor_now_ns();
+    while (u->instance_count > 0 && u->deadline_heap[0]->deadline_ns <= now) {
+        struct slirp_instance *inst = u->deadline_heap[0];
+        mark_pending(inst);
+        set_deadline(inst, UINT64_MAX);
+    }
+}
+
+/*
+ * One round: wait for any instance's sockets, frames or deadline, then run
+ * only the instances that have something to do.
+ */
+static void run_round(struct uplink_slirp *u)
+{
+    u->round++;
+    int ready = epoll_wait(u->epoll_fd, u->events, EPOLL_BATCH, wait_timeout_ms(u));
+    if (ready < 0) {
+        if (errno != EINTR)
+            atomic_fetch_add(&u->poll_failures, 1);
+        ready = 0;
+    }
+    take_ready(u, ready);
     drain_queue(u);
+    take_due(u);
+    /* Instances that ask to run again while these run (notify) go to the next round. */
+    struct slirp_instance **running = u->pending;
+    uint32_t count = u->npending;
+    u->pending = u->running;
+    u->running = running;
+    u->npending = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        running[i]->pending = false;
+        run_instance(u, running[i]);
+    }
 }
 
 /* --- Startup on the slirp thread --- */
@@ -379,9 +735,10 @@ static struct in_addr lan_addr(uint32_t host_order)
     return (struct in_addr){.s_addr = htonl(host_order)};
 }
 
-static Slirp *create_slirp(struct uplink_slirp *u)
+/* Every instance has the same addresses, so the VMs see one gateway with one MAC. */
+static Slirp *create_slirp(struct slirp_instance *inst)
 {
-    const struct lan *lan = u->lan;
+    const struct lan *lan = inst->uplink->lan;
     SlirpConfig cfg = {
         .version = 4,
         .restricted = 0,
@@ -401,7 +758,7 @@ static Slirp *create_slirp(struct uplink_slirp *u)
         .if_mtu = DENALI_NET_TX_FRAME_MAX - 14u,
         .if_mru = DENALI_NET_TX_FRAME_MAX - 14u,
     };
-    return slirp_new(&cfg, &slirp_callbacks, u);
+    return slirp_new(&cfg, &slirp_callbacks, inst);
 }
 
 static bool add_forwards(struct uplink_slirp *u)
@@ -412,8 +769,8 @@ static bool add_forwards(struct uplink_slirp *u)
         for (unsigned i = 0; i < publish_port_count(rule); i++) {
             unsigned host_port = rule->host_first + i;
             struct in_addr guest = lan_addr(lan_vm_ipv4(u->lan, i));
-            if (slirp_add_hostfwd(u->slirp, 0, loopback, (int)host_port, guest, rule->guest_port) ==
-                0)
+            Slirp *slirp = u->instances[i / VMS_PER_INSTANCE].slirp;
+            if (slirp_add_hostfwd(slirp, 0, loopback, (int)host_port, guest, rule->guest_port) == 0)
                 continue;
             char text[PUBLISH_TEXT_MAX];
             publish_format(rule, text);
@@ -430,13 +787,13 @@ static bool add_forwards(struct uplink_slirp *u)
 static int widen_listen_backlog(int fd, int slirp_events, void *opaque)
 {
     (void)slirp_events;
-    struct uplink_slirp *u = opaque;
+    struct slirp_instance *inst = opaque;
     int listening = 0;
     socklen_t len = sizeof(listening);
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening &&
         listen(fd, SOMAXCONN) != 0)
-        atomic_fetch_add(&u->backlog_failures, 1);
-    return -1; /* not polled: the loop's next slirp_pollfds_fill starts afresh */
+        atomic_fetch_add(&inst->uplink->backlog_failures, 1);
+    return -1; /* not polled: the instance's first run fills afresh */
 }
 
 /*
@@ -448,30 +805,48 @@ static int widen_listen_backlog(int fd, int slirp_events, void *opaque)
  */
 static void widen_forward_backlogs(struct uplink_slirp *u)
 {
-    uint32_t timeout = 0;
-    slirp_pollfds_fill(u->slirp, &timeout, widen_listen_backlog, u);
+    for (uint32_t k = 0; k < u->instance_count; k++) {
+        uint32_t timeout = 0;
+        slirp_pollfds_fill(u->instances[k].slirp, &timeout, widen_listen_backlog, &u->instances[k]);
+    }
+}
+
+static bool create_instances(struct uplink_slirp *u)
+{
+    for (uint32_t k = 0; k < u->instance_count; k++) {
+        u->instances[k].slirp = create_slirp(&u->instances[k]);
+        if (!u->instances[k].slirp) {
+            (void)fail(u->start_err, u->start_errlen, "slirp: cannot set up user-mode networking");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void cleanup_instances(struct uplink_slirp *u)
+{
+    for (uint32_t k = 0; k < u->instance_count; k++) {
+        struct slirp_instance *inst = &u->instances[k];
+        if (inst->slirp)
+            slirp_cleanup(inst->slirp);
+        inst->slirp = NULL;
+        timers_free_all(inst);
+    }
 }
 
 static void *slirp_thread_main(void *arg)
 {
     struct uplink_slirp *u = arg;
-    u->slirp = create_slirp(u);
-    if (!u->slirp) {
-        (void)fail(u->start_err, u->start_errlen, "slirp: cannot set up user-mode networking");
+    if (!create_instances(u) || !add_forwards(u))
         u->start_failed = true;
-    } else if (!add_forwards(u)) {
-        u->start_failed = true;
-    } else {
+    else
         widen_forward_backlogs(u);
-    }
     bool failed = u->start_failed;
     sem_post(&u->started); /* after this, u->rules and u->start_err belong to the caller again */
+    /* Every deadline starts at zero: the first round runs each instance and fills the epoll set. */
     while (!failed && !atomic_load(&u->stopping))
-        poll_once(u);
-    if (u->slirp)
-        slirp_cleanup(u->slirp);
-    u->slirp = NULL;
-    timers_free_all(u);
+        run_round(u);
+    cleanup_instances(u);
     return NULL;
 }
 
@@ -479,8 +854,21 @@ static void free_uplink(struct uplink_slirp *u)
 {
     if (u->wake_fd >= 0)
         close(u->wake_fd);
+    if (u->epoll_fd >= 0)
+        close(u->epoll_fd);
     free(u->queue);
-    free(u->pollfds);
+    if (u->instances) {
+        for (uint32_t k = 0; k < u->instance_count; k++) {
+            free(u->instances[k].pollfds);
+            free(u->instances[k].watched);
+        }
+    }
+    free(u->instances);
+    free(u->deadline_heap);
+    free(u->pending);
+    free(u->running);
+    free(u->watches);
+    free(u->events);
     pthread_mutex_destroy(&u->queue_lock);
     sem_destroy(&u->started);
     free(u);
@@ -495,6 +883,35 @@ static void slirp_stop(struct lan_uplink *uplink)
     free_uplink(u);
 }
 
+/* The instances, each in its place in the deadline heap (all deadlines zero: a valid heap). */
+static bool alloc_instances(struct uplink_slirp *u)
+{
+    unsigned vm_count = u->lan->vm_count;
+    u->instance_count = (vm_count + VMS_PER_INSTANCE - 1) / VMS_PER_INSTANCE;
+    size_t slots = u->instance_count ? u->instance_count : 1;
+    u->instances = calloc(slots, sizeof(*u->instances));
+    u->deadline_heap = calloc(slots, sizeof(*u->deadline_heap));
+    u->pending = calloc(slots, sizeof(*u->pending));
+    u->running = calloc(slots, sizeof(*u->running));
+    u->events = calloc(EPOLL_BATCH, sizeof(*u->events));
+    if (!u->instances || !u->deadline_heap || !u->pending || !u->running || !u->events)
+        return false;
+    for (uint32_t k = 0; k < u->instance_count; k++) {
+        u->instances[k].uplink = u;
+        heap_place(u, k, &u->instances[k]);
+    }
+    return true;
+}
+
+static bool open_epoll_set(struct uplink_slirp *u)
+{
+    u->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (u->epoll_fd < 0)
+        return false;
+    struct epoll_event wake = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+    return epoll_ctl(u->epoll_fd, EPOLL_CTL_ADD, u->wake_fd, &wake) == 0;
+}
+
 static struct uplink_slirp *alloc_uplink(struct lan *lan, char *err, size_t errlen)
 {
     struct uplink_slirp *u = calloc(1, sizeof(*u));
@@ -503,6 +920,7 @@ static struct uplink_slirp *alloc_uplink(struct lan *lan, char *err, size_t errl
         return NULL;
     }
     u->wake_fd = -1;
+    u->epoll_fd = -1;
     pthread_mutex_init(&u->queue_lock, NULL);
     sem_init(&u->started, 0, 0);
     u->lan = lan;
@@ -510,6 +928,16 @@ static struct uplink_slirp *alloc_uplink(struct lan *lan, char *err, size_t errl
     u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!u->queue || u->wake_fd < 0) {
         (void)fail(err, errlen, "slirp: cannot set up the frame queue: %s", strerror(errno));
+        free_uplink(u);
+        return NULL;
+    }
+    if (!alloc_instances(u)) {
+        (void)fail(err, errlen, "slirp: out of memory");
+        free_uplink(u);
+        return NULL;
+    }
+    if (!open_epoll_set(u)) {
+        (void)fail(err, errlen, "slirp: cannot set up its epoll set: %s", strerror(errno));
         free_uplink(u);
         return NULL;
     }
@@ -556,13 +984,16 @@ struct lan_uplink *uplink_slirp_start(struct lan *lan, const struct publish_rule
 void uplink_slirp_print_stats(struct lan_uplink *uplink, FILE *out)
 {
     struct uplink_slirp *u = from_base(uplink);
-    fprintf(
-        out,
-        "denali-uplink: kind=slirp to_host=%lu dropped_full=%lu dropped_oversize=%lu "
-        "from_host=%lu arp_flushes=%lu guest_errors=%lu poll_failures=%lu backlog_failures=%lu\n",
-        (unsigned long)atomic_load(&u->to_host), (unsigned long)atomic_load(&u->dropped_full),
-        (unsigned long)atomic_load(&u->dropped_oversize), (unsigned long)atomic_load(&u->from_host),
-        (unsigned long)atomic_load(&u->arp_flushes), (unsigned long)atomic_load(&u->guest_errors),
-        (unsigned long)atomic_load(&u->poll_failures),
-        (unsigned long)atomic_load(&u->backlog_failures));
+    fprintf(out,
+            "denali-uplink: kind=slirp instances=%u to_host=%lu dropped_full=%lu "
+            "dropped_oversize=%lu dropped_no_vm=%lu from_host=%lu arp_flushes=%lu "
+            "guest_errors=%lu poll_failures=%lu backlog_failures=%lu\n",
+            (unsigned)u->instance_count, (unsigned long)atomic_load(&u->to_host),
+            (unsigned long)atomic_load(&u->dropped_full),
+            (unsigned long)atomic_load(&u->dropped_oversize),
+            (unsigned long)atomic_load(&u->dropped_no_vm),
+            (unsigned long)atomic_load(&u->from_host), (unsigned long)atomic_load(&u->arp_flushes),
+            (unsigned long)atomic_load(&u->guest_errors),
+            (unsigned long)atomic_load(&u->poll_failures),
+            (unsigned long)atomic_load(&u->backlog_failures));
 }
