@@ -12,6 +12,10 @@
 #include "internal.h"
 #include "net.h"
 
+/* lwipopts.h cannot include abi.h; its segment sizes must match the NIC's frame sizes. */
+_Static_assert(TCP_MSS == DENALI_NET_TX_MSS, "lwIP sends the NIC's largest segment");
+_Static_assert(ILWACO_RX_SEGMENT == DENALI_NET_RX_MSS, "lwIP advertises what the NIC receives");
+
 struct ilwaco_nic_counters ilwaco_nic_counters;
 
 static struct netif nic;

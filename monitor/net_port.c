@@ -7,7 +7,7 @@
 
 #include "guest_layout.h"
 
-#define ETH_SRC_MAC   6u
+#define ETH_SRC_MAC 6u
 
 void net_port_init(struct net_port *port, const uint8_t mac[6], uint32_t ipv4)
 {
@@ -166,8 +166,7 @@ int net_port_transmit(struct net_port *port, net_port_send_fn send, void *ctx)
     int sent = 0;
     uint8_t frame[DENALI_NET_TX_FRAME_MAX];
     for (; port->tx_consumed != produced; port->tx_consumed++) {
-        const struct denali_net_tx_slot *slot =
-            &area->tx[port->tx_consumed % DENALI_NET_TX_SLOTS];
+        const struct denali_net_tx_slot *slot = &area->tx[port->tx_consumed % DENALI_NET_TX_SLOTS];
         /* Read the length once, then copy: the switch must see exactly what was checked. */
         uint16_t len = __atomic_load_n(&slot->len, __ATOMIC_RELAXED);
         if (len < DENALI_NET_FRAME_MIN || len > DENALI_NET_TX_FRAME_MAX) {

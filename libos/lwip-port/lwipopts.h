@@ -60,12 +60,12 @@ extern void *ilwaco_lwip_heap;
  * largest segment lwIP will send (when the peer allows it), and a hook
  * advertises 1,460 bytes in every SYN. Windows stay at 8 small segments.
  */
-#define TCP_MSS                        3960
-#define ILWACO_RX_SEGMENT              1460
-#define TCP_WND                        (8 * ILWACO_RX_SEGMENT)
-#define TCP_SND_BUF                    (8 * ILWACO_RX_SEGMENT)
-#define TCP_SND_QUEUELEN               (4 * TCP_SND_BUF / ILWACO_RX_SEGMENT)
-#define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS  ilwaco_tcp_clamp_advertised_mss
+#define TCP_MSS                       3960
+#define ILWACO_RX_SEGMENT             1460
+#define TCP_WND                       (8 * ILWACO_RX_SEGMENT)
+#define TCP_SND_BUF                   (8 * ILWACO_RX_SEGMENT)
+#define TCP_SND_QUEUELEN              (4 * TCP_SND_BUF / ILWACO_RX_SEGMENT)
+#define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS ilwaco_tcp_clamp_advertised_mss
 struct pbuf;
 struct tcp_hdr;
 struct tcp_pcb;

@@ -118,8 +118,8 @@ static int client(void)
     a.sin_port = htons(PORT + 1);
     int sent = 0;
     for (int i = 0; i < DATAGRAM_SENDS; i++)
-        sent += sendto(u, data, DATAGRAM_BYTES, 0, (struct sockaddr *)&a, sizeof(a)) ==
-                DATAGRAM_BYTES;
+        sent +=
+            sendto(u, data, DATAGRAM_BYTES, 0, (struct sockaddr *)&a, sizeof(a)) == DATAGRAM_BYTES;
     close(u);
     printf("sockets_pair: client sent %d datagrams\n", sent);
     return r > 0 && strcmp(reply, "204800 0") == 0 && sent == DATAGRAM_SENDS ? 0 : 1;
