@@ -1,5 +1,4 @@
-/* The slirp uplink: one thread drives a Slirp instance per group of VMs; workers hand it frames
- * through a queue. */
+/* The slirp uplink: one thread drives a Slirp per 16 VMs; workers hand it frames via a queue. */
 #include "uplink_slirp.h"
 
 #include <errno.h>
@@ -409,8 +408,8 @@ static uint32_t epoll_events_of(short poll_events)
 }
 
 /*
- * After a run, the epoll set watches each of the instance's sockets for
- * exactly what slirp asked in that run's fill, and drops the ones it no
+ * Right after each fill, the epoll set comes to watch each of the
+ * instance's sockets for exactly what slirp asked, and drops the ones it no
  * longer asked for. Level-triggered epoll would otherwise report, every
  * round, a socket slirp has stopped reading because its buffer toward the
  * guest is full; the guest's ACKs that make room reach this instance as
