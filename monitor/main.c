@@ -232,10 +232,14 @@ int main(int argc, char **argv)
      * Every KVM VM registers an MMU notifier on this process, so each munmap
      * or mprotect walks all of them: with 1,000 VMs, malloc giving memory
      * back (trimming, mmap'd chunks) costs milliseconds. Keep what it gets.
+     * One arena: a thread's own arena grows by mprotect, a little at a time
+     * (the slirp thread's socket buffers spent nearly all its time there
+     * with 10,000 VMs), while the main arena grows with brk and M_TOP_PAD.
      */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
     mallopt(M_TOP_PAD, 16 << 20);
+    mallopt(M_ARENA_MAX, 1);
     if (argc < 2) {
         fputs(top_usage, stderr);
         return EXIT_USAGE;
