@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipv4_fragment.h"
 #include "monitor.h"
 
 #define ETH_TYPE_ARP  0x0806u
@@ -294,6 +295,33 @@ void lan_input_from_vm(struct lan *lan, uint32_t src, const uint8_t *frame, size
     to_uplink(lan, frame, len);
 }
 
+struct fragment_target {
+    struct lan *lan;
+    uint32_t vm;
+};
+
+static void deliver_fragment(void *ctx, const uint8_t *frame, size_t len)
+{
+    struct fragment_target *t = ctx;
+    deliver_to_vm(t->lan, -1, t->vm, frame, len);
+}
+
+/*
+ * The uplinks run at the VMs' send MTU (4,000 bytes), so the host may send
+ * an IP packet (a big UDP datagram) longer than a VM receives. The switch
+ * splits it as the gateway router would; anything but IPv4 goes on whole,
+ * for the port to drop and count.
+ */
+static void deliver_fragments(struct lan *lan, uint32_t vm, const uint8_t *frame, size_t len)
+{
+    struct fragment_target target = {lan, vm};
+    size_t pieces = ipv4_fragment(frame, len, DENALI_NET_FRAME_MAX, deliver_fragment, &target);
+    if (pieces == 0)
+        deliver_to_vm(lan, -1, vm, frame, len);
+    else
+        atomic_fetch_add(&lan->counters.fragmented, 1);
+}
+
 void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
 {
     /* A frame longer than a VM takes is dropped by the port it was meant for, and counted there. */
@@ -321,6 +349,10 @@ void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
         return;
     }
     atomic_fetch_add(&lan->counters.forwarded, 1);
+    if (len > DENALI_NET_FRAME_MAX) {
+        deliver_fragments(lan, (uint32_t)vm, frame, len);
+        return;
+    }
     deliver_to_vm(lan, -1, (uint32_t)vm, frame, len);
 }
 
@@ -347,7 +379,7 @@ void lan_print_counters(const struct lan *lan, FILE *out)
             "drop_bad_len=%lu drop_oversize=%lu drop_rx_full=%lu drop_unknown=%lu "
             "drop_uplink_spoofed=%lu "
             "drop_uplink_malformed=%lu drop_storm=%lu drop_fair_share=%lu lazy_acks=%lu "
-            "uplink_overflowed=%lu "
+            "uplink_overflowed=%lu uplink_fragmented=%lu "
             "stopped_garbage_ring=%lu\n",
             (unsigned long)tx, (unsigned long)rx, (unsigned long)atomic_load(&c->forwarded),
             (unsigned long)atomic_load(&c->flooded), (unsigned long)atomic_load(&c->arp_answered),
@@ -357,5 +389,6 @@ void lan_print_counters(const struct lan *lan, FILE *out)
             (unsigned long)atomic_load(&c->dropped_spoofed),
             (unsigned long)atomic_load(&c->dropped_malformed), (unsigned long)storm,
             (unsigned long)fair, (unsigned long)atomic_load(&c->lazy_acks),
-            (unsigned long)overflowed, (unsigned long)atomic_load(&c->dropped_garbage));
+            (unsigned long)overflowed, (unsigned long)atomic_load(&c->fragmented),
+            (unsigned long)atomic_load(&c->dropped_garbage));
 }

@@ -40,6 +40,7 @@ struct lan_counters {
     _Atomic uint64_t dropped_unknown; /* unicast to nobody (no uplink, no such MAC) */
     _Atomic uint64_t dropped_garbage; /* VMs stopped for a garbage tx ring */
     _Atomic uint64_t lazy_acks;       /* pure TCP ACKs queued without waking a lazily idle VM */
+    _Atomic uint64_t fragmented;      /* uplink IPv4 packets split to fit a VM's receive MTU */
 };
 
 struct lan {

@@ -245,6 +245,23 @@ static void test_big_frames_reach_the_uplink_only(void **state)
     assert_int_equal(atomic_load(&c->lan.counters.dropped_malformed), 1);
 }
 
+/* A host IP packet longer than a VM receives is split by the switch, as the gateway would. */
+static void test_big_uplink_packets_are_fragmented(void **state)
+{
+    struct ctx *c = *state;
+    static const uint8_t gw[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+    static uint8_t big[DENALI_NET_TX_FRAME_MAX];
+    make_frame(big, c->lan.ports[1].mac, gw, 0x0800);
+    size_t len = 14 + 20 + 2980;
+    big[14] = 0x45;
+    big[16] = (uint8_t)((len - 14) >> 8);
+    big[17] = (uint8_t)(len - 14);
+    lan_input_from_uplink(&c->lan, big, len);
+    assert_int_equal(rx_count(c, 1), 3);
+    assert_int_equal(atomic_load(&c->lan.counters.fragmented), 1);
+    assert_int_equal(atomic_load(&c->lan.ports[1].dropped_oversize), 0);
+}
+
 static void test_uplink_may_not_pose_as_a_vm(void **state)
 {
     struct ctx *c = *state;
@@ -448,6 +465,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_uplink_may_not_pose_as_a_vm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_frames_reach_the_uplink_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_uplink_packets_are_fragmented, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transmit_checks_every_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_ring_drops_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_sender_gets_a_fair_share_only, setup, teardown),
