@@ -34,6 +34,7 @@
 /* Guest errors slirp reports are printed up to this many times, then only counted. */
 #define GUEST_ERRORS_SHOWN 10u
 #define ETHERTYPE_ARP      0x0806u
+#define ARP_FRAME_BYTES    42u
 #define ETH_HEADER_LEN     14u
 #define ETH_SOURCE_OFFSET  6u
 /* Readiness reports taken from the kernel per epoll_wait. */
@@ -810,6 +811,33 @@ static void widen_forward_backlogs(struct uplink_slirp *u)
     }
 }
 
+/*
+ * Tells instance k every address of its VMs with a gratuitous ARP, as if
+ * each VM had announced itself, so slirp never has to hold a VM's first
+ * packets while it asks (see flush_held_packets) and 1,000 VMs cost no
+ * ARP exchanges at all.
+ */
+static void announce_vms(struct uplink_slirp *u, uint32_t k)
+{
+    uint32_t first = k * VMS_PER_INSTANCE;
+    for (uint32_t vm = first; vm < u->lan->vm_count && vm < first + VMS_PER_INSTANCE; vm++) {
+        uint8_t frame[ARP_FRAME_BYTES] = {0};
+        uint8_t mac[6];
+        lan_vm_mac(vm, mac);
+        uint32_t ip = htonl(lan_vm_ipv4(u->lan, vm));
+        memset(frame, 0xff, 6);
+        memcpy(frame + 6, mac, 6);
+        frame[12] = ETHERTYPE_ARP >> 8;
+        frame[13] = ETHERTYPE_ARP & 0xff;
+        static const uint8_t request_header[8] = {0, 1, 8, 0, 6, 4, 0, 1};
+        memcpy(frame + 14, request_header, sizeof(request_header));
+        memcpy(frame + 22, mac, 6);
+        memcpy(frame + 28, &ip, 4); /* sender address */
+        memcpy(frame + 38, &ip, 4); /* target address: the same, so gratuitous */
+        slirp_input(u->instances[k].slirp, frame, sizeof(frame));
+    }
+}
+
 static bool create_instances(struct uplink_slirp *u)
 {
     for (uint32_t k = 0; k < u->instance_count; k++) {
@@ -818,6 +846,7 @@ static bool create_instances(struct uplink_slirp *u)
             (void)fail(u->start_err, u->start_errlen, "slirp: cannot set up user-mode networking");
             return false;
         }
+        announce_vms(u, k);
     }
     return true;
 }

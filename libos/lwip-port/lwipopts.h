@@ -47,7 +47,14 @@ extern void *ilwaco_lwip_heap;
 #define IP_FRAG        1
 #define ARP_TABLE_SIZE 32
 #define ARP_QUEUEING   1
-#define SO_REUSE       1
+/*
+ * Packets held for an address being resolved, each. lwIP's default of 3
+ * dropped all but 3 SYN-ACKs of a burst of connections to a fresh VM (its
+ * first packets out wait for the gateway's MAC), and their clients resent
+ * 2.75 s later.
+ */
+#define ARP_QUEUE_LEN 128
+#define SO_REUSE      1
 
 /* 127.0.0.1 works in every VM, NIC or not; frames to the VM's own address loop too. */
 #define LWIP_NETIF_LOOPBACK     1
