@@ -120,6 +120,19 @@ void timer_heap_remove(struct timer_heap *h, struct sched_entity *e)
     sift_up(h, h->items[i]->heap_index);
 }
 
+void timer_heap_reschedule(struct timer_heap *h, struct sched_entity *e, uint64_t deadline)
+{
+    size_t i = e->heap_index;
+    if (i == SCHED_NOT_QUEUED || i >= h->length || h->items[i] != e)
+        return;
+    uint64_t old = e->deadline;
+    e->deadline = deadline;
+    if (deadline < old)
+        sift_up(h, i);
+    else if (deadline > old)
+        sift_down(h, i);
+}
+
 struct sched_entity *timer_heap_peek(const struct timer_heap *h)
 {
     return h->length ? h->items[0] : NULL;

@@ -39,6 +39,8 @@ struct sched_entity *run_queue_pop(struct run_queue *q);
 /* Returns -1 if memory runs out. */
 int timer_heap_insert(struct timer_heap *h, struct sched_entity *e, uint64_t deadline);
 void timer_heap_remove(struct timer_heap *h, struct sched_entity *e);
+/* Moves e, already in the heap, to a new deadline; never allocates. */
+void timer_heap_reschedule(struct timer_heap *h, struct sched_entity *e, uint64_t deadline);
 /* The entity with the earliest deadline, or NULL. */
 struct sched_entity *timer_heap_peek(const struct timer_heap *h);
 /* Removes and returns the earliest entity if its deadline is <= now, else NULL. */

@@ -8,6 +8,7 @@
 #include <slirp/libslirp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "denali/abi.h"
 #include "error_text.h"
 #include "monitor.h"
+#include "sched_queue.h"
 
 /*
  * VMs served by one Slirp instance. libslirp's ARP table holds 16 entries,
@@ -71,8 +73,8 @@ struct slirp_instance {
     int *watched;
     size_t nwatched;
     size_t watched_cap;
-    uint64_t deadline_ns; /* it must run by then: slirp's timeout or one of its timers */
-    size_t heap_index;
+    /* In the deadline heap: it must run by then (slirp's timeout or one of its timers). */
+    struct sched_entity sched;
     bool pending; /* queued to run this round */
 };
 
@@ -110,8 +112,8 @@ struct uplink_slirp {
     /* Thread-owned from here on. */
     struct slirp_instance *instances;
     uint32_t instance_count;
-    /* Every instance, as a binary min-heap on deadline_ns. */
-    struct slirp_instance **deadline_heap;
+    /* Every instance, ordered by its deadline. */
+    struct timer_heap deadlines;
     /* Instances to run this round, and the ones being run (swapped each round). */
     struct slirp_instance **pending;
     uint32_t npending;
@@ -204,52 +206,14 @@ static void slirp_transmit(struct lan_uplink *uplink, const uint8_t *frame, size
 
 /* --- Instances ordered by the time they must run at the latest --- */
 
-static void heap_place(struct uplink_slirp *u, size_t index, struct slirp_instance *inst)
+static struct slirp_instance *instance_of(struct sched_entity *e)
 {
-    u->deadline_heap[index] = inst;
-    inst->heap_index = index;
-}
-
-static void heap_sift_up(struct uplink_slirp *u, size_t index)
-{
-    struct slirp_instance *inst = u->deadline_heap[index];
-    while (index > 0) {
-        size_t parent = (index - 1) / 2;
-        if (u->deadline_heap[parent]->deadline_ns <= inst->deadline_ns)
-            break;
-        heap_place(u, index, u->deadline_heap[parent]);
-        index = parent;
-    }
-    heap_place(u, index, inst);
-}
-
-static void heap_sift_down(struct uplink_slirp *u, size_t index)
-{
-    struct slirp_instance *inst = u->deadline_heap[index];
-    size_t count = u->instance_count;
-    for (;;) {
-        size_t child = 2 * index + 1;
-        if (child >= count)
-            break;
-        if (child + 1 < count &&
-            u->deadline_heap[child + 1]->deadline_ns < u->deadline_heap[child]->deadline_ns)
-            child++;
-        if (inst->deadline_ns <= u->deadline_heap[child]->deadline_ns)
-            break;
-        heap_place(u, index, u->deadline_heap[child]);
-        index = child;
-    }
-    heap_place(u, index, inst);
+    return (struct slirp_instance *)((char *)e - offsetof(struct slirp_instance, sched));
 }
 
 static void set_deadline(struct slirp_instance *inst, uint64_t deadline_ns)
 {
-    uint64_t old = inst->deadline_ns;
-    inst->deadline_ns = deadline_ns;
-    if (deadline_ns < old)
-        heap_sift_up(inst->uplink, inst->heap_index);
-    else if (deadline_ns > old)
-        heap_sift_down(inst->uplink, inst->heap_index);
+    timer_heap_reschedule(&inst->uplink->deadlines, &inst->sched, deadline_ns);
 }
 
 static void mark_pending(struct slirp_instance *inst)
@@ -299,7 +263,7 @@ static void timer_mod_cb(void *timer, int64_t expire_ms, void *opaque)
     struct slirp_instance *inst = opaque;
     struct slirp_timer *t = timer;
     t->expire_ms = expire_ms < 0 ? -1 : expire_ms;
-    if (t->expire_ms >= 0 && expiry_ns(t->expire_ms) < inst->deadline_ns)
+    if (t->expire_ms >= 0 && expiry_ns(t->expire_ms) < inst->sched.deadline)
         set_deadline(inst, expiry_ns(t->expire_ms));
 }
 
@@ -660,9 +624,10 @@ static int wait_timeout_ms(const struct uplink_slirp *u)
 {
     if (u->npending > 0)
         return 0;
-    if (u->instance_count == 0)
+    const struct sched_entity *first = timer_heap_peek(&u->deadlines);
+    if (!first)
         return -1;
-    uint64_t deadline = u->deadline_heap[0]->deadline_ns;
+    uint64_t deadline = first->deadline;
     uint64_t now = monitor_now_ns();
     if (deadline <= now)
         return 0;
@@ -693,8 +658,9 @@ static void take_ready(struct uplink_slirp *u, int ready)
 static void take_due(struct uplink_slirp *u)
 {
     uint64_t now = monitor_now_ns();
-    while (u->instance_count > 0 && u->deadline_heap[0]->deadline_ns <= now) {
-        struct slirp_instance *inst = u->deadline_heap[0];
+    struct sched_entity *first;
+    while ((first = timer_heap_peek(&u->deadlines)) && first->deadline <= now) {
+        struct slirp_instance *inst = instance_of(first);
         mark_pending(inst);
         set_deadline(inst, UINT64_MAX);
     }
@@ -892,7 +858,7 @@ static void free_uplink(struct uplink_slirp *u)
         }
     }
     free(u->instances);
-    free(u->deadline_heap);
+    timer_heap_free(&u->deadlines);
     free(u->pending);
     free(u->running);
     free(u->watches);
@@ -911,22 +877,23 @@ static void slirp_stop(struct lan_uplink *uplink)
     free_uplink(u);
 }
 
-/* The instances, each in its place in the deadline heap (all deadlines zero: a valid heap). */
+/* The instances, each in the deadline heap due at once: the first round runs them all. */
 static bool alloc_instances(struct uplink_slirp *u)
 {
     unsigned vm_count = u->lan->vm_count;
     u->instance_count = (vm_count + VMS_PER_INSTANCE - 1) / VMS_PER_INSTANCE;
     size_t slots = u->instance_count ? u->instance_count : 1;
     u->instances = calloc(slots, sizeof(*u->instances));
-    u->deadline_heap = calloc(slots, sizeof(*u->deadline_heap));
     u->pending = calloc(slots, sizeof(*u->pending));
     u->running = calloc(slots, sizeof(*u->running));
     u->events = calloc(EPOLL_BATCH, sizeof(*u->events));
-    if (!u->instances || !u->deadline_heap || !u->pending || !u->running || !u->events)
+    if (!u->instances || !u->pending || !u->running || !u->events)
         return false;
     for (uint32_t k = 0; k < u->instance_count; k++) {
         u->instances[k].uplink = u;
-        heap_place(u, k, &u->instances[k]);
+        sched_entity_init(&u->instances[k].sched);
+        if (timer_heap_insert(&u->deadlines, &u->instances[k].sched, 0) < 0)
+            return false;
     }
     return true;
 }

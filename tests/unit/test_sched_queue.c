@@ -257,6 +257,33 @@ static void test_timer_heap_reinsert_moves(void **state)
     timer_heap_free(&h);
 }
 
+static void test_timer_heap_reschedule_moves_both_ways(void **state)
+{
+    (void)state;
+    struct timer_heap h = {0};
+    struct sched_entity e[6], outside;
+    for (int i = 0; i < 6; i++) {
+        sched_entity_init(&e[i]);
+        assert_int_equal(timer_heap_insert(&h, &e[i], 100 * (uint64_t)(i + 1)), 0);
+    }
+    timer_heap_reschedule(&h, &e[5], 10); /* the latest becomes the earliest */
+    assert_heap_valid(&h);
+    assert_ptr_equal(timer_heap_peek(&h), &e[5]);
+    timer_heap_reschedule(&h, &e[5], 5000); /* and the latest again */
+    timer_heap_reschedule(&h, &e[0], 450);  /* the earliest moves to the middle */
+    assert_heap_valid(&h);
+    assert_int_equal(h.length, 6);
+    /* An entity that is not in the heap is left alone. */
+    sched_entity_init(&outside);
+    timer_heap_reschedule(&h, &outside, 1);
+    assert_int_equal(h.length, 6);
+    assert_ptr_equal(timer_heap_peek(&h), &e[1]);
+    const struct sched_entity *order[] = {&e[1], &e[2], &e[3], &e[0], &e[4], &e[5]};
+    for (int i = 0; i < 6; i++)
+        assert_ptr_equal(timer_heap_pop_expired(&h, UINT64_MAX), order[i]);
+    timer_heap_free(&h);
+}
+
 static void test_timer_heap_pop_expired_respects_now(void **state)
 {
     (void)state;
@@ -329,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_timer_heap_remove_middle),
         cmocka_unit_test(test_timer_heap_remove_last_and_only),
         cmocka_unit_test(test_timer_heap_reinsert_moves),
+        cmocka_unit_test(test_timer_heap_reschedule_moves_both_ways),
         cmocka_unit_test(test_timer_heap_pop_expired_respects_now),
         cmocka_unit_test(test_timer_heap_deadline_none),
     };
