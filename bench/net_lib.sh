@@ -332,6 +332,17 @@ result_line() {
         "server CPU $(med "${R_CPU[$1]}") cores, others $(med "${R_OTHER[$1]}") cores"
 }
 
+# published_fleet_setup VMS: the start shared by drivers that run fleets of VMS httpd VMs published
+# from $PORT_BASE (web_batch, web_idle): scratch space, checked settings and tools; sets LAST.
+published_fleet_setup() {
+    net_init "$NAME"
+    web_check_values
+    [[ $1 =~ ^[1-9][0-9]*$ && $1 -le 1000 ]] || bench_fail "$NAME" "bad VM count '$1' (1..1000)"
+    bench_need "$NAME" "$DENALI" "$GUESTS/httpd.elf" "$BENCH_BIN/zipf"
+    command -v curl >/dev/null || bench_fail "$NAME" "curl is needed to check that the fleet answers"
+    LAST=$((PORT_BASE + $1 - 1))
+}
+
 # published_fleet_mode MODE [DENALI-OPTIONS...] -- [HTTPD-ARGS...]: one fleet of $VMS httpd VMs
 # published on $PORT_BASE..$LAST, WEB_RUNS zipf runs recorded under MODE; adds the fleet's CPU,
 # wall time and RSS to the caller's associative arrays CPU_MS, WALL_MS and RSS.

@@ -15,12 +15,7 @@ GOAL=1.30 # batched / immediate throughput (the Denali paper)
 GOAL_ERR=0.001
 VMS=${1:-800}
 PORT_BASE=${WEB_PORT_BASE:-22000}
-net_init $NAME
-web_check_values
-[[ $VMS =~ ^[1-9][0-9]*$ && $VMS -le 1000 ]] || bench_fail $NAME "bad VM count '$VMS' (1..1000)"
-bench_need $NAME "$DENALI" "$GUESTS/httpd.elf" "$BENCH_BIN/zipf"
-command -v curl >/dev/null || bench_fail $NAME "curl is needed to check that the fleet answers"
-LAST=$((PORT_BASE + VMS - 1))
+published_fleet_setup "$VMS"
 
 declare -A CPU_MS WALL_MS RSS
 # run_mode MODE: one fleet with --net-events MODE, WEB_RUNS zipf runs recorded under MODE.
