@@ -260,9 +260,9 @@ static void test_frames_from_no_vm_are_dropped(void **state)
 }
 
 /*
- * A forward lives in the instance of its VM, which must then get that VM's
- * frames: the ARP answer for the VM before its SYN can leave, and what the
- * VM sends back.
+ * A forward lives in the instance of its VM, which must then know that VM's
+ * MAC (announced at start) for its SYN to leave, and get what the VM sends
+ * back.
  */
 static void test_forwards_reach_their_vm_through_its_instance(void **state)
 {
