@@ -82,8 +82,11 @@ measure() {
 # The raw floor of one VM exit on this machine (a bare KVM guest's `outb` round trip), which
 # bounds what N VMs can do when each request needs its own exits (see the end of the report).
 echo "== floor: $BENCH_BIN/raw_exit 20000" >&2
-exit_floor_ns=$(kv median_ns "$("$BENCH_BIN/raw_exit" 20000 | grep '^FLOOR raw_exit')")
-[[ -n $exit_floor_ns ]] || bench_fail $NAME "raw_exit printed no FLOOR line"
+raw_exit_out=$("$BENCH_BIN/raw_exit" 20000)
+exit_floor_ns=$(kv median_ns "$(grep '^FLOOR raw_exit' <<<"$raw_exit_out")")
+# An exit KVM ends in the kernel, for comparison: what a switch would cost without user space.
+in_kernel_ns=$(kv median_ns "$(grep '^FLOOR in_kernel_exit' <<<"$raw_exit_out")")
+[[ -n $exit_floor_ns && -n $in_kernel_ns ]] || bench_fail $NAME "raw_exit printed no FLOOR lines"
 CORES=$(nproc)
 
 # Published-port fleets in increasing N, then N = 1 again: the floor is the median of both N = 1
@@ -185,15 +188,24 @@ fi
 # per request; at N every request also pays its extra exits (exits_per_req_N - exits_per_req_1)
 # at no less than the raw exit floor. Everything else is assumed to cost no more than at N = 1,
 # which flatters N: the bound is optimistic.
-bound=NA
+bound=NA budget_ns=
 if [[ $goal_ratio != NA && -n ${EPR[$GOAL_N]:-} ]]; then
     bound=$(fmt %.3f "1 / (1 + (${EPR[$GOAL_N]} - ${EPR[1]}) * $exit_floor_ns / 1e9 * $floor / $CORES)")
     echo "  bound: raw exit floor $(fmt %.1f "$exit_floor_ns / 1000") us; N=1 uses" \
         "$(fmt %.1f "$CORES * 1e6 / $floor") us of CPU per request on $CORES cores; N=$GOAL_N needs" \
         "$(fmt %.2f "${EPR[$GOAL_N]} - ${EPR[1]}") more exits per request, so even with nothing" \
         "else dearer N=$GOAL_N can reach at most $bound of N=1"
+    # The dearest extra exit that still lets N reach the goal, by the same reckoning.
+    extra=$(calc "${EPR[$GOAL_N]} - ${EPR[1]}")
+    le "$extra" 0 ||
+        budget_ns=$(fmt %.0f "(1 / $GOAL - 1) * $CORES * 1e9 / $floor / $extra")
+    [[ -n $budget_ns ]] && echo "  goal budget: $GOAL of N=1 needs each extra exit to cost at most" \
+        "$(fmt %.1f "$budget_ns / 1000") us; an exit to the monitor costs" \
+        "$(fmt %.1f "$exit_floor_ns / 1000") us here, one KVM ends in the kernel" \
+        "$(fmt %.1f "$in_kernel_ns / 1000") us"
 fi
-summary+=("exit_floor_ns=$(fmt %.0f "$exit_floor_ns")" "ratio_bound=$bound")
+summary+=("exit_floor_ns=$(fmt %.0f "$exit_floor_ns")" "in_kernel_exit_ns=$(fmt %.0f "$in_kernel_ns")"
+    "ratio_bound=$bound" "exit_budget_ns=${budget_ns:-NA}")
 le "$err_rate" "$GOAL_ERR" || pass=0
 echo "  errors: $errors in all runs (rate $err_rate; pass needs <= $GOAL_ERR)"
 ((DISTURBED == 0)) || echo "  disturbed: $DISTURBED runs kept although other processes used" \

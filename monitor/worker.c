@@ -20,8 +20,10 @@
 
 /*
  * One scheduler shared by all workers: any worker runs any VM, so CPU-bound
- * VMs share all cores equally. Moving a vCPU between threads costs ~20 us
- * here, against a 10 ms quantum.
+ * VMs share all cores equally. Moving a vCPU between threads or CPUs costs
+ * nothing measurable here: a vCPU alternating between two pinned threads
+ * enters as fast as one that stays (both ~25 us per exit), and per-worker
+ * queues with home workers made no difference at 1,000 VMs.
  */
 struct scheduler {
     pthread_mutex_t lock;
