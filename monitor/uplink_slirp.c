@@ -14,11 +14,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "denali/abi.h"
 #include "error_text.h"
+#include "guest_sockets.h"
 #include "monitor.h"
 #include "sched_queue.h"
 
@@ -47,7 +49,8 @@
 
 struct queued_frame {
     uint16_t len;
-    uint32_t instance; /* the instance serving the frame's source VM */
+    uint32_t vm;       /* the VM that sent it */
+    uint32_t instance; /* the instance serving that VM */
     uint8_t data[DENALI_NET_TX_FRAME_MAX];
 };
 
@@ -134,6 +137,10 @@ struct uplink_slirp {
     _Atomic uint64_t guest_errors;     /* slirp's complaints about guest packets */
     _Atomic uint64_t poll_failures;    /* epoll_wait or epoll_ctl failed */
     _Atomic uint64_t backlog_failures; /* listen() refused a wider backlog */
+    /* Host sockets slirp holds for each VM's traffic, capped per VM and in all. */
+    struct guest_sockets sockets;
+    _Atomic uint64_t dropped_socket_cap; /* frames that would open one more over the cap */
+    _Atomic uint32_t sockets_peak;       /* the most held by all VMs together */
 };
 
 static struct uplink_slirp *from_base(struct lan_uplink *uplink)
@@ -158,7 +165,7 @@ static void wake_thread(struct uplink_slirp *u)
  * instance.
  */
 static bool instance_of_frame(const struct uplink_slirp *u, const uint8_t *frame, size_t len,
-                              uint32_t *instance)
+                              uint32_t *vm_id, uint32_t *instance)
 {
     if (len < ETH_HEADER_LEN)
         return false;
@@ -170,6 +177,7 @@ static bool instance_of_frame(const struct uplink_slirp *u, const uint8_t *frame
     lan_vm_mac(vm, vm_mac);
     if (memcmp(source, vm_mac, sizeof(vm_mac)) != 0)
         return false;
+    *vm_id = vm;
     *instance = vm / VMS_PER_INSTANCE;
     return true;
 }
@@ -181,8 +189,8 @@ static void slirp_transmit(struct lan_uplink *uplink, const uint8_t *frame, size
         atomic_fetch_add(&u->dropped_oversize, 1);
         return;
     }
-    uint32_t instance;
-    if (!instance_of_frame(u, frame, len, &instance)) {
+    uint32_t vm, instance;
+    if (!instance_of_frame(u, frame, len, &vm, &instance)) {
         atomic_fetch_add(&u->dropped_no_vm, 1);
         return;
     }
@@ -194,6 +202,7 @@ static void slirp_transmit(struct lan_uplink *uplink, const uint8_t *frame, size
     }
     struct queued_frame *slot = &u->queue[(u->queue_head + u->queue_count) % QUEUE_FRAMES];
     slot->len = (uint16_t)len;
+    slot->vm = vm;
     slot->instance = instance;
     memcpy(slot->data, frame, len);
     /* Only the first frame into an empty queue needs to wake the thread: it drains until empty. */
@@ -417,14 +426,16 @@ static void sync_interest(struct uplink_slirp *u, struct slirp_instance *inst)
  */
 static void poll_fd_registered(int fd, void *opaque)
 {
-    (void)fd;
-    (void)opaque;
+    struct slirp_instance *inst = opaque;
+    /* Out of memory leaves the socket uncounted; refusing it is not slirp's to hear. */
+    (void)guest_sockets_opened(&inst->uplink->sockets, fd);
 }
 
 static void poll_fd_unregistered(int fd, void *opaque)
 {
     struct slirp_instance *inst = opaque;
     struct uplink_slirp *u = inst->uplink;
+    guest_sockets_closed(&u->sockets, fd);
     if (fd < 0 || (size_t)fd >= u->nwatches || u->watches[fd].owner != inst)
         return;
     set_interest(u, inst, fd, &u->watches[fd], 0);
@@ -556,7 +567,14 @@ static void drain_queue(struct uplink_slirp *u)
         for (uint32_t i = 0; i < count; i++) {
             const struct queued_frame *frame = &u->queue[(head + i) % QUEUE_FRAMES];
             struct slirp_instance *inst = &u->instances[frame->instance];
+            if (!guest_sockets_admit(&u->sockets, frame->vm, frame->data, frame->len)) {
+                atomic_fetch_add(&u->dropped_socket_cap, 1);
+                continue;
+            }
             slirp_input(inst->slirp, frame->data, frame->len);
+            guest_sockets_handled(&u->sockets);
+            if (u->sockets.total > u->sockets_peak)
+                atomic_store(&u->sockets_peak, u->sockets.total);
             if (is_arp(frame))
                 flush_held_packets(inst);
             mark_pending(inst);
@@ -851,6 +869,7 @@ static void free_uplink(struct uplink_slirp *u)
     if (u->epoll_fd >= 0)
         close(u->epoll_fd);
     free(u->queue);
+    guest_sockets_free(&u->sockets);
     if (u->instances) {
         for (uint32_t k = 0; k < u->instance_count; k++) {
             free(u->instances[k].pollfds);
@@ -926,7 +945,11 @@ static struct uplink_slirp *alloc_uplink(struct lan *lan, char *err, size_t errl
         free_uplink(u);
         return NULL;
     }
-    if (!alloc_instances(u)) {
+    struct rlimit nofile = {.rlim_cur = RLIM_INFINITY};
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    uint32_t budget = guest_sockets_budget(nofile.rlim_cur, lan->vm_count);
+    if (!alloc_instances(u) ||
+        guest_sockets_init(&u->sockets, lan->vm_count, GUEST_SOCKETS_PER_VM, budget) < 0) {
         (void)fail(err, errlen, "slirp: out of memory");
         free_uplink(u);
         return NULL;
@@ -982,7 +1005,8 @@ void uplink_slirp_print_stats(struct lan_uplink *uplink, FILE *out)
     fprintf(out,
             "denali-uplink: kind=slirp instances=%u to_host=%lu dropped_full=%lu "
             "dropped_oversize=%lu dropped_no_vm=%lu from_host=%lu arp_flushes=%lu "
-            "guest_errors=%lu poll_failures=%lu backlog_failures=%lu\n",
+            "guest_errors=%lu poll_failures=%lu backlog_failures=%lu guest_sockets_peak=%u "
+            "guest_sockets_cap=%u/%u dropped_socket_cap=%lu\n",
             (unsigned)u->instance_count, (unsigned long)atomic_load(&u->to_host),
             (unsigned long)atomic_load(&u->dropped_full),
             (unsigned long)atomic_load(&u->dropped_oversize),
@@ -990,5 +1014,7 @@ void uplink_slirp_print_stats(struct lan_uplink *uplink, FILE *out)
             (unsigned long)atomic_load(&u->from_host), (unsigned long)atomic_load(&u->arp_flushes),
             (unsigned long)atomic_load(&u->guest_errors),
             (unsigned long)atomic_load(&u->poll_failures),
-            (unsigned long)atomic_load(&u->backlog_failures));
+            (unsigned long)atomic_load(&u->backlog_failures),
+            (unsigned)atomic_load(&u->sockets_peak), (unsigned)u->sockets.per_vm_cap,
+            (unsigned)u->sockets.total_cap, (unsigned long)atomic_load(&u->dropped_socket_cap));
 }

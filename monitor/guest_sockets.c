@@ -1,0 +1,135 @@
+/* Host sockets that slirp opens on behalf of each VM: counted per VM and capped. */
+#include "guest_sockets.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ETH_HEADER_LEN  14u
+#define ETHERTYPE_IPV4  0x0800u
+#define IP_PROTO_ICMP   1u
+#define IP_PROTO_TCP    6u
+#define IP_PROTO_UDP    17u
+#define IP_MORE_FRAGS   0x2000u
+#define IP_OFFSET_MASK  0x1fffu
+#define TCP_FLAG_SYN    0x02u
+#define TCP_FLAG_ACK    0x10u
+#define ICMP_ECHO       8u
+#define OWNER_TABLE_MIN 256u
+
+int guest_sockets_init(struct guest_sockets *g, uint32_t vm_count, uint32_t per_vm_cap,
+                       uint32_t total_cap)
+{
+    memset(g, 0, sizeof(*g));
+    g->vm_count = vm_count;
+    g->per_vm_cap = per_vm_cap;
+    g->total_cap = total_cap;
+    g->held = calloc(vm_count ? vm_count : 1, sizeof(*g->held));
+    return g->held ? 0 : -1;
+}
+
+void guest_sockets_free(struct guest_sockets *g)
+{
+    free(g->held);
+    free(g->owner);
+    memset(g, 0, sizeof(*g));
+}
+
+uint32_t guest_sockets_budget(uint64_t nofile, uint32_t vm_count)
+{
+    uint64_t taken = (uint64_t)vm_count + GUEST_SOCKETS_RESERVE;
+    if (nofile <= taken)
+        return 0;
+    uint64_t left = nofile - taken;
+    return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+}
+
+/*
+ * Could slirp open a socket for this frame? A TCP SYN opens a connection,
+ * any UDP datagram may come from a port slirp has no socket for yet, an
+ * ICMP echo opens a socket for its reply. Fragments cannot be told apart
+ * before slirp reassembles them, so they count as able to.
+ */
+static bool may_open_socket(const uint8_t *frame, size_t len)
+{
+    if (len < ETH_HEADER_LEN + 20 || ((frame[12] << 8) | frame[13]) != ETHERTYPE_IPV4)
+        return false;
+    const uint8_t *ip = frame + ETH_HEADER_LEN;
+    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+    if ((ip[0] >> 4) != 4 || ihl < 20 || ETH_HEADER_LEN + ihl > len)
+        return false; /* slirp drops it */
+    uint8_t proto = ip[9];
+    if (proto != IP_PROTO_TCP && proto != IP_PROTO_UDP && proto != IP_PROTO_ICMP)
+        return false;
+    unsigned frag = ((unsigned)ip[6] << 8) | ip[7];
+    if (proto == IP_PROTO_UDP || (frag & (IP_MORE_FRAGS | IP_OFFSET_MASK)))
+        return true;
+    const uint8_t *l4 = ip + ihl;
+    size_t l4_len = len - ETH_HEADER_LEN - ihl;
+    if (proto == IP_PROTO_ICMP)
+        return l4_len >= 1 && l4[0] == ICMP_ECHO;
+    return l4_len >= 14 && (l4[13] & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
+bool guest_sockets_admit(struct guest_sockets *g, uint32_t vm, const uint8_t *frame, size_t len)
+{
+    g->handling = 0;
+    if (vm >= g->vm_count)
+        return false;
+    if ((g->held[vm] >= g->per_vm_cap || g->total >= g->total_cap) && may_open_socket(frame, len)) {
+        g->refused++;
+        return false;
+    }
+    g->handling = vm + 1;
+    return true;
+}
+
+void guest_sockets_handled(struct guest_sockets *g)
+{
+    g->handling = 0;
+}
+
+static int cover_fd(struct guest_sockets *g, size_t fd)
+{
+    if (fd < g->owner_len)
+        return 0;
+    size_t len = g->owner_len ? g->owner_len : OWNER_TABLE_MIN;
+    while (len <= fd)
+        len *= 2;
+    uint32_t *grown = realloc(g->owner, len * sizeof(*grown));
+    if (!grown)
+        return -1;
+    memset(grown + g->owner_len, 0, (len - g->owner_len) * sizeof(*grown));
+    g->owner = grown;
+    g->owner_len = len;
+    return 0;
+}
+
+void guest_sockets_closed(struct guest_sockets *g, int fd)
+{
+    if (fd < 0 || (size_t)fd >= g->owner_len || g->owner[fd] == 0)
+        return;
+    g->held[g->owner[fd] - 1]--;
+    g->total--;
+    g->owner[fd] = 0;
+}
+
+int guest_sockets_opened(struct guest_sockets *g, int fd)
+{
+    if (fd < 0)
+        return 0;
+    /* A number still charged was closed without a word: its old owner no longer holds it. */
+    guest_sockets_closed(g, fd);
+    if (g->handling == 0)
+        return 0;
+    if (cover_fd(g, (size_t)fd) < 0)
+        return -1;
+    g->owner[fd] = g->handling;
+    g->held[g->handling - 1]++;
+    g->total++;
+    return 0;
+}
+
+uint32_t guest_sockets_held(const struct guest_sockets *g, uint32_t vm)
+{
+    return vm < g->vm_count ? g->held[vm] : 0;
+}
