@@ -137,6 +137,28 @@ kill "$holder" 2>/dev/null
 expect "a published port in use is refused with a reason" 2 \
     "cannot listen on 127\.0\.0\.1:$((BASE + 5)).*in use"
 
+# --- No VM can take the monitor's descriptors: slirp holds at most 256 host sockets for one VM.
+# VM 0 sends from 400 UDP ports (slirp keeps a socket per port for minutes); VM 1's UDP goes on.
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(90)
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)' "$((BASE + 7))" 2>/dev/null &
+udp_echo=$!
+sleep 0.3
+boot -n 2 -m 4M -t 60 --stats "$TEST_GUESTS/socket_hog.elf" "$((BASE + 7))" 400
+kill "$udp_echo" 2>/dev/null
+expect "a VM past its 256 host sockets: its extra datagrams are dropped and counted, the others' UDP works" 0 \
+    '^\[vm 0\] socket_hog: vm 0 echo ok$' \
+    '^\[vm 0\] socket_hog: vm 0 sent from 400 ports$' \
+    '^\[vm 0\] socket_hog: vm 0 echo after lost$' \
+    '^\[vm 1\] socket_hog: vm 1 echo ok$' \
+    'guest_sockets_peak=25[6-9] guest_sockets_cap=256/' \
+    'dropped_socket_cap=1[4-9][0-9]$'
+
 # --- 40 VMs through one published range: slirp runs one instance per 16 VMs, the last one partial
 SHARDED=$(free_port_block 40)
 start_fleet -n 40 -m 4M -p "$SHARDED-$((SHARDED + 39)):80" "$HTTPD"
