@@ -76,7 +76,7 @@ bool guest_sockets_admit(struct guest_sockets *g, uint32_t vm, const uint8_t *fr
     if (vm >= g->vm_count)
         return false;
     if ((g->held[vm] >= g->per_vm_cap || g->total >= g->total_cap) && may_open_socket(frame, len)) {
-        g->refused++;
+        atomic_fetch_add(&g->refused, 1);
         return false;
     }
     g->handling = vm + 1;
@@ -125,7 +125,8 @@ int guest_sockets_opened(struct guest_sockets *g, int fd)
         return -1;
     g->owner[fd] = g->handling;
     g->held[g->handling - 1]++;
-    g->total++;
+    if (++g->total > atomic_load(&g->peak))
+        atomic_store(&g->peak, g->total);
     return 0;
 }
 

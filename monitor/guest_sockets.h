@@ -3,6 +3,7 @@
 #ifndef DENALI_GUEST_SOCKETS_H
 #define DENALI_GUEST_SOCKETS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,7 +29,9 @@ struct guest_sockets {
     uint32_t *owner;   /* per fd number: VM id + 1, 0 for none */
     size_t owner_len;  /* fds the owner table covers */
     uint32_t handling; /* VM id + 1 of the frame slirp is handling, 0 for none */
-    uint64_t refused;  /* frames dropped because their VM, or all VMs, held the cap */
+    /* Read by other threads for the stats line. */
+    _Atomic uint64_t refused; /* frames dropped because their VM, or all VMs, held the cap */
+    _Atomic uint32_t peak;    /* the most sockets all VMs held together */
 };
 
 /* Returns -1 if memory runs out. total_cap bounds all VMs together. */

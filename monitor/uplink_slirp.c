@@ -49,8 +49,7 @@
 
 struct queued_frame {
     uint16_t len;
-    uint32_t vm;       /* the VM that sent it */
-    uint32_t instance; /* the instance serving that VM */
+    uint32_t vm; /* the VM that sent it */
     uint8_t data[DENALI_NET_TX_FRAME_MAX];
 };
 
@@ -139,8 +138,6 @@ struct uplink_slirp {
     _Atomic uint64_t backlog_failures; /* listen() refused a wider backlog */
     /* Host sockets slirp holds for each VM's traffic, capped per VM and in all. */
     struct guest_sockets sockets;
-    _Atomic uint64_t dropped_socket_cap; /* frames that would open one more over the cap */
-    _Atomic uint32_t sockets_peak;       /* the most held by all VMs together */
 };
 
 static struct uplink_slirp *from_base(struct lan_uplink *uplink)
@@ -159,13 +156,12 @@ static void wake_thread(struct uplink_slirp *u)
 /* --- The queue from the workers to the slirp thread --- */
 
 /*
- * The instance serving the VM that sent frame. The switch passes on only
- * frames whose source MAC is the sending VM's own, except its ARP answers
- * to slirp, which carry the MAC of the VM asked about: a VM of the asking
- * instance.
+ * The VM that sent frame (VM i is served by instance i / VMS_PER_INSTANCE). The switch passes on
+ * only frames whose source MAC is the sending VM's own, except its ARP answers to slirp, which
+ * carry the MAC of the VM asked about: a VM of the asking instance.
  */
-static bool instance_of_frame(const struct uplink_slirp *u, const uint8_t *frame, size_t len,
-                              uint32_t *vm_id, uint32_t *instance)
+static bool vm_of_frame(const struct uplink_slirp *u, const uint8_t *frame, size_t len,
+                        uint32_t *vm_id)
 {
     if (len < ETH_HEADER_LEN)
         return false;
@@ -178,7 +174,6 @@ static bool instance_of_frame(const struct uplink_slirp *u, const uint8_t *frame
     if (memcmp(source, vm_mac, sizeof(vm_mac)) != 0)
         return false;
     *vm_id = vm;
-    *instance = vm / VMS_PER_INSTANCE;
     return true;
 }
 
@@ -189,8 +184,8 @@ static void slirp_transmit(struct lan_uplink *uplink, const uint8_t *frame, size
         atomic_fetch_add(&u->dropped_oversize, 1);
         return;
     }
-    uint32_t vm, instance;
-    if (!instance_of_frame(u, frame, len, &vm, &instance)) {
+    uint32_t vm;
+    if (!vm_of_frame(u, frame, len, &vm)) {
         atomic_fetch_add(&u->dropped_no_vm, 1);
         return;
     }
@@ -203,7 +198,6 @@ static void slirp_transmit(struct lan_uplink *uplink, const uint8_t *frame, size
     struct queued_frame *slot = &u->queue[(u->queue_head + u->queue_count) % QUEUE_FRAMES];
     slot->len = (uint16_t)len;
     slot->vm = vm;
-    slot->instance = instance;
     memcpy(slot->data, frame, len);
     /* Only the first frame into an empty queue needs to wake the thread: it drains until empty. */
     bool was_empty = u->queue_count++ == 0;
@@ -566,15 +560,11 @@ static void drain_queue(struct uplink_slirp *u)
             count = budget;
         for (uint32_t i = 0; i < count; i++) {
             const struct queued_frame *frame = &u->queue[(head + i) % QUEUE_FRAMES];
-            struct slirp_instance *inst = &u->instances[frame->instance];
-            if (!guest_sockets_admit(&u->sockets, frame->vm, frame->data, frame->len)) {
-                atomic_fetch_add(&u->dropped_socket_cap, 1);
+            if (!guest_sockets_admit(&u->sockets, frame->vm, frame->data, frame->len))
                 continue;
-            }
+            struct slirp_instance *inst = &u->instances[frame->vm / VMS_PER_INSTANCE];
             slirp_input(inst->slirp, frame->data, frame->len);
             guest_sockets_handled(&u->sockets);
-            if (u->sockets.total > u->sockets_peak)
-                atomic_store(&u->sockets_peak, u->sockets.total);
             if (is_arp(frame))
                 flush_held_packets(inst);
             mark_pending(inst);
@@ -1015,6 +1005,6 @@ void uplink_slirp_print_stats(struct lan_uplink *uplink, FILE *out)
             (unsigned long)atomic_load(&u->guest_errors),
             (unsigned long)atomic_load(&u->poll_failures),
             (unsigned long)atomic_load(&u->backlog_failures),
-            (unsigned)atomic_load(&u->sockets_peak), (unsigned)u->sockets.per_vm_cap,
-            (unsigned)u->sockets.total_cap, (unsigned long)atomic_load(&u->dropped_socket_cap));
+            (unsigned)atomic_load(&u->sockets.peak), (unsigned)u->sockets.per_vm_cap,
+            (unsigned)u->sockets.total_cap, (unsigned long)atomic_load(&u->sockets.refused));
 }

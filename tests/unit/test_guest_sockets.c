@@ -84,6 +84,7 @@ static void test_per_vm_cap(void **state)
     assert_int_equal(guest_sockets_held(&g, 0), 2);
     assert_true(open_for(&g, 0, udp, FRAME_LEN, 11));
     assert_int_equal(g.total, 4);
+    assert_int_equal(g.peak, 4);
     guest_sockets_free(&g);
 }
 
