@@ -27,6 +27,29 @@ static const uint8_t cpuid_loop[] = {
 };
 /* clang-format on */
 
+/* Maps guest memory, writes code into it and creates its VM; NULL (with a message) on failure. */
+static uint8_t *start_vm(struct bare_kvm *k, struct bare_vm *vm, const uint8_t *code, size_t len)
+{
+    uint8_t *mem = mmap(NULL, BARE_MEM_SIZE, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+        perror("raw_exit: mmap");
+        return NULL;
+    }
+    bare_guest_init(mem, code, len);
+    if (bare_vm_create(k, vm, mem) < 0) {
+        munmap(mem, BARE_MEM_SIZE);
+        return NULL;
+    }
+    return mem;
+}
+
+static void stop_vm(struct bare_kvm *k, struct bare_vm *vm, uint8_t *mem)
+{
+    bare_vm_destroy(k, vm);
+    munmap(mem, BARE_MEM_SIZE);
+}
+
 /*
  * The floor of an exit that never leaves the kernel: KVM answers `cpuid`
  * itself. Every Denali hypercall must reach the monitor instead, and the
@@ -34,15 +57,9 @@ static const uint8_t cpuid_loop[] = {
  */
 static int in_kernel_floor(struct bare_kvm *k, double *median_ns)
 {
-    uint8_t *mem = mmap(NULL, BARE_MEM_SIZE, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) {
-        perror("raw_exit: mmap");
-        return -1;
-    }
-    bare_guest_init(mem, cpuid_loop, sizeof(cpuid_loop));
     struct bare_vm vm;
-    if (bare_vm_create(k, &vm, mem) < 0)
+    uint8_t *mem = start_vm(k, &vm, cpuid_loop, sizeof(cpuid_loop));
+    if (!mem)
         return -1;
     uint64_t run_ns[21];
     int rc = 0;
@@ -54,8 +71,7 @@ static int in_kernel_floor(struct bare_kvm *k, double *median_ns)
     /* The first run faults pages in; the rest are steady. */
     if (rc == 0)
         *median_ns = (double)bare_quantile(run_ns + 1, 20, 0.5) / CPUIDS_PER_RUN;
-    bare_vm_destroy(k, &vm);
-    munmap(mem, BARE_MEM_SIZE);
+    stop_vm(k, &vm, mem);
     return rc;
 }
 
@@ -70,15 +86,9 @@ int main(int argc, char **argv)
     struct bare_kvm k;
     if (bare_kvm_open(&k) < 0)
         return 1;
-    uint8_t *mem = mmap(NULL, BARE_MEM_SIZE, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) {
-        perror("raw_exit: mmap");
-        return 1;
-    }
-    bare_guest_init(mem, bare_out_loop, sizeof(bare_out_loop));
     struct bare_vm vm;
-    if (bare_vm_create(&k, &vm, mem) < 0)
+    uint8_t *mem = start_vm(&k, &vm, bare_out_loop, sizeof(bare_out_loop));
+    if (!mem)
         return 1;
 
     /* Warm up: first entry faults in the guest's pages and shadow page tables. */
@@ -113,8 +123,7 @@ int main(int argc, char **argv)
            BATCHES, median, p10, p90);
     printf("FLOOR raw_exit n=%lu mean_ns=%.1f median_ns=%.1f\n", n, mean, median);
 
-    bare_vm_destroy(&k, &vm);
-    munmap(mem, BARE_MEM_SIZE);
+    stop_vm(&k, &vm, mem);
 
     double in_kernel_ns = 0;
     if (in_kernel_floor(&k, &in_kernel_ns) < 0)
