@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (unit-test binaries, then integration scripts) and ends with one line:
-# `N passed, N failed`, counting test cases. Exits non-zero if anything failed.
+# `N passed, N failed, N skipped`, counting test cases. Exits non-zero if anything failed.
 #
 # usage: tests/run-tests.sh [-v] [PROGRAM...]
 #   -v        show every program's full output, not only the failing ones'
@@ -8,11 +8,15 @@
 # Build first (`make -j2 all`, or `make unit-tests` for the unit tests alone).
 #
 # Unit tests are every build/tests/unit/test_* binary, run with CMOCKA_MESSAGE_OUTPUT=TAP.
-# Integration tests are every executable tests/integration/*.sh, run from the repository root
-# with DENALI_ROOT and DENALI (the monitor binary) exported; each prints `ok N - name` and
-# `not ok N - name` lines (tests/lib/tap.sh helps). A program that exits non-zero without
-# printing `not ok`, crashes, or times out counts as one more failure; cases a unit-test binary
-# announced in its `1..N` plan but never reported (it died) count as failures too.
+# Integration tests are every tests/integration/*.sh, run from the repository root with
+# DENALI_ROOT and DENALI (the monitor binary) exported; each prints `ok N - name` and
+# `not ok N - name` lines (tests/lib/tap.sh helps). One that boots VMs (it sources
+# tests/lib/harness.sh) runs once per platform, kvm then process, with DENALI_PLATFORM set; on a
+# platform this machine lacks (`denali platforms` says why) it counts as one skipped case.
+# `ok N - name # SKIP reason` lines count as skipped, not passed. A program that exits non-zero
+# without printing `not ok`, crashes, or times out counts as one more failure; so does a test
+# script that is not executable; cases a unit-test binary announced in its `1..N` plan but never
+# reported (it died) count as failures too.
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -31,6 +35,7 @@ fi
 
 passed=0
 failed=0
+skipped=0
 failures=()
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/denali-run-tests.XXXXXX") || exit 1
 trap 'rm -rf "$logdir"' EXIT
@@ -41,27 +46,31 @@ if command -v stdbuf >/dev/null 2>&1; then
     linebuf=(stdbuf -oL -eL)
 fi
 
-# run_one KIND TIMEOUT PROGRAM: runs PROGRAM, counts its TAP lines, records failures.
+# run_one KIND TIMEOUT PROGRAM [PLATFORM]: runs PROGRAM, counts its TAP lines, records failures.
 run_one()
 {
-    local kind=$1 limit=$2 program=$3
+    local kind=$1 limit=$2 program=$3 platform=${4:-}
     local log
-    log="$logdir/$(printf '%03d' "$((${#failures[@]} + passed + failed))")-$(basename "$program").log"
+    log="$logdir/$(printf '%03d' "$((${#failures[@]} + passed + failed + skipped))")-$(basename "$program")${platform:+-$platform}.log"
     local status=0
     if [ "$kind" = unit ]; then
         CMOCKA_MESSAGE_OUTPUT=TAP timeout "$limit" "${linebuf[@]}" "$program" >"$log" 2>&1 </dev/null ||
             status=$?
+    elif [ -n "$platform" ]; then
+        DENALI_PLATFORM=$platform timeout "$limit" "${linebuf[@]}" "$program" >"$log" 2>&1 \
+            </dev/null || status=$?
     else
         timeout "$limit" "${linebuf[@]}" "$program" >"$log" 2>&1 </dev/null || status=$?
     fi
-    local ok not_ok planned=0 extra=0 note=""
-    ok=$(grep -cE '^ok [0-9]+' "$log")
+    local ok not_ok skip planned=0 extra=0 note=""
+    skip=$(grep -cE '^ok [0-9]+.*# SKIP' "$log")
+    ok=$(($(grep -cE '^ok [0-9]+' "$log") - skip))
     not_ok=$(grep -cE '^not ok [0-9]+' "$log")
     if [ "$kind" = unit ]; then
         planned=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$log" | head -n 1)
         planned=${planned:-0}
-        if [ "$planned" -gt $((ok + not_ok)) ]; then
-            extra=$((planned - ok - not_ok))
+        if [ "$planned" -gt $((ok + skip + not_ok)) ]; then
+            extra=$((planned - ok - skip - not_ok))
             note="$extra planned case(s) never reported"
         fi
     fi
@@ -76,15 +85,18 @@ run_one()
         extra=1
         note="${note:+$note; }failed without reporting a failing case"
     fi
-    if [ $((ok + not_ok + extra)) -eq 0 ]; then
+    if [ $((ok + skip + not_ok + extra)) -eq 0 ]; then
         extra=1
         note="${note:+$note; }reported no test cases"
     fi
     passed=$((passed + ok))
+    skipped=$((skipped + skip))
     failed=$((failed + not_ok + extra))
-    local name=${program#"$ROOT"/}
+    local name=${program#"$ROOT"/}${platform:+ [$platform]}
     if [ $((not_ok + extra)) -eq 0 ]; then
-        printf 'PASS  %-50s %d passed\n' "$name" "$ok"
+        local skip_note=""
+        [ "$skip" -gt 0 ] && skip_note=", $skip skipped"
+        printf 'PASS  %-50s %d passed%s\n' "$name" "$ok" "$skip_note"
         if $verbose; then
             sed 's/^/      /' "$log"
         fi
@@ -113,9 +125,18 @@ else
         failed=$((failed + 1))
     fi
     for program in tests/integration/*.sh; do
-        [ -f "$program" ] && [ -x "$program" ] && integration+=("$program")
+        [ -f "$program" ] && integration+=("$program")
     done
 fi
+
+# The platforms this machine can run VMs on, and why not where it cannot.
+declare -A platform_missing=()
+for platform in kvm process; do
+    why=$("$DENALI" platforms 2>&1 | sed -n "s/^$platform: unavailable (\(.*\))\$/\1/p")
+    if ! "$DENALI" platforms 2>/dev/null | grep -q "^$platform: available"; then
+        platform_missing[$platform]=${why:-"\`denali platforms\` does not list it"}
+    fi
+done
 
 [ ${#unit[@]} -gt 0 ] && echo "== unit tests"
 for program in "${unit[@]}"; do
@@ -123,7 +144,24 @@ for program in "${unit[@]}"; do
 done
 [ ${#integration[@]} -gt 0 ] && echo "== integration tests"
 for program in "${integration[@]}"; do
-    run_one integration "$INTEGRATION_TIMEOUT" "$program"
+    if [ ! -x "$program" ]; then
+        printf 'FAIL  %-50s not executable (chmod +x it)\n' "$program"
+        failures+=("$program||not executable")
+        failed=$((failed + 1))
+        continue
+    fi
+    if ! grep -q 'lib/harness.sh' "$program"; then
+        run_one integration "$INTEGRATION_TIMEOUT" "$program"
+        continue
+    fi
+    for platform in kvm process; do
+        if [ -n "${platform_missing[$platform]:-}" ]; then
+            printf 'SKIP  %-50s %s\n' "$program [$platform]" "${platform_missing[$platform]}"
+            skipped=$((skipped + 1))
+        else
+            run_one integration "$INTEGRATION_TIMEOUT" "$program" "$platform"
+        fi
+    done
 done
 
 if [ ${#failures[@]} -gt 0 ]; then
@@ -141,5 +179,5 @@ if [ ${#failures[@]} -gt 0 ]; then
     echo
 fi
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every kind of guest misbehaviour stops only the guilty VM (vm 0), with a one-line reason, while healthy VMs finish.
 set -u
-. "$(dirname "$0")/harness.sh"
+. "$(dirname "$0")/../lib/harness.sh"
 
 # fault GUEST REASON-PATTERN: boot 3 VMs of GUEST (vm 0 misbehaves, 1 and 2 stay healthy).
 fault() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real guests boot and behave: output, arguments, exit statuses, console modes, idle, fairness, ABI checks.
 set -u
-. "$(dirname "$0")/harness.sh"
+. "$(dirname "$0")/../lib/harness.sh"
 
 boot "$GUESTS/hello.elf"
 expect "hello prints its id and count and exits 0" 0 \

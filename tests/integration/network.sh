@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The virtual NIC and the LAN switch, driven by raw frames: forwarding, broadcast, spoofing, bad frames, garbage rings, floods.
 set -u
-. "$(dirname "$0")/harness.sh"
+. "$(dirname "$0")/../lib/harness.sh"
 
 RAW="$TEST_GUESTS/net_raw.elf"
 

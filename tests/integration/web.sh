@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Web-serving VMs end to end: HTTP from the host via --publish and via a TAP device, and VM-to-VM TCP over the LAN.
 set -u
-. "$(dirname "$0")/harness.sh"
+. "$(dirname "$0")/../lib/harness.sh"
 
 HTTPD="$GUESTS/httpd.elf"
 LANPEER="$GUESTS/lanpeer.elf"

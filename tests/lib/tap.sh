@@ -38,7 +38,7 @@ not_ok()
     echo "not ok $TAP_COUNT - $*"
 }
 
-# skip NAME REASON: records a case that could not run here (counted as passing by TAP).
+# skip NAME REASON: records a case that could not run here (tests/run-tests.sh counts it as skipped).
 skip()
 {
     TAP_COUNT=$((TAP_COUNT + 1))
