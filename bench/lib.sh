@@ -112,3 +112,98 @@ proc_cpu_ticks() {
     stat=${stat##*) }
     awk '{ print $12 + $13 }' <<<"$stat"
 }
+
+# CPU meter: the CPU time a command and every process and thread it starts use, read the same way
+# for a monitor and for its floor, so that their ratio compares like with like (getrusage in one
+# and 10 ms /proc ticks in the other would not). Each metered command gets its own cgroup: v2
+# (cpu.stat usage_usec) or v1 cpuacct (cpuacct.usage, ns), which also count a process platform's
+# VM processes; without a writable cgroup hierarchy, the sum of /proc ticks over the command's
+# process tree (live descendants plus those it reaped). CPU_METER names the method.
+CPU_METER='' CPU_METER_ROOT='' METER_PID='' METER_GROUP='' METER_SEQ=0
+
+# cpu_meter_init: picks the method once (cgroup2, cgroup1 or proc).
+cpu_meter_init() {
+    local root probe
+    [[ -n $CPU_METER ]] && return 0
+    CPU_METER=proc
+    for root in "$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)" \
+        "$(awk '$3 == "cgroup" && $4 ~ /(^|,)cpuacct(,|$)/ { print $2; exit }' /proc/mounts)"; do
+        [[ -n $root && -d $root ]] || continue
+        probe=$root/denali-bench-$$-probe
+        if mkdir "$probe" 2>/dev/null; then
+            if [[ -e $probe/cpu.stat ]]; then
+                CPU_METER=cgroup2
+            elif [[ -e $probe/cpuacct.usage ]]; then
+                CPU_METER=cgroup1
+            fi
+            rmdir "$probe" 2>/dev/null
+            if [[ $CPU_METER != proc ]]; then
+                CPU_METER_ROOT=$root
+                return 0
+            fi
+        fi
+    done
+}
+
+# meter_run OUT COMMAND...: starts COMMAND in the background (stdout and stderr to OUT) in a fresh
+# cgroup when the method has one; sets METER_PID and METER_GROUP.
+meter_run() {
+    local out=$1
+    shift
+    cpu_meter_init
+    METER_GROUP=
+    if [[ $CPU_METER != proc ]]; then
+        METER_SEQ=$((METER_SEQ + 1))
+        METER_GROUP=$CPU_METER_ROOT/denali-bench-$$-$METER_SEQ
+        mkdir "$METER_GROUP" || bench_fail "${NAME:-bench}" "cannot create cgroup $METER_GROUP"
+    fi
+    (
+        if [[ -n $METER_GROUP ]]; then
+            echo "$BASHPID" >"$METER_GROUP/cgroup.procs" || exit 126
+        fi
+        exec "$@"
+    ) >"$out" 2>&1 &
+    METER_PID=$!
+}
+
+# meter_cpu_us: the CPU time, in microseconds, the metered command and its descendants have used
+# so far (empty when it cannot be read).
+meter_cpu_us() {
+    case $CPU_METER in
+    cgroup2) awk '$1 == "usage_usec" { print $2 }' "$METER_GROUP/cpu.stat" 2>/dev/null ;;
+    cgroup1) awk '{ printf "%.0f\n", $1 / 1000 }' "$METER_GROUP/cpuacct.usage" 2>/dev/null ;;
+    *) proc_tree_cpu_us "$METER_PID" ;;
+    esac
+}
+
+# proc_tree_cpu_us PID: utime + stime + cutime + cstime of PID and of every live descendant, in
+# microseconds (tick resolution).
+proc_tree_cpu_us() {
+    local hz
+    hz=$(getconf CLK_TCK)
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" -v hz="$hz" '{
+        i = index($0, ") "); pid = $1; split(substr($0, i + 2), f, " ")
+        parent[pid] = f[2]; t[pid] = f[12] + f[13] + f[14] + f[15] }
+        END {
+            for (p in t) {
+                q = p
+                for (d = 0; d < 64 && q != "" && q != 0; d++) {
+                    if (q == root) { sum += t[p]; break }
+                    q = parent[q]
+                }
+            }
+            printf "%.0f\n", sum * 1e6 / hz }'
+}
+
+# meter_release: removes the metered command's cgroup once it has ended (call after waiting for
+# METER_PID); the kernel may take a moment to notice the group is empty.
+meter_release() {
+    local i
+    [[ -n $METER_GROUP ]] || return 0
+    for ((i = 0; i < 50; i++)); do
+        rmdir "$METER_GROUP" 2>/dev/null && break
+        sleep 0.1
+    done
+    [[ -d $METER_GROUP ]] && echo "bench: warning: could not remove $METER_GROUP" >&2
+    METER_GROUP=
+}
