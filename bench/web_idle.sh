@@ -37,9 +37,10 @@ rps_b=$(med "${R_RPS[busy]}")
 r=$(ratio "$rps_i" "$rps_b")
 errors=$((R_ERR[idle] + R_ERR[busy]))
 err_rate=$(calc "$errors / (${R_REQ[idle]} + ${R_REQ[busy]} + $errors + 1)")
-# Busy-polling VMs time out by design; only the idling fleet's errors count against pass.
+# Every failed request counts, the busy-polling fleet's timeouts too: they lower its rate and so
+# raise the ratio, and a baseline that failed requests is no baseline to beat.
 pass=0
-le "$GOAL" "$r" && le "$(calc "${R_ERR[idle]} / (${R_REQ[idle]} + 1)")" "$GOAL_ERR" && pass=1
+le "$GOAL" "$r" && le "$err_rate" "$GOAL_ERR" && pass=1
 echo "web_idle: $VMS httpd VMs, $WEB_CONC requests in flight, Zipf s=$WEB_ZIPF_S, GET /doc/$WEB_SIZE," \
     "${WEB_DURATION}s after ${WEB_WARMUP}s warmup; median of $((2 * WEB_RUNS)) runs per mode"
 for mode in idle busy; do
@@ -47,8 +48,8 @@ for mode in idle busy; do
     echo "        monitor over its whole runs: $(fmt %.2f "${CPU_MS[$mode]} / ${WALL_MS[$mode]}") cores," \
         "RSS $(fmt %.0f "${RSS[$mode]} / 1024") MiB"
 done
-echo "  ratio idle/busy $r (goal >= $GOAL); errors $errors (rate $err_rate; pass needs the idle" \
-    "fleet's <= $GOAL_ERR)"
+echo "  ratio idle/busy $r (goal >= $GOAL); errors $errors: idle ${R_ERR[idle]}, busy ${R_ERR[busy]}" \
+    "(rate $err_rate over both fleets; pass needs <= $GOAL_ERR)"
 ((DISTURBED == 0)) || echo "  disturbed: $DISTURBED runs kept although other processes used" \
     "over $WEB_OTHER_MAX cores meanwhile; the figures are rough"
 echo "BENCH $NAME ratio=$r vms=$VMS rps_idle=$(fmt %.0f "$rps_i") rps_busy=$(fmt %.0f "$rps_b")" \
