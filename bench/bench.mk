@@ -26,3 +26,23 @@ bench-tools: $(BUILD)/bench/tcp_bulk
 $(BUILD)/bench/tcp_bulk: bench/tcp_bulk.c bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_HOST) -o $@ $< $(LDFLAGS_HOST)
+
+# Floors of the process platform (no KVM): plain host programs.
+PROCESS_FLOORS := futex_pingpong spawn_floor idle_procs
+PROCESS_FLOOR_BINS := $(addprefix $(BUILD)/bench/,$(PROCESS_FLOORS))
+bench-tools: $(PROCESS_FLOOR_BINS) $(BUILD)/bench/spawn_child $(BUILD)/bench/native_hello
+
+$(PROCESS_FLOOR_BINS): $(BUILD)/bench/%: bench/%.c bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -o $@ $< $(LDFLAGS_HOST)
+
+# What spawn_floor starts: no libc and no start-up code, so the spawn is all that is measured.
+$(BUILD)/bench/spawn_child: bench/spawn_child.c bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) -O2 -ffreestanding -fno-stack-protector -fno-pie -no-pie -static \
+		-nostdlib -o $@ $<
+
+# A static native hello: the start-to-exit floor of boot.sh.
+$(BUILD)/bench/native_hello: bench/native_hello.c bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) -O2 -static -o $@ $<

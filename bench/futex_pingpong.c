@@ -1,0 +1,140 @@
+/* Process-platform hypercall floor: two processes alternating over one shared page by futex. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCHES 100u
+#define WARMUP  1000u
+
+/* Whose turn it is: the caller (the VM's side) or the answerer (the monitor's side). */
+enum { TURN_CALLER = 0, TURN_ANSWER = 1, TURN_QUIT = 2 };
+
+struct shared_page {
+    _Atomic uint32_t turn;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Not FUTEX_PRIVATE_FLAG: the word is shared by two processes, as a VM process's and the
+ * monitor's are, so the kernel must key it by the page rather than by the address space.
+ */
+static void futex_wait(_Atomic uint32_t *word, uint32_t expected)
+{
+    if (syscall(SYS_futex, word, FUTEX_WAIT, expected, NULL, NULL, 0) < 0 && errno != EAGAIN &&
+        errno != EINTR) {
+        perror("futex_pingpong: FUTEX_WAIT");
+        exit(1);
+    }
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+    if (syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0) < 0) {
+        perror("futex_pingpong: FUTEX_WAKE");
+        exit(1);
+    }
+}
+
+/* Hands the turn to `to` and sleeps until it comes back as `mine` (or TURN_QUIT). */
+static uint32_t hand_over(struct shared_page *p, uint32_t to, uint32_t mine)
+{
+    atomic_store(&p->turn, to);
+    futex_wake(&p->turn);
+    uint32_t t;
+    while ((t = atomic_load(&p->turn)) != mine && t != TURN_QUIT)
+        futex_wait(&p->turn, t);
+    return t;
+}
+
+/* The answering side: every turn it gets, it hands straight back. */
+static void answer(struct shared_page *p)
+{
+    uint32_t t;
+    while ((t = atomic_load(&p->turn)) != TURN_ANSWER && t != TURN_QUIT)
+        futex_wait(&p->turn, t);
+    while (t != TURN_QUIT)
+        t = hand_over(p, TURN_CALLER, TURN_ANSWER);
+    _exit(0);
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long n = 100000;
+    if (argc > 2 || (argc == 2 && (n = strtoul(argv[1], NULL, 0)) < BATCHES)) {
+        fprintf(stderr, "usage: futex_pingpong [N >= %u]   (default 100000 round trips)\n",
+                BATCHES);
+        return 2;
+    }
+    struct shared_page *p =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("futex_pingpong: mmap");
+        return 1;
+    }
+    atomic_store(&p->turn, TURN_CALLER);
+    pid_t child = fork();
+    if (child < 0) {
+        perror("futex_pingpong: fork");
+        return 1;
+    }
+    if (child == 0)
+        answer(p);
+
+    for (unsigned i = 0; i < WARMUP; i++)
+        hand_over(p, TURN_ANSWER, TURN_CALLER);
+
+    unsigned long per_batch = n / BATCHES;
+    n = per_batch * BATCHES;
+    uint64_t batch_ns[BATCHES];
+    uint64_t start = now_ns();
+    for (unsigned b = 0; b < BATCHES; b++) {
+        uint64_t t0 = now_ns();
+        for (unsigned long i = 0; i < per_batch; i++)
+            hand_over(p, TURN_ANSWER, TURN_CALLER);
+        batch_ns[b] = now_ns() - t0;
+    }
+    uint64_t total = now_ns() - start;
+
+    atomic_store(&p->turn, TURN_QUIT);
+    futex_wake(&p->turn);
+    int status;
+    if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "futex_pingpong: the answering process failed\n");
+        return 1;
+    }
+
+    for (unsigned b = 0; b < BATCHES; b++)
+        batch_ns[b] = batch_ns[b] * 1000 / per_batch; /* picoseconds per round trip */
+    qsort(batch_ns, BATCHES, sizeof(batch_ns[0]), compare_u64);
+    double mean = (double)total / (double)n;
+    double median = (double)(batch_ns[BATCHES / 2 - 1] + batch_ns[BATCHES / 2]) / 2000.0;
+    double p10 = (double)batch_ns[BATCHES / 10] / 1000.0;
+    double p90 = (double)batch_ns[BATCHES * 9 / 10] / 1000.0;
+    printf("futex_pingpong: %lu round trips between two processes (FUTEX_WAKE, then FUTEX_WAIT "
+           "until the turn comes back) in %.1f ms\n",
+           n, (double)total / 1e6);
+    printf("futex_pingpong: mean %.1f ns, median of %u batches %.1f ns (p10 %.1f, p90 %.1f)\n",
+           mean, BATCHES, median, p10, p90);
+    printf("FLOOR futex_pingpong n=%lu mean_ns=%.1f median_ns=%.1f\n", n, mean, median);
+    return 0;
+}
