@@ -207,3 +207,94 @@ meter_release() {
     [[ -d $METER_GROUP ]] && echo "bench: warning: could not remove $METER_GROUP" >&2
     METER_GROUP=
 }
+
+# Platforms. A VM runs on kvm (a KVM VM) or process (a seccomp-locked host process); drivers
+# measure each platform this machine has, in the order of BENCH_PLATFORMS (default "kvm process"),
+# and print a skipped BENCH line (pass=NA) for the others. `denali platforms` says which exist:
+# lines `kvm: available` or `kvm: unavailable (REASON)`. A monitor from before the process platform
+# has no such command: it is taken as KVM only, and run without --platform.
+BENCH_PLATFORMS=${BENCH_PLATFORMS:-kvm process}
+declare -A PLATFORM_STATUS=()
+PLATFORMS_KNOWN=0
+PLATFORM_OPTS=()
+
+# platforms_probe: fills PLATFORM_STATUS (available, or the reason it is not) once.
+platforms_probe() {
+    local out line
+    ((${#PLATFORM_STATUS[@]} > 0)) && return 0
+    if out=$("$DENALI" platforms 2>/dev/null) && grep -q '^[a-z0-9_]*: ' <<<"$out"; then
+        PLATFORMS_KNOWN=1
+        while IFS= read -r line; do
+            [[ $line =~ ^([a-z0-9_]+):\ (.*)$ ]] || continue
+            PLATFORM_STATUS[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+        done <<<"$out"
+    else
+        PLATFORMS_KNOWN=0
+        if [[ -r /dev/kvm && -w /dev/kvm ]]; then
+            PLATFORM_STATUS[kvm]=available
+        else
+            PLATFORM_STATUS[kvm]="unavailable (no /dev/kvm)"
+        fi
+        PLATFORM_STATUS[process]="unavailable (this monitor has no process platform: no \`denali platforms\`)"
+    fi
+}
+
+# platform_available P: succeeds when the monitor can run VMs on platform P here.
+platform_available() {
+    platforms_probe
+    [[ ${PLATFORM_STATUS[$1]:-} == available ]]
+}
+
+# platform_reason P: why P is unavailable (the text in parentheses, or the whole status).
+platform_reason() {
+    local s
+    platforms_probe
+    s=${PLATFORM_STATUS[$1]:-unavailable (not listed by \`denali platforms\`)}
+    s=${s#unavailable}
+    s=${s# (}
+    echo "${s%)}"
+}
+
+# platform_opts P: sets PLATFORM_OPTS to the `denali run` options choosing platform P.
+# shellcheck disable=SC2034 # PLATFORM_OPTS is for the drivers
+platform_opts() {
+    platforms_probe
+    PLATFORM_OPTS=()
+    ((PLATFORMS_KNOWN)) && PLATFORM_OPTS=(--platform "$1")
+    return 0
+}
+
+# platform_default: the platform `denali run` picks with no --platform: DENALI_PLATFORM when set
+# (and not auto), else kvm where available, else process.
+platform_default() {
+    local p=${DENALI_PLATFORM:-auto}
+    if [[ $p == auto ]]; then
+        p=process
+        platform_available kvm && p=kvm
+    fi
+    echo "$p"
+}
+
+# bench_skip NAME PLATFORM GOAL REASON...: the summary line of a platform this machine lacks.
+bench_skip() {
+    local name=$1 platform=$2 goal=$3
+    shift 3
+    echo "$name: skipped on $platform: $*"
+    echo "BENCH $name ratio=NA platform=$platform goal=$goal pass=NA skipped=\"$*\""
+}
+
+# for_each_platform NAME GOAL FUNCTION: runs FUNCTION P in a subshell for every platform in
+# BENCH_PLATFORMS this machine has (bench_fail there ends that platform only), bench_skip for the
+# others; NAME_P names each platform's summary line. Returns 1 when any platform failed.
+for_each_platform() {
+    local name=$1 goal=$2 fn=$3 p failed=0
+    for p in $BENCH_PLATFORMS; do
+        if platform_available "$p"; then
+            echo "== platform $p" >&2
+            ("$fn" "$p") || failed=1
+        else
+            bench_skip "${name}_$p" "$p" "$goal" "$(platform_reason "$p")"
+        fi
+    done
+    return $failed
+}
