@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame_view.h"
 #include "ipv4_fragment.h"
 #include "monitor.h"
 
@@ -116,18 +117,10 @@ static bool is_group(const uint8_t *mac)
 /* IPv4 TCP with no payload and only the ACK flag: it acknowledges, asks for nothing. */
 static bool is_pure_tcp_ack(const uint8_t *frame, size_t len)
 {
-    if (len < 14 + 20 + 20 || frame[12] != 0x08 || frame[13] != 0x00)
-        return false;
-    const uint8_t *ip = frame + 14;
-    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-    if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6)
-        return false;
-    size_t total = ((size_t)ip[2] << 8) | ip[3];
-    if (total > len - 14 || total < ihl + 20)
-        return false;
-    const uint8_t *tcp = ip + ihl;
-    size_t doff = (size_t)(tcp[12] >> 4) * 4;
-    return doff >= 20 && total == ihl + doff && tcp[13] == 0x10;
+    struct frame_view view;
+    return frame_view_parse(frame, len, &view) == 0 && view.ethertype == ETHERTYPE_IP &&
+           view.ip.protocol == IPPROTO_TCP && view.l4 && view.payload_len == 0 &&
+           view.tcp.th_flags == TH_ACK;
 }
 
 static void deliver_to_vm(struct lan *lan, int64_t src, uint32_t dst, const uint8_t *frame,
