@@ -11,11 +11,6 @@
 #include "ipv4_fragment.h"
 #include "monitor.h"
 
-#define ETH_TYPE_ARP  0x0806u
-#define ARP_FRAME_LEN 42u
-#define ARP_REQUEST   1u
-#define ARP_REPLY     2u
-
 #define LAN_FLOOD_RATE  1000u
 #define LAN_FLOOD_BURST 100u
 /* Pure ACKs stop waiting lazily once a quarter of the rx ring is taken. */
@@ -189,24 +184,6 @@ static bool flood_allowed(struct net_port *port)
     return true;
 }
 
-static uint16_t read_be16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t read_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void write_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* The MAC the switch knows for ip: a VM's, or the gateway's once learned. */
 static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
 {
@@ -230,34 +207,20 @@ static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
  */
 static bool answer_arp(struct lan *lan, int64_t src, const uint8_t *frame, size_t len)
 {
-    if (len < ARP_FRAME_LEN || read_be16(frame + 12) != ETH_TYPE_ARP)
+    struct frame_view view;
+    if (frame_view_parse(frame, len, &view) != 0 || view.ethertype != ETHERTYPE_ARP ||
+        ntohs(view.arp.arp_op) != ARPOP_REQUEST)
         return false;
-    const uint8_t *arp = frame + 14;
-    /* Ethernet/IPv4 requests only: htype 1, ptype 0x0800, hlen 6, plen 4. */
-    if (read_be16(arp) != 1 || read_be16(arp + 2) != 0x0800 || arp[4] != 6 || arp[5] != 4 ||
-        read_be16(arp + 6) != ARP_REQUEST)
-        return false;
-    uint32_t target_ip = read_be32(arp + 24);
     /* A gratuitous request announces a MAC the switch assigned itself: absorb it. */
-    if (src >= 0 && read_be32(arp + 14) == target_ip)
+    if (src >= 0 && view.arp_sender_ipv4 == view.arp_target_ipv4)
         return true;
-    uint8_t target_mac[6];
-    if (!known_mac_of(lan, target_ip, target_mac))
+    struct frame_arp_party asker = {.ipv4 = view.arp_sender_ipv4};
+    memcpy(asker.mac, view.arp.arp_sha, sizeof(asker.mac));
+    struct frame_arp_party asked = {.ipv4 = view.arp_target_ipv4};
+    if (!known_mac_of(lan, asked.ipv4, asked.mac))
         return false;
-    uint8_t reply[ARP_FRAME_LEN] = {0};
-    memcpy(reply, arp + 8, 6); /* to the sender's hardware address */
-    memcpy(reply + 6, target_mac, 6);
-    reply[12] = 0x08;
-    reply[13] = 0x06;
-    uint8_t *r = reply + 14;
-    r[1] = 1;
-    r[2] = 0x08;
-    r[4] = 6;
-    r[5] = 4;
-    r[7] = ARP_REPLY;
-    memcpy(r + 8, target_mac, 6);
-    write_be32(r + 14, target_ip);
-    memcpy(r + 18, arp + 8, 10); /* the asker's MAC and IP */
+    uint8_t reply[FRAME_ARP_LEN];
+    frame_build_arp(reply, ARPOP_REPLY, asker.mac, &asked, &asker);
     atomic_fetch_add(&lan->counters.arp_answered, 1);
     if (src >= 0)
         deliver_to_vm(lan, -1, (uint32_t)src, reply, sizeof(reply));

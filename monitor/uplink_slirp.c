@@ -20,6 +20,7 @@
 
 #include "denali/abi.h"
 #include "error_text.h"
+#include "frame_view.h"
 #include "guest_sockets.h"
 #include "monitor.h"
 #include "sched_queue.h"
@@ -37,8 +38,6 @@
 #define NAMESERVER_HOST 3u
 /* Guest errors slirp reports are printed up to this many times, then only counted. */
 #define GUEST_ERRORS_SHOWN 10u
-#define ETHERTYPE_ARP      0x0806u
-#define ARP_FRAME_BYTES    42u
 #define ETH_HEADER_LEN     14u
 #define ETH_SOURCE_OFFSET  6u
 /* Readiness reports taken from the kernel per epoll_wait. */
@@ -519,8 +518,8 @@ static int no_revents(int idx, void *opaque)
 
 static bool is_arp(const struct queued_frame *frame)
 {
-    return frame->len >= ETH_HEADER_LEN &&
-           ((frame->data[12] << 8) | frame->data[13]) == ETHERTYPE_ARP;
+    struct frame_view view;
+    return frame_view_parse(frame->data, frame->len, &view) == 0 && view.ethertype == ETHERTYPE_ARP;
 }
 
 /*
@@ -793,21 +792,15 @@ static void widen_forward_backlogs(struct uplink_slirp *u)
  */
 static void announce_vms(struct uplink_slirp *u, uint32_t k)
 {
+    static const uint8_t broadcast[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     uint32_t first = k * VMS_PER_INSTANCE;
     for (uint32_t vm = first; vm < u->lan->vm_count && vm < first + VMS_PER_INSTANCE; vm++) {
-        uint8_t frame[ARP_FRAME_BYTES] = {0};
-        uint8_t mac[6];
-        lan_vm_mac(vm, mac);
-        uint32_t ip = htonl(lan_vm_ipv4(u->lan, vm));
-        memset(frame, 0xff, 6);
-        memcpy(frame + 6, mac, 6);
-        frame[12] = ETHERTYPE_ARP >> 8;
-        frame[13] = ETHERTYPE_ARP & 0xff;
-        static const uint8_t request_header[8] = {0, 1, 8, 0, 6, 4, 0, 1};
-        memcpy(frame + 14, request_header, sizeof(request_header));
-        memcpy(frame + 22, mac, 6);
-        memcpy(frame + 28, &ip, 4); /* sender address */
-        memcpy(frame + 38, &ip, 4); /* target address: the same, so gratuitous */
+        struct frame_arp_party announced = {.ipv4 = lan_vm_ipv4(u->lan, vm)};
+        lan_vm_mac(vm, announced.mac);
+        /* Asking for its own address, with no target MAC: gratuitous. */
+        struct frame_arp_party target = {.ipv4 = announced.ipv4};
+        uint8_t frame[FRAME_ARP_LEN];
+        frame_build_arp(frame, ARPOP_REQUEST, broadcast, &announced, &target);
         slirp_input(u->instances[k].slirp, frame, sizeof(frame));
     }
 }
