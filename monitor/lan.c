@@ -17,8 +17,9 @@
 #define LAZY_BACKLOG_MAX (DENALI_NET_RX_SLOTS / 4u)
 
 /* VM MACs are locally administered: 02:de:00 then the VM id in 24 bits. */
-static const uint8_t vm_mac_prefix[3] = {0x02, 0xde, 0x00};
-#define VM_ID_BITS 24u
+#define VM_MAC_PREFIX 0x02de00ull
+#define VM_ID_BITS    24u
+#define VM_ID_MASK    ((1u << VM_ID_BITS) - 1u)
 
 int lan_init(struct lan *lan, uint32_t network, unsigned prefix, unsigned vm_count,
              bool batch_events, char *err, size_t errlen)
@@ -62,10 +63,7 @@ void lan_destroy(struct lan *lan)
 
 void lan_vm_mac(uint32_t vm_id, uint8_t mac[6])
 {
-    memcpy(mac, vm_mac_prefix, 3);
-    mac[3] = (uint8_t)(vm_id >> 16);
-    mac[4] = (uint8_t)(vm_id >> 8);
-    mac[5] = (uint8_t)vm_id;
+    frame_mac_from_u64(VM_MAC_PREFIX << VM_ID_BITS | (vm_id & VM_ID_MASK), mac);
 }
 
 uint32_t lan_vm_ipv4(const struct lan *lan, uint32_t vm_id)
@@ -73,12 +71,17 @@ uint32_t lan_vm_ipv4(const struct lan *lan, uint32_t vm_id)
     return lan->network + LAN_FIRST_VM_HOST + vm_id;
 }
 
-/* The VM a MAC belongs to, or -1: the monitor assigned every VM MAC, so none needs learning. */
-static int64_t vm_of_mac(const struct lan *lan, const uint8_t *mac)
+/* Any VM's MAC, of this LAN or not. */
+static bool has_vm_prefix(const uint8_t mac[6])
 {
-    if (memcmp(mac, vm_mac_prefix, 3) != 0)
+    return frame_mac_to_u64(mac) >> VM_ID_BITS == VM_MAC_PREFIX;
+}
+
+int64_t lan_vm_of_mac(const struct lan *lan, const uint8_t mac[6])
+{
+    if (!has_vm_prefix(mac))
         return -1;
-    uint32_t id = ((uint32_t)mac[3] << 16) | ((uint32_t)mac[4] << 8) | mac[5];
+    uint32_t id = (uint32_t)frame_mac_to_u64(mac) & VM_ID_MASK;
     return id < lan->vm_count ? (int64_t)id : -1;
 }
 
@@ -88,20 +91,6 @@ static int64_t vm_of_ipv4(const struct lan *lan, uint32_t ip)
     if (ip < first || ip - first >= lan->vm_count)
         return -1;
     return (int64_t)(ip - first);
-}
-
-static uint64_t mac_to_u64(const uint8_t *mac)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++)
-        v = (v << 8) | mac[i];
-    return v;
-}
-
-static void u64_to_mac(uint64_t v, uint8_t *mac)
-{
-    for (int i = 5; i >= 0; i--, v >>= 8)
-        mac[i] = (uint8_t)v;
 }
 
 static bool is_group(const uint8_t *mac)
@@ -194,7 +183,7 @@ static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
     }
     uint64_t gw = atomic_load(&lan->gateway_mac);
     if (ip == lan->gateway && gw) {
-        u64_to_mac(gw, mac);
+        frame_mac_from_u64(gw, mac);
         return true;
     }
     return false;
@@ -237,7 +226,7 @@ void lan_input_from_vm(struct lan *lan, uint32_t src, const uint8_t *frame, size
             flood(lan, src, frame, len);
         return;
     }
-    int64_t vm = vm_of_mac(lan, dst);
+    int64_t vm = lan_vm_of_mac(lan, dst);
     if (vm >= 0) {
         atomic_fetch_add(&lan->counters.forwarded, 1);
         deliver_to_vm(lan, src, (uint32_t)vm, frame, len);
@@ -286,20 +275,20 @@ void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
         return;
     }
     atomic_fetch_add(&lan->counters.from_uplink, 1);
-    const uint8_t *src_mac = frame + 6;
+    const uint8_t *src_mac = frame + offsetof(struct ether_header, ether_shost);
     /* The host side may not pose as a VM. */
-    if (memcmp(src_mac, vm_mac_prefix, 3) == 0) {
+    if (has_vm_prefix(src_mac)) {
         atomic_fetch_add(&lan->counters.dropped_spoofed, 1);
         return;
     }
     if (!atomic_load(&lan->gateway_mac) && !is_group(src_mac))
-        atomic_store(&lan->gateway_mac, mac_to_u64(src_mac));
+        atomic_store(&lan->gateway_mac, frame_mac_to_u64(src_mac));
     if (is_group(frame)) {
         if (!answer_arp(lan, -1, frame, len))
             flood(lan, -1, frame, len);
         return;
     }
-    int64_t vm = vm_of_mac(lan, frame);
+    int64_t vm = lan_vm_of_mac(lan, frame);
     if (vm < 0) {
         atomic_fetch_add(&lan->counters.dropped_unknown, 1);
         return;

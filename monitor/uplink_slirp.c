@@ -38,8 +38,8 @@
 #define NAMESERVER_HOST 3u
 /* Guest errors slirp reports are printed up to this many times, then only counted. */
 #define GUEST_ERRORS_SHOWN 10u
-#define ETH_HEADER_LEN     14u
-#define ETH_SOURCE_OFFSET  6u
+/* slirp's fixed MAC for its host address: 52:55 then the address's four bytes. */
+#define SLIRP_HOST_MAC_PREFIX 0x5255ull
 /* Readiness reports taken from the kernel per epoll_wait. */
 #define EPOLL_BATCH 256
 /* The epoll tag of the wake eventfd; sockets are tagged with their fd, which is never this. */
@@ -162,17 +162,12 @@ static void wake_thread(struct uplink_slirp *u)
 static bool vm_of_frame(const struct uplink_slirp *u, const uint8_t *frame, size_t len,
                         uint32_t *vm_id)
 {
-    if (len < ETH_HEADER_LEN)
+    if (len < sizeof(struct ether_header))
         return false;
-    const uint8_t *source = frame + ETH_SOURCE_OFFSET;
-    uint32_t vm = ((uint32_t)source[3] << 16) | ((uint32_t)source[4] << 8) | source[5];
-    if (vm >= u->lan->vm_count)
+    int64_t vm = lan_vm_of_mac(u->lan, frame + offsetof(struct ether_header, ether_shost));
+    if (vm < 0)
         return false;
-    uint8_t vm_mac[6];
-    lan_vm_mac(vm, vm_mac);
-    if (memcmp(source, vm_mac, sizeof(vm_mac)) != 0)
-        return false;
-    *vm_id = vm;
+    *vm_id = (uint32_t)vm;
     return true;
 }
 
@@ -944,10 +939,7 @@ static struct uplink_slirp *alloc_uplink(struct lan *lan, char *err, size_t errl
     }
     u->base.transmit = slirp_transmit;
     u->base.stop = slirp_stop;
-    /* slirp's fixed MAC for its host address: 52:55 then the address's four bytes. */
-    uint32_t gateway = lan->gateway;
-    const uint8_t mac[6] = {0x52, 0x55, gateway >> 24, gateway >> 16, gateway >> 8, gateway};
-    memcpy(u->base.mac, mac, sizeof(mac));
+    frame_mac_from_u64(SLIRP_HOST_MAC_PREFIX << 32 | lan->gateway, u->base.mac);
     return u;
 }
 

@@ -124,6 +124,12 @@ static void test_addresses(void **state)
     assert_int_equal(c->lan.gateway, 0x0a4d0001u);
     assert_int_equal(c->lan.netmask, 0xffff0000u);
     assert_int_equal(c->lan.ports[2].ipv4, 0x0a4d0012u);
+    assert_int_equal(lan_vm_of_mac(&c->lan, c->lan.ports[2].mac), 2);
+    lan_vm_mac(VMS, mac); /* past the last VM */
+    assert_int_equal(lan_vm_of_mac(&c->lan, mac), -1);
+    lan_vm_mac(1, mac);
+    mac[2] ^= 1; /* outside the VM prefix */
+    assert_int_equal(lan_vm_of_mac(&c->lan, mac), -1);
 }
 
 static void test_init_refuses_too_many_vms(void **state)
