@@ -723,8 +723,8 @@ static Slirp *create_slirp(struct slirp_instance *inst)
          * answers in segments of up to 3,960 bytes (a 2,258-byte page in one);
          * it sends them at most the 1,460 bytes they advertise.
          */
-        .if_mtu = DENALI_NET_TX_FRAME_MAX - 14u,
-        .if_mru = DENALI_NET_TX_FRAME_MAX - 14u,
+        .if_mtu = DENALI_NET_TX_FRAME_MAX - ETHER_HDR_LEN,
+        .if_mru = DENALI_NET_TX_FRAME_MAX - ETHER_HDR_LEN,
     };
     return slirp_new(&cfg, &slirp_callbacks, inst);
 }
