@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "frame_view.h"
+#include "test_util.h"
 
 /* Frames are written byte by byte here, so the view is checked against the wire format itself. */
 #define ETH_LEN       14u
@@ -23,24 +24,12 @@
 static const uint8_t dst_mac[6] = {0x52, 0x55, 0x0a, 0x4d, 0x00, 0x01};
 static const uint8_t src_mac[6] = {0x02, 0xde, 0x00, 0x00, 0x00, 0x07};
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
 static void put_ethernet(uint8_t *f, uint16_t ethertype)
 {
     memset(f, 0, FRAME_ROOM);
     memcpy(f, dst_mac, 6);
     memcpy(f + 6, src_mac, 6);
-    put16(f + 12, ethertype);
+    test_put_be16(f + 12, ethertype);
 }
 
 /* An ARP request from src_mac/SOURCE_IP for DEST_IP; returns its length, 42. */
@@ -48,14 +37,14 @@ static size_t make_arp(uint8_t *f)
 {
     put_ethernet(f, 0x0806);
     uint8_t *a = f + ETH_LEN;
-    put16(a, 1);
-    put16(a + 2, 0x0800);
+    test_put_be16(a, 1);
+    test_put_be16(a + 2, 0x0800);
     a[4] = 6;
     a[5] = 4;
-    put16(a + 6, 1);
+    test_put_be16(a + 6, 1);
     memcpy(a + 8, src_mac, 6);
-    put32(a + 14, SOURCE_IP);
-    put32(a + 24, DEST_IP);
+    test_put_be32(a + 14, SOURCE_IP);
+    test_put_be32(a + 24, DEST_IP);
     return ETH_LEN + 28;
 }
 
@@ -71,12 +60,12 @@ static size_t make_ipv4(uint8_t *f, uint8_t proto, unsigned option_words, size_t
     size_t header_len = 20 + 4 * option_words;
     size_t total = header_len + l4_len + payload_len;
     ip[0] = (uint8_t)(0x40 | (5 + option_words));
-    put16(ip + 2, (uint16_t)total);
-    put16(ip + 4, 0x4321);
+    test_put_be16(ip + 2, (uint16_t)total);
+    test_put_be16(ip + 4, 0x4321);
     ip[8] = 64;
     ip[9] = proto;
-    put32(ip + 12, SOURCE_IP);
-    put32(ip + 16, DEST_IP);
+    test_put_be32(ip + 12, SOURCE_IP);
+    test_put_be32(ip + 16, DEST_IP);
     memset(ip + 20, 0x01, 4 * option_words); /* NOPs */
     for (size_t i = 0; i < payload_len; i++)
         ip[header_len + l4_len + i] = (uint8_t)(i + 1);
@@ -90,12 +79,12 @@ static size_t make_tcp(uint8_t *f, unsigned ip_option_words, unsigned tcp_option
     size_t tcp_len = 20 + 4 * tcp_option_words;
     size_t len = make_ipv4(f, PROTO_TCP, ip_option_words, tcp_len, payload_len);
     uint8_t *tcp = f + ETH_LEN + 20 + 4 * ip_option_words;
-    put16(tcp, 40000);
-    put16(tcp + 2, 80);
-    put32(tcp + 4, 0x01020304);
+    test_put_be16(tcp, 40000);
+    test_put_be16(tcp + 2, 80);
+    test_put_be32(tcp + 4, 0x01020304);
     tcp[12] = (uint8_t)((5 + tcp_option_words) << 4);
     tcp[13] = flags;
-    put16(tcp + 14, 65535);
+    test_put_be16(tcp + 14, 65535);
     return len;
 }
 
@@ -103,9 +92,9 @@ static size_t make_udp(uint8_t *f, size_t payload_len)
 {
     size_t len = make_ipv4(f, PROTO_UDP, 0, 8, payload_len);
     uint8_t *udp = f + ETH_LEN + 20;
-    put16(udp, 5353);
-    put16(udp + 2, 53);
-    put16(udp + 4, (uint16_t)(8 + payload_len));
+    test_put_be16(udp, 5353);
+    test_put_be16(udp + 2, 53);
+    test_put_be16(udp + 4, (uint16_t)(8 + payload_len));
     return len;
 }
 
@@ -114,14 +103,14 @@ static size_t make_icmp_echo(uint8_t *f, size_t payload_len)
     size_t len = make_ipv4(f, PROTO_ICMP, 0, 8, payload_len);
     uint8_t *icmp = f + ETH_LEN + 20;
     icmp[0] = 8;
-    put16(icmp + 4, 0x77);
-    put16(icmp + 6, 3);
+    test_put_be16(icmp + 4, 0x77);
+    test_put_be16(icmp + 6, 3);
     return len;
 }
 
 static void set_fragment(uint8_t *f, bool more_fragments, size_t offset_bytes)
 {
-    put16(f + ETH_LEN + 6, (uint16_t)((more_fragments ? 0x2000 : 0) | offset_bytes / 8));
+    test_put_be16(f + ETH_LEN + 6, (uint16_t)((more_fragments ? 0x2000 : 0) | offset_bytes / 8));
 }
 
 static void test_arp_request(void **state)
@@ -150,10 +139,10 @@ static void test_arp_other_than_ethernet_ipv4_refused(void **state)
     uint8_t f[FRAME_ROOM];
     struct frame_view v;
     size_t len = make_arp(f);
-    put16(f + ETH_LEN, 6); /* IEEE 802 hardware */
+    test_put_be16(f + ETH_LEN, 6); /* IEEE 802 hardware */
     assert_int_equal(frame_view_parse(f, len, &v), -1);
     make_arp(f);
-    put16(f + ETH_LEN + 2, 0x86dd);
+    test_put_be16(f + ETH_LEN + 2, 0x86dd);
     assert_int_equal(frame_view_parse(f, len, &v), -1);
     make_arp(f);
     f[ETH_LEN + 4] = 8;
@@ -326,13 +315,13 @@ static void test_bad_ipv4_headers_refused(void **state)
     }
     /* An IHL that runs past the total length, though not past the frame. */
     f[ETH_LEN] = 0x4f;
-    put16(f + ETH_LEN + 2, 56);
+    test_put_be16(f + ETH_LEN + 2, 56);
     assert_int_equal(frame_view_parse(f, len, &v), -1);
     make_udp(f, 40);
     f[ETH_LEN] = 0x65; /* version 6 */
     assert_int_equal(frame_view_parse(f, len, &v), -1);
     make_udp(f, 40);
-    put16(f + ETH_LEN + 2, 19); /* shorter than the header */
+    test_put_be16(f + ETH_LEN + 2, 19); /* shorter than the header */
     assert_int_equal(frame_view_parse(f, len, &v), -1);
 }
 
@@ -342,9 +331,9 @@ static void test_total_length_longer_than_frame_refused(void **state)
     uint8_t f[FRAME_ROOM];
     struct frame_view v;
     size_t len = make_udp(f, 40);
-    put16(f + ETH_LEN + 2, (uint16_t)(len - ETH_LEN + 1));
+    test_put_be16(f + ETH_LEN + 2, (uint16_t)(len - ETH_LEN + 1));
     assert_int_equal(frame_view_parse(f, len, &v), -1);
-    put16(f + ETH_LEN + 2, 0xffff);
+    test_put_be16(f + ETH_LEN + 2, 0xffff);
     assert_int_equal(frame_view_parse(f, FRAME_ROOM, &v), -1);
 }
 
@@ -395,7 +384,7 @@ static void test_fragments(void **state)
     assert_null(v.l4);
     /* DF is no fragment. */
     len = make_tcp(f, 0, 0, TH_SYN, 0);
-    put16(f + ETH_LEN + 6, 0x4000);
+    test_put_be16(f + ETH_LEN + 6, 0x4000);
     assert_int_equal(frame_view_parse(f, len, &v), 0);
     assert_false(v.more_fragments);
     assert_int_equal(v.fragment_offset, 0);
@@ -411,13 +400,13 @@ static void test_other_ethertypes_refused(void **state)
     static const uint16_t others[] = {0x86dd /* IPv6 */, 0x8100 /* VLAN */, 0x88a8 /* QinQ */,
                                       0x88b5 /* local experimental */, 0x0600 /* IEEE 802.3 */};
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-        put16(f + 12, others[i]);
+        test_put_be16(f + 12, others[i]);
         assert_int_equal(frame_view_parse(f, len, &v), -1);
     }
     /* A VLAN tag in front of IPv4 hides it. */
     memmove(f + 16, f + 12, len - 12);
-    put16(f + 12, 0x8100);
-    put16(f + 14, 42);
+    test_put_be16(f + 12, 0x8100);
+    test_put_be16(f + 14, 42);
     assert_int_equal(frame_view_parse(f, len + 4, &v), -1);
 }
 
