@@ -4,16 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ETH_HEADER_LEN  14u
-#define ETHERTYPE_IPV4  0x0800u
-#define IP_PROTO_ICMP   1u
-#define IP_PROTO_TCP    6u
-#define IP_PROTO_UDP    17u
-#define IP_MORE_FRAGS   0x2000u
-#define IP_OFFSET_MASK  0x1fffu
-#define TCP_FLAG_SYN    0x02u
-#define TCP_FLAG_ACK    0x10u
-#define ICMP_ECHO       8u
+#include "frame_view.h"
+
 #define OWNER_TABLE_MIN 256u
 
 int guest_sockets_init(struct guest_sockets *g, uint32_t vm_count, uint32_t per_vm_cap,
@@ -51,23 +43,19 @@ uint32_t guest_sockets_budget(uint64_t nofile, uint32_t vm_count)
  */
 static bool may_open_socket(const uint8_t *frame, size_t len)
 {
-    if (len < ETH_HEADER_LEN + 20 || ((frame[12] << 8) | frame[13]) != ETHERTYPE_IPV4)
+    struct frame_view view;
+    if (frame_view_parse(frame, len, &view) != 0 || view.ethertype != ETHERTYPE_IP)
+        return false; /* slirp drops malformed IPv4 */
+    uint8_t proto = view.ip.protocol;
+    if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_ICMP)
         return false;
-    const uint8_t *ip = frame + ETH_HEADER_LEN;
-    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-    if ((ip[0] >> 4) != 4 || ihl < 20 || ETH_HEADER_LEN + ihl > len)
-        return false; /* slirp drops it */
-    uint8_t proto = ip[9];
-    if (proto != IP_PROTO_TCP && proto != IP_PROTO_UDP && proto != IP_PROTO_ICMP)
-        return false;
-    unsigned frag = ((unsigned)ip[6] << 8) | ip[7];
-    if (proto == IP_PROTO_UDP || (frag & (IP_MORE_FRAGS | IP_OFFSET_MASK)))
+    if (proto == IPPROTO_UDP || view.more_fragments || view.fragment_offset != 0)
         return true;
-    const uint8_t *l4 = ip + ihl;
-    size_t l4_len = len - ETH_HEADER_LEN - ihl;
-    if (proto == IP_PROTO_ICMP)
-        return l4_len >= 1 && l4[0] == ICMP_ECHO;
-    return l4_len >= 14 && (l4[13] & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+    if (!view.l4)
+        return false; /* slirp drops a TCP or ICMP header cut short */
+    if (proto == IPPROTO_ICMP)
+        return view.icmp.type == ICMP_ECHO;
+    return (view.tcp.th_flags & (TH_SYN | TH_ACK)) == TH_SYN;
 }
 
 bool guest_sockets_admit(struct guest_sockets *g, uint32_t vm, const uint8_t *frame, size_t len)

@@ -7,13 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame_view.h"
 #include "ipv4_fragment.h"
 #include "monitor.h"
-
-#define ETH_TYPE_ARP  0x0806u
-#define ARP_FRAME_LEN 42u
-#define ARP_REQUEST   1u
-#define ARP_REPLY     2u
 
 #define LAN_FLOOD_RATE  1000u
 #define LAN_FLOOD_BURST 100u
@@ -21,8 +17,9 @@
 #define LAZY_BACKLOG_MAX (DENALI_NET_RX_SLOTS / 4u)
 
 /* VM MACs are locally administered: 02:de:00 then the VM id in 24 bits. */
-static const uint8_t vm_mac_prefix[3] = {0x02, 0xde, 0x00};
-#define VM_ID_BITS 24u
+#define VM_MAC_PREFIX 0x02de00ull
+#define VM_ID_BITS    24u
+#define VM_ID_MASK    ((1u << VM_ID_BITS) - 1u)
 
 int lan_init(struct lan *lan, uint32_t network, unsigned prefix, unsigned vm_count,
              bool batch_events, char *err, size_t errlen)
@@ -66,10 +63,7 @@ void lan_destroy(struct lan *lan)
 
 void lan_vm_mac(uint32_t vm_id, uint8_t mac[6])
 {
-    memcpy(mac, vm_mac_prefix, 3);
-    mac[3] = (uint8_t)(vm_id >> 16);
-    mac[4] = (uint8_t)(vm_id >> 8);
-    mac[5] = (uint8_t)vm_id;
+    frame_mac_from_u64(VM_MAC_PREFIX << VM_ID_BITS | (vm_id & VM_ID_MASK), mac);
 }
 
 uint32_t lan_vm_ipv4(const struct lan *lan, uint32_t vm_id)
@@ -77,12 +71,17 @@ uint32_t lan_vm_ipv4(const struct lan *lan, uint32_t vm_id)
     return lan->network + LAN_FIRST_VM_HOST + vm_id;
 }
 
-/* The VM a MAC belongs to, or -1: the monitor assigned every VM MAC, so none needs learning. */
-static int64_t vm_of_mac(const struct lan *lan, const uint8_t *mac)
+/* Any VM's MAC, of this LAN or not. */
+static bool has_vm_prefix(const uint8_t mac[6])
 {
-    if (memcmp(mac, vm_mac_prefix, 3) != 0)
+    return frame_mac_to_u64(mac) >> VM_ID_BITS == VM_MAC_PREFIX;
+}
+
+int64_t lan_vm_of_mac(const struct lan *lan, const uint8_t mac[6])
+{
+    if (!has_vm_prefix(mac))
         return -1;
-    uint32_t id = ((uint32_t)mac[3] << 16) | ((uint32_t)mac[4] << 8) | mac[5];
+    uint32_t id = (uint32_t)frame_mac_to_u64(mac) & VM_ID_MASK;
     return id < lan->vm_count ? (int64_t)id : -1;
 }
 
@@ -94,20 +93,6 @@ static int64_t vm_of_ipv4(const struct lan *lan, uint32_t ip)
     return (int64_t)(ip - first);
 }
 
-static uint64_t mac_to_u64(const uint8_t *mac)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++)
-        v = (v << 8) | mac[i];
-    return v;
-}
-
-static void u64_to_mac(uint64_t v, uint8_t *mac)
-{
-    for (int i = 5; i >= 0; i--, v >>= 8)
-        mac[i] = (uint8_t)v;
-}
-
 static bool is_group(const uint8_t *mac)
 {
     return mac[0] & 1u;
@@ -116,18 +101,10 @@ static bool is_group(const uint8_t *mac)
 /* IPv4 TCP with no payload and only the ACK flag: it acknowledges, asks for nothing. */
 static bool is_pure_tcp_ack(const uint8_t *frame, size_t len)
 {
-    if (len < 14 + 20 + 20 || frame[12] != 0x08 || frame[13] != 0x00)
-        return false;
-    const uint8_t *ip = frame + 14;
-    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-    if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6)
-        return false;
-    size_t total = ((size_t)ip[2] << 8) | ip[3];
-    if (total > len - 14 || total < ihl + 20)
-        return false;
-    const uint8_t *tcp = ip + ihl;
-    size_t doff = (size_t)(tcp[12] >> 4) * 4;
-    return doff >= 20 && total == ihl + doff && tcp[13] == 0x10;
+    struct frame_view view;
+    return frame_view_parse(frame, len, &view) == 0 && view.ethertype == ETHERTYPE_IP &&
+           view.ip.protocol == IPPROTO_TCP && view.l4 && view.payload_len == 0 &&
+           view.tcp.th_flags == TH_ACK;
 }
 
 static void deliver_to_vm(struct lan *lan, int64_t src, uint32_t dst, const uint8_t *frame,
@@ -196,24 +173,6 @@ static bool flood_allowed(struct net_port *port)
     return true;
 }
 
-static uint16_t read_be16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t read_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void write_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* The MAC the switch knows for ip: a VM's, or the gateway's once learned. */
 static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
 {
@@ -224,7 +183,7 @@ static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
     }
     uint64_t gw = atomic_load(&lan->gateway_mac);
     if (ip == lan->gateway && gw) {
-        u64_to_mac(gw, mac);
+        frame_mac_from_u64(gw, mac);
         return true;
     }
     return false;
@@ -237,34 +196,20 @@ static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
  */
 static bool answer_arp(struct lan *lan, int64_t src, const uint8_t *frame, size_t len)
 {
-    if (len < ARP_FRAME_LEN || read_be16(frame + 12) != ETH_TYPE_ARP)
+    struct frame_view view;
+    if (frame_view_parse(frame, len, &view) != 0 || view.ethertype != ETHERTYPE_ARP ||
+        ntohs(view.arp.arp_op) != ARPOP_REQUEST)
         return false;
-    const uint8_t *arp = frame + 14;
-    /* Ethernet/IPv4 requests only: htype 1, ptype 0x0800, hlen 6, plen 4. */
-    if (read_be16(arp) != 1 || read_be16(arp + 2) != 0x0800 || arp[4] != 6 || arp[5] != 4 ||
-        read_be16(arp + 6) != ARP_REQUEST)
-        return false;
-    uint32_t target_ip = read_be32(arp + 24);
     /* A gratuitous request announces a MAC the switch assigned itself: absorb it. */
-    if (src >= 0 && read_be32(arp + 14) == target_ip)
+    if (src >= 0 && view.arp_sender_ipv4 == view.arp_target_ipv4)
         return true;
-    uint8_t target_mac[6];
-    if (!known_mac_of(lan, target_ip, target_mac))
+    struct frame_arp_party asker = {.ipv4 = view.arp_sender_ipv4};
+    memcpy(asker.mac, view.arp.arp_sha, sizeof(asker.mac));
+    struct frame_arp_party asked = {.ipv4 = view.arp_target_ipv4};
+    if (!known_mac_of(lan, asked.ipv4, asked.mac))
         return false;
-    uint8_t reply[ARP_FRAME_LEN] = {0};
-    memcpy(reply, arp + 8, 6); /* to the sender's hardware address */
-    memcpy(reply + 6, target_mac, 6);
-    reply[12] = 0x08;
-    reply[13] = 0x06;
-    uint8_t *r = reply + 14;
-    r[1] = 1;
-    r[2] = 0x08;
-    r[4] = 6;
-    r[5] = 4;
-    r[7] = ARP_REPLY;
-    memcpy(r + 8, target_mac, 6);
-    write_be32(r + 14, target_ip);
-    memcpy(r + 18, arp + 8, 10); /* the asker's MAC and IP */
+    uint8_t reply[FRAME_ARP_LEN];
+    frame_build_arp(reply, ARPOP_REPLY, asker.mac, &asked, &asker);
     atomic_fetch_add(&lan->counters.arp_answered, 1);
     if (src >= 0)
         deliver_to_vm(lan, -1, (uint32_t)src, reply, sizeof(reply));
@@ -281,7 +226,7 @@ void lan_input_from_vm(struct lan *lan, uint32_t src, const uint8_t *frame, size
             flood(lan, src, frame, len);
         return;
     }
-    int64_t vm = vm_of_mac(lan, dst);
+    int64_t vm = lan_vm_of_mac(lan, dst);
     if (vm >= 0) {
         atomic_fetch_add(&lan->counters.forwarded, 1);
         deliver_to_vm(lan, src, (uint32_t)vm, frame, len);
@@ -330,20 +275,20 @@ void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
         return;
     }
     atomic_fetch_add(&lan->counters.from_uplink, 1);
-    const uint8_t *src_mac = frame + 6;
+    const uint8_t *src_mac = frame + offsetof(struct ether_header, ether_shost);
     /* The host side may not pose as a VM. */
-    if (memcmp(src_mac, vm_mac_prefix, 3) == 0) {
+    if (has_vm_prefix(src_mac)) {
         atomic_fetch_add(&lan->counters.dropped_spoofed, 1);
         return;
     }
     if (!atomic_load(&lan->gateway_mac) && !is_group(src_mac))
-        atomic_store(&lan->gateway_mac, mac_to_u64(src_mac));
+        atomic_store(&lan->gateway_mac, frame_mac_to_u64(src_mac));
     if (is_group(frame)) {
         if (!answer_arp(lan, -1, frame, len))
             flood(lan, -1, frame, len);
         return;
     }
-    int64_t vm = vm_of_mac(lan, frame);
+    int64_t vm = lan_vm_of_mac(lan, frame);
     if (vm < 0) {
         atomic_fetch_add(&lan->counters.dropped_unknown, 1);
         return;

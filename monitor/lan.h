@@ -68,6 +68,8 @@ void lan_destroy(struct lan *lan);
 /* Addresses the monitor assigns: VM i's MAC and IPv4 (host byte order). */
 void lan_vm_mac(uint32_t vm_id, uint8_t mac[6]);
 uint32_t lan_vm_ipv4(const struct lan *lan, uint32_t vm_id);
+/* The VM of this LAN whose MAC mac is, or -1: every VM MAC is assigned, so none needs learning. */
+int64_t lan_vm_of_mac(const struct lan *lan, const uint8_t mac[6]);
 
 /* A frame from VM src (already checked to be well-formed and from its own MAC). */
 void lan_input_from_vm(struct lan *lan, uint32_t src, const uint8_t *frame, size_t len);

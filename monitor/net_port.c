@@ -2,12 +2,11 @@
  */
 #include "net_port.h"
 
+#include <net/ethernet.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "guest_layout.h"
-
-#define ETH_SRC_MAC 6u
 
 void net_port_init(struct net_port *port, const uint8_t mac[6], uint32_t ipv4)
 {
@@ -174,7 +173,7 @@ int net_port_transmit(struct net_port *port, net_port_send_fn send, void *ctx)
             continue;
         }
         memcpy(frame, slot->data, len);
-        if (memcmp(frame + ETH_SRC_MAC, port->mac, 6) != 0) {
+        if (memcmp(frame + offsetof(struct ether_header, ether_shost), port->mac, ETH_ALEN) != 0) {
             atomic_fetch_add(&port->dropped_spoofed, 1);
             continue;
         }

@@ -20,6 +20,7 @@
 
 #include "denali/abi.h"
 #include "error_text.h"
+#include "frame_view.h"
 #include "guest_sockets.h"
 #include "monitor.h"
 #include "sched_queue.h"
@@ -37,10 +38,8 @@
 #define NAMESERVER_HOST 3u
 /* Guest errors slirp reports are printed up to this many times, then only counted. */
 #define GUEST_ERRORS_SHOWN 10u
-#define ETHERTYPE_ARP      0x0806u
-#define ARP_FRAME_BYTES    42u
-#define ETH_HEADER_LEN     14u
-#define ETH_SOURCE_OFFSET  6u
+/* slirp's fixed MAC for its host address: 52:55 then the address's four bytes. */
+#define SLIRP_HOST_MAC_PREFIX 0x5255ull
 /* Readiness reports taken from the kernel per epoll_wait. */
 #define EPOLL_BATCH 256
 /* The epoll tag of the wake eventfd; sockets are tagged with their fd, which is never this. */
@@ -163,17 +162,12 @@ static void wake_thread(struct uplink_slirp *u)
 static bool vm_of_frame(const struct uplink_slirp *u, const uint8_t *frame, size_t len,
                         uint32_t *vm_id)
 {
-    if (len < ETH_HEADER_LEN)
+    if (len < sizeof(struct ether_header))
         return false;
-    const uint8_t *source = frame + ETH_SOURCE_OFFSET;
-    uint32_t vm = ((uint32_t)source[3] << 16) | ((uint32_t)source[4] << 8) | source[5];
-    if (vm >= u->lan->vm_count)
+    int64_t vm = lan_vm_of_mac(u->lan, frame + offsetof(struct ether_header, ether_shost));
+    if (vm < 0)
         return false;
-    uint8_t vm_mac[6];
-    lan_vm_mac(vm, vm_mac);
-    if (memcmp(source, vm_mac, sizeof(vm_mac)) != 0)
-        return false;
-    *vm_id = vm;
+    *vm_id = (uint32_t)vm;
     return true;
 }
 
@@ -519,8 +513,8 @@ static int no_revents(int idx, void *opaque)
 
 static bool is_arp(const struct queued_frame *frame)
 {
-    return frame->len >= ETH_HEADER_LEN &&
-           ((frame->data[12] << 8) | frame->data[13]) == ETHERTYPE_ARP;
+    struct frame_view view;
+    return frame_view_parse(frame->data, frame->len, &view) == 0 && view.ethertype == ETHERTYPE_ARP;
 }
 
 /*
@@ -729,8 +723,8 @@ static Slirp *create_slirp(struct slirp_instance *inst)
          * answers in segments of up to 3,960 bytes (a 2,258-byte page in one);
          * it sends them at most the 1,460 bytes they advertise.
          */
-        .if_mtu = DENALI_NET_TX_FRAME_MAX - 14u,
-        .if_mru = DENALI_NET_TX_FRAME_MAX - 14u,
+        .if_mtu = DENALI_NET_TX_FRAME_MAX - ETHER_HDR_LEN,
+        .if_mru = DENALI_NET_TX_FRAME_MAX - ETHER_HDR_LEN,
     };
     return slirp_new(&cfg, &slirp_callbacks, inst);
 }
@@ -793,21 +787,15 @@ static void widen_forward_backlogs(struct uplink_slirp *u)
  */
 static void announce_vms(struct uplink_slirp *u, uint32_t k)
 {
+    static const uint8_t broadcast[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     uint32_t first = k * VMS_PER_INSTANCE;
     for (uint32_t vm = first; vm < u->lan->vm_count && vm < first + VMS_PER_INSTANCE; vm++) {
-        uint8_t frame[ARP_FRAME_BYTES] = {0};
-        uint8_t mac[6];
-        lan_vm_mac(vm, mac);
-        uint32_t ip = htonl(lan_vm_ipv4(u->lan, vm));
-        memset(frame, 0xff, 6);
-        memcpy(frame + 6, mac, 6);
-        frame[12] = ETHERTYPE_ARP >> 8;
-        frame[13] = ETHERTYPE_ARP & 0xff;
-        static const uint8_t request_header[8] = {0, 1, 8, 0, 6, 4, 0, 1};
-        memcpy(frame + 14, request_header, sizeof(request_header));
-        memcpy(frame + 22, mac, 6);
-        memcpy(frame + 28, &ip, 4); /* sender address */
-        memcpy(frame + 38, &ip, 4); /* target address: the same, so gratuitous */
+        struct frame_arp_party announced = {.ipv4 = lan_vm_ipv4(u->lan, vm)};
+        lan_vm_mac(vm, announced.mac);
+        /* Asking for its own address, with no target MAC: gratuitous. */
+        struct frame_arp_party target = {.ipv4 = announced.ipv4};
+        uint8_t frame[FRAME_ARP_LEN];
+        frame_build_arp(frame, ARPOP_REQUEST, broadcast, &announced, &target);
         slirp_input(u->instances[k].slirp, frame, sizeof(frame));
     }
 }
@@ -951,10 +939,7 @@ static struct uplink_slirp *alloc_uplink(struct lan *lan, char *err, size_t errl
     }
     u->base.transmit = slirp_transmit;
     u->base.stop = slirp_stop;
-    /* slirp's fixed MAC for its host address: 52:55 then the address's four bytes. */
-    uint32_t gateway = lan->gateway;
-    const uint8_t mac[6] = {0x52, 0x55, gateway >> 24, gateway >> 16, gateway >> 8, gateway};
-    memcpy(u->base.mac, mac, sizeof(mac));
+    frame_mac_from_u64(SLIRP_HOST_MAC_PREFIX << 32 | lan->gateway, u->base.mac);
     return u;
 }
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/if_tun.h>
+#include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -235,7 +236,7 @@ static bool configure_interface(const struct lan *lan, const char *ifname, uint8
          * the host sends them still fits their rx slots.
          */
         step = "set its MTU";
-        ifr.ifr_mtu = (int)(DENALI_NET_TX_FRAME_MAX - 14u);
+        ifr.ifr_mtu = (int)(DENALI_NET_TX_FRAME_MAX - ETHER_HDR_LEN);
         ok = ioctl(sock, SIOCSIFMTU, &ifr) == 0;
     }
     if (ok) {

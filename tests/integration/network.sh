@@ -30,7 +30,7 @@ expect "a garbage tx ring stops only its VM" 1 \
 boot -n 3 -m 2M "$RAW" badattach
 expect "misaligned or short ring areas are refused; one over read-only memory stops the VM" 1 \
     '^\[vm 0\] net_raw: vm 0 misaligned and short areas refused$' \
-    '^denali: vm 0 stopped: net attach: bad ring area 0x1000\+' \
+    '^denali: vm 0 stopped: net attach: bad ring area 0x10000\+' \
     '^denali: 3 VMs: 2 exited 0, 0 exited non-zero, 1 stopped$'
 
 boot -n 1 -m 2M --net none "$RAW" nonet

@@ -75,3 +75,20 @@ void test_remove_dir(const char *path)
     }
     rmdir(path);
 }
+
+uint16_t test_get_be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+void test_put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+void test_put_be32(uint8_t *p, uint32_t v)
+{
+    test_put_be16(p, (uint16_t)(v >> 16));
+    test_put_be16(p + 2, (uint16_t)v);
+}

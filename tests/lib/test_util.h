@@ -3,6 +3,7 @@
 #define DENALI_TEST_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Fails the current test unless needle occurs in haystack, printing both. */
 #define assert_contains(haystack, needle)                                                          \
@@ -21,5 +22,10 @@ char *test_read_file(const char *path, size_t *length);
 
 /* Removes a directory and the plain files directly inside it. */
 void test_remove_dir(const char *path);
+
+/* Big-endian (network order) numbers in hand-built frames. */
+uint16_t test_get_be16(const uint8_t *p);
+void test_put_be16(uint8_t *p, uint16_t v);
+void test_put_be32(uint8_t *p, uint32_t v);
 
 #endif

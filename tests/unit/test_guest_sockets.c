@@ -25,8 +25,10 @@ static size_t make_frame(uint8_t *f, uint8_t proto, uint8_t tcp_flags)
     ip[3] = 40;
     ip[9] = proto;
     uint8_t *l4 = ip + 20;
-    if (proto == PROTO_TCP)
+    if (proto == PROTO_TCP) {
+        l4[12] = 5 << 4; /* data offset: a header of 5 words, as slirp requires */
         l4[13] = tcp_flags;
+    }
     if (proto == PROTO_ICMP)
         l4[0] = 8; /* echo request */
     return FRAME_LEN;

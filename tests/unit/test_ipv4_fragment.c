@@ -9,6 +9,7 @@
 
 #include "denali/abi.h"
 #include "ipv4_fragment.h"
+#include "test_util.h"
 
 #define MAX_PIECES 8
 
@@ -26,23 +27,12 @@ static void collect(void *ctx, const uint8_t *frame, size_t len)
     p->len[p->count++] = len;
 }
 
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
 /* A ones'-complement sum over a header whose checksum is filled in is 0xffff. */
 static int checksum_ok(const uint8_t *ip, size_t header_len)
 {
     uint32_t sum = 0;
     for (size_t i = 0; i < header_len; i += 2)
-        sum += get16(ip + i);
+        sum += test_get_be16(ip + i);
     while (sum >> 16)
         sum = (sum & 0xffffu) + (sum >> 16);
     return sum == 0xffffu;
@@ -56,12 +46,12 @@ static size_t make_packet(uint8_t *frame, size_t payload, uint16_t flags_offset)
         frame[i] = (uint8_t)(0x02 + i);
         frame[6 + i] = (uint8_t)(0x52 + i);
     }
-    put16(frame + 12, 0x0800);
+    test_put_be16(frame + 12, 0x0800);
     uint8_t *ip = frame + 14;
     ip[0] = 0x45;
-    put16(ip + 2, (uint16_t)(20 + payload));
-    put16(ip + 4, 0x1234);
-    put16(ip + 6, flags_offset);
+    test_put_be16(ip + 2, (uint16_t)(20 + payload));
+    test_put_be16(ip + 4, 0x1234);
+    test_put_be16(ip + 6, flags_offset);
     ip[8] = 64;
     ip[9] = 17;
     for (size_t i = 0; i < payload; i++)
@@ -85,9 +75,9 @@ static void test_splits_into_fitting_fragments(void **state)
         assert_true(p.len[i] <= DENALI_NET_FRAME_MAX);
         assert_int_equal(p.len[i], 14 + 20 + chunk[i]);
         assert_memory_equal(p.data[i], frame, 14);
-        assert_int_equal(get16(ip + 2), 20 + chunk[i]);
-        assert_int_equal(get16(ip + 4), 0x1234);
-        uint16_t field = get16(ip + 6);
+        assert_int_equal(test_get_be16(ip + 2), 20 + chunk[i]);
+        assert_int_equal(test_get_be16(ip + 4), 0x1234);
+        uint16_t field = test_get_be16(ip + 6);
         assert_int_equal(field & 0x1fff, offset / 8);
         assert_int_equal((field & 0x2000) != 0, i < 2); /* MF on all but the last */
         assert_int_equal(field & 0x4000, 0);            /* DF cleared */
@@ -105,8 +95,8 @@ static void test_fragment_of_a_fragment_keeps_offset_and_mf(void **state)
     memset(&p, 0, sizeof(p));
     size_t len = make_packet(frame, 2000, 0x2000 | 100);
     assert_int_equal(ipv4_fragment(frame, len, DENALI_NET_FRAME_MAX, collect, &p), 2);
-    assert_int_equal(get16(p.data[0] + 14 + 6), 0x2000 | 100);
-    assert_int_equal(get16(p.data[1] + 14 + 6), 0x2000 | (100 + 1480 / 8));
+    assert_int_equal(test_get_be16(p.data[0] + 14 + 6), 0x2000 | 100);
+    assert_int_equal(test_get_be16(p.data[1] + 14 + 6), 0x2000 | (100 + 1480 / 8));
 }
 
 static void test_ethernet_padding_is_not_payload(void **state)
@@ -128,7 +118,7 @@ static void test_refuses_what_is_not_ipv4(void **state)
     static struct pieces p;
     memset(&p, 0, sizeof(p));
     size_t len = make_packet(frame, 2000, 0);
-    put16(frame + 12, 0x86dd);
+    test_put_be16(frame + 12, 0x86dd);
     assert_int_equal(ipv4_fragment(frame, len, DENALI_NET_FRAME_MAX, collect, &p), 0);
     len = make_packet(frame, 2000, 0);
     frame[14] = 0x65; /* version 6 */
@@ -137,7 +127,7 @@ static void test_refuses_what_is_not_ipv4(void **state)
     frame[14] = 0x44; /* a 16-byte header */
     assert_int_equal(ipv4_fragment(frame, len, DENALI_NET_FRAME_MAX, collect, &p), 0);
     len = make_packet(frame, 2000, 0);
-    put16(frame + 16, 3000); /* longer than the frame */
+    test_put_be16(frame + 16, 3000); /* longer than the frame */
     assert_int_equal(ipv4_fragment(frame, len, DENALI_NET_FRAME_MAX, collect, &p), 0);
     len = make_packet(frame, 2000, 0x1fff); /* past the largest offset */
     assert_int_equal(ipv4_fragment(frame, len, DENALI_NET_FRAME_MAX, collect, &p), 0);

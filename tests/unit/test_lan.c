@@ -124,6 +124,12 @@ static void test_addresses(void **state)
     assert_int_equal(c->lan.gateway, 0x0a4d0001u);
     assert_int_equal(c->lan.netmask, 0xffff0000u);
     assert_int_equal(c->lan.ports[2].ipv4, 0x0a4d0012u);
+    assert_int_equal(lan_vm_of_mac(&c->lan, c->lan.ports[2].mac), 2);
+    lan_vm_mac(VMS, mac); /* past the last VM */
+    assert_int_equal(lan_vm_of_mac(&c->lan, mac), -1);
+    lan_vm_mac(1, mac);
+    mac[2] ^= 1; /* outside the VM prefix */
+    assert_int_equal(lan_vm_of_mac(&c->lan, mac), -1);
 }
 
 static void test_init_refuses_too_many_vms(void **state)
@@ -178,8 +184,13 @@ static void test_arp_for_vm_answered_by_switch(void **state)
     const uint8_t *r = c->areas[1]->rx[0].data;
     assert_memory_equal(r, c->lan.ports[1].mac, 6);     /* to the asker */
     assert_memory_equal(r + 6, c->lan.ports[3].mac, 6); /* from the target */
-    assert_int_equal(r[21], 2);                         /* a reply */
+    assert_int_equal(c->areas[1]->rx[0].len, 42);
+    static const uint8_t ethernet_ipv4_reply[10] = {0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 2};
+    assert_memory_equal(r + 12, ethernet_ipv4_reply, sizeof(ethernet_ipv4_reply));
     assert_memory_equal(r + 22, c->lan.ports[3].mac, 6);
+    assert_memory_equal(r + 28, f + 14 + 24, 4);         /* the address asked about */
+    assert_memory_equal(r + 32, c->lan.ports[1].mac, 6); /* to the asker */
+    assert_memory_equal(r + 38, f + 14 + 14, 4);
     assert_int_equal(atomic_load(&c->lan.counters.arp_answered), 1);
 }
 

@@ -106,18 +106,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    put_be16(p, (uint16_t)(v >> 16));
-    put_be16(p + 2, (uint16_t)v);
-}
-
 static uint16_t internet_checksum(const uint8_t *p, size_t len)
 {
     uint32_t sum = 0;
@@ -136,22 +124,22 @@ static size_t make_ping(const struct ctx *c, uint32_t vm, uint8_t *frame)
     memset(frame, 0, PING_LEN);
     memcpy(frame, c->uplink->mac, 6);
     lan_vm_mac(vm, frame + 6);
-    put_be16(frame + 12, 0x0800);
+    test_put_be16(frame + 12, 0x0800);
     uint8_t *ip = frame + 14;
     ip[0] = 0x45;
-    put_be16(ip + 2, 20 + 8 + PING_PAYLOAD);
+    test_put_be16(ip + 2, 20 + 8 + PING_PAYLOAD);
     ip[8] = 64;
     ip[9] = 1;
-    put_be32(ip + 12, lan_vm_ipv4(&c->lan, vm));
-    put_be32(ip + 16, c->lan.gateway);
-    put_be16(ip + 10, internet_checksum(ip, 20));
+    test_put_be32(ip + 12, lan_vm_ipv4(&c->lan, vm));
+    test_put_be32(ip + 16, c->lan.gateway);
+    test_put_be16(ip + 10, internet_checksum(ip, 20));
     uint8_t *icmp = ip + 20;
     icmp[0] = 8;
-    put_be16(icmp + 4, (uint16_t)vm);
-    put_be16(icmp + 6, 1);
+    test_put_be16(icmp + 4, (uint16_t)vm);
+    test_put_be16(icmp + 6, 1);
     for (unsigned i = 0; i < PING_PAYLOAD; i++)
         icmp[8 + i] = (uint8_t)(vm + i);
-    put_be16(icmp + 2, internet_checksum(icmp, 8 + PING_PAYLOAD));
+    test_put_be16(icmp + 2, internet_checksum(icmp, 8 + PING_PAYLOAD));
     return PING_LEN;
 }
 
