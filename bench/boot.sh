@@ -1,70 +1,182 @@
 #!/usr/bin/env bash
-# Boot benchmark: Denali's per-VM boot latency (create to first exit) against bare KVM, same run.
-# Usage: bench/boot.sh [VMS]   (default 1000, booted one at a time)
+# Boot benchmark: Denali's per-VM boot latency and whole-process start to exit, per platform,
+# against that platform's floor in the same run.
+# Usage: bench/boot.sh [VMS]   (default 1000)
+# Per platform this machine has (BENCH_PLATFORMS, default "kvm process"), two summary lines:
+#   boot_P        VMS VMs, create to first exit, p50 (and p99) from the monitor's denali-stats:
+#                 kvm booted one at a time (-j 1) against raw_boot; process with BOOT_WORKERS
+#                 workers (default online CPUs) against spawn_floor with as many threads.
+#   start_exit_P  `denali run hello.elf` from process start to exit, median of BOOT_PROCESS_RUNS
+#                 (default 50), interleaved with native_hello, Solo5's spt hello when SOLO5_DIR
+#                 is set (process), and raw_boot 1 (kvm). Goal (process): faster than Solo5 spt.
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 NAME=boot
-GOAL=1.5
+GOAL=1.5         # boot p50, denali / floor
+GOAL_SPT=1.0     # process start to exit, denali / Solo5 spt: faster means below 1
 VMS=${1:-1000}
-PROCESS_RUNS=20
-bench_need $NAME "$BENCH_BIN/raw_boot" "$DENALI" "$GUESTS/boot.elf" "$GUESTS/hello.elf"
+PROCESS_RUNS=${BOOT_PROCESS_RUNS:-50}
+WORKERS=${BOOT_WORKERS:-$(nproc)}
+[[ $VMS =~ ^[1-9][0-9]*$ ]] || bench_fail $NAME "bad VM count '$VMS'"
+[[ $PROCESS_RUNS =~ ^[1-9][0-9]*$ ]] || bench_fail $NAME "bad BOOT_PROCESS_RUNS '$PROCESS_RUNS'"
+[[ $WORKERS =~ ^[1-9][0-9]*$ && $WORKERS -le 64 ]] || bench_fail $NAME "bad BOOT_WORKERS '$WORKERS'"
+bench_need $NAME "$DENALI" "$GUESTS/boot.elf" "$GUESTS/hello.elf" "$BENCH_BIN/native_hello"
 
-# The floor runs before and after the monitor; their mean absorbs drift during the run.
-floor_run() {
-    local out status
-    echo "== floor: raw_boot $VMS" >&2
-    out=$("$BENCH_BIN/raw_boot" "$VMS")
+# Solo5's spt tender and its hello test, when SOLO5_DIR points at a built Solo5 tree (never a
+# dependency of this project; SOLO5_SPT and SOLO5_SPT_HELLO override the paths).
+SPT='' SPT_HELLO='' SPT_REASON="SOLO5_DIR not set"
+if [[ -n ${SOLO5_DIR:-} ]]; then
+    SPT=${SOLO5_SPT:-}
+    for f in "$SOLO5_DIR/tenders/spt/solo5-spt" "$SOLO5_DIR/bin/solo5-spt" "$SOLO5_DIR/solo5-spt"; do
+        [[ -z $SPT && -x $f ]] && SPT=$f
+    done
+    SPT_HELLO=${SOLO5_SPT_HELLO:-$SOLO5_DIR/tests/test_hello/test_hello.spt}
+    if [[ -z $SPT || ! -x $SPT ]]; then
+        SPT='' SPT_REASON="no solo5-spt under SOLO5_DIR=$SOLO5_DIR (set SOLO5_SPT)"
+    elif [[ ! -r $SPT_HELLO ]]; then
+        SPT='' SPT_REASON="no $SPT_HELLO (set SOLO5_SPT_HELLO)"
+    fi
+fi
+
+# boot_floor TOOL ARGS...: one run of a boot floor; prints its FLOOR line.
+boot_floor() {
+    local tool=$1 out status
+    shift
+    echo "== floor: $tool $*" >&2
+    out=$("$BENCH_BIN/$tool" "$@")
     status=$?
     echo "$out" >&2
     [[ $status -eq 0 ]] || return 1
-    out=$(grep '^FLOOR raw_boot' <<<"$out")
-    [[ -n $(kv p50_us "$out") ]] || return 1
+    out=$(grep '^FLOOR ' <<<"$out" | tail -n 1)
+    [[ -n $(kv p50_us "$out") && -n $(kv p99_us "$out") ]] || return 1
     echo "$out"
 }
-floor1=$(floor_run) || bench_fail $NAME "raw_boot failed"
 
-echo "== denali: run -n $VMS -j 1 --console null --stats $GUESTS/boot.elf" >&2
-out=$("$DENALI" run -n "$VMS" -j 1 --console null --stats "$GUESTS/boot.elf" 2>&1)
-status=$?
-echo "$out" >&2
-[[ $status -eq 0 ]] || bench_fail $NAME "denali exited with status $status"
-stats=$(grep -o 'denali-stats:.*' <<<"$out" | tail -n 1)
-[[ -n $stats ]] || bench_fail $NAME "no denali-stats line in the monitor's output"
-denali_p50=$(kv boot_p50_us "$stats")
-denali_p99=$(kv boot_p99_us "$stats")
-[[ -n $denali_p50 && -n $denali_p99 ]] || bench_fail $NAME "denali-stats lacks boot_p50_us/boot_p99_us"
-[[ $(kv vms "$stats") == "$VMS" ]] || bench_fail $NAME "denali-stats reports vms=$(kv vms "$stats"), expected $VMS"
-
-floor2=$(floor_run) || bench_fail $NAME "raw_boot failed"
-floor_p50=$(fmt %.1f "($(kv p50_us "$floor1") + $(kv p50_us "$floor2")) / 2")
-floor_p99=$(fmt %.1f "($(kv p99_us "$floor1") + $(kv p99_us "$floor2")) / 2")
-
-# Whole-process time, start to exit: one Denali hello against one bare VM in its own process.
-process_ms() {
-    local i t0 t1 times=()
-    for ((i = 0; i < PROCESS_RUNS; i++)); do
-        t0=$(now_us)
-        "$@" >/dev/null 2>&1 || return 1
-        t1=$(now_us)
-        times+=("$(fmt %.3f "($t1 - $t0) / 1000")")
+# Whole-process start to exit. Every command runs once per round, in turn, so drift on the shared
+# machine hits all alike; each one's figure is the median of its rounds, in ms.
+declare -A RUN_MS=()
+# shellcheck disable=SC2317 # called by name from start_to_exit
+run_denali_hello() { "$DENALI" run "${PLATFORM_OPTS[@]}" "$GUESTS/hello.elf"; }
+# shellcheck disable=SC2317
+run_native_hello() { "$BENCH_BIN/native_hello"; }
+# shellcheck disable=SC2317
+run_spt_hello() { "$SPT" "$SPT_HELLO" Hello_Solo5; }
+# shellcheck disable=SC2317
+run_raw_boot_1() { "$BENCH_BIN/raw_boot" 1; }
+start_to_exit() {
+    local r fn t0 t1
+    RUN_MS=()
+    for ((r = 0; r < PROCESS_RUNS; r++)); do
+        for fn in "$@"; do
+            t0=$(now_us)
+            "$fn" >/dev/null 2>&1 || return 1
+            t1=$(now_us)
+            RUN_MS[$fn]+=" $(fmt %.3f "($t1 - $t0) / 1000")"
+        done
     done
-    median "${times[@]}"
 }
-echo "== process start to exit, median of $PROCESS_RUNS: denali run $GUESTS/hello.elf" >&2
-hello_ms=$(process_ms "$DENALI" run "$GUESTS/hello.elf") || bench_fail $NAME "denali run hello.elf failed"
-bare_ms=$(process_ms "$BENCH_BIN/raw_boot" 1) || bench_fail $NAME "raw_boot 1 failed"
+med_ms() {
+    local v
+    read -ra v <<<"${RUN_MS[$1]}"
+    median "${v[@]}"
+}
 
-ratio=$(ratio "$denali_p50" "$floor_p50")
-ratio99=$(ratio "$denali_p99" "$floor_p99")
-pass=0
-le "$ratio" "$GOAL" && pass=1
-echo "boot: create to first exit, p50: denali $denali_p50 us, floor $floor_p50 us" \
-    "(runs: $(kv p50_us "$floor1"), $(kv p50_us "$floor2")), ratio $ratio (goal <= $GOAL)"
-echo "boot: create to first exit, p99: denali $denali_p99 us, floor $floor_p99 us, ratio $ratio99"
-echo "boot: process start to exit (median of $PROCESS_RUNS): denali hello $hello_ms ms," \
-    "bare KVM VM $bare_ms ms, ratio $(ratio "$hello_ms" "$bare_ms")"
-echo "BENCH $NAME ratio=$ratio denali_p50_us=$denali_p50 floor_p50_us=$floor_p50" \
-    "denali_p99_us=$denali_p99 floor_p99_us=$floor_p99 hello_process_ms=$hello_ms" \
-    "bare_process_ms=$bare_ms goal=$GOAL pass=$pass"
+measure() {
+    local platform=$1 tool floor_args run_args out status stats
+    case $platform in
+    kvm)
+        tool=raw_boot floor_args=("$VMS") run_args=(-j 1)
+        bench_need "${NAME}_$platform" "$BENCH_BIN/raw_boot"
+        ;;
+    process)
+        tool=spawn_floor floor_args=("$VMS" "$WORKERS") run_args=(-j "$WORKERS")
+        bench_need "${NAME}_$platform" "$BENCH_BIN/spawn_floor" "$BENCH_BIN/spawn_child"
+        ;;
+    *) bench_fail "${NAME}_$platform" "no floor for platform '$platform'" ;;
+    esac
+    local name=${NAME}_$platform
+    platform_opts "$platform"
+
+    # The floor runs before and after the monitor; their mean absorbs drift during the run.
+    floor1=$(boot_floor $tool "${floor_args[@]}") || bench_fail "$name" "$tool failed"
+    echo "== denali: run ${PLATFORM_OPTS[*]} -n $VMS -m 2M ${run_args[*]} --console null --stats" \
+        "$GUESTS/boot.elf" >&2
+    out=$("$DENALI" run "${PLATFORM_OPTS[@]}" -n "$VMS" -m 2M "${run_args[@]}" --console null \
+        --stats "$GUESTS/boot.elf" 2>&1)
+    status=$?
+    grep -v '^\[vm ' <<<"$out" | tail -n 5 >&2
+    [[ $status -eq 0 ]] || bench_fail "$name" "denali exited with status $status"
+    stats=$(grep -o 'denali-stats:.*' <<<"$out" | tail -n 1)
+    [[ -n $stats ]] || bench_fail "$name" "no denali-stats line in the monitor's output"
+    denali_p50=$(kv boot_p50_us "$stats")
+    denali_p99=$(kv boot_p99_us "$stats")
+    [[ -n $denali_p50 && -n $denali_p99 ]] || bench_fail "$name" "denali-stats lacks boot_p50_us/boot_p99_us"
+    [[ $(kv vms "$stats") == "$VMS" ]] || bench_fail "$name" "denali-stats reports vms=$(kv vms "$stats"), expected $VMS"
+    ran_on=$(kv platform "$stats")
+    [[ -z $ran_on || $ran_on == "$platform" ]] ||
+        bench_fail "$name" "asked for platform $platform, the monitor ran $ran_on"
+    floor2=$(boot_floor $tool "${floor_args[@]}") || bench_fail "$name" "$tool failed"
+    floor_p50=$(fmt %.1f "($(kv p50_us "$floor1") + $(kv p50_us "$floor2")) / 2")
+    floor_p99=$(fmt %.1f "($(kv p99_us "$floor1") + $(kv p99_us "$floor2")) / 2")
+
+    r=$(ratio "$denali_p50" "$floor_p50")
+    r99=$(ratio "$denali_p99" "$floor_p99")
+    pass=0
+    le "$r" "$GOAL" && pass=1
+    echo "boot ($platform): $VMS VMs, ${run_args[*]}, create to first exit, p50: denali" \
+        "$denali_p50 us, floor $tool $floor_p50 us (runs: $(kv p50_us "$floor1")," \
+        "$(kv p50_us "$floor2")), ratio $r (goal <= $GOAL)"
+    echo "boot ($platform): p99: denali $denali_p99 us, floor $floor_p99 us, ratio $r99"
+    echo "BENCH $name ratio=$r platform=$platform denali_p50_us=$denali_p50 floor_p50_us=$floor_p50" \
+        "denali_p99_us=$denali_p99 floor_p99_us=$floor_p99 ratio_p99=$r99 floor=$tool vms=$VMS" \
+        "parallel=${floor_args[1]:-1} goal=$GOAL pass=$pass"
+
+    # Start to exit: hello in a VM against a native static hello, and against the platform's peer.
+    local fns=(run_denali_hello run_native_hello) peer=NA peer_name=none goal=NA spass=NA sr=NA
+    if [[ $platform == kvm ]]; then
+        fns+=(run_raw_boot_1)
+    elif [[ -n $SPT ]]; then
+        fns+=(run_spt_hello)
+    fi
+    echo "== start to exit, $PROCESS_RUNS rounds of: ${fns[*]}" >&2
+    start_to_exit "${fns[@]}" || bench_fail "start_exit_$platform" "a start-to-exit command failed" \
+        "($(printf '%s ' "${fns[@]}"))"
+    hello_ms=$(med_ms run_denali_hello)
+    native_ms=$(med_ms run_native_hello)
+    if [[ $platform == kvm ]]; then
+        peer=$(med_ms run_raw_boot_1) peer_name=raw_boot_1
+        echo "start to exit ($platform, median of $PROCESS_RUNS): denali hello $hello_ms ms," \
+            "native hello $native_ms ms, bare KVM VM (raw_boot 1) $peer ms; no goal"
+    elif [[ -n $SPT ]]; then
+        peer=$(med_ms run_spt_hello) peer_name=solo5_spt goal=$GOAL_SPT
+        sr=$(ratio "$hello_ms" "$peer")
+        spass=0
+        awk -v r="$sr" -v g="$GOAL_SPT" 'BEGIN { exit !(r + 0 < g + 0) }' && spass=1
+        echo "start to exit ($platform, median of $PROCESS_RUNS): denali hello $hello_ms ms," \
+            "native hello $native_ms ms, Solo5 spt hello $peer ms; ratio to spt $sr (goal < $GOAL_SPT)"
+    else
+        echo "start to exit ($platform, median of $PROCESS_RUNS): denali hello $hello_ms ms," \
+            "native hello $native_ms ms; Solo5 spt skipped: $SPT_REASON (no verdict)"
+    fi
+    [[ $platform == kvm ]] && sr=$(ratio "$hello_ms" "$peer")
+    echo "BENCH start_exit_$platform ratio=$sr platform=$platform denali_ms=$hello_ms" \
+        "native_ms=$native_ms ratio_native=$(ratio "$hello_ms" "$native_ms") peer=$peer_name" \
+        "peer_ms=$peer runs=$PROCESS_RUNS goal=$goal pass=$spass$(
+            [[ $platform == process && -z $SPT ]] && echo " skipped_peer=\"$SPT_REASON\"")"
+}
+
+failed=0
+for p in $BENCH_PLATFORMS; do
+    if platform_available "$p"; then
+        (measure "$p") || failed=1
+    else
+        reason=$(platform_reason "$p")
+        bench_skip "${NAME}_$p" "$p" "$GOAL" "$reason"
+        goal=NA
+        [[ $p == process ]] && goal=$GOAL_SPT
+        bench_skip "start_exit_$p" "$p" "$goal" "$reason"
+    fi
+done
+exit $failed

@@ -265,10 +265,16 @@ platform_opts() {
 }
 
 # platform_default: the platform `denali run` picks with no --platform: DENALI_PLATFORM when set
-# (and not auto), else kvm where available, else process.
+# (and not auto), else what `denali platforms` says auto means (its `auto: P (...)` line), else
+# kvm where available, else process.
 platform_default() {
     local p=${DENALI_PLATFORM:-auto}
+    platforms_probe
     if [[ $p == auto ]]; then
+        p=${PLATFORM_STATUS[auto]:-}
+        p=${p%% *}
+    fi
+    if [[ -z $p || $p == auto ]]; then
         p=process
         platform_available kvm && p=kvm
     fi
