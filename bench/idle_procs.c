@@ -227,7 +227,7 @@ int main(int argc, char **argv)
     }
 
     long avail_before = meminfo_kib("MemAvailable"), kernel_before = kernel_kib();
-    long shmem_before = meminfo_kib("Shmem");
+    long shmem_before = meminfo_kib("Shmem"), anon_before = meminfo_kib("AnonPages");
     /* One memfd for every process's RAM, as the monitor must (a descriptor per VM would not do);
      * above RAM_FD, so the child's dup2 always makes a fresh, inheritable descriptor. */
     int fd = memfd_create("idle_procs", MFD_CLOEXEC);
@@ -284,7 +284,7 @@ int main(int argc, char **argv)
     }
 
     long avail_after = meminfo_kib("MemAvailable"), kernel_after = kernel_kib();
-    long shmem_after = meminfo_kib("Shmem");
+    long shmem_after = meminfo_kib("Shmem"), anon_after = meminfo_kib("AnonPages");
     char status_path[64];
     snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)pids[0]);
     FILE *f = fopen(status_path, "r");
@@ -301,6 +301,7 @@ int main(int argc, char **argv)
     double mem_kib = (double)(avail_before - avail_after) / (double)nprocs;
     double kern_kib = (double)(kernel_after - kernel_before) / (double)nprocs;
     double shmem_kib = (double)(shmem_after - shmem_before) / (double)nprocs;
+    double anon_kib = (double)(anon_after - anon_before) / (double)nprocs;
     qsort(ready_ns, nprocs, sizeof(*ready_ns), compare_u64);
     double p50 = (double)ready_ns[(nprocs - 1) / 2] / 1e3;
     double p99 = (double)ready_ns[(nprocs - 1) * 99 / 100] / 1e3;
@@ -309,8 +310,8 @@ int main(int argc, char **argv)
            "spawn to ready p50 %.1f us, p99 %.1f us\n",
            nprocs, parallel, boot_ms, per_s, p50, p99);
     printf("idle_procs: host memory per process %.1f KiB (MemAvailable delta); kernel outside the "
-           "LRU lists %.1f KiB, shmem %.1f KiB; RSS of one process %ld KiB\n",
-           mem_kib, kern_kib, shmem_kib, rss);
+           "LRU lists %.1f KiB, shmem %.1f KiB, anonymous %.1f KiB; RSS of one process %ld KiB\n",
+           mem_kib, kern_kib, shmem_kib, anon_kib, rss);
 
     /*
      * Idle: every process woken once per second, the wake-ups spread evenly over each second,
@@ -352,9 +353,10 @@ int main(int argc, char **argv)
            bad);
     printf("FLOOR idle_procs n=%lu parallel=%lu boot_ms=%.1f procs_per_s=%.0f ready_p50_us=%.1f "
            "ready_p99_us=%.1f mem_kib_per_proc=%.1f kernel_kib_per_proc=%.1f "
-           "shmem_kib_per_proc=%.1f rss_kib_one=%ld idle_s=%lu worst_late_us=%.0f reap_ms=%.1f "
+           "shmem_kib_per_proc=%.1f anon_kib_per_proc=%.1f rss_kib_one=%ld idle_s=%lu "
+           "worst_late_us=%.0f reap_ms=%.1f "
            "bad_exits=%lu\n",
-           nprocs, parallel, boot_ms, per_s, p50, p99, mem_kib, kern_kib, shmem_kib, rss, idle_s,
-           (double)late_max / 1e3, reap_ms, bad);
+           nprocs, parallel, boot_ms, per_s, p50, p99, mem_kib, kern_kib, shmem_kib, anon_kib, rss,
+           idle_s, (double)late_max / 1e3, reap_ms, bad);
     return bad ? 1 : 0;
 }
