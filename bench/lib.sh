@@ -304,3 +304,39 @@ for_each_platform() {
     done
     return $failed
 }
+
+# meter_pids: the processes of the metered command: its cgroup's, or its process tree's.
+meter_pids() {
+    if [[ -n $METER_GROUP && -r $METER_GROUP/cgroup.procs ]]; then
+        cat "$METER_GROUP/cgroup.procs"
+        return
+    fi
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$METER_PID" '{
+        i = index($0, ") "); split(substr($0, i + 2), f, " "); parent[$1] = f[2] }
+        END {
+            for (p in parent) {
+                q = p
+                for (d = 0; d < 64 && q != "" && q != 0; d++) {
+                    if (q == root) { print p; break }
+                    q = parent[q]
+                }
+            }
+        }'
+}
+
+# meter_tree_kib: the memory the metered command's processes hold, from /proc alone (so other
+# processes on the machine do not disturb it, unlike MemAvailable): proportional set size (shared
+# pages split among the processes mapping them), page tables, and a 16 KiB kernel stack per
+# thread. Kernel objects besides those (task, mm, VMAs, filters; KVM's own pages) are not in it.
+meter_tree_kib() {
+    local pids=() p
+    mapfile -t pids < <(meter_pids)
+    ((${#pids[@]} > 0)) || return 1
+    {
+        for p in "${pids[@]}"; do
+            echo "/proc/$p/smaps_rollup"
+            echo "/proc/$p/status"
+        done
+    } | xargs cat 2>/dev/null | awk '$1 == "Pss:" || $1 == "VmPTE:" { s += $2 }
+        $1 == "Threads:" { s += 16 * $2 } END { printf "%.0f\n", s }'
+}

@@ -100,12 +100,6 @@ idle_window() {
     fmt %.5f "($c1 - $c0) / ($w1 - $w0)"
 }
 
-# Memory the kvm cross-check does not see through RSS: anonymous and shared-memory pages anywhere
-# on the host (a process VM's RAM is a memfd, mapped by its process and the monitor alike).
-anon_shmem_kib() {
-    awk '$1 == "AnonPages:" || $1 == "Shmem:" { s += $2 } END { print s }' /proc/meminfo
-}
-
 # pid_room N: on the process platform, N VM processes (and as many for the floor, one after the
 # other) need pids: when kernel.pid_max leaves too little room, raise it for the run if allowed.
 pid_room() {
@@ -140,6 +134,7 @@ measure_n() {
     meter_run "$WORK/floor" "$BENCH_BIN/$tool" "$n" $((IDLE_S + 3)) "$WORKERS"
     wait_line "$WORK/floor" "^$tool: idling" $((1800 * 1000000)) "$tool $n"
     f_idle=$(idle_window) || metered_fail "$WORK/floor" "cannot read the floor's CPU time"
+    f_tree=$(meter_tree_kib)
     wait "$METER_PID"
     status=$?
     METER_PID=
@@ -157,8 +152,7 @@ measure_n() {
         f_check=$(fmt %.1f "$(kv kernel_kib_per_vm "$floor") + $(kv rss_kib_per_vm "$floor")")
     else
         f_mem=$(kv mem_kib_per_proc "$floor")
-        f_check=$(kv kernel_kib_per_proc "$floor")
-        f_check=$(fmt %.1f "$f_check + $(kv shmem_kib_per_proc "$floor") + $(kv anon_kib_per_proc "$floor")")
+        f_check=$(fmt %.1f "${f_tree:-0} / $n")
     fi
     [[ -n $f_boot_ms && -n $f_mem ]] || bench_fail "$CURRENT" "no FLOOR line from $tool"
     f_vms_s=$(fmt %.0f "$n / ($f_boot_ms / 1000)")
@@ -168,7 +162,7 @@ measure_n() {
     secs=$(awk -v b="$f_boot_ms" -v i="$IDLE_S" 'BEGIN { s = int(b / 1000 * 2.5) + i + 7;
         print (s < 13 ? 13 : s) }')
     settle_memory 12
-    avail0=$(mem_available_kib) kern0=$(kernel_nonlru_kib) as0=$(anon_shmem_kib)
+    avail0=$(mem_available_kib) kern0=$(kernel_nonlru_kib)
     echo "== denali: run ${PLATFORM_OPTS[*]} -n $n -m 2M -j $WORKERS --console null --stats" \
         "$GUESTS/idle.elf $secs 1" >&2
     meter_run "$WORK/out" "$DENALI" run "${PLATFORM_OPTS[@]}" -n "$n" -m 2M -j "$WORKERS" \
@@ -177,9 +171,10 @@ measure_n() {
     limit_us=$(awk -v b="$f_boot_ms" 'BEGIN { printf "%d", (b * 5 + 30000) * 1000 }')
     wait_line "$WORK/out" "denali: all $n VMs booted in [0-9.]* ms" "$limit_us" "the monitor"
     d_boot_ms=$(awk '{ print $(NF - 1) }' <<<"$LINE")
-    avail1=$(mem_available_kib) kern1=$(kernel_nonlru_kib) as1=$(anon_shmem_kib)
+    avail1=$(mem_available_kib) kern1=$(kernel_nonlru_kib)
     rss=$(proc_rss_kib "$METER_PID")
     d_idle=$(idle_window) || metered_fail "$WORK/out" "cannot read the monitor's CPU time"
+    d_tree=$(meter_tree_kib)
     kill -0 "$METER_PID" 2>/dev/null || metered_fail "$WORK/out" "the monitor ended while idling"
     if (($(now_us) - t_start >= (secs - 1) * 1000000)); then
         echo "scale: warning: the measurement ended ${secs}s or less after the start; the first" \
@@ -207,13 +202,14 @@ measure_n() {
     d_vms_s=$(fmt %.0f "$n / ($d_boot_ms / 1000)")
     d_mem=$(fmt %.1f "($avail0 - $avail1) / $n")
     d_rss=$(fmt %.1f "$rss / $n")
-    # Cross-check, not judged: kernel memory outside the LRU lists plus the monitor's RSS (kvm:
-    # guest RAM is the monitor's anonymous memory) or plus the host's anonymous and shared
-    # memory (process: guest RAM is a memfd mapped by many processes, the monitor included).
+    # Cross-check, not judged. kvm: kernel memory outside the LRU lists (KVM's pages) plus the
+    # monitor's RSS (guest RAM is its anonymous memory). process: the processes' own memory from
+    # /proc (Pss, page tables, kernel stacks; see meter_tree_kib), which other processes on the
+    # machine cannot disturb, measured for monitor and floor alike while they idle.
     if [[ $platform == kvm ]]; then
         d_check=$(fmt %.1f "($kern1 - $kern0) / $n + $d_rss")
     else
-        d_check=$(fmt %.1f "($kern1 - $kern0 + $as1 - $as0) / $n")
+        d_check=$(fmt %.1f "${d_tree:-0} / $n")
     fi
     noisy=0
     if ! awk -v a="$d_mem" -v b="$d_check" -v c="$f_mem" -v d="$f_check" 'BEGIN {
@@ -232,6 +228,7 @@ measure_n() {
     mem_ok=0 idle_ok=0
     if [[ $platform == kvm ]]; then
         le "$mem_over" "$GOAL_MEM_OVER_KIB" && mem_ok=1
+        le "$f_mem" 0 && mem_ok=NA
         le "$idle_ratio" "$GOAL_IDLE" && idle_ok=1
         mem_goal="denali - floor $mem_over KiB (goal <= $GOAL_MEM_OVER_KIB)"
         idle_goal="ratio $idle_ratio (goal <= $GOAL_IDLE)"
@@ -240,6 +237,12 @@ measure_n() {
         le "$d_idle" "$GOAL_IDLE_CORES" && idle_ok=1
         mem_goal="goal <= $GOAL_MEM_KIB KiB; denali - floor $mem_over KiB"
         idle_goal="goal <= $GOAL_IDLE_CORES of a core; ratio $idle_ratio"
+    fi
+    # A drop of nothing or less means other processes freed memory meanwhile: MemAvailable said
+    # nothing about the VMs, so there is no verdict (NA) rather than a pass.
+    if le "$d_mem" 0; then
+        mem_ok=NA
+        mem_goal+="; MemAvailable rose during the run (other processes): no verdict"
     fi
 
     echo "scale ($platform) n=$n: $summary (status $status)"
@@ -284,10 +287,19 @@ measure() {
         measure_n "$platform" "$n"
         last=$LAST_SCALE
         [[ $(kv pass_boot "$last") == 1 ]] || all_boot=0
-        [[ $(kv pass_mem "$last") == 1 ]] || all_mem=0
+        case $(kv pass_mem "$last") in
+        1) ;;
+        NA) [[ $all_mem == 0 ]] || all_mem=NA ;;
+        *) all_mem=0 ;;
+        esac
         [[ $(kv pass_idle "$last") == 1 ]] || all_idle=0
         [[ $(kv all_exit0 "$last") == 1 ]] || all_exits=0
     done
+    # pass: 0 when any verdict fails, NA when none fails but memory could not be judged, else 1.
+    local pass=$((all_boot && all_idle && all_exits))
+    if ((pass)); then
+        pass=$all_mem
+    fi
     local judged_mem=mem_over_floor_kib goal_mem=$GOAL_MEM_OVER_KIB
     local judged_idle=idle_ratio goal_idle=$GOAL_IDLE
     if [[ $platform == process ]]; then
@@ -304,7 +316,7 @@ measure() {
         "goal_idle=$goal_idle pass_boot=$all_boot pass_mem=$all_mem pass_idle=$all_idle counts=$(
             IFS=,
             echo "${COUNTS[*]}"
-        ) pass=$((all_boot && all_mem && all_idle && all_exits))"
+        ) pass=$pass"
 }
 
 CURRENT=$NAME
