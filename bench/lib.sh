@@ -105,14 +105,6 @@ proc_rss_kib() {
     awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null
 }
 
-# proc_cpu_ticks PID: utime + stime of a process, in clock ticks (the fields after the command).
-proc_cpu_ticks() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    awk '{ print $12 + $13 }' <<<"$stat"
-}
-
 # CPU meter: the CPU time a command and every process and thread it starts use, read the same way
 # for a monitor and for its floor, so that their ratio compares like with like (getrusage in one
 # and 10 ms /proc ticks in the other would not). Each metered command gets its own cgroup: v2

@@ -145,7 +145,8 @@ fleet_stop() {
     local c w hwm stop_s=${1:-$WEB_STOP_S}
     # Let connections wind down first: fewer VMs are mid-slice when the stop comes.
     sleep 0.5
-    c=$(proc_cpu_ticks "$FLEET_PID") || net_fail "the monitor ended before it was stopped"
+    c=$(proc_tree_cpu_us "$FLEET_PID")
+    kill -0 "$FLEET_PID" 2>/dev/null || net_fail "the monitor ended before it was stopped"
     w=$(now_us)
     hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$FLEET_PID/status" 2>/dev/null)
     fleet_kill "$stop_s"
@@ -155,7 +156,7 @@ fleet_stop() {
     if [[ -z $FLEET_STATS ]]; then
         ((FLEET_HUNG)) || net_fail "the monitor printed no denali-stats line"
         FLEET_HANGS=$((FLEET_HANGS + 1))
-        FLEET_STATS="denali-stats: (from /proc, the monitor hung) cpu_ms=$(fmt %.1f "$c * 1000 / $TICK_HZ")"
+        FLEET_STATS="denali-stats: (from /proc, the monitor hung) cpu_ms=$(fmt %.1f "$c / 1000")"
         FLEET_STATS+=" wall_ms=$(fmt %.1f "($w - $FLEET_T0) / 1000") max_rss_kb=$hwm"
     fi
     FLEET_BAD=$(grep -E '^denali: vm [0-9]+ (stopped|exited)' "$FLEET_OUT" |
@@ -233,23 +234,26 @@ child_ticks() {
     awk '{ print $14 + $15 }' <<<"$stat"
 }
 
-# zipf_run PID LABEL ZIPF-TARGET-ARGS...: one zipf run with the common load; process PID's CPU is
-# measured over it. Sets ZIPF_LINE (the ZIPF summary), ZIPF_CPU (PID's cores over the run) and
-# ZIPF_OTHER (cores the rest of the machine used meanwhile: neither PID nor zipf); fails the
-# driver when zipf printed no summary.
+# zipf_run PID LABEL ZIPF-TARGET-ARGS...: one zipf run with the common load; the CPU of process PID
+# and every process under it (a process-platform monitor's VM processes) is measured over it. Sets
+# ZIPF_LINE (the ZIPF summary), ZIPF_CPU (the server's cores over the run) and ZIPF_OTHER (cores the
+# rest of the machine used meanwhile: neither the server nor zipf); fails the driver when zipf
+# printed no summary.
 zipf_run() {
     local pid=$1 label=$2 out c0 c1 w0 w1 h0 h1 z0 z1
     shift 2
     out=$NET_WORK/$label.zipf
     echo "== $BENCH_BIN/zipf $* -s $WEB_ZIPF_S --size $WEB_SIZE -c $WEB_CONC -d $WEB_DURATION" \
         "--warmup $WEB_WARMUP ${ZIPF_EXTRA:-}" >&2
-    c0=$(proc_cpu_ticks "$pid") || net_fail "the server ended before $label"
+    c0=$(proc_tree_cpu_us "$pid")
+    kill -0 "$pid" 2>/dev/null || net_fail "the server ended before $label"
     h0=$(host_busy_ticks) z0=$(child_ticks)
     w0=$(now_us)
     # shellcheck disable=SC2086 # ZIPF_EXTRA is a list of options
     "$BENCH_BIN/zipf" "$@" -s "$WEB_ZIPF_S" --size "$WEB_SIZE" -c "$WEB_CONC" -d "$WEB_DURATION" \
         --warmup "$WEB_WARMUP" ${ZIPF_EXTRA:-} >"$out" 2>&1
-    c1=$(proc_cpu_ticks "$pid") || net_fail "the server ended during $label"
+    c1=$(proc_tree_cpu_us "$pid")
+    kill -0 "$pid" 2>/dev/null || net_fail "the server ended during $label"
     h1=$(host_busy_ticks) z1=$(child_ticks)
     w1=$(now_us)
     ZIPF_LINE=$(grep '^ZIPF ' "$out" | tail -n 1)
@@ -259,8 +263,8 @@ zipf_run() {
         tail -n 5 "$out" >&2
         net_fail "zipf printed no ZIPF line ($label)"
     fi
-    ZIPF_CPU=$(fmt %.2f "($c1 - $c0) / $TICK_HZ / (($w1 - $w0) / 1000000)")
-    ZIPF_OTHER=$(fmt %.2f "(($h1 - $h0) - ($c1 - $c0) - ($z1 - $z0)) / $TICK_HZ / (($w1 - $w0) / 1000000)")
+    ZIPF_CPU=$(fmt %.2f "($c1 - $c0) / ($w1 - $w0)")
+    ZIPF_OTHER=$(fmt %.2f "(($h1 - $h0) - ($z1 - $z0)) / $TICK_HZ / (($w1 - $w0) / 1000000) - $ZIPF_CPU")
     grep -E '^ *(requests/s|latency|errors) ' "$out" | sed "s/^ */  $label: /" >&2
     echo "  $label: server CPU $ZIPF_CPU cores, rest of the machine $ZIPF_OTHER cores" >&2
     if (($(kv errors "$ZIPF_LINE") > 0)); then

@@ -3,7 +3,9 @@
 # Usage: bench/web_scale.sh [N...]   (default 1 10 100 1000; WEB_SCALE_10K=1 adds 10000)
 # N up to WEB_PUBLISH_MAX (1000) is reached through --net user and published 127.0.0.1 ports from
 # WEB_PORT_BASE (21000); larger N through --net tap (root only; skipped otherwise) with its own
-# N = 1 floor over the TAP. Environment: see bench/README.md (WEB_CONC, WEB_DURATION, WEB_RUNS...).
+# N = 1 floor over the TAP. The platform is DENALI_PLATFORM's (default auto: what `denali platforms`
+# says auto picks); a platform this machine lacks gives a skipped summary line (pass=NA).
+# Environment: see bench/README.md (WEB_CONC, WEB_DURATION, WEB_RUNS...).
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -27,15 +29,27 @@ web_check_values
 for n in "${COUNTS[@]}"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || bench_fail $NAME "bad VM count '$n'"
 done
-bench_need $NAME "$DENALI" "$GUESTS/httpd.elf" "$BENCH_BIN/zipf" "$BENCH_BIN/raw_exit"
+bench_need $NAME "$DENALI" "$GUESTS/httpd.elf" "$BENCH_BIN/zipf"
 command -v curl >/dev/null || bench_fail $NAME "curl is needed to check that the fleet answers"
+PLATFORM=$(platform_default)
+if ! platform_available "$PLATFORM"; then
+    bench_skip $NAME "$PLATFORM" "$GOAL" "$(platform_reason "$PLATFORM")"
+    exit 0
+fi
+platform_opts "$PLATFORM"
+# The floor of one exit to the monitor on this platform (see the bound at the end of the report).
+case $PLATFORM in
+kvm) EXIT_FLOOR=raw_exit ;;
+*) EXIT_FLOOR=futex_pingpong ;;
+esac
+bench_need $NAME "$BENCH_BIN/$EXIT_FLOOR"
 
 # run_fleet LABEL N NET: boots N httpd VMs (NET user: published ports; tap: the TAP device), waits
 # until all answer, runs zipf WEB_RUNS times, stops the fleet; records under LABEL, and sets
 # RSS_KIB (the monitor's RSS under load) and STATS (its denali-stats line).
 run_fleet() {
     local label=$1 n=$2 net=$3 mem=4M
-    local args=(-n "$n" -m "$mem" --stats --console null --no-progress)
+    local args=("${PLATFORM_OPTS[@]}" -n "$n" -m "$mem" --stats --console null --no-progress)
     if [[ $net == user ]]; then
         ports_free "$PORT_BASE" $((PORT_BASE + n - 1))
         if ((n == 1)); then
@@ -63,6 +77,10 @@ run_fleet() {
     fleet_stop $((WEB_STOP_S + n / 200))
     STATS=$FLEET_STATS
     ((FLEET_BAD == 0)) || net_fail "$FLEET_BAD of $n VMs ended before the SIGINT"
+    local ran_on
+    ran_on=$(kv platform "$STATS")
+    [[ -z $ran_on || $ran_on == "$PLATFORM" ]] ||
+        net_fail "expected platform $PLATFORM, the monitor ran $ran_on"
     echo "  $label: monitor RSS under load $RSS_KIB KiB ($(fmt %.1f "$RSS_KIB / $n") KiB/VM)," \
         "$STATS" >&2
     echo "  $label: $FLEET_NET" >&2
@@ -79,14 +97,19 @@ measure() {
     EXITS[$1]=$(kv exits "$STATS")
 }
 
-# The raw floor of one VM exit on this machine (a bare KVM guest's `outb` round trip), which
-# bounds what N VMs can do when each request needs its own exits (see the end of the report).
-echo "== floor: $BENCH_BIN/raw_exit 20000" >&2
-raw_exit_out=$("$BENCH_BIN/raw_exit" 20000)
-exit_floor_ns=$(kv median_ns "$(grep '^FLOOR raw_exit' <<<"$raw_exit_out")")
-# An exit KVM ends in the kernel, for comparison: what a switch would cost without user space.
-in_kernel_ns=$(kv median_ns "$(grep '^FLOOR in_kernel_exit' <<<"$raw_exit_out")")
-[[ -n $exit_floor_ns && -n $in_kernel_ns ]] || bench_fail $NAME "raw_exit printed no FLOOR lines"
+# The floor of one VM exit on this machine and platform (kvm: a bare KVM guest's `outb` round trip;
+# process: a futex handoff between two processes), which bounds what N VMs can do when each request
+# needs its own exits (see the end of the report).
+echo "== floor: $BENCH_BIN/$EXIT_FLOOR 20000" >&2
+exit_floor_out=$("$BENCH_BIN/$EXIT_FLOOR" 20000)
+exit_floor_ns=$(kv median_ns "$(grep "^FLOOR $EXIT_FLOOR" <<<"$exit_floor_out")")
+[[ -n $exit_floor_ns ]] || bench_fail $NAME "$EXIT_FLOOR printed no FLOOR line"
+# kvm: an exit KVM ends in the kernel, for comparison: what a switch would cost without user space.
+in_kernel_ns=NA
+if [[ $PLATFORM == kvm ]]; then
+    in_kernel_ns=$(kv median_ns "$(grep '^FLOOR in_kernel_exit' <<<"$exit_floor_out")")
+    [[ -n $in_kernel_ns ]] || bench_fail $NAME "raw_exit printed no FLOOR in_kernel_exit line"
+fi
 CORES=$(nproc)
 
 # Published-port fleets in increasing N, then N = 1 again: the floor is the median of both N = 1
@@ -148,7 +171,7 @@ fi
 
 errors=0 requests_total=0 summary=() pass=1 goal_ratio=NA
 declare -A EPR
-echo "web_scale: $WEB_CONC requests in flight, Zipf s=$WEB_ZIPF_S over N httpd VMs, GET /doc/$WEB_SIZE," \
+echo "web_scale ($PLATFORM platform): $WEB_CONC requests in flight, Zipf s=$WEB_ZIPF_S over N httpd VMs, GET /doc/$WEB_SIZE," \
     "${WEB_DURATION}s after ${WEB_WARMUP}s warmup, median of $WEB_RUNS runs (N = 1: of $((2 * WEB_RUNS)))"
 report_n() {
     local n=$1 label=n$1 base=$2 rps ratio_n
@@ -191,7 +214,7 @@ fi
 bound=NA budget_ns=
 if [[ $goal_ratio != NA && -n ${EPR[$GOAL_N]:-} ]]; then
     bound=$(fmt %.3f "1 / (1 + (${EPR[$GOAL_N]} - ${EPR[1]}) * $exit_floor_ns / 1e9 * $floor / $CORES)")
-    echo "  bound: raw exit floor $(fmt %.1f "$exit_floor_ns / 1000") us; N=1 uses" \
+    echo "  bound: exit floor ($EXIT_FLOOR) $(fmt %.1f "$exit_floor_ns / 1000") us; N=1 uses" \
         "$(fmt %.1f "$CORES * 1e6 / $floor") us of CPU per request on $CORES cores; N=$GOAL_N needs" \
         "$(fmt %.2f "${EPR[$GOAL_N]} - ${EPR[1]}") more exits per request, so even with nothing" \
         "else dearer N=$GOAL_N can reach at most $bound of N=1"
@@ -199,12 +222,16 @@ if [[ $goal_ratio != NA && -n ${EPR[$GOAL_N]:-} ]]; then
     extra=$(calc "${EPR[$GOAL_N]} - ${EPR[1]}")
     le "$extra" 0 ||
         budget_ns=$(fmt %.0f "(1 / $GOAL - 1) * $CORES * 1e9 / $floor / $extra")
-    [[ -n $budget_ns ]] && echo "  goal budget: $GOAL of N=1 needs each extra exit to cost at most" \
-        "$(fmt %.1f "$budget_ns / 1000") us; an exit to the monitor costs" \
-        "$(fmt %.1f "$exit_floor_ns / 1000") us here, one KVM ends in the kernel" \
-        "$(fmt %.1f "$in_kernel_ns / 1000") us"
+    if [[ -n $budget_ns ]]; then
+        echo "  goal budget: $GOAL of N=1 needs each extra exit to cost at most" \
+            "$(fmt %.1f "$budget_ns / 1000") us; an exit to the monitor costs at least" \
+            "$(fmt %.1f "$exit_floor_ns / 1000") us here ($EXIT_FLOOR)$(
+                [[ $in_kernel_ns != NA ]] &&
+                    echo ", one KVM ends in the kernel $(fmt %.1f "$in_kernel_ns / 1000") us")"
+    fi
 fi
-summary+=("exit_floor_ns=$(fmt %.0f "$exit_floor_ns")" "in_kernel_exit_ns=$(fmt %.0f "$in_kernel_ns")"
+[[ $in_kernel_ns == NA ]] || in_kernel_ns=$(fmt %.0f "$in_kernel_ns")
+summary+=("exit_floor=$EXIT_FLOOR" "exit_floor_ns=$(fmt %.0f "$exit_floor_ns")" "in_kernel_exit_ns=$in_kernel_ns"
     "ratio_bound=$bound" "exit_budget_ns=${budget_ns:-NA}")
 le "$err_rate" "$GOAL_ERR" || pass=0
 echo "  errors: $errors in all runs (rate $err_rate; pass needs <= $GOAL_ERR)"
@@ -212,6 +239,6 @@ echo "  errors: $errors in all runs (rate $err_rate; pass needs <= $GOAL_ERR)"
     "over $WEB_OTHER_MAX cores meanwhile; the figures are rough"
 ((FLEET_HANGS == 0)) || echo "  monitor hangs: $FLEET_HANGS fleets ignored SIGINT and were killed" \
     "(their CPU and memory figures come from /proc)"
-echo "BENCH $NAME ratio=$goal_ratio ${summary[*]} errors=$errors" \
+echo "BENCH $NAME ratio=$goal_ratio platform=$PLATFORM ${summary[*]} errors=$errors" \
     "concurrency=$WEB_CONC duration_s=$WEB_DURATION disturbed_runs=$DISTURBED stop_hangs=$FLEET_HANGS" \
     "goal=$GOAL pass=$pass"
