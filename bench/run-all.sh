@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every benchmark (hypercall, boot, scale, web, LAN) and ends with all their BENCH lines.
+# Runs every benchmark (hypercall, boot, scale, web, LAN) and ends with all their BENCH lines and
+# the kvm-vs-process table (bench/platforms.sh) built from them.
 # Usage: bench/run-all.sh   (BENCH_QUICK=1: smaller scale sets, for a quick look; WEB_SCALE_10K=1:
 # web_scale also at N = 10000). Exits 1 when any driver did; bench/README.md lists what runs.
 set -uo pipefail
@@ -35,7 +36,10 @@ run_one() {
 run_one bench/hypercall.sh
 run_one bench/boot.sh
 run_one bench/scale.sh "${SCALE_COUNTS[@]}"
-run_one bench/web_scale.sh "${WEB_COUNTS[@]}"
+# web_scale measures one platform per run: once per platform (a missing one gives a skipped line).
+for p in $BENCH_PLATFORMS; do
+    DENALI_PLATFORM=$p run_one bench/web_scale.sh "${WEB_COUNTS[@]}"
+done
 run_one bench/web_batch.sh
 run_one bench/web_idle.sh
 run_one bench/web_native.sh
@@ -43,4 +47,7 @@ run_one bench/lan_bulk.sh
 
 echo "######## summary"
 printf '%s\n' "${summaries[@]}"
+printf '%s\n' "${summaries[@]}" >"$LOG"
+echo "######## platforms"
+bench/platforms.sh "$LOG"
 exit $failed
