@@ -1,4 +1,5 @@
-/* Test guest: writes the process platform's control page itself, then runs on (or faults on kvm). */
+/* Test guest: writes the process platform's control page itself, then runs on (or faults on kvm).
+ */
 #include <string.h>
 
 #include "test_guest.h"

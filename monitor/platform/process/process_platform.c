@@ -537,7 +537,7 @@ struct platform *process_platform_open(char *err, size_t errlen)
     }
     pthread_mutex_init(&pp->lock, NULL);
     pp->monitor_pid = getpid();
-    pp->launch_flags = getenv("DENALI_NO_UNSHARE") ? 0 : VMPROC_LAUNCH_UNSHARE;
+    pp->launch_flags = VMPROC_LAUNCH_UNSHARE;
     pp->base.ops = &process_ops;
     pp->base.kind = PLATFORM_PROCESS;
     pp->base.shared_ram = true;
