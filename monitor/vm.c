@@ -37,7 +37,7 @@ int vm_boot(struct vm *vm, struct platform *platform, const struct guest_image *
     sched_entity_init(&vm->sched);
     write_vregs(vm, image, id, count);
     copy_writable_segments(ram, image);
-    vm->vcpu = platform->ops->vcpu_create(platform, image, ram, err, errlen);
+    vm->vcpu = platform->ops->vcpu_create(platform, image, ram, id, err, errlen);
     return vm->vcpu ? 0 : -1;
 }
 

@@ -381,6 +381,24 @@ static void wake_for_frames(void *ctx, uint32_t vm_id, bool immediate)
     pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * The platform found VM vm_id's vCPU dead or misbehaving while it slept:
+ * run it now, so that its worker hears why and stops it (called from any
+ * thread).
+ */
+static void wake_for_platform(void *ctx, uint32_t vm_id)
+{
+    struct scheduler *s = ctx;
+    pthread_mutex_lock(&s->lock);
+    struct vm *vm = s->by_id[vm_id];
+    if (vm && !vm->running && !vm->sched.on_run_queue) {
+        timer_heap_remove(&s->timers, &vm->sched);
+        run_queue_push(&s->run_queue, &vm->sched);
+        wake_one(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* Called with the lock held. */
 static void wake_due(struct scheduler *s, uint64_t vnow)
 {
@@ -586,6 +604,8 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
         m->lan->wake = wake_for_frames;
         m->lan->wake_ctx = &s;
     }
+    m->platform->wake_ctx = &s;
+    m->platform->wake = wake_for_platform;
     if (!atomic_load(&m->stop_reason))
         atomic_store(&m->stop_reason, "time limit reached");
     m->scheduler = &s;
@@ -626,6 +646,7 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
     }
     if (m->lan)
         m->lan->wake = NULL;
+    m->platform->wake = NULL;
     m->scheduler = NULL;
     timer_heap_free(&s.timers);
     free(s.by_id);

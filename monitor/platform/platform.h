@@ -22,9 +22,9 @@ enum platform_kind { PLATFORM_AUTO, PLATFORM_KVM, PLATFORM_PROCESS };
  */
 struct platform_ops {
     const char *name;
-    /* Creates the vCPU of a VM whose RAM (from the platform's pool) the monitor has filled. */
+    /* Creates the vCPU of VM id, whose RAM (from the platform's pool) the monitor has filled. */
     struct platform_vcpu *(*vcpu_create)(struct platform *p, const struct guest_image *image,
-                                         uint8_t *ram, char *err, size_t errlen);
+                                         uint8_t *ram, uint32_t id, char *err, size_t errlen);
     /* Runs the guest until it exits, is kicked, or faults, and describes why it came back. */
     void (*vcpu_run)(struct platform_vcpu *vcpu, struct vm_exit *exit);
     /* Sets the guest's %rax for its next entry (a hypercall's result). */
@@ -47,6 +47,13 @@ struct platform {
     unsigned fds_per_vm;
     char why[192]; /* why this platform was chosen, for --stats and errors */
     struct ram_pool *ram;
+    /*
+     * Set by the scheduler while it runs: makes VM id run soon, so that a
+     * vCPU the platform found dead or misbehaving while it slept is stopped
+     * by its worker (its next run reports why). Called from any thread.
+     */
+    void (*wake)(void *ctx, uint32_t id);
+    void *wake_ctx;
 };
 
 /* Parses "kvm", "process" or "auto"; -1 otherwise. */

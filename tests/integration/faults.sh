@@ -3,11 +3,13 @@
 set -u
 . "$(dirname "$0")/../lib/harness.sh"
 
-# fault GUEST REASON-PATTERN: boot 3 VMs of GUEST (vm 0 misbehaves, 1 and 2 stay healthy).
+# fault GUEST REASON-PATTERN [GUEST-ARGS...]: boot 3 VMs of GUEST (vm 0 misbehaves, 1 and 2 stay
+# healthy).
 fault() {
     local guest=$1 reason=$2
-    boot -n 3 -m 2M "$TEST_GUESTS/$guest.elf"
-    expect "$guest stops vm 0 only: $reason" 1 \
+    shift 2
+    boot -n 3 -m 2M "$TEST_GUESTS/$guest.elf" "$@"
+    expect "$guest $* stops vm 0 only: $reason" 1 \
         "^denali: vm 0 stopped: $reason" \
         '^\[vm 1\] .*healthy vm 1 done' '^\[vm 2\] .*healthy vm 2 done' \
         '^denali: 3 VMs: 2 exited 0, 0 exited non-zero, 1 stopped$'
@@ -37,6 +39,19 @@ fault write_vregs "CPU exception \\($PAGE_FAULT\\) at rip 0x[0-9a-f]+, cr2 0x100
 fault div_zero "CPU exception \\($DIVIDE\\) at rip"
 fault triple_fault "CPU exception \\($INVALID\\) at rip"
 fault stack_overflow "CPU exception \\($PAGE_FAULT\\) at rip 0x[0-9a-f]+, cr2 0x12[0-9a-f]{3}\$"
+
+# The process platform's control page is within a guest's reach: what it writes there is
+# untrusted. A forged exit of no kind is refused; a forged idle whose author keeps running is
+# caught by the CPU it uses while it should sleep. Under kvm the page does not exist.
+case ${DENALI_PLATFORM:-kvm} in
+process)
+    FORGED='ran while it should have slept \(its handoff word was forged\)$'
+    GARBAGE='unexpected exit 57005 at rip'
+    ;;
+*) FORGED='CPU exception \(triple fault\) at rip 0x[0-9a-f]+, cr2 0x5ffffffff0' GARBAGE=$FORGED ;;
+esac
+fault forge_handoff "$FORGED" idle
+fault forge_handoff "$GARBAGE" garbage
 
 # A VM that loops forever is preempted: the healthy ones still finish, and the time limit ends it.
 boot -n 3 -m 2M -j 1 --time-limit 3 "$TEST_GUESTS/loop_forever.elf"

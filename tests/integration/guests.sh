@@ -120,4 +120,41 @@ expect "TCP and a fragmented datagram between two VMs over the virtual NIC (sock
     '^\[vm 0\] sockets_pair: server got a 3000-byte datagram intact$' \
     "^\[vm 1\] sockets_pair: client reply '204800 0'$" '^denali: 2 VMs: 2 exited 0'
 
+# Process platform only: a VM process that dies from outside (here SIGKILL to one of this test's
+# own monitor's VM processes) is reported with how it died, and the other VM goes on.
+if [ "${DENALI_PLATFORM:-}" = process ]; then
+    "$DENALI" run --no-progress -n 2 -m 2M "$GUESTS/idle.elf" 3 1 >"$WORK/out" 2>&1 </dev/null &
+    monitor=$!
+    victim=
+    for _ in $(seq 1 100); do
+        victim=$(pgrep -P "$monitor" -x denali-vmproc | head -n 1)
+        [ -n "$victim" ] && break
+        sleep 0.05
+    done
+    [ -n "$victim" ] && kill -KILL "$victim"
+    STATUS=0
+    wait "$monitor" || STATUS=$?
+    expect "a VM process killed from outside is reported, the other VM finishes" 1 \
+        '^denali: vm [01] stopped: VM process killed by signal 9 \(KILL\)$' \
+        '^denali: 2 VMs: 1 exited 0, 0 exited non-zero, 1 stopped$'
+else
+    skip "a VM process killed from outside is reported" "process platform only"
+fi
+
+# The process platform needs neither root nor /dev/kvm: the same guests run as an unprivileged
+# user (nobody), given a copy of the monitor it may execute.
+if [ "${DENALI_PLATFORM:-}" = process ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    mkdir -p "$WORK/unpriv"
+    cp "$DENALI" "$(dirname "$DENALI")/denali-vmproc" "$GUESTS/hello.elf" "$WORK/unpriv/"
+    chmod -R a+rX "$WORK"
+    STATUS=0
+    (cd / && timeout 60 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        "$WORK/unpriv/denali" run -n 3 "$WORK/unpriv/hello.elf") >"$WORK/out" 2>&1 </dev/null ||
+        STATUS=$?
+    expect "the process platform runs VMs as an unprivileged user" 0 \
+        '^\[vm 2\] hello from vm 2 of 3$' '^denali: 3 VMs: 3 exited 0'
+else
+    skip "the process platform runs VMs as an unprivileged user" "process platform, as root"
+fi
+
 finish

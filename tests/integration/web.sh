@@ -128,10 +128,11 @@ expect "the fleet stops on SIGINT and counts its frames" 1 \
     '^denali-net: tx_frames=[1-9]' '^denali-uplink: kind=slirp '
 
 # A published port already taken is a clear error before any VM runs.
-python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(20)' \
-    "$((BASE + 5))" &
+# The holder says when it listens: a fixed delay loses the race on a loaded machine.
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(20)' \
+    "$((BASE + 5))" "$WORK/holding" &
 holder=$!
-sleep 0.3
+for _ in $(seq 1 100); do [ -e "$WORK/holding" ] && break; sleep 0.1; done
 boot -n 1 -p "$((BASE + 5)):80" "$HTTPD"
 kill "$holder" 2>/dev/null
 expect "a published port in use is refused with a reason" 2 \

@@ -32,8 +32,9 @@ static void write_gate(uint8_t *ram)
 
 static struct platform_vcpu *kvm_vcpu_create_for(struct platform *p,
                                                  const struct guest_image *image, uint8_t *ram,
-                                                 char *err, size_t errlen)
+                                                 uint32_t id, char *err, size_t errlen)
 {
+    (void)id;
     const struct kvm_host *kvm = &kvm_of(p)->host;
     const struct guest_layout *layout = &image->layout;
     struct platform_vcpu *v = calloc(1, sizeof(*v));

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -26,20 +27,49 @@
 #define PREEMPT_GRACE_NS 2000000000ull
 /* A VM process must finish setting up within this. */
 #define SETUP_LIMIT_NS 10000000000ull
+/* The watchdog looks at every sleeping VM process this often. */
+#define WATCHDOG_PERIOD_NS 1000000000ull
+/*
+ * CPU a VM process may use while it is supposed to sleep, between two
+ * looks: its own parking code needs microseconds; more means the guest
+ * wrote the handoff word itself and ran on.
+ */
+#define PARKED_CPU_SLACK_NS 20000000ull
 
 struct process_platform {
     struct platform base;
     char program[PATH_MAX];
     pid_t monitor_pid;
     uint32_t launch_flags;
+    /* Every live VM process, for the watchdog; a destroyed one leaves before it is reaped. */
+    pthread_mutex_t lock;
+    pthread_cond_t stop_cond;
+    struct platform_vcpu **vcpus;
+    size_t vcpu_count;
+    size_t vcpu_capacity;
+    bool watchdog_running;
+    bool watchdog_stop;
+    pthread_t watchdog;
 };
 
 struct platform_vcpu {
     pid_t pid;
+    uint32_t id;
+    size_t index;                   /* in the platform's vcpus, under its lock */
     struct vmproc_control *control; /* the monitor's view, in the VM's slice of guest RAM */
     volatile sig_atomic_t kicked;
     bool started;
     bool result_pending;
+    /* Changed by its worker at every run; the watchdog reads them under no lock. */
+    _Atomic bool running;
+    _Atomic uint64_t runs;
+    /* The watchdog's last look: which run it saw it parked after, with how much CPU. */
+    uint64_t seen_runs;
+    uint64_t seen_cpu_ns;
+    bool seen;
+    /* Set (under the platform's lock) when the watchdog condemned it: why. */
+    _Atomic bool condemned;
+    char condemned_why[96];
 };
 
 static struct process_platform *process_of(struct platform *p)
@@ -193,6 +223,10 @@ static bool wait_for_turn(struct platform_vcpu *v, struct vm_exit *exit, uint64_
 static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
 {
     memset(exit, 0, sizeof(*exit));
+    if (atomic_load(&v->condemned)) {
+        failed(exit, v->condemned_why);
+        return;
+    }
     if (v->kicked) {
         v->kicked = 0;
         exit->kind = VM_EXIT_INTERRUPTED;
@@ -212,10 +246,14 @@ static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
         }
         v->started = true;
     }
+    atomic_store(&v->running, true);
+    atomic_fetch_add(&v->runs, 1);
     atomic_store_explicit((_Atomic uint32_t *)&c->turn, VMPROC_TURN_GUEST, memory_order_release);
     futex(&c->turn, FUTEX_WAKE, 1, NULL);
     v->result_pending = false;
-    if (!wait_for_turn(v, exit, 0))
+    bool parked = wait_for_turn(v, exit, 0);
+    atomic_store(&v->running, false);
+    if (!parked)
         return;
     v->kicked = 0;
     /* One copy, then only the copy is looked at: the guest can write the page at any time. */
@@ -240,9 +278,19 @@ static void process_kick(struct platform_vcpu *v)
     v->kicked = 1;
 }
 
+static void forget_vcpu(struct process_platform *pp, struct platform_vcpu *v)
+{
+    pthread_mutex_lock(&pp->lock);
+    struct platform_vcpu *moved = pp->vcpus[--pp->vcpu_count];
+    pp->vcpus[v->index] = moved;
+    moved->index = v->index;
+    pthread_mutex_unlock(&pp->lock);
+}
+
 static void process_destroy(struct platform *p, struct platform_vcpu *v)
 {
-    (void)p;
+    /* Out of the watchdog's sight first: once reaped, its pid may belong to anyone. */
+    forget_vcpu(process_of(p), v);
     /* Reaped before returning: the RAM slice must not be reused while the process can run. */
     kill(v->pid, SIGKILL);
     siginfo_t info;
@@ -251,9 +299,103 @@ static void process_destroy(struct platform *p, struct platform_vcpu *v)
     free(v);
 }
 
+/*
+ * Looks at one sleeping VM process (called with the platform's lock held):
+ * dead, or burning CPU while it should sleep. Returns true when condemned.
+ */
+static bool watch_one(struct platform_vcpu *v)
+{
+    if (atomic_load(&v->running) || atomic_load(&v->condemned) || !v->started) {
+        v->seen = false;
+        return false;
+    }
+    siginfo_t info = {0};
+    if (waitid(P_PID, (id_t)v->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid) {
+        describe_death(&info, v->condemned_why, sizeof(v->condemned_why));
+        return true;
+    }
+    clockid_t clock;
+    struct timespec ts;
+    if (clock_getcpuclockid(v->pid, &clock) != 0 || clock_gettime(clock, &ts) != 0)
+        return false;
+    uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t runs = atomic_load(&v->runs);
+    bool cheated = v->seen && v->seen_runs == runs && cpu - v->seen_cpu_ns > PARKED_CPU_SLACK_NS;
+    v->seen = true;
+    v->seen_runs = runs;
+    v->seen_cpu_ns = cpu;
+    if (!cheated)
+        return false;
+    snprintf(v->condemned_why, sizeof(v->condemned_why),
+             "ran while it should have slept (its handoff word was forged)");
+    kill(v->pid, SIGKILL);
+    return true;
+}
+
+/*
+ * Idle VM processes are not watched by any worker: this thread finds those
+ * that died and those that handed the turn over without stopping, so no
+ * VM is waited for forever and none takes CPU it was not given.
+ */
+static void *watchdog_main(void *arg)
+{
+    struct process_platform *pp = arg;
+    pthread_mutex_lock(&pp->lock);
+    while (!pp->watchdog_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += (time_t)(WATCHDOG_PERIOD_NS / 1000000000ull);
+        pthread_cond_timedwait(&pp->stop_cond, &pp->lock, &until);
+        if (pp->watchdog_stop)
+            break;
+        for (size_t i = 0; i < pp->vcpu_count; i++) {
+            struct platform_vcpu *v = pp->vcpus[i];
+            if (!watch_one(v))
+                continue;
+            atomic_store(&v->condemned, true);
+            if (pp->base.wake)
+                pp->base.wake(pp->base.wake_ctx, v->id);
+        }
+    }
+    pthread_mutex_unlock(&pp->lock);
+    return NULL;
+}
+
+static int remember_vcpu(struct process_platform *pp, struct platform_vcpu *v)
+{
+    pthread_mutex_lock(&pp->lock);
+    int rc = 0;
+    if (!pp->watchdog_running) {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&pp->stop_cond, &attr);
+        pthread_condattr_destroy(&attr);
+        pp->watchdog_running = pthread_create(&pp->watchdog, NULL, watchdog_main, pp) == 0;
+        if (!pp->watchdog_running)
+            rc = -1;
+    }
+    if (rc == 0 && pp->vcpu_count == pp->vcpu_capacity) {
+        size_t capacity = pp->vcpu_capacity ? 2 * pp->vcpu_capacity : 256;
+        struct platform_vcpu **vcpus = realloc(pp->vcpus, capacity * sizeof(*vcpus));
+        if (vcpus) {
+            pp->vcpus = vcpus;
+            pp->vcpu_capacity = capacity;
+        } else {
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        v->index = pp->vcpu_count;
+        pp->vcpus[pp->vcpu_count++] = v;
+    }
+    pthread_mutex_unlock(&pp->lock);
+    return rc;
+}
+
 static struct platform_vcpu *process_vcpu_create(struct platform *p,
                                                  const struct guest_image *image, uint8_t *ram,
-                                                 char *err, size_t errlen)
+                                                 uint32_t id, char *err, size_t errlen)
 {
     struct process_platform *pp = process_of(p);
     struct platform_vcpu *v = calloc(1, sizeof(*v));
@@ -261,6 +403,7 @@ static struct platform_vcpu *process_vcpu_create(struct platform *p,
         snprintf(err, errlen, "out of memory for a VM process");
         return NULL;
     }
+    v->id = id;
     v->control = (struct vmproc_control *)(ram + VMPROC_CONTROL_GPA);
     memset(v->control, 0, sizeof(*v->control));
     uint64_t slice = ram_pool_offset(p->ram, ram);
@@ -311,12 +454,32 @@ static struct platform_vcpu *process_vcpu_create(struct platform *p,
         free(v);
         return NULL;
     }
+    if (remember_vcpu(pp, v) < 0) {
+        snprintf(err, errlen, "out of memory for the VM-process watchdog");
+        kill(v->pid, SIGKILL);
+        siginfo_t info;
+        while (waitid(P_PID, (id_t)v->pid, &info, WEXITED) < 0 && errno == EINTR)
+            ;
+        free(v);
+        return NULL;
+    }
     return v;
 }
 
 static void process_close(struct platform *p)
 {
-    free(p);
+    struct process_platform *pp = process_of(p);
+    pthread_mutex_lock(&pp->lock);
+    bool running = pp->watchdog_running;
+    pp->watchdog_stop = true;
+    if (running)
+        pthread_cond_signal(&pp->stop_cond);
+    pthread_mutex_unlock(&pp->lock);
+    if (running)
+        pthread_join(pp->watchdog, NULL);
+    free(pp->vcpus);
+    pthread_mutex_destroy(&pp->lock);
+    free(pp);
 }
 
 static const struct platform_ops process_ops = {
@@ -372,8 +535,9 @@ struct platform *process_platform_open(char *err, size_t errlen)
         free(pp);
         return NULL;
     }
+    pthread_mutex_init(&pp->lock, NULL);
     pp->monitor_pid = getpid();
-    pp->launch_flags = getenv("DENALI_NO_UNSHARE") ? 0 : VMPROC_LAUNCH_UNSHARE;
+    pp->launch_flags = VMPROC_LAUNCH_UNSHARE;
     pp->base.ops = &process_ops;
     pp->base.kind = PLATFORM_PROCESS;
     pp->base.shared_ram = true;

@@ -51,8 +51,14 @@
 #define VMPROC_MAX_REGIONS    24u
 #define VMPROC_MESSAGE_MAX    160u
 
-/* Launch flags. */
-#define VMPROC_LAUNCH_UNSHARE 1u /* new user, IPC, UTS and mount namespaces where allowed */
+/*
+ * Launch flags. New user, IPC and UTS namespaces where the host allows them: empty or
+ * harmless copies, for little (measured: ~1 ms and a few KiB a VM). Not a
+ * network namespace (+320 KiB and 2.5 times the boot time a VM, here) nor a
+ * mount namespace (a copy of the host's mounts): with no descriptor and no
+ * call that takes a path, neither would guard anything more.
+ */
+#define VMPROC_LAUNCH_UNSHARE 1u
 
 #define VMPROC_PROT_READ  1u
 #define VMPROC_PROT_WRITE 2u

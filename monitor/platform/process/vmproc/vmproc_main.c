@@ -350,7 +350,7 @@ static void lock_down(const struct vmproc_launch *l)
         for (int fd = 0; fd < 1024; fd++)
             sys(SYS_close, fd, 0, 0, 0, 0, 0);
     if (l->flags & VMPROC_LAUNCH_UNSHARE)
-        sys(SYS_unshare, CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, 0, 0, 0, 0, 0);
+        sys(SYS_unshare, CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS, 0, 0, 0, 0, 0);
     set_limits();
     check(sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0), "PR_SET_DUMPABLE");
     check(sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
