@@ -28,7 +28,7 @@ $(BUILD)/bench/tcp_bulk: bench/tcp_bulk.c bench/bench.mk
 	$(CC) $(CFLAGS_HOST) -o $@ $< $(LDFLAGS_HOST)
 
 # Floors of the process platform (no KVM): plain host programs.
-PROCESS_FLOORS := futex_pingpong spawn_floor idle_procs
+PROCESS_FLOORS := futex_pingpong spawn_floor idle_procs start_exit
 PROCESS_FLOOR_BINS := $(addprefix $(BUILD)/bench/,$(PROCESS_FLOORS))
 bench-tools: $(PROCESS_FLOOR_BINS) $(BUILD)/bench/spawn_child $(BUILD)/bench/idle_child \
 	$(BUILD)/bench/native_hello

@@ -6,8 +6,8 @@
 #   boot_P        VMS VMs, create to first exit, p50 (and p99) from the monitor's denali-stats:
 #                 kvm booted one at a time (-j 1) against raw_boot; process with BOOT_WORKERS
 #                 workers (default online CPUs) against spawn_floor with as many threads.
-#   start_exit_P  `denali run hello.elf` from process start to exit, median of BOOT_PROCESS_RUNS
-#                 (default 50), interleaved with native_hello, Solo5's spt hello when SOLO5_DIR
+#   start_exit_P  `denali run hello.elf` from process start to exit (start_exit: spawn to reaped),
+#                 median of BOOT_PROCESS_RUNS (default 50), interleaved with native_hello, Solo5's spt hello when SOLO5_DIR
 #                 is set (process), and raw_boot 1 (kvm). Goal (process): faster than Solo5 spt.
 set -uo pipefail
 # shellcheck source=bench/lib.sh
@@ -22,7 +22,8 @@ WORKERS=${BOOT_WORKERS:-$(nproc)}
 [[ $VMS =~ ^[1-9][0-9]*$ ]] || bench_fail $NAME "bad VM count '$VMS'"
 [[ $PROCESS_RUNS =~ ^[1-9][0-9]*$ ]] || bench_fail $NAME "bad BOOT_PROCESS_RUNS '$PROCESS_RUNS'"
 [[ $WORKERS =~ ^[1-9][0-9]*$ && $WORKERS -le 64 ]] || bench_fail $NAME "bad BOOT_WORKERS '$WORKERS'"
-bench_need $NAME "$DENALI" "$GUESTS/boot.elf" "$GUESTS/hello.elf" "$BENCH_BIN/native_hello"
+bench_need $NAME "$DENALI" "$GUESTS/boot.elf" "$GUESTS/hello.elf" "$BENCH_BIN/native_hello" \
+    "$BENCH_BIN/start_exit"
 
 # Solo5's spt tender and its hello test, when SOLO5_DIR points at a built Solo5 tree (never a
 # dependency of this project; SOLO5_SPT and SOLO5_SPT_HELLO override the paths).
@@ -54,33 +55,20 @@ boot_floor() {
     echo "$out"
 }
 
-# Whole-process start to exit. Every command runs once per round, in turn, so drift on the shared
-# machine hits all alike; each one's figure is the median of its rounds, in ms.
-declare -A RUN_MS=()
-# shellcheck disable=SC2317 # called by name from start_to_exit
-run_denali_hello() { "$DENALI" run "${PLATFORM_OPTS[@]}" "$GUESTS/hello.elf"; }
-# shellcheck disable=SC2317
-run_native_hello() { "$BENCH_BIN/native_hello"; }
-# shellcheck disable=SC2317
-run_spt_hello() { "$SPT" "$SPT_HELLO" Hello_Solo5; }
-# shellcheck disable=SC2317
-run_raw_boot_1() { "$BENCH_BIN/raw_boot" 1; }
+# Whole-process start to exit, timed by build/bench/start_exit (posix_spawn to waitpid, so no
+# shell's fork is in the figure): every command once per round, in turn, so drift on the shared
+# machine hits all alike; each one's figure is the median of its rounds, in ms. Sets MS[i] for
+# the i-th command given (commands separated by --).
+declare -a MS=()
 start_to_exit() {
-    local r fn t0 t1
-    RUN_MS=()
-    for ((r = 0; r < PROCESS_RUNS; r++)); do
-        for fn in "$@"; do
-            t0=$(now_us)
-            "$fn" >/dev/null 2>&1 || return 1
-            t1=$(now_us)
-            RUN_MS[$fn]+=" $(fmt %.3f "($t1 - $t0) / 1000")"
-        done
-    done
-}
-med_ms() {
-    local v
-    read -ra v <<<"${RUN_MS[$1]}"
-    median "${v[@]}"
+    local out line
+    echo "== $BENCH_BIN/start_exit $PROCESS_RUNS $*" >&2
+    out=$("$BENCH_BIN/start_exit" "$PROCESS_RUNS" "$@") || return 1
+    echo "$out" >&2
+    MS=()
+    while read -r line; do
+        MS[$(kv cmd "$line")]=$(kv median_ms "$line")
+    done < <(grep '^START_EXIT ' <<<"$out")
 }
 
 measure() {
@@ -134,23 +122,22 @@ measure() {
         "parallel=${floor_args[1]:-1} goal=$GOAL pass=$pass"
 
     # Start to exit: hello in a VM against a native static hello, and against the platform's peer.
-    local fns=(run_denali_hello run_native_hello) peer=NA peer_name=none goal=NA spass=NA sr=NA
+    local cmds=("$DENALI" run "${PLATFORM_OPTS[@]}" "$GUESTS/hello.elf" -- "$BENCH_BIN/native_hello")
+    local peer=NA peer_name=none goal=NA spass=NA sr=NA
     if [[ $platform == kvm ]]; then
-        fns+=(run_raw_boot_1)
+        cmds+=(-- "$BENCH_BIN/raw_boot" 1)
     elif [[ -n $SPT ]]; then
-        fns+=(run_spt_hello)
+        cmds+=(-- "$SPT" "$SPT_HELLO" Hello_Solo5)
     fi
-    echo "== start to exit, $PROCESS_RUNS rounds of: ${fns[*]}" >&2
-    start_to_exit "${fns[@]}" || bench_fail "start_exit_$platform" "a start-to-exit command failed" \
-        "($(printf '%s ' "${fns[@]}"))"
-    hello_ms=$(med_ms run_denali_hello)
-    native_ms=$(med_ms run_native_hello)
+    start_to_exit "${cmds[@]}" ||
+        bench_fail "start_exit_$platform" "a start-to-exit command failed (${cmds[*]})"
+    hello_ms=${MS[0]} native_ms=${MS[1]}
     if [[ $platform == kvm ]]; then
-        peer=$(med_ms run_raw_boot_1) peer_name=raw_boot_1
+        peer=${MS[2]} peer_name=raw_boot_1
         echo "start to exit ($platform, median of $PROCESS_RUNS): denali hello $hello_ms ms," \
             "native hello $native_ms ms, bare KVM VM (raw_boot 1) $peer ms; no goal"
     elif [[ -n $SPT ]]; then
-        peer=$(med_ms run_spt_hello) peer_name=solo5_spt goal=$GOAL_SPT
+        peer=${MS[2]} peer_name=solo5_spt goal=$GOAL_SPT
         sr=$(ratio "$hello_ms" "$peer")
         spass=0
         awk -v r="$sr" -v g="$GOAL_SPT" 'BEGIN { exit !(r + 0 < g + 0) }' && spass=1
