@@ -129,9 +129,11 @@ measure_n() {
     esac
     [[ $platform == process ]] && pid_room "$n"
     settle_memory 12
-    # The floor idles longer than the window measured, so its end never falls inside it.
-    echo "== floor: $tool $n $((IDLE_S + 3)) $WORKERS" >&2
-    meter_run "$WORK/floor" "$BENCH_BIN/$tool" "$n" $((IDLE_S + 3)) "$WORKERS"
+    # The floor idles longer than the window measured and the /proc walk after it (about a
+    # second per 1,000 processes on a busy machine), so its end never falls inside either.
+    local floor_idle=$((IDLE_S + 4 + 2 * n / 1000))
+    echo "== floor: $tool $n $floor_idle $WORKERS" >&2
+    meter_run "$WORK/floor" "$BENCH_BIN/$tool" "$n" "$floor_idle" "$WORKERS"
     wait_line "$WORK/floor" "^$tool: idling" $((1800 * 1000000)) "$tool $n"
     f_idle=$(idle_window) || metered_fail "$WORK/floor" "cannot read the floor's CPU time"
     f_tree=$(meter_tree_kib)
@@ -158,9 +160,10 @@ measure_n() {
     f_vms_s=$(fmt %.0f "$n / ($f_boot_ms / 1000)")
 
     # Each guest idles with 1 s timeouts for SECS seconds from its own boot; SECS leaves room
-    # for a boot 2.5 times the floor's plus the measurement, so no VM ends while we measure.
-    secs=$(awk -v b="$f_boot_ms" -v i="$IDLE_S" 'BEGIN { s = int(b / 1000 * 2.5) + i + 7;
-        print (s < 13 ? 13 : s) }')
+    # for a boot 4 times the floor's plus the measurement and the /proc walk, so no VM ends
+    # while we measure (at 10,000 the process platform booted in 2.5 times its floor).
+    secs=$(awk -v b="$f_boot_ms" -v i="$IDLE_S" -v n="$n" 'BEGIN {
+        s = int(b / 1000 * 4) + i + 8 + int(2 * n / 1000); print (s < 13 ? 13 : s) }')
     settle_memory 12
     avail0=$(mem_available_kib) kern0=$(kernel_nonlru_kib)
     echo "== denali: run ${PLATFORM_OPTS[*]} -n $n -m 2M -j $WORKERS --console null --stats" \
