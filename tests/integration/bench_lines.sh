@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Integration test: the benchmark drivers' summary lines, per platform, against a fake monitor and
+# fake floors (shapes only: no timing is asserted and nothing is really measured).
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
+tap_tmpdir
+cd "$DENALI_ROOT" || exit 1
+
+# A monitor that knows platforms: kvm missing, process there; hcbench reports a fixed time; with
+# FAKE_FAIL=1 every run fails.
+FAKE=$TAP_TMP/denali
+cat >"$FAKE" <<'EOF'
+#!/usr/bin/env bash
+# A stand-in for build/denali with the interface the drivers use.
+if [[ $1 == platforms ]]; then
+    echo "kvm: unavailable (fake: no kvm)"
+    echo "process: available"
+    echo "auto: process (fake)"
+    exit 0
+fi
+[[ ${FAKE_FAIL:-0} == 1 ]] && exit 1
+shift
+args=()
+while (($#)); do
+    case $1 in
+    --platform | --console | -n | -m | -j) shift 2 ;;
+    *) args+=("$1") && shift ;;
+    esac
+done
+[[ ${args[0]} == *hcbench.elf ]] && echo "[vm 0] hcbench: ${args[1]} calls $((args[1] * 15000)) ns"
+echo "denali: 1 VM: 1 exited 0, 0 exited non-zero, 0 stopped" >&2
+EOF
+# A monitor from before the process platform: no `platforms` command.
+OLD=$TAP_TMP/denali-old
+cat >"$OLD" <<'EOF'
+#!/bin/sh
+echo "denali: unknown command '$1'" >&2
+exit 2
+EOF
+# Floors that print fixed FLOOR lines.
+mkdir -p "$TAP_TMP/bench" "$TAP_TMP/guests"
+cat >"$TAP_TMP/bench/futex_pingpong" <<'EOF'
+#!/bin/sh
+echo "FLOOR futex_pingpong n=$1 mean_ns=12000.0 median_ns=11900.0"
+EOF
+cat >"$TAP_TMP/bench/raw_exit" <<'EOF'
+#!/bin/sh
+echo "FLOOR raw_exit n=$1 mean_ns=25000.0 median_ns=24900.0"
+EOF
+: >"$TAP_TMP/guests/hcbench.elf"
+: >"$TAP_TMP/guests/httpd.elf"
+printf '#!/bin/sh\nexit 0\n' >"$TAP_TMP/bench/zipf"
+chmod +x "$FAKE" "$OLD" "$TAP_TMP/bench/"*
+export BENCH_BIN=$TAP_TMP/bench GUESTS=$TAP_TMP/guests
+
+# shellcheck disable=SC2317 # called through the check_* helpers
+bench() {
+    DENALI=$FAKE "$@"
+}
+
+check_output_contains "hypercall: kvm missing gives a skipped line with the monitor's reason" \
+    'BENCH hypercall_kvm ratio=NA platform=kvm goal=1.15 pass=NA skipped="fake: no kvm"' \
+    bench bench/hypercall.sh 1000
+check_output_matches "hypercall: process measured against futex_pingpong, goal 1.2" \
+    '^BENCH hypercall_process ratio=1\.250 platform=process denali_ns=15000\.0 floor_ns=12000\.0 floor=futex_pingpong calls=1000 goal=1\.2 pass=0$' \
+    bench bench/hypercall.sh 1000
+check_status "hypercall: exits 0 when every platform ran or was skipped" 0 \
+    bench bench/hypercall.sh 1000
+printf '%s\n' "$TAP_OUTPUT" >"$TAP_TMP/hypercall.log"
+
+check_run "hypercall: a failing monitor gives an error line and exit 1" 1 \
+    'BENCH hypercall_process ratio=NA pass=0 error="denali exited with status 1"' \
+    env FAKE_FAIL=1 DENALI="$FAKE" bench/hypercall.sh 1000
+check_output_contains "hypercall: a monitor without \`denali platforms\` has no process platform" \
+    'skipped="this monitor has no process platform' \
+    env BENCH_PLATFORMS=process DENALI="$OLD" bench/hypercall.sh 1000
+
+check_output_contains "platforms.sh: a skipped platform's cell carries its reason" \
+    'PLATFORM_ROW row=hypercall kvm="skipped: fake: no kvm" process="15000 ns/call (1.25x floor)"' \
+    bench/platforms.sh "$TAP_TMP/hypercall.log"
+check_output_contains "platforms.sh: a figure without a line is 'not run'" \
+    'PLATFORM_ROW row=web_n1000 kvm="not run" process="not run"' \
+    bench/platforms.sh "$TAP_TMP/hypercall.log"
+
+if command -v curl >/dev/null; then
+    check_run "web_scale: a platform the machine lacks gives a skipped line, exit 0" 0 \
+        'BENCH web_scale ratio=NA platform=kvm goal=0.80 pass=NA skipped="fake: no kvm"' \
+        env DENALI_PLATFORM=kvm DENALI="$FAKE" bench/web_scale.sh 1
+else
+    skip "web_scale: a platform the machine lacks gives a skipped line" "no curl"
+fi
+finish
