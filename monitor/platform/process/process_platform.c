@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guest_image.h"
-#include "ram_pool.h"
+#include "image/guest_image.h"
+#include "image/ram_pool.h"
 
 #define VMPROC_PROGRAM "denali-vmproc"
 /* While a VM runs, its worker looks this often whether the process still lives. */
