@@ -1,6 +1,6 @@
 /* Shared bare-KVM setup for the raw floors: one CPL-3 long-mode vCPU per VM, no monitor. */
 #include "bare_kvm.h"
-#include "x86_bits.h"
+#include "platform/kvm/x86_bits.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,8 @@
 /* Turns one normalised VM exit into a decision: resume, idle, exit or stop (no KVM, testable). */
 #include "exit_handler.h"
 
+#include <linux/audit.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +64,19 @@ static void net_attach_call(struct vm *vm, const struct vm_exit *e, struct vm_de
     }
 }
 
+/*
+ * A hypercall made through the gate stops inside it; the reason should
+ * name the guest's own code, so take the return address the call pushed.
+ */
+static uint64_t caller_rip(const struct vm *vm, const struct vm_exit *e)
+{
+    uint64_t ret;
+    if (e->rip >= DENALI_GATE_ADDR && e->rip < DENALI_GATE_ADDR + DENALI_PAGE_SIZE &&
+        guest_copy_in(&vm->mem, &ret, e->rsp, sizeof(ret)) == 0)
+        return ret;
+    return e->rip;
+}
+
 static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision *d)
 {
     uint32_t nr = e->port - DENALI_PORT_BASE;
@@ -88,6 +103,10 @@ static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision
     case DENALI_HC_NET_ATTACH:
         net_attach_call(vm, e, d);
         break;
+    case DENALI_HC_SET_FS_BASE:
+        /* The guest's own wrfsbase works under kvm (CR4.FSGSBASE is set for it). */
+        resume(d, 0);
+        break;
     case DENALI_HC_NET_KICK:
         /* The tx ring is drained at every exit; this one only has to happen. */
         resume(d, 0);
@@ -98,8 +117,11 @@ static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision
     }
 }
 
-static void port_io(struct vm *vm, const struct vm_exit *e, struct vm_decision *d)
+static void port_io(struct vm *vm, const struct vm_exit *exit, struct vm_decision *d)
 {
+    struct vm_exit caller = *exit;
+    caller.rip = caller_rip(vm, exit);
+    const struct vm_exit *e = &caller;
     if (e->port < DENALI_PORT_BASE || e->port >= DENALI_PORT_BASE + PORT_RANGE) {
         stop(d, "%s of unknown port 0x%x at rip 0x%lx", e->io_out ? "write" : "read", e->port,
              (unsigned long)e->rip);
@@ -128,6 +150,93 @@ static void mmio(struct vm *vm, const struct vm_exit *e, struct vm_decision *d)
          (unsigned long)e->mmio_addr);
 }
 
+static const char *const syscall_names[] = {
+    [0] = "read",
+    [1] = "write",
+    [2] = "open",
+    [3] = "close",
+    [9] = "mmap",
+    [10] = "mprotect",
+    [11] = "munmap",
+    [12] = "brk",
+    [13] = "rt_sigaction",
+    [14] = "rt_sigprocmask",
+    [15] = "rt_sigreturn",
+    [39] = "getpid",
+    [41] = "socket",
+    [42] = "connect",
+    [56] = "clone",
+    [57] = "fork",
+    [58] = "vfork",
+    [59] = "execve",
+    [60] = "exit",
+    [61] = "wait4",
+    [62] = "kill",
+    [101] = "ptrace",
+    [110] = "getppid",
+    [157] = "prctl",
+    [158] = "arch_prctl",
+    [200] = "tkill",
+    [202] = "futex",
+    [231] = "exit_group",
+    [234] = "tgkill",
+    [257] = "openat",
+    [317] = "seccomp",
+    [322] = "execveat",
+    [425] = "io_uring_setup",
+    [435] = "clone3",
+};
+
+#define X32_SYSCALL_BIT 0x40000000u
+
+static void forbidden_syscall(const struct vm_exit *e, struct vm_decision *d)
+{
+    unsigned long rip = (unsigned long)e->rip;
+    uint32_t nr = (uint32_t)e->syscall_nr;
+    if (e->syscall_arch == AUDIT_ARCH_I386) {
+        stop(d, "i386 system call %u at rip 0x%lx", nr, rip);
+    } else if (e->syscall_arch != AUDIT_ARCH_X86_64) {
+        stop(d, "system call %u of architecture 0x%x at rip 0x%lx", nr, e->syscall_arch, rip);
+    } else if (nr & X32_SYSCALL_BIT) {
+        stop(d, "x32 system call 0x%x at rip 0x%lx", nr, rip);
+    } else if (nr < sizeof(syscall_names) / sizeof(syscall_names[0]) && syscall_names[nr]) {
+        stop(d, "system call %u (%s) at rip 0x%lx", nr, syscall_names[nr], rip);
+    } else {
+        stop(d, "system call %u at rip 0x%lx", nr, rip);
+    }
+}
+
+/* The process platform's faults, worded like kvm's: what the CPU said, where, and about what. */
+static void fault(const struct vm_exit *e, struct vm_decision *d)
+{
+    const char *what;
+    switch (e->signo) {
+    case SIGSYS:
+        forbidden_syscall(e, d);
+        return;
+    case SIGSEGV:
+        what = e->si_code == SI_KERNEL ? "general protection, SIGSEGV" : "page fault, SIGSEGV";
+        break;
+    case SIGBUS:
+        what = "bus error, SIGBUS";
+        break;
+    case SIGFPE:
+        what = "divide error, SIGFPE";
+        break;
+    case SIGILL:
+        what = "invalid opcode, SIGILL";
+        break;
+    case SIGTRAP:
+        what = "breakpoint, SIGTRAP";
+        break;
+    default:
+        stop(d, "stopped by signal %d at rip 0x%lx", e->signo, (unsigned long)e->rip);
+        return;
+    }
+    stop(d, "CPU exception (%s) at rip 0x%lx, cr2 0x%lx", what, (unsigned long)e->rip,
+         (unsigned long)e->cr2);
+}
+
 void exit_handler_decide(struct vm *vm, const struct vm_exit *exit, struct vm_decision *decision)
 {
     memset(decision, 0, sizeof(*decision));
@@ -149,12 +258,17 @@ void exit_handler_decide(struct vm *vm, const struct vm_exit *exit, struct vm_de
         stop(decision, "halted at rip 0x%lx", (unsigned long)exit->rip);
         break;
     case VM_EXIT_FAILED:
-        stop(decision, "KVM could not run the vCPU (code %u)", exit->reason);
+        if (exit->detail[0])
+            stop(decision, "%.*s", (int)sizeof(exit->detail), exit->detail);
+        else
+            stop(decision, "KVM could not run the vCPU (code %u)", exit->reason);
+        break;
+    case VM_EXIT_FAULT:
+        fault(exit, decision);
         break;
     case VM_EXIT_UNEXPECTED:
     default:
-        stop(decision, "unexpected KVM exit %u at rip 0x%lx", exit->reason,
-             (unsigned long)exit->rip);
+        stop(decision, "unexpected exit %u at rip 0x%lx", exit->reason, (unsigned long)exit->rip);
         break;
     }
 }

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "vm.h"
-#include "vm_exit.h"
+#include "platform/vm_exit.h"
 
 enum vm_action {
     ACTION_RESUME, /* re-enter with result in %rax */

@@ -35,6 +35,7 @@ int guest_image_load(struct guest_image *image, const char *path, uint64_t mem_s
                      char **argv, char *err, size_t errlen)
 {
     memset(image, 0, sizeof(*image));
+    image->fd = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -50,11 +51,13 @@ int guest_image_load(struct guest_image *image, const char *path, uint64_t mem_s
     image->map_size = (image->file_size + DENALI_PAGE_SIZE - 1) & ~(size_t)(DENALI_PAGE_SIZE - 1);
     /* One private read-only mapping that every VM's text memslot points into. */
     void *map = mmap(NULL, image->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
     if (map == MAP_FAILED) {
         snprintf(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
+    /* Kept open: a VM process maps the image's text from the very file the monitor checked. */
+    image->fd = fd;
     image->file = map;
     char why[256];
     if (elf_image_parse(image->file, image->file_size, &image->elf, why, sizeof(why)) < 0 ||
@@ -75,4 +78,7 @@ void guest_image_unload(struct guest_image *image)
     if (image->file)
         munmap((void *)image->file, image->map_size);
     image->file = NULL;
+    if (image->fd >= 0)
+        close(image->fd);
+    image->fd = -1;
 }

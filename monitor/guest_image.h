@@ -14,6 +14,7 @@ struct guest_image {
     const uint8_t *file; /* the whole file, mapped read-only and private */
     size_t file_size;
     size_t map_size;
+    int fd; /* the file, open read-only (close-on-exec) while the image is loaded */
     struct elf_image elf;
     struct guest_layout layout;
     uint32_t argc;

@@ -57,6 +57,10 @@ int guest_layout_plan(const struct elf_image *image, uint64_t mem_size, struct g
 
     add_region(layout, (struct guest_region){.start = DENALI_VREGS_ADDR,
                                              .end = DENALI_VREGS_ADDR + DENALI_PAGE_SIZE});
+    add_region(layout, (struct guest_region){.start = DENALI_GATE_ADDR,
+                                             .end = DENALI_GATE_ADDR + DENALI_PAGE_SIZE,
+                                             .executable = true,
+                                             .gate = true});
     add_region(layout, (struct guest_region){.start = DENALI_STACK_BOTTOM,
                                              .end = DENALI_STACK_TOP,
                                              .writable = true});

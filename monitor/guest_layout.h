@@ -8,7 +8,7 @@
 
 #include "elf_image.h"
 
-#define GUEST_LAYOUT_MAX_REGIONS (ELF_IMAGE_MAX_SEGMENTS + 3)
+#define GUEST_LAYOUT_MAX_REGIONS (ELF_IMAGE_MAX_SEGMENTS + 4)
 #define GUEST_LAYOUT_MAX_SLOTS   (2 * ELF_IMAGE_MAX_SEGMENTS + 1)
 
 /* Page-table entry bits the layout uses (also read by tests). */
@@ -28,6 +28,7 @@ struct guest_region {
     bool writable;
     bool executable;
     bool from_file;       /* backed by the shared read-only image mapping, not per-VM RAM */
+    bool gate;            /* the hypercall gate, whose code each platform supplies */
     uint64_t file_offset; /* for from_file: image-file offset of start */
 };
 

@@ -22,10 +22,13 @@
 
 static const char top_usage[] =
     "usage: denali COMMAND [ARGS...]\n"
-    "Denali isolation kernel: runs many small paravirtualized VMs on KVM.\n"
+    "Denali isolation kernel: runs many small paravirtualized VMs, each a KVM VM\n"
+    "(platform kvm) or a seccomp-locked host process (platform process).\n"
     "\n"
     "commands:\n"
     "  run [OPTIONS] IMAGE [GUEST-ARGS...]   boot IMAGE in one or more VMs\n"
+    "  platforms                             say which platforms this host can run, and\n"
+    "                                        which `--platform auto` picks\n"
     "\n"
     "`denali run --help` lists the run options.\n";
 
@@ -37,8 +40,8 @@ static int usage_error(const char *fmt, const char *detail)
     return EXIT_USAGE;
 }
 
-/* Each live VM holds one descriptor (its vCPU), so the fd limit bounds how many can be live. */
-static unsigned live_vm_limit(const struct run_options *o)
+/* A KVM VM holds one descriptor (its vCPU), so the fd limit bounds how many can be live. */
+static unsigned live_vm_limit(const struct run_options *o, unsigned fds_per_vm)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -46,9 +49,10 @@ static unsigned live_vm_limit(const struct run_options *o)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     unsigned limit = o->count;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    if (fds_per_vm && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
         unsigned fds =
-            rl.rlim_cur > FD_RESERVE * 2 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
+            (rl.rlim_cur > FD_RESERVE * 2 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE) /
+            fds_per_vm;
         if (fds < limit)
             limit = fds;
     }
@@ -102,9 +106,9 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
     double cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
                     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
     fprintf(stderr,
-            "denali-stats: vms=%u boot_p50_us=%u boot_p99_us=%u all_booted_ms=%.1f exits=%lu "
-            "cpu_ms=%.1f wall_ms=%.1f max_rss_kb=%ld\n",
-            count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
+            "denali-stats: platform=%s vms=%u boot_p50_us=%u boot_p99_us=%u all_booted_ms=%.1f "
+            "exits=%lu cpu_ms=%.1f wall_ms=%.1f max_rss_kb=%ld\n",
+            m->platform->ops->name, count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
             (unsigned long)atomic_load(&m->exits), cpu_ms, wall_ns / 1e6, ru.ru_maxrss);
 }
 
@@ -178,10 +182,17 @@ static int run_command(int argc, char **argv)
         fprintf(stderr, "denali: %s\n", err);
         return EXIT_USAGE;
     }
-    if (kvm_host_open(&m.kvm, err, sizeof(err)) < 0) {
-        fprintf(stderr, "denali: %s\n", err);
+    enum platform_kind want = options.platform;
+    const char *from_env = getenv("DENALI_PLATFORM");
+    if (!options.platform_set && from_env && *from_env && platform_parse(from_env, &want) < 0)
+        return usage_error("DENALI_PLATFORM: expected kvm, process or auto, got '%s'", from_env);
+    m.platform = platform_open(want, err, sizeof(err));
+    if (!m.platform) {
+        fprintf(stderr, "denali: platform %s: %s\n", platform_kind_name(want), err);
         return EXIT_USAGE;
     }
+    if (options.stats)
+        fprintf(stderr, "denali: platform %s (%s)\n", m.platform->ops->name, m.platform->why);
     if (console_init(&m.console, options.console, options.console_dir, err, sizeof(err)) < 0) {
         fprintf(stderr, "denali: %s\n", err);
         return EXIT_USAGE;
@@ -190,13 +201,15 @@ static int run_command(int argc, char **argv)
     m.worker_count = options.workers ? options.workers : (cpus > 0 ? (unsigned)cpus : 1);
     if (m.worker_count > options.count)
         m.worker_count = options.count;
-    m.max_live = live_vm_limit(&options);
+    m.max_live = live_vm_limit(&options, m.platform->fds_per_vm);
     m.results = calloc(options.count, sizeof(*m.results));
-    if (!m.results || ram_pool_init(&m.ram, options.mem_size, m.max_live) < 0) {
+    if (!m.results ||
+        ram_pool_init(&m.ram, options.mem_size, m.max_live, m.platform->shared_ram) < 0) {
         fprintf(stderr, "denali: cannot reserve guest memory for %u VMs of %lu KiB: %s\n",
                 m.max_live, (unsigned long)(options.mem_size >> 10), strerror(errno));
         return EXIT_USAGE;
     }
+    m.platform->ram = &m.ram;
     watch_signals(&m);
     if (network_start(&m, err, sizeof(err)) < 0) {
         fprintf(stderr, "denali: %s\n", err);
@@ -218,12 +231,38 @@ static int run_command(int argc, char **argv)
         print_stats(&m, wall);
     network_stop(&m);
     ram_pool_destroy(&m.ram);
-    kvm_host_close(&m.kvm);
+    platform_close(m.platform);
     guest_image_unload(&m.image);
     for (unsigned i = 0; i < options.count; i++)
         free(m.results[i].reason);
     free(m.results);
     return status;
+}
+
+/* One line per platform, then the one `auto` picks: for people and for the test runner. */
+static int platforms_command(int argc)
+{
+    if (argc != 1) {
+        fprintf(stderr, "denali: platforms takes no arguments\n");
+        return EXIT_USAGE;
+    }
+    const enum platform_kind kinds[] = {PLATFORM_KVM, PLATFORM_PROCESS};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char why[192];
+        if (platform_available(kinds[i], why, sizeof(why)))
+            printf("%s: available\n", platform_kind_name(kinds[i]));
+        else
+            printf("%s: unavailable (%s)\n", platform_kind_name(kinds[i]), why);
+    }
+    char err[192];
+    struct platform *p = platform_open(PLATFORM_AUTO, err, sizeof(err));
+    if (!p) {
+        printf("auto: none (%s)\n", err);
+        return EXIT_VM_FAILED;
+    }
+    printf("auto: %s (%s)\n", p->ops->name, p->why);
+    platform_close(p);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -251,6 +290,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return run_command(argc - 1, argv + 1);
+    if (strcmp(argv[1], "platforms") == 0)
+        return platforms_command(argc - 1);
     fprintf(stderr, "denali: unknown command '%s'\n", argv[1]);
     fputs(top_usage, stderr);
     return EXIT_USAGE;

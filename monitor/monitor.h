@@ -1,4 +1,4 @@
-/* State shared by all worker threads of one `denali run`: the image, KVM, RAM, results and
+/* State shared by all worker threads of one `denali run`: the image, platform, RAM, results and
  * counters. */
 #ifndef DENALI_MONITOR_H
 #define DENALI_MONITOR_H
@@ -9,8 +9,8 @@
 
 #include "console.h"
 #include "guest_image.h"
-#include "kvm.h"
 #include "options.h"
+#include "platform/platform.h"
 #include "ram_pool.h"
 
 enum vm_outcome { OUTCOME_NONE, OUTCOME_EXITED, OUTCOME_STOPPED };
@@ -26,7 +26,7 @@ struct vm_result {
 
 struct monitor {
     const struct run_options *options;
-    struct kvm_host kvm;
+    struct platform *platform;
     struct guest_image image;
     struct console console;
     struct ram_pool ram;

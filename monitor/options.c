@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "denali/abi.h"
+#include "platform/platform.h"
 
 const char options_run_usage[] =
     "usage: denali run [OPTIONS] IMAGE [GUEST-ARGS...]\n"
@@ -19,7 +20,13 @@ const char options_run_usage[] =
     "  -n, --count N          run N instances, each its own VM with id 0..N-1 (default 1)\n"
     "  -m, --mem SIZE         guest memory per VM, K/M/G suffixes, a multiple of 2M\n"
     "                         from 2M to 4G (default 4M)\n"
-    "  -j, --workers K        worker threads running the VMs (default: online CPUs)\n"
+    "  -j, --workers K        worker threads running the VMs (default: online CPUs);\n"
+    "                         at most K VMs run at once, on either platform\n"
+    "      --platform P       where VMs run: kvm (a KVM VM each; needs /dev/kvm),\n"
+    "                         process (a seccomp-locked host process each; needs no\n"
+    "                         root and no /dev/kvm), or auto (default: kvm when\n"
+    "                         /dev/kvm can be opened and used, else process); the\n"
+    "                         environment variable DENALI_PLATFORM sets the default\n"
     "      --console MODE     guest console: stdout (lines prefixed [vm N]), null, or\n"
     "                         dir:PATH (one file PATH/vm-N.log per VM) (default stdout)\n"
     "  -q, --quantum MS       time slice before a busy VM is preempted (default 10)\n"
@@ -106,7 +113,15 @@ static int parse_unsigned(const char *text, unsigned min, unsigned max, unsigned
     return 0;
 }
 
-enum { OPT_CONSOLE = 256, OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_NET, OPT_NET_EVENTS };
+enum {
+    OPT_CONSOLE = 256,
+    OPT_STATS,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_NET,
+    OPT_NET_EVENTS,
+    OPT_PLATFORM
+};
 
 static const struct option long_options[] = {
     {"count", required_argument, NULL, 'n'},
@@ -121,6 +136,7 @@ static const struct option long_options[] = {
     {"net", required_argument, NULL, OPT_NET},
     {"publish", required_argument, NULL, 'p'},
     {"net-events", required_argument, NULL, OPT_NET_EVENTS},
+    {"platform", required_argument, NULL, OPT_PLATFORM},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -257,6 +273,12 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
             else
                 return fail(err, errlen, "--net-events: expected batch or immediate, got '%s'",
                             optarg);
+            break;
+        case OPT_PLATFORM:
+            if (platform_parse(optarg, &out->platform) < 0)
+                return fail(err, errlen, "--platform: expected kvm, process or auto, got '%s'",
+                            optarg);
+            out->platform_set = true;
             break;
         case 'h':
             return OPTIONS_HELP;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "platform/platform.h"
 #include "publish.h"
 
 enum console_mode { CONSOLE_STDOUT, CONSOLE_NULL, CONSOLE_DIR };
@@ -28,8 +29,10 @@ struct run_options {
     bool progress; /* forced on or off; default: when stderr is a terminal */
     bool progress_set;
     enum net_mode net;
-    const char *tap_name; /* NULL: the default name */
-    bool net_immediate;   /* deliver network events at once instead of batched */
+    const char *tap_name;        /* NULL: the default name */
+    bool net_immediate;          /* deliver network events at once instead of batched */
+    enum platform_kind platform; /* PLATFORM_AUTO unless --platform gave one */
+    bool platform_set;
     unsigned publish_count;
     struct publish_rule publish[OPTIONS_MAX_PUBLISH];
 };

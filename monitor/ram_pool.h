@@ -3,6 +3,7 @@
 #define DENALI_RAM_POOL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct ram_pool {
@@ -11,13 +12,24 @@ struct ram_pool {
     unsigned slot_count;
     unsigned free_count;
     unsigned *free_slots;
+    /* Shared pools are one memfd (-1 otherwise) that VM processes map their own slices of. */
+    int memfd;
     pthread_mutex_t lock;
 };
 
-int ram_pool_init(struct ram_pool *pool, uint64_t slot_size, unsigned slot_count);
+/*
+ * shared: back the pool with one memfd, mapped MAP_SHARED, so that another
+ * process can map a slot; otherwise private anonymous memory.
+ */
+int ram_pool_init(struct ram_pool *pool, uint64_t slot_size, unsigned slot_count, bool shared);
 /* Returns a zeroed slot's host address, or NULL when every slot is in use. */
 uint8_t *ram_pool_get(struct ram_pool *pool);
-/* Gives the memory back to the host and the slot back to the pool. */
+/* The slot's offset in the pool (for a shared pool: in its memfd). */
+uint64_t ram_pool_offset(const struct ram_pool *pool, const uint8_t *ram);
+/*
+ * Frees the slot's memory back to the host, zeroed for the next VM, and the
+ * slot back to the pool. No other process may still map it.
+ */
 void ram_pool_put(struct ram_pool *pool, uint8_t *ram);
 void ram_pool_destroy(struct ram_pool *pool);
 

@@ -9,14 +9,14 @@
 #include "console.h"
 #include "denali/abi.h"
 #include "guest_image.h"
-#include "kvm.h"
 #include "net_port.h"
+#include "platform/platform.h"
 #include "sched_queue.h"
 
 struct vm {
     uint32_t id;
     struct sched_entity sched;
-    struct kvm_vcpu vcpu;
+    struct platform_vcpu *vcpu;
     struct guest_memory mem;
     struct denali_vregs *vregs; /* host view of the guest's read-only page */
     /* Other threads raise DENALI_EVENT_NET_RX here (under the scheduler lock). */
@@ -33,11 +33,11 @@ struct vm {
     struct net_port *port; /* NULL: no network */
 };
 
-/* Creates the KVM VM for image in ram; the VM is ready for its first entry. */
-int vm_boot(struct vm *vm, const struct kvm_host *kvm, const struct guest_image *image, uint32_t id,
+/* Fills ram for image and creates the VM's vCPU on the platform; ready for its first entry. */
+int vm_boot(struct vm *vm, struct platform *platform, const struct guest_image *image, uint32_t id,
             uint32_t count, uint8_t *ram, char *err, size_t errlen);
 /* Gives the VM its NIC and shows its addresses (host byte order) in the virtual registers. */
 void vm_set_network(struct vm *vm, struct net_port *port, uint32_t netmask, uint32_t gateway);
-void vm_destroy(struct vm *vm, const struct kvm_host *kvm);
+void vm_destroy(struct vm *vm, struct platform *platform);
 
 #endif

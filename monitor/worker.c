@@ -55,7 +55,8 @@ struct worker {
 enum slice_end { SLICE_YIELD, SLICE_SLEEP, SLICE_DONE };
 
 /* Read by the quantum signal handler, so they are per thread and async-signal-safe. */
-static _Thread_local struct kvm_run *volatile current_run;
+static _Thread_local struct platform_vcpu *volatile current_vcpu;
+static _Thread_local const struct platform_ops *current_ops;
 static _Thread_local volatile sig_atomic_t slice_expired;
 /* The worker this thread is, or NULL (the uplink's thread delivers frames too). */
 static _Thread_local struct worker *this_worker;
@@ -64,9 +65,9 @@ static void on_quantum_signal(int sig)
 {
     (void)sig;
     slice_expired = 1;
-    struct kvm_run *run = current_run;
-    if (run)
-        kvm_vcpu_kick(run);
+    struct platform_vcpu *vcpu = current_vcpu;
+    if (vcpu)
+        current_ops->vcpu_kick(vcpu);
 }
 
 uint64_t monitor_now_ns(void)
@@ -133,7 +134,7 @@ static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, in
     /* No other thread may write into the guest's rings once its memory goes back to the pool. */
     if (vm->port)
         net_port_detach(vm->port);
-    vm_destroy(vm, &m->kvm);
+    vm_destroy(vm, m->platform);
     ram_pool_put(&m->ram, vm->mem.ram);
 }
 
@@ -165,7 +166,8 @@ static void create_vm(struct worker *w, uint32_t id)
     if (vm && ram) {
         vm->created_ns = monitor_now_ns();
         vm->console = &m->console;
-        if (vm_boot(vm, &m->kvm, &m->image, id, m->options->count, ram, err, sizeof(err)) == 0) {
+        if (vm_boot(vm, m->platform, &m->image, id, m->options->count, ram, err, sizeof(err)) ==
+            0) {
             if (m->lan)
                 vm_set_network(vm, &m->lan->ports[id], m->lan->netmask, m->lan->gateway);
             pthread_mutex_lock(&s->lock);
@@ -190,7 +192,7 @@ static void create_vm(struct worker *w, uint32_t id)
                 return;
             }
             pthread_mutex_unlock(&s->lock);
-            vm_destroy(vm, &m->kvm);
+            vm_destroy(vm, m->platform);
         }
     }
     if (ram)
@@ -221,16 +223,18 @@ static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
         net_port_refill(vm->port);
     }
     vm->vregs->events = atomic_load(&vm->pending_events);
+    const struct platform_ops *ops = w->m->platform->ops;
     if (vm->has_result)
-        kvm_vcpu_set_result(&vm->vcpu, vm->result);
-    current_run = vm->vcpu.run;
-    kvm_vcpu_run(&vm->vcpu, exit);
-    current_run = NULL;
+        ops->vcpu_set_result(vm->vcpu, vm->result);
+    current_ops = ops;
+    current_vcpu = vm->vcpu;
+    ops->vcpu_run(vm->vcpu, exit);
+    current_vcpu = NULL;
     /*
-     * A signal can end KVM_RUN before KVM loaded the registers; then the
-     * result is still owed. Once loaded, re-sending it would clobber %rax.
+     * A signal can end a run before the guest took its registers; then the
+     * result is still owed. Once taken, re-sending it would clobber %rax.
      */
-    vm->has_result = vm->has_result && kvm_vcpu_result_pending(&vm->vcpu);
+    vm->has_result = vm->has_result && ops->vcpu_result_pending(vm->vcpu);
     w->exits++;
 }
 

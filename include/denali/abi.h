@@ -9,31 +9,37 @@
  * (name DENALI_NOTE_NAME, type DENALI_NOTE_ABI, a 4-byte version) and the
  * monitor refuses an image whose version differs.
  */
-#define DENALI_ABI_VERSION 2u
+#define DENALI_ABI_VERSION 3u
 #define DENALI_NOTE_NAME   "Denali"
 #define DENALI_NOTE_ABI    1u
 
 /*
- * Guest memory map. Guest-virtual equals guest-physical; the monitor builds
- * the page tables and the guest, running at CPL 3, cannot change them.
+ * Guest memory map. Guest-virtual equals guest-physical. Nothing the guest
+ * sees lies below 0x10000, so the process platform can map it where the
+ * host's vm.mmap_min_addr is 65536.
  *
- *   0x000000  page 0: never mapped (null dereferences fault)
- *   0x001000  virtual registers (struct denali_vregs): read-only to the guest
- *   0x002000  page tables: monitor-owned, not mapped at all
- *   0x00f000  system tables (GDT, TSS and its I/O bitmap): monitor-owned,
- *             mapped supervisor-only and read-only, so the guest cannot see them
- *   0x010000  stack guard page: never mapped (stack overflow faults)
- *   0x011000  stack, growing down from DENALI_STACK_TOP
+ *   0x000000  never mapped to the guest (null dereferences fault); the
+ *             platform keeps its own pages here, invisible to the guest:
+ *   0x001000    (process platform) the VM process's control page
+ *   0x002000    (kvm) page tables; (process) the VM process's launch block
+ *   0x00f000    (kvm) system tables (GDT, TSS and its I/O bitmap), mapped
+ *               supervisor-only and read-only
+ *   0x010000  virtual registers (struct denali_vregs): read-only to the guest
+ *   0x011000  hypercall gate: read-only and executable, filled by the platform
+ *   0x012000  stack guard page: never mapped (stack overflow faults)
+ *   0x013000  stack, growing down from DENALI_STACK_TOP
  *   0x100000  image: the ELF's PT_LOAD segments live at or above this
  *   ...       heap: from the page after the image's end up to mem_size
  */
 #define DENALI_PAGE_SIZE       0x1000u
-#define DENALI_VREGS_ADDR      0x1000u
+#define DENALI_LOW_LIMIT       0x10000u
 #define DENALI_PAGETABLE_ADDR  0x2000u
 #define DENALI_PAGETABLE_PAGES 13u
 #define DENALI_SYSTEM_ADDR     0xf000u
-#define DENALI_STACK_GUARD     0x10000u
-#define DENALI_STACK_BOTTOM    0x11000u
+#define DENALI_VREGS_ADDR      0x10000u
+#define DENALI_GATE_ADDR       0x11000u
+#define DENALI_STACK_GUARD     0x12000u
+#define DENALI_STACK_BOTTOM    0x13000u
 #define DENALI_STACK_TOP       0x100000u
 #define DENALI_IMAGE_BASE      0x100000u
 /* Image segments must end below this: the low region is mapped with 4 KiB pages. */
@@ -44,17 +50,24 @@
 #define DENALI_MEM_MAX   0x100000000ull
 
 /*
- * Virtual instructions (hypercalls). A guest issues one with a single
- * `outb %al, %dx` where %dx = DENALI_PORT_BASE + the hypercall number.
- * Arguments travel in %rdi, %rsi and %r10; the result comes back in %rax.
- * %rax's value on entry is ignored; every other register, and all SSE
- * state, is preserved across the hypercall. Any other port stops the VM.
+ * Virtual instructions (hypercalls). A guest issues one by calling the
+ * hypercall gate, `call DENALI_GATE_ADDR`, with %dx = DENALI_PORT_BASE + the
+ * hypercall number (Xen's hypercall page: the platform fills the gate, so
+ * one image runs on every platform). Under kvm the gate is
+ * `outb %al, %dx; ret`; under the process platform it hands the call to
+ * the monitor. Arguments travel in %rdi, %rsi and %r10; the result comes
+ * back in %rax. %rax's value on entry and the flags are not preserved;
+ * every other register, and all SSE and x87 state, is. The gate uses up
+ * to DENALI_GATE_STACK bytes of the caller's stack below %rsp. A guest may
+ * also execute the `outb` itself (slower on the process platform, where it
+ * traps). Any other port stops the VM.
  * Results below zero are negated DENALI_E* codes: a hypercall reports a
  * request it cannot serve (e.g. an over-long console write: -DENALI_EINVAL),
  * but stops the VM for a memory-safety violation (a buffer the guest could
  * not itself access, or one that wraps around the address space).
  */
-#define DENALI_PORT_BASE 0x500u
+#define DENALI_PORT_BASE  0x500u
+#define DENALI_GATE_STACK 256u
 
 enum denali_hypercall {
     DENALI_HC_NOP = 0,           /* () -> 0; a null round trip for benchmarks */
@@ -63,6 +76,13 @@ enum denali_hypercall {
     DENALI_HC_IDLE = 3,          /* (deadline_ns, flags) -> events delivered (and cleared) */
     DENALI_HC_NET_ATTACH = 4,    /* (area_addr, area_size) -> 0: see "Virtual NIC" below */
     DENALI_HC_NET_KICK = 5,      /* () -> 0: an exit whose only work is to transmit the tx ring */
+    /*
+     * (base) -> 1 when the platform has made base the guest's FS base (its
+     * thread pointer), 0 when the guest must set it itself with wrfsbase.
+     * The process platform answers 1 without leaving the VM process: there
+     * the host kernel owns FS and may reload it at any context switch.
+     */
+    DENALI_HC_SET_FS_BASE = 6,
     DENALI_HC_COUNT
 };
 
@@ -212,8 +232,10 @@ _Static_assert(__builtin_offsetof(struct denali_vregs, args) == 80, "vregs args"
 _Static_assert(DENALI_PAGETABLE_ADDR + DENALI_PAGETABLE_PAGES * DENALI_PAGE_SIZE <=
                    DENALI_SYSTEM_ADDR,
                "page tables below the system tables");
-_Static_assert(DENALI_SYSTEM_ADDR + DENALI_PAGE_SIZE <= DENALI_STACK_GUARD,
-               "system tables below the stack guard");
+_Static_assert(DENALI_SYSTEM_ADDR + DENALI_PAGE_SIZE <= DENALI_LOW_LIMIT,
+               "system tables below what the guest sees");
+_Static_assert(DENALI_VREGS_ADDR >= DENALI_LOW_LIMIT, "vregs above vm.mmap_min_addr");
+_Static_assert(DENALI_GATE_ADDR + DENALI_PAGE_SIZE <= DENALI_STACK_GUARD, "gate below the guard");
 
 /* The ELF note body a guest carries (after the standard note header and name). */
 struct denali_abi_note {

@@ -74,11 +74,15 @@ static void test_abi_note_layout(void **state)
 static void test_memory_map_order(void **state)
 {
     (void)state;
-    /* Page 0 stays unmapped: nothing starts below the first page. */
-    assert_true(DENALI_VREGS_ADDR >= PAGE);
-    assert_true(DENALI_VREGS_ADDR + PAGE <= DENALI_PAGETABLE_ADDR);
+    /* The platform's private pages (tables) lie below what the guest sees, past page 0. */
+    assert_true(DENALI_PAGETABLE_ADDR >= PAGE);
     assert_true(DENALI_PAGETABLE_ADDR + DENALI_PAGETABLE_PAGES * PAGE <= DENALI_SYSTEM_ADDR);
-    assert_true(DENALI_SYSTEM_ADDR + PAGE <= DENALI_STACK_GUARD);
+    assert_true(DENALI_SYSTEM_ADDR + PAGE <= DENALI_LOW_LIMIT);
+    /* Nothing the guest sees below 0x10000, the usual vm.mmap_min_addr. */
+    assert_int_equal(DENALI_LOW_LIMIT, 0x10000);
+    assert_true(DENALI_VREGS_ADDR >= DENALI_LOW_LIMIT);
+    assert_true(DENALI_VREGS_ADDR + PAGE <= DENALI_GATE_ADDR);
+    assert_true(DENALI_GATE_ADDR + PAGE <= DENALI_STACK_GUARD);
     /* The guard page sits directly below the stack. */
     assert_int_equal(DENALI_STACK_GUARD + PAGE, DENALI_STACK_BOTTOM);
     assert_true(DENALI_STACK_BOTTOM < DENALI_STACK_TOP);
@@ -95,6 +99,7 @@ static void test_memory_map_alignment(void **state)
     (void)state;
     assert_int_equal(DENALI_PAGE_SIZE, 4096);
     assert_int_equal(DENALI_VREGS_ADDR % PAGE, 0);
+    assert_int_equal(DENALI_GATE_ADDR % PAGE, 0);
     assert_int_equal(DENALI_PAGETABLE_ADDR % PAGE, 0);
     assert_int_equal(DENALI_SYSTEM_ADDR % PAGE, 0);
     assert_int_equal(DENALI_STACK_GUARD % PAGE, 0);
@@ -118,8 +123,9 @@ static void test_stack_top_aligned(void **state)
 static void test_hypercall_numbers(void **state)
 {
     (void)state;
-    const unsigned numbers[] = {DENALI_HC_NOP,  DENALI_HC_EXIT,       DENALI_HC_CONSOLE_WRITE,
-                                DENALI_HC_IDLE, DENALI_HC_NET_ATTACH, DENALI_HC_NET_KICK};
+    const unsigned numbers[] = {DENALI_HC_NOP,        DENALI_HC_EXIT,       DENALI_HC_CONSOLE_WRITE,
+                                DENALI_HC_IDLE,       DENALI_HC_NET_ATTACH, DENALI_HC_NET_KICK,
+                                DENALI_HC_SET_FS_BASE};
     const size_t n = sizeof(numbers) / sizeof(numbers[0]);
     assert_int_equal(n, DENALI_HC_COUNT);
     for (size_t i = 0; i < n; i++) {

@@ -156,14 +156,16 @@ static enum perm expected_perm(const struct fixture *f, uint64_t va)
 {
     if (va >= f->mem_size)
         return P_NONE;
+    if (va < DENALI_SYSTEM_ADDR)
+        return P_NONE; /* page 0, the platform's pages, the page tables */
+    if (va < DENALI_SYSTEM_ADDR + PAGE)
+        return P_SYSTEM;
     if (va < DENALI_VREGS_ADDR)
         return P_NONE;
     if (va < DENALI_VREGS_ADDR + PAGE)
         return P_RO;
-    if (va < DENALI_SYSTEM_ADDR)
-        return P_NONE; /* page tables */
-    if (va < DENALI_SYSTEM_ADDR + PAGE)
-        return P_SYSTEM;
+    if (va < DENALI_GATE_ADDR + PAGE)
+        return P_RX; /* the hypercall gate */
     if (va < DENALI_STACK_BOTTOM)
         return P_NONE; /* guard */
     if (va < DENALI_STACK_TOP)
@@ -287,6 +289,7 @@ static void check_key_addresses(const struct fixture *f)
     expect_page(f, 0, P_NONE);
     expect_page(f, 0xff8, P_NONE);
     expect_page(f, DENALI_VREGS_ADDR, P_RO);
+    expect_page(f, DENALI_GATE_ADDR, P_RX);
     expect_page(f, DENALI_PAGETABLE_ADDR, P_NONE);
     expect_page(f, DENALI_PAGETABLE_ADDR + (DENALI_PAGETABLE_PAGES - 1) * PAGE, P_NONE);
     expect_page(f, DENALI_SYSTEM_ADDR, P_SYSTEM);
@@ -566,10 +569,10 @@ static void test_copy_refuses_forbidden_memory(void **state)
     } bad[] = {
         {0, 1},                              /* page 0 */
         {0x800, 8},                          /* page 0 */
-        {DENALI_VREGS_ADDR - 8, 16},         /* page 0 into the vregs */
+        {DENALI_VREGS_ADDR - 8, 16},         /* the low pages into the vregs */
         {DENALI_PAGETABLE_ADDR, 8},          /* the PML4 */
         {DENALI_PAGETABLE_ADDR + 0x6000, 8}, /* a later table */
-        {DENALI_VREGS_ADDR + PAGE - 8, 16},  /* vregs into the tables */
+        {DENALI_GATE_ADDR + PAGE - 8, 16},   /* the gate into the guard */
         {DENALI_SYSTEM_ADDR, 8},             /* GDT */
         {GUEST_TSS_ADDR, 8},                 /* TSS */
         {DENALI_SYSTEM_ADDR - 8, 16},        /* tables into the system page */

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vm_exit.h"
+#include "platform/vm_exit.h"
 
 struct kvm_run;
 struct kvm_cpuid2;

@@ -1,5 +1,5 @@
-/* A VM exit normalised into a small KVM-independent event, so exit handling is testable without
- * KVM. */
+/* A VM exit normalised into a small platform-independent event, so exit handling is testable
+ * without any platform. */
 #ifndef DENALI_VM_EXIT_H
 #define DENALI_VM_EXIT_H
 
@@ -12,8 +12,9 @@ enum vm_exit_kind {
     VM_EXIT_SHUTDOWN,    /* triple fault: any CPU exception (no guest IDT) */
     VM_EXIT_INTERRUPTED, /* a signal (quantum expiry) interrupted the run */
     VM_EXIT_HALT,
-    VM_EXIT_FAILED,     /* KVM could not enter or run the guest */
+    VM_EXIT_FAILED,     /* the platform could not enter or run the guest */
     VM_EXIT_UNEXPECTED, /* any other exit reason: fail closed */
+    VM_EXIT_FAULT,      /* process platform: a signal (CPU exception or forbidden system call) */
 };
 
 struct vm_exit {
@@ -27,7 +28,14 @@ struct vm_exit {
     uint64_t mmio_addr;
     uint64_t args[3]; /* %rdi, %rsi, %r10 at the exit */
     uint64_t rip;
-    uint64_t cr2; /* faulting address, for a shutdown */
+    uint64_t rsp;
+    uint64_t cr2; /* faulting address, for a shutdown or a fault */
+    /* VM_EXIT_FAULT: the signal, its si_code, and for SIGSYS the call and its architecture. */
+    int32_t signo;
+    int32_t si_code;
+    int32_t syscall_nr;
+    uint32_t syscall_arch;
+    char detail[96]; /* VM_EXIT_FAILED: why, in words, when the platform knows */
 };
 
 #endif

@@ -1,7 +1,7 @@
 /* The only interface to /dev/kvm: VM and vCPU set-up, running, and exits turned into small events.
  */
-#include "kvm.h"
-#include "x86_bits.h"
+#include "platform/kvm/kvm.h"
+#include "platform/kvm/x86_bits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -223,6 +223,7 @@ void kvm_vcpu_run(struct kvm_vcpu *vcpu, struct vm_exit *exit)
     }
     const struct kvm_regs *regs = &run->s.regs.regs;
     exit->rip = regs->rip;
+    exit->rsp = regs->rsp;
     exit->reason = run->exit_reason;
     switch (run->exit_reason) {
     case KVM_EXIT_IO:

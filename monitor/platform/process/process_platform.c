@@ -1,0 +1,382 @@
+/* The process platform's monitor side: starting VM processes, handing them the turn, ending them.
+ */
+#include "platform/process/process_platform.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest_image.h"
+#include "ram_pool.h"
+
+#define VMPROC_PROGRAM "denali-vmproc"
+/* While a VM runs, its worker looks this often whether the process still lives. */
+#define LIVENESS_POLL_NS 100000000l
+/* A VM process that has not parked this long after being preempted is stopped. */
+#define PREEMPT_GRACE_NS 2000000000ull
+/* A VM process must finish setting up within this. */
+#define SETUP_LIMIT_NS 10000000000ull
+
+struct process_platform {
+    struct platform base;
+    char program[PATH_MAX];
+    pid_t monitor_pid;
+    uint32_t launch_flags;
+};
+
+struct platform_vcpu {
+    pid_t pid;
+    struct vmproc_control *control; /* the monitor's view, in the VM's slice of guest RAM */
+    volatile sig_atomic_t kicked;
+    bool started;
+    bool result_pending;
+};
+
+static struct process_platform *process_of(struct platform *p)
+{
+    return (struct process_platform *)p;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static long futex(volatile uint32_t *word, int op, uint32_t value, const struct timespec *timeout)
+{
+    /* Shared (not FUTEX_PRIVATE_FLAG): the other side is another process. */
+    return syscall(SYS_futex, word, op, value, timeout, NULL, 0);
+}
+
+unsigned process_platform_regions(const struct guest_layout *layout,
+                                  struct vmproc_region regions[VMPROC_MAX_REGIONS])
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < layout->region_count && n < VMPROC_MAX_REGIONS; i++) {
+        const struct guest_region *r = &layout->regions[i];
+        uint32_t prot = VMPROC_PROT_READ;
+        if (r->writable)
+            prot |= VMPROC_PROT_WRITE;
+        if (r->executable)
+            prot |= VMPROC_PROT_EXEC;
+        uint32_t source = r->gate        ? VMPROC_SOURCE_GATE
+                          : r->from_file ? VMPROC_SOURCE_FILE
+                                         : VMPROC_SOURCE_RAM;
+        regions[n++] = (struct vmproc_region){.start = r->start,
+                                              .end = r->end,
+                                              .prot = prot,
+                                              .source = source,
+                                              .file_offset = r->file_offset};
+    }
+    return n;
+}
+
+void process_platform_decode(const struct vmproc_control *c, struct vm_exit *exit)
+{
+    memset(exit, 0, sizeof(*exit));
+    exit->rip = c->rip;
+    exit->rsp = c->rsp;
+    exit->reason = c->kind;
+    switch (c->kind) {
+    case VMPROC_EXIT_HYPERCALL:
+    case VMPROC_EXIT_PORT_IO:
+        exit->kind = VM_EXIT_IO;
+        /* Out-of-range values become a port no hypercall has, which stops the VM. */
+        exit->port = c->port > 0xffff ? 0xffff : (uint16_t)c->port;
+        exit->io_out = c->kind == VMPROC_EXIT_HYPERCALL || c->io_out;
+        exit->io_size = c->kind == VMPROC_EXIT_HYPERCALL ? 1 : (uint8_t)(c->io_size & 0xff);
+        exit->io_count = 1;
+        for (int i = 0; i < 3; i++)
+            exit->args[i] = c->args[i];
+        break;
+    case VMPROC_EXIT_PREEMPTED:
+        exit->kind = VM_EXIT_INTERRUPTED;
+        break;
+    case VMPROC_EXIT_FAULT:
+        exit->kind = VM_EXIT_FAULT;
+        exit->signo = c->signo;
+        exit->si_code = c->si_code;
+        exit->cr2 = c->fault_addr;
+        exit->syscall_nr = c->syscall_nr;
+        exit->syscall_arch = c->syscall_arch;
+        break;
+    default:
+        exit->kind = VM_EXIT_UNEXPECTED;
+        break;
+    }
+}
+
+static void describe_death(const siginfo_t *info, char *text, size_t len)
+{
+    if (info->si_code == CLD_EXITED)
+        snprintf(text, len, "VM process exited with status %d", info->si_status);
+    else
+        snprintf(text, len, "VM process killed by signal %d (%s)", info->si_status,
+                 sigabbrev_np(info->si_status) ? sigabbrev_np(info->si_status) : "?");
+}
+
+/* True (and the exit filled in) when the VM process has died; it stays a zombie for destroy. */
+static bool process_died(struct platform_vcpu *v, struct vm_exit *exit)
+{
+    siginfo_t info = {0};
+    if (waitid(P_PID, (id_t)v->pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || info.si_pid == 0)
+        return false;
+    memset(exit, 0, sizeof(*exit));
+    exit->kind = VM_EXIT_FAILED;
+    describe_death(&info, exit->detail, sizeof(exit->detail));
+    /* It explained itself before it exited. */
+    struct vmproc_control *c = v->control;
+    if (c->kind == VMPROC_EXIT_SETUP_FAILED) {
+        char message[VMPROC_MESSAGE_MAX];
+        memcpy(message, c->message, sizeof(message));
+        message[sizeof(message) - 1] = 0;
+        snprintf(exit->detail, sizeof(exit->detail), "VM process set-up failed: %.60s", message);
+    }
+    return true;
+}
+
+static void failed(struct vm_exit *exit, const char *text)
+{
+    memset(exit, 0, sizeof(*exit));
+    exit->kind = VM_EXIT_FAILED;
+    snprintf(exit->detail, sizeof(exit->detail), "%.90s", text);
+}
+
+/*
+ * Waits until the VM process hands the turn back. On a kick, preempts it
+ * with a signal and keeps waiting for it to park. False (exit filled in)
+ * when it died or would not park.
+ */
+static bool wait_for_turn(struct platform_vcpu *v, struct vm_exit *exit, uint64_t limit_ns)
+{
+    volatile uint32_t *turn = &v->control->turn;
+    const struct timespec poll = {.tv_sec = 0, .tv_nsec = LIVENESS_POLL_NS};
+    uint64_t preempted_at = 0;
+    uint64_t started = now_ns();
+    for (;;) {
+        uint32_t now_turn = atomic_load_explicit((_Atomic uint32_t *)turn, memory_order_acquire);
+        if (now_turn == VMPROC_TURN_MONITOR)
+            return true;
+        if (v->kicked && !preempted_at && v->started) {
+            kill(v->pid, VMPROC_PREEMPT_SIGNAL);
+            preempted_at = now_ns();
+        }
+        long rc = futex(turn, FUTEX_WAIT, now_turn, &poll);
+        if (rc == 0 || errno == EINTR || errno == EAGAIN)
+            continue;
+        if (process_died(v, exit))
+            return false;
+        uint64_t now = now_ns();
+        if (preempted_at && now - preempted_at > PREEMPT_GRACE_NS) {
+            failed(exit, "VM process did not stop within 2 s of being preempted");
+            return false;
+        }
+        if (limit_ns && now - started > limit_ns) {
+            failed(exit, "VM process did not finish setting up within 10 s");
+            return false;
+        }
+    }
+}
+
+static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
+{
+    memset(exit, 0, sizeof(*exit));
+    if (v->kicked) {
+        v->kicked = 0;
+        exit->kind = VM_EXIT_INTERRUPTED;
+        return;
+    }
+    struct vmproc_control *c = v->control;
+    if (!v->started) {
+        if (!wait_for_turn(v, exit, SETUP_LIMIT_NS))
+            return;
+        if (c->kind != VMPROC_EXIT_READY) {
+            char message[VMPROC_MESSAGE_MAX];
+            memcpy(message, c->message, sizeof(message));
+            message[sizeof(message) - 1] = 0;
+            failed(exit,
+                   c->kind == VMPROC_EXIT_SETUP_FAILED ? message : "VM process set-up went wrong");
+            return;
+        }
+        v->started = true;
+    }
+    atomic_store_explicit((_Atomic uint32_t *)&c->turn, VMPROC_TURN_GUEST, memory_order_release);
+    futex(&c->turn, FUTEX_WAKE, 1, NULL);
+    v->result_pending = false;
+    if (!wait_for_turn(v, exit, 0))
+        return;
+    v->kicked = 0;
+    /* One copy, then only the copy is looked at: the guest can write the page at any time. */
+    struct vmproc_control copy;
+    memcpy(&copy, c, sizeof(copy));
+    process_platform_decode(&copy, exit);
+}
+
+static void process_set_result(struct platform_vcpu *v, uint64_t value)
+{
+    v->control->result = value;
+    v->result_pending = true;
+}
+
+static bool process_result_pending(const struct platform_vcpu *v)
+{
+    return v->result_pending;
+}
+
+static void process_kick(struct platform_vcpu *v)
+{
+    v->kicked = 1;
+}
+
+static void process_destroy(struct platform *p, struct platform_vcpu *v)
+{
+    (void)p;
+    /* Reaped before returning: the RAM slice must not be reused while the process can run. */
+    kill(v->pid, SIGKILL);
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)v->pid, &info, WEXITED) < 0 && errno == EINTR)
+        ;
+    free(v);
+}
+
+static struct platform_vcpu *process_vcpu_create(struct platform *p,
+                                                 const struct guest_image *image, uint8_t *ram,
+                                                 char *err, size_t errlen)
+{
+    struct process_platform *pp = process_of(p);
+    struct platform_vcpu *v = calloc(1, sizeof(*v));
+    if (!v) {
+        snprintf(err, errlen, "out of memory for a VM process");
+        return NULL;
+    }
+    v->control = (struct vmproc_control *)(ram + VMPROC_CONTROL_GPA);
+    memset(v->control, 0, sizeof(*v->control));
+    uint64_t slice = ram_pool_offset(p->ram, ram);
+    struct vmproc_launch *l = (struct vmproc_launch *)(ram + VMPROC_LAUNCH_GPA);
+    *l = (struct vmproc_launch){
+        .magic = VMPROC_LAUNCH_MAGIC,
+        .version = VMPROC_LAUNCH_VERSION,
+        .entry = image->elf.entry,
+        .slice_offset = slice,
+        .slice_size = image->layout.mem_size,
+        .monitor_pid = (uint32_t)pp->monitor_pid,
+        .flags = pp->launch_flags,
+    };
+    l->region_count = process_platform_regions(&image->layout, l->regions);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    /*
+     * Through descriptors above both, so that neither is overwritten by the
+     * other's move when one of them already sits at 3 or 4.
+     */
+    int above = (p->ram->memfd > image->fd ? p->ram->memfd : image->fd) + 1;
+    posix_spawn_file_actions_adddup2(&actions, p->ram->memfd, above);
+    posix_spawn_file_actions_adddup2(&actions, image->fd, above + 1);
+    posix_spawn_file_actions_adddup2(&actions, above, VMPROC_RAM_FD);
+    posix_spawn_file_actions_adddup2(&actions, above + 1, VMPROC_IMAGE_FD);
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    /* Its own process group, so a terminal's ^C reaches the monitor only, which stops VMs itself.
+     */
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
+    char slice_text[24];
+    snprintf(slice_text, sizeof(slice_text), "%lx", (unsigned long)slice);
+    char *argv[] = {VMPROC_PROGRAM, slice_text, NULL};
+    char *envp[] = {NULL};
+    int rc = posix_spawn(&v->pid, pp->program, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start a VM process (%s): %s", pp->program, strerror(rc));
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void process_close(struct platform *p)
+{
+    free(p);
+}
+
+static const struct platform_ops process_ops = {
+    .name = "process",
+    .vcpu_create = process_vcpu_create,
+    .vcpu_run = process_run,
+    .vcpu_set_result = process_set_result,
+    .vcpu_result_pending = process_result_pending,
+    .vcpu_kick = process_kick,
+    .vcpu_destroy = process_destroy,
+    .close = process_close,
+};
+
+/* The VM-process program lives beside the monitor's own binary. */
+static int find_program(char *path, size_t len, char *err, size_t errlen)
+{
+    const char *override = getenv("DENALI_VMPROC");
+    if (override && *override) {
+        snprintf(path, len, "%s", override);
+    } else {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0) {
+            snprintf(err, errlen, "cannot find the monitor's own path: %s", strerror(errno));
+            return -1;
+        }
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash)
+            slash[1] = 0;
+        if (strlen(self) + sizeof(VMPROC_PROGRAM) > len) {
+            snprintf(err, errlen, "the monitor's path is too long");
+            return -1;
+        }
+        memcpy(path, self, strlen(self));
+        memcpy(path + strlen(self), VMPROC_PROGRAM, sizeof(VMPROC_PROGRAM));
+    }
+    if (access(path, X_OK) < 0) {
+        snprintf(err, errlen, "cannot run the VM-process program %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+struct platform *process_platform_open(char *err, size_t errlen)
+{
+    struct process_platform *pp = calloc(1, sizeof(*pp));
+    if (!pp) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (find_program(pp->program, sizeof(pp->program), err, errlen) < 0) {
+        free(pp);
+        return NULL;
+    }
+    pp->monitor_pid = getpid();
+    pp->launch_flags = getenv("DENALI_NO_UNSHARE") ? 0 : VMPROC_LAUNCH_UNSHARE;
+    pp->base.ops = &process_ops;
+    pp->base.kind = PLATFORM_PROCESS;
+    pp->base.shared_ram = true;
+    pp->base.fds_per_vm = 0;
+    return &pp->base;
+}

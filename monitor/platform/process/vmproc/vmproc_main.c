@@ -1,0 +1,397 @@
+/* The VM process: maps one guest, locks itself down, runs it, and turns its exits into handoffs. */
+#include <asm/prctl.h>
+#include <linux/audit.h>
+#include <linux/futex.h>
+#include <linux/prctl.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/ucontext.h>
+
+#include "denali/abi.h"
+#include "platform/process/vmproc_abi.h"
+#include "platform/process/vmproc_filter.h"
+
+/*
+ * Freestanding: no libc, no TLS, no SSE (built -mgeneral-regs-only). Its
+ * signal handlers and its gate run with the guest's FS base and interrupt
+ * the guest's SSE state, so it may touch neither.
+ */
+long vmproc_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+void vmproc_restorer(void);
+_Noreturn void vmproc_enter_guest(uint64_t entry, uint64_t stack_top);
+uint64_t vmproc_park(void);
+uint64_t vmproc_hypercall(void);
+_Noreturn void vmproc_main(uint64_t *initial_stack);
+extern const char vmproc_gate_start[], vmproc_gate_end[];
+extern const char vmproc_syscall_return[];
+
+/* Not in glibc's headers: the kernel's flag for a handler that brings its own return path. */
+#define SA_RESTORER    0x04000000
+#define STACK_SIZE     (16 * 1024)
+#define ALT_STACK_SIZE (16 * 1024)
+__attribute__((aligned(16), used)) static uint8_t stack[STACK_SIZE];
+__attribute__((aligned(16))) static uint8_t alt_stack[ALT_STACK_SIZE];
+__asm__(".globl vmproc_stack_top\n.set vmproc_stack_top, stack + 16384\n");
+_Static_assert(STACK_SIZE == 16384, "vmproc_stack_top above");
+
+/* Executable guest ranges, for decoding an in/out instruction the guest executed itself. */
+static struct vmproc_region exec_regions[VMPROC_MAX_REGIONS];
+static unsigned exec_region_count;
+static int control_mapped;
+
+#define CONTROL ((volatile struct vmproc_control *)VMPROC_CONTROL_ADDR)
+
+/* The compiler may emit calls to these for struct copies. */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+void *memcpy(void *dst, const void *src, size_t n)
+{
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    while (n--)
+        *d++ = *s++;
+    return dst;
+}
+void *memset(void *dst, int c, size_t n)
+{
+    uint8_t *d = dst;
+    while (n--)
+        *d++ = (uint8_t)c;
+    return dst;
+}
+
+static long sys(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    return vmproc_syscall(nr, a1, a2, a3, a4, a5, a6);
+}
+
+_Noreturn static void die(int code)
+{
+    for (;;)
+        sys(SYS_exit_group, code, 0, 0, 0, 0, 0);
+}
+
+uint64_t vmproc_park(void)
+{
+    volatile struct vmproc_control *c = CONTROL;
+    __atomic_store_n(&c->turn, VMPROC_TURN_MONITOR, __ATOMIC_SEQ_CST);
+    sys(SYS_futex, (long)&c->turn, FUTEX_WAKE, 1, 0, 0, 0);
+    while (__atomic_load_n(&c->turn, __ATOMIC_ACQUIRE) != VMPROC_TURN_GUEST)
+        sys(SYS_futex, (long)&c->turn, FUTEX_WAIT, VMPROC_TURN_MONITOR, 0, 0, 0);
+    return c->result;
+}
+
+/* Called by the gate with the call recorded in the control page; answers it or hands it over. */
+uint64_t vmproc_hypercall(void)
+{
+    volatile struct vmproc_control *c = CONTROL;
+    if (c->port == DENALI_PORT_BASE + DENALI_HC_SET_FS_BASE)
+        return sys(SYS_arch_prctl, ARCH_SET_FS, (long)c->args[0], 0, 0, 0, 0) == 0 ? 1 : 0;
+    return vmproc_park();
+}
+
+/* Set-up failed: tell the monitor why (when the control page is there) and exit. */
+_Noreturn static void fail(const char *what, long err)
+{
+    volatile struct vmproc_control *c = CONTROL;
+    if (control_mapped) {
+        unsigned i = 0;
+        for (; what[i] && i < VMPROC_MESSAGE_MAX - 24; i++)
+            c->message[i] = what[i];
+        const char *suffix = ": errno ";
+        for (unsigned j = 0; suffix[j]; j++)
+            c->message[i++] = suffix[j];
+        long e = -err;
+        char digits[12];
+        unsigned n = 0;
+        do {
+            digits[n++] = (char)('0' + e % 10);
+            e /= 10;
+        } while (e && n < sizeof(digits));
+        while (n)
+            c->message[i++] = digits[--n];
+        c->message[i] = 0;
+        c->kind = VMPROC_EXIT_SETUP_FAILED;
+        __atomic_store_n(&c->turn, VMPROC_TURN_MONITOR, __ATOMIC_SEQ_CST);
+        sys(SYS_futex, (long)&c->turn, FUTEX_WAKE, 1, 0, 0, 0);
+    }
+    die(127);
+}
+
+static void check(long rc, const char *what)
+{
+    if (rc < 0)
+        fail(what, rc);
+}
+
+static uint64_t parse_hex(const char *text)
+{
+    uint64_t v = 0;
+    for (; *text; text++) {
+        char ch = *text;
+        unsigned d = ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
+                     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                                              : 16;
+        if (d == 16)
+            die(126);
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static long prot_of(uint32_t prot)
+{
+    return ((prot & VMPROC_PROT_READ) ? PROT_READ : 0) |
+           ((prot & VMPROC_PROT_WRITE) ? PROT_WRITE : 0) |
+           ((prot & VMPROC_PROT_EXEC) ? PROT_EXEC : 0);
+}
+
+static void map_gate(void)
+{
+    long rc = sys(SYS_mmap, DENALI_GATE_ADDR, DENALI_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    check(rc, "mapping the gate");
+    uint8_t *gate = (uint8_t *)(uintptr_t)DENALI_GATE_ADDR;
+    for (const char *p = vmproc_gate_start; p < vmproc_gate_end; p++)
+        *gate++ = (uint8_t)*p;
+    check(sys(SYS_mprotect, DENALI_GATE_ADDR, DENALI_PAGE_SIZE, PROT_READ | PROT_EXEC, 0, 0, 0),
+          "sealing the gate");
+}
+
+static void map_guest(const struct vmproc_launch *l)
+{
+    for (unsigned i = 0; i < l->region_count && i < VMPROC_MAX_REGIONS; i++) {
+        const struct vmproc_region *r = &l->regions[i];
+        if (r->end <= r->start || r->start < DENALI_LOW_LIMIT || r->end > l->slice_size)
+            fail("a region outside the guest", -22);
+        long rc;
+        if (r->source == VMPROC_SOURCE_GATE) {
+            map_gate();
+            rc = 0;
+        } else if (r->source == VMPROC_SOURCE_FILE) {
+            rc = sys(SYS_mmap, (long)r->start, (long)(r->end - r->start), prot_of(r->prot),
+                     MAP_PRIVATE | MAP_FIXED, VMPROC_IMAGE_FD, (long)r->file_offset);
+        } else {
+            rc = sys(SYS_mmap, (long)r->start, (long)(r->end - r->start), prot_of(r->prot),
+                     MAP_SHARED | MAP_FIXED, VMPROC_RAM_FD, (long)(l->slice_offset + r->start));
+        }
+        check(rc, "mapping guest memory");
+        if ((r->prot & VMPROC_PROT_EXEC) && exec_region_count < VMPROC_MAX_REGIONS)
+            exec_regions[exec_region_count++] = *r;
+    }
+}
+
+struct kernel_sigaction {
+    void (*handler)(int, siginfo_t *, void *);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+/* The exit fields a preemption must not clobber when it lands inside the gate. */
+struct exit_record {
+    uint32_t kind, port;
+    uint64_t args[3], rip, rsp;
+};
+
+static void save_record(struct exit_record *r)
+{
+    volatile struct vmproc_control *c = CONTROL;
+    r->kind = c->kind;
+    r->port = c->port;
+    for (int i = 0; i < 3; i++)
+        r->args[i] = c->args[i];
+    r->rip = c->rip;
+    r->rsp = c->rsp;
+}
+
+static void restore_record(const struct exit_record *r)
+{
+    volatile struct vmproc_control *c = CONTROL;
+    c->kind = r->kind;
+    c->port = r->port;
+    for (int i = 0; i < 3; i++)
+        c->args[i] = r->args[i];
+    c->rip = r->rip;
+    c->rsp = r->rsp;
+}
+
+static int in_exec_region(uint64_t addr, uint64_t len)
+{
+    for (unsigned i = 0; i < exec_region_count; i++)
+        if (addr >= exec_regions[i].start && addr + len <= exec_regions[i].end && addr + len > addr)
+            return 1;
+    return 0;
+}
+
+/*
+ * A guest that executes in/out itself gets a general-protection SIGSEGV;
+ * decode the instruction so it exits like a port access under kvm. Returns
+ * its length, or 0 when it is not one.
+ */
+static unsigned decode_port_io(const greg_t *g, volatile struct vmproc_control *c)
+{
+    uint64_t rip = (uint64_t)g[REG_RIP];
+    if (!in_exec_region(rip, 3))
+        return 0;
+    const uint8_t *insn = (const uint8_t *)(uintptr_t)rip;
+    unsigned len = 0, size = 1;
+    if (insn[0] == 0x66) {
+        size = 2;
+        len = 1;
+    }
+    uint8_t op = insn[len];
+    int imm = op == 0xe4 || op == 0xe5 || op == 0xe6 || op == 0xe7;
+    int reg = op == 0xec || op == 0xed || op == 0xee || op == 0xef;
+    if (!imm && !reg)
+        return 0;
+    if (op & 1)
+        size = size == 2 ? 2 : 4;
+    else
+        size = 1;
+    c->port = imm ? insn[len + 1] : (uint32_t)(g[REG_RDX] & 0xffff);
+    c->io_out = (op & 2) != 0;
+    c->io_size = size;
+    c->args[0] = (uint64_t)g[REG_RDI];
+    c->args[1] = (uint64_t)g[REG_RSI];
+    c->args[2] = (uint64_t)g[REG_R10];
+    c->rip = rip;
+    c->rsp = (uint64_t)g[REG_RSP];
+    c->kind = VMPROC_EXIT_PORT_IO;
+    return len + 1 + (unsigned)imm;
+}
+
+static void on_preempt(volatile struct vmproc_control *c, greg_t *g)
+{
+    /* Parked already (the monitor has the turn): the exit it is handling is the answer. */
+    if (__atomic_load_n(&c->turn, __ATOMIC_ACQUIRE) != VMPROC_TURN_GUEST)
+        return;
+    struct exit_record saved;
+    save_record(&saved);
+    c->kind = VMPROC_EXIT_PREEMPTED;
+    c->rip = (uint64_t)g[REG_RIP];
+    c->rsp = (uint64_t)g[REG_RSP];
+    vmproc_park();
+    restore_record(&saved);
+}
+
+static void on_signal(int sig, siginfo_t *si, void *context)
+{
+    volatile struct vmproc_control *c = CONTROL;
+    greg_t *g = ((ucontext_t *)context)->uc_mcontext.gregs;
+    if (sig == VMPROC_PREEMPT_SIGNAL) {
+        on_preempt(c, g);
+        return;
+    }
+    if (sig == SIGSEGV && si->si_code == SI_KERNEL) {
+        unsigned len = decode_port_io(g, c);
+        if (len) {
+            uint64_t result = vmproc_park();
+            g[REG_RAX] = (greg_t)result;
+            g[REG_RIP] += len;
+            return;
+        }
+    }
+    c->kind = VMPROC_EXIT_FAULT;
+    c->signo = sig;
+    c->si_code = si->si_code;
+    c->rip = (uint64_t)g[REG_RIP];
+    c->rsp = (uint64_t)g[REG_RSP];
+    c->fault_addr = (uint64_t)(uintptr_t)si->si_addr;
+    if (sig == SIGSYS) {
+        c->syscall_nr = si->si_syscall;
+        c->syscall_arch = si->si_arch;
+        c->fault_addr = 0;
+    }
+    /* A fault ends the VM: the monitor never hands the turn back, it ends the process. */
+    for (;;)
+        vmproc_park();
+}
+
+static void install_handlers(void)
+{
+    stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof(alt_stack), .ss_flags = 0};
+    check(sys(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0), "sigaltstack");
+    static const int signals[] = {
+        SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, VMPROC_PREEMPT_SIGNAL};
+    for (unsigned i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+        struct kernel_sigaction sa = {
+            .handler = on_signal,
+            .flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
+            .restorer = vmproc_restorer,
+            .mask = ~0ull, /* nothing nests: a handler is never interrupted by another */
+        };
+        check(sys(SYS_rt_sigaction, signals[i], (long)&sa, 0, 8, 0, 0), "rt_sigaction");
+    }
+    uint64_t none = 0;
+    check(sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0), "rt_sigprocmask");
+}
+
+static void set_limits(void)
+{
+    static const int zero_limits[] = {RLIMIT_NOFILE,  RLIMIT_NPROC,    RLIMIT_CORE, RLIMIT_FSIZE,
+                                      RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_LOCKS};
+    for (unsigned i = 0; i < sizeof(zero_limits) / sizeof(zero_limits[0]); i++) {
+        struct rlimit none = {0, 0};
+        check(sys(SYS_prlimit64, 0, zero_limits[i], (long)&none, 0, 0, 0), "prlimit");
+    }
+}
+
+static void lock_down(const struct vmproc_launch *l)
+{
+    /* Descriptors first: the guest's memory is mapped, and it needs no file at all. */
+    if (sys(SYS_close_range, 0, ~0u, 0, 0, 0, 0) < 0)
+        for (int fd = 0; fd < 1024; fd++)
+            sys(SYS_close, fd, 0, 0, 0, 0, 0);
+    if (l->flags & VMPROC_LAUNCH_UNSHARE)
+        sys(SYS_unshare, CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, 0, 0, 0, 0, 0);
+    set_limits();
+    check(sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0), "PR_SET_DUMPABLE");
+    check(sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
+    install_handlers();
+    /* The kernel's stack, vdso and vvar: the guest needs none of them, so it gets none. */
+    sys(SYS_munmap, VMPROC_HIGH_FLOOR, VMPROC_USER_TOP - VMPROC_HIGH_FLOOR, 0, 0, 0, 0);
+    struct sock_filter prog[VMPROC_FILTER_MAX];
+    struct vmproc_filter_spec spec = {.syscall_ip = (uint64_t)(uintptr_t)vmproc_syscall_return,
+                                      .futex_addr = VMPROC_CONTROL_ADDR + VMPROC_CTL_TURN,
+                                      .arch_prctl_code = ARCH_SET_FS};
+    struct sock_fprog fprog = {.len = (unsigned short)vmproc_filter_build(&spec, prog),
+                               .filter = prog};
+    check(sys(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&fprog, 0, 0, 0), "seccomp");
+}
+
+_Noreturn void vmproc_main(uint64_t *initial_stack)
+{
+    long argc = (long)initial_stack[0];
+    char **argv = (char **)(initial_stack + 1);
+    if (argc != 2)
+        die(125);
+    uint64_t slice = parse_hex(argv[1]);
+    /* The control page first, so that every later failure can be explained. */
+    long rc = sys(SYS_mmap, VMPROC_CONTROL_ADDR, 4096, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_FIXED, VMPROC_RAM_FD, (long)(slice + VMPROC_CONTROL_GPA));
+    if (rc < 0)
+        die(124);
+    control_mapped = 1;
+    check(sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0), "PR_SET_PDEATHSIG");
+    static struct vmproc_launch launch;
+    rc = sys(SYS_pread64, VMPROC_RAM_FD, (long)&launch, sizeof(launch),
+             (long)(slice + VMPROC_LAUNCH_GPA), 0, 0);
+    if (rc != (long)sizeof(launch) || launch.magic != VMPROC_LAUNCH_MAGIC ||
+        launch.version != VMPROC_LAUNCH_VERSION || launch.slice_offset != slice)
+        fail("bad launch block", rc < 0 ? rc : -22);
+    /* The monitor died before we could ask to die with it. */
+    if (sys(SYS_getppid, 0, 0, 0, 0, 0, 0) != (long)launch.monitor_pid)
+        die(123);
+    map_guest(&launch);
+    lock_down(&launch);
+    CONTROL->kind = VMPROC_EXIT_READY;
+    vmproc_park();
+    vmproc_enter_guest(launch.entry, DENALI_STACK_TOP);
+}

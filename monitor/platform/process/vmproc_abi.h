@@ -1,0 +1,125 @@
+/* The contract between the monitor and a VM process: addresses, the control page, the launch block.
+ */
+#ifndef DENALI_VMPROC_ABI_H
+#define DENALI_VMPROC_ABI_H
+
+/*
+ * Where the VM process keeps its own pieces. The guest owns [0, 4 GiB); the
+ * platform's code and pages sit far above it, and everything above
+ * VMPROC_HIGH_FLOOR (the kernel's stack, vdso and vvar) is unmapped before
+ * the guest runs. All of it is visible to the guest (a process has no
+ * privilege levels), so none of it is trusted by the monitor.
+ */
+#define VMPROC_STUB_BASE    0x600000000000 /* the VM-process program is linked here */
+#define VMPROC_CONTROL_ADDR 0x5ffffffff000 /* its control page */
+#define VMPROC_HIGH_FLOOR   0x700000000000
+#define VMPROC_USER_TOP     0x7ffffffff000 /* the top of a 47-bit user address space */
+/* Guest-physical pages below 0x10000 the guest never sees: the slice's private pages. */
+#define VMPROC_CONTROL_GPA 0x1000
+#define VMPROC_LAUNCH_GPA  0x2000
+/* Descriptors the program is started with; it closes both before the guest runs. */
+#define VMPROC_RAM_FD   3
+#define VMPROC_IMAGE_FD 4
+/* The monitor preempts a running VM process with this signal. */
+#define VMPROC_PREEMPT_SIGNAL 10 /* SIGUSR1 */
+
+/* Whose turn it is (the control page's first word, a shared futex). */
+#define VMPROC_TURN_SETUP   0u
+#define VMPROC_TURN_MONITOR 1u
+#define VMPROC_TURN_GUEST   2u
+
+/* Why the VM process handed the turn to the monitor. */
+#define VMPROC_EXIT_READY        1u /* set up and locked down; the next turn runs the guest */
+#define VMPROC_EXIT_HYPERCALL    2u /* through the gate */
+#define VMPROC_EXIT_PORT_IO      3u /* an in/out instruction executed by the guest itself */
+#define VMPROC_EXIT_PREEMPTED    4u
+#define VMPROC_EXIT_FAULT        5u /* a signal: CPU exception or forbidden system call */
+#define VMPROC_EXIT_SETUP_FAILED 6u /* message says why; the process then exits */
+
+/* Control-page offsets, for the gate's assembly; checked against the struct below. */
+#define VMPROC_CTL_TURN 0
+#define VMPROC_CTL_KIND 64
+#define VMPROC_CTL_PORT 68
+#define VMPROC_CTL_ARG0 72
+#define VMPROC_CTL_ARG1 80
+#define VMPROC_CTL_ARG2 88
+#define VMPROC_CTL_RIP  96
+#define VMPROC_CTL_RSP  104
+
+#define VMPROC_LAUNCH_MAGIC   0x564d5052u /* "RPMV" */
+#define VMPROC_LAUNCH_VERSION 1u
+#define VMPROC_MAX_REGIONS    24u
+#define VMPROC_MESSAGE_MAX    160u
+
+/* Launch flags. */
+#define VMPROC_LAUNCH_UNSHARE 1u /* new user, IPC, UTS and mount namespaces where allowed */
+
+#define VMPROC_PROT_READ  1u
+#define VMPROC_PROT_WRITE 2u
+#define VMPROC_PROT_EXEC  4u
+
+#define VMPROC_SOURCE_RAM  0u /* the VM's slice of the RAM memfd, shared with the monitor */
+#define VMPROC_SOURCE_FILE 1u /* the image file, private: text and read-only data shared */
+#define VMPROC_SOURCE_GATE 2u /* the hypercall gate, built by the VM process */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+/*
+ * The control page: written by both sides. The VM process fills the exit
+ * fields and hands the turn to the monitor; the monitor writes the result
+ * and hands it back. The guest can write it too, so the monitor copies it
+ * once and treats every field as untrusted.
+ */
+struct vmproc_control {
+    uint32_t turn;
+    uint32_t pad0[15];
+    uint32_t kind;
+    uint32_t port;
+    uint64_t args[3];
+    uint64_t rip;
+    uint64_t rsp;
+    int32_t signo;
+    int32_t si_code;
+    uint64_t fault_addr;
+    int32_t syscall_nr;
+    uint32_t syscall_arch;
+    uint32_t io_out;
+    uint32_t io_size;
+    uint64_t result;
+    char message[VMPROC_MESSAGE_MAX];
+};
+
+_Static_assert(__builtin_offsetof(struct vmproc_control, kind) == VMPROC_CTL_KIND, "ctl kind");
+_Static_assert(__builtin_offsetof(struct vmproc_control, port) == VMPROC_CTL_PORT, "ctl port");
+_Static_assert(__builtin_offsetof(struct vmproc_control, args) == VMPROC_CTL_ARG0, "ctl args");
+_Static_assert(__builtin_offsetof(struct vmproc_control, rip) == VMPROC_CTL_RIP, "ctl rip");
+_Static_assert(__builtin_offsetof(struct vmproc_control, rsp) == VMPROC_CTL_RSP, "ctl rsp");
+_Static_assert(sizeof(struct vmproc_control) <= 4096, "control fits a page");
+
+struct vmproc_region {
+    uint64_t start;
+    uint64_t end;
+    uint32_t prot;   /* VMPROC_PROT_* */
+    uint32_t source; /* VMPROC_SOURCE_* */
+    uint64_t file_offset;
+};
+
+/* Written by the monitor into the slice before the VM process starts; read once by it. */
+struct vmproc_launch {
+    uint32_t magic;
+    uint32_t version;
+    uint64_t entry;
+    uint64_t slice_offset;
+    uint64_t slice_size;
+    uint32_t monitor_pid;
+    uint32_t flags;
+    uint32_t region_count;
+    uint32_t pad;
+    struct vmproc_region regions[VMPROC_MAX_REGIONS];
+};
+
+_Static_assert(sizeof(struct vmproc_launch) <= 4096, "launch block fits a page");
+#endif
+
+#endif
