@@ -10,9 +10,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "monitor.h"
-#include "network.h"
-#include "worker.h"
+#include "sched/monitor.h"
+#include "net/network.h"
+#include "sched/worker.h"
 
 #define EXIT_VM_FAILED      1
 #define EXIT_USAGE          2
@@ -211,7 +211,8 @@ static int run_command(int argc, char **argv)
     }
     m.platform->ram = &m.ram;
     watch_signals(&m);
-    if (network_start(&m, err, sizeof(err)) < 0) {
+    struct network *net = network_start(&m, err, sizeof(err));
+    if (!net && err[0]) {
         fprintf(stderr, "denali: %s\n", err);
         return EXIT_USAGE;
     }
@@ -229,7 +230,7 @@ static int run_command(int argc, char **argv)
     int status = report(&m);
     if (options.stats)
         print_stats(&m, wall);
-    network_stop(&m);
+    network_stop(net);
     ram_pool_destroy(&m.ram);
     platform_close(m.platform);
     guest_image_unload(&m.image);

@@ -1,10 +1,16 @@
-# Builds the monitor, build/denali, the library of its parts that unit tests link, and the
-# process platform's VM-process program, build/denali-vmproc.
-MONITOR_SRCS := $(filter-out monitor/main.c,$(wildcard monitor/*.c monitor/platform/*.c \
-	monitor/platform/kvm/*.c monitor/platform/process/*.c))
-MONITOR_OBJS := $(MONITOR_SRCS:%.c=$(BUILD)/%.o)
-MONITOR_HDRS := $(wildcard monitor/*.h monitor/platform/*.h monitor/platform/*/*.h)
-MONITOR_LIB  := $(BUILD)/monitor/libmonitor.a
+# Builds the monitor, build/denali, one library per layer of it (each a unit test can link with
+# only the layers below it), and the process platform's VM-process program, build/denali-vmproc.
+#
+# Layers, each calling only those below it: net (the LAN, NIC, uplinks), sched (workers, exit
+# handling, VMs), platform (kvm, process), image (ELF, layout, RAM), util (console, clock).
+MONITOR_LAYERS := net sched platform image util
+layer_srcs = $(wildcard monitor/$(1)/*.c monitor/$(1)/*/*.c)
+layer_lib  = $(BUILD)/monitor/libdenali_$(1).a
+MONITOR_HDRS := $(wildcard monitor/*.h monitor/*/*.h monitor/*/*/*.h)
+# The VM-process program's own sources are not part of any library.
+VMPROC_DIR := monitor/platform/process
+MONITOR_SRCS := $(filter-out $(VMPROC_DIR)/vmproc/%,$(foreach l,$(MONITOR_LAYERS),$(call layer_srcs,$(l))))
+MONITOR_LIBS := $(foreach l,$(MONITOR_LAYERS),$(call layer_lib,$(l)))
 # libslirp (Debian libslirp-dev) gives `--net user` its TCP/IP to the host.
 MONITOR_LDLIBS := -lslirp -lm
 
@@ -12,17 +18,24 @@ $(BUILD)/monitor/%.o: monitor/%.c $(MONITOR_HDRS) include/denali/abi.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_HOST) -c $< -o $@
 
-$(MONITOR_LIB): $(MONITOR_OBJS)
+define layer_rule
+$(call layer_lib,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(VMPROC_DIR)/vmproc/%,$(call layer_srcs,$(1))))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach l,$(MONITOR_LAYERS),$(eval $(call layer_rule,$(l))))
+
+# The command itself: its option parsing is a library too, for its unit test.
+$(call layer_lib,command): $(BUILD)/monitor/options.o
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/denali: $(BUILD)/monitor/main.o $(MONITOR_LIB) | $(BUILD)/denali-vmproc
+$(BUILD)/denali: $(BUILD)/monitor/main.o $(call layer_lib,command) $(MONITOR_LIBS) | $(BUILD)/denali-vmproc
 	$(CC) $(LDFLAGS_HOST) -o $@ $^ $(MONITOR_LDLIBS)
 
 # The VM process: freestanding (no libc, no TLS, no SSE: its code runs inside the guest's
 # context), static, linked far above any guest address (position-independent code, so
 # rip-relative addressing reaches it there), with a non-executable stack.
-VMPROC_DIR   := monitor/platform/process
 VMPROC_SRCS  := $(VMPROC_DIR)/vmproc/vmproc_main.c $(VMPROC_DIR)/vmproc/vmproc_entry.S \
 	$(VMPROC_DIR)/vmproc_filter.c
 VMPROC_CFLAGS := $(CSTD) $(WARN) -O2 -g -Iinclude -Imonitor -ffreestanding -fno-builtin \

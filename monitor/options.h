@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "platform/platform.h"
-#include "publish.h"
+#include "net/publish.h"
 
 enum console_mode { CONSOLE_STDOUT, CONSOLE_NULL, CONSOLE_DIR };
 enum net_mode { NET_USER, NET_TAP, NET_NONE };

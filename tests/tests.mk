@@ -1,14 +1,31 @@
 # Unit tests: each tests/unit/test_*.c becomes $(BUILD)/tests/unit/test_* (phony target unit-tests).
 #
-# Each links with the monitor's library of pure parts, the C helpers in tests/lib and cmocka, and
-# needs no /dev/kvm. tests/run-tests.sh runs them all, then the integration scripts.
+# Each links with the monitor's layer libraries it tests and those below it only (so the network's
+# tests link no scheduler or platform code), the C helpers in tests/lib and cmocka, and needs no
+# /dev/kvm. tests/run-tests.sh runs them all, then the integration scripts.
 UNIT_TEST_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS     := $(UNIT_TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 TEST_LIB_SRCS  := $(wildcard tests/lib/*.c)
 TEST_LIB_OBJS  := $(TEST_LIB_SRCS:%.c=$(BUILD)/%.o)
-TEST_HEADERS   := $(wildcard tests/lib/*.h) $(wildcard monitor/*.h) include/denali/abi.h
+TEST_HEADERS   := $(wildcard tests/lib/*.h) $(MONITOR_HDRS) include/denali/abi.h
 CFLAGS_TEST    := $(CFLAGS_HOST) -Itests/lib
-TEST_LDLIBS    := $(MONITOR_LIB) -lcmocka -pthread $(MONITOR_LDLIBS)
+
+# The layers each test links, top first; a test not listed links them all.
+TEST_LAYERS_test_console        := util
+TEST_LAYERS_test_elf_image      := image util
+TEST_LAYERS_test_guest_layout   := image util
+TEST_LAYERS_test_sched_queue    := sched util
+TEST_LAYERS_test_exit_handler   := sched platform image util
+TEST_LAYERS_test_frame_view     := net image util
+TEST_LAYERS_test_guest_sockets  := net image util
+TEST_LAYERS_test_ipv4_fragment  := net image util
+TEST_LAYERS_test_lan            := net image util
+TEST_LAYERS_test_publish        := net image util
+TEST_LAYERS_test_uplink_slirp   := net sched image util
+TEST_LAYERS_test_options        := command net platform image util
+TEST_LAYERS_test_vmproc_filter  := platform image util
+test_layers = $(or $(TEST_LAYERS_$(1)),command $(MONITOR_LAYERS))
+test_libs   = $(foreach l,$(call test_layers,$(1)),$(call layer_lib,$(l)))
 
 .PHONY: unit-tests
 unit-tests: $(UNIT_TESTS)
@@ -17,7 +34,9 @@ $(TEST_LIB_OBJS): $(BUILD)/tests/lib/%.o: tests/lib/%.c $(TEST_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_TEST) -c $< -o $@
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_LIB_OBJS) $(MONITOR_LIB) $(TEST_HEADERS)
+.SECONDEXPANSION:
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_LIB_OBJS) $$(call test_libs,%) $(TEST_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) -o $@ $< $(TEST_LIB_OBJS) $(TEST_LDLIBS)
+	$(CC) $(CFLAGS_TEST) -o $@ $< $(TEST_LIB_OBJS) $(call test_libs,$*) -lcmocka -pthread \
+		$(MONITOR_LDLIBS)
 

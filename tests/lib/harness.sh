@@ -2,6 +2,11 @@
 # shellcheck shell=bash
 # shellcheck source=tests/lib/tap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+# Run by hand, a script follows the platform `denali platforms` says auto picks, as the monitor will.
+if [ -z "${DENALI_PLATFORM:-}" ]; then
+    DENALI_PLATFORM=$("$DENALI" platforms 2>/dev/null | sed -n 's/^auto: \([a-z]*\).*/\1/p')
+    export DENALI_PLATFORM
+fi
 GUESTS="$DENALI_ROOT/build/guests"
 TEST_GUESTS="$DENALI_ROOT/build/tests/guests"
 tap_tmpdir

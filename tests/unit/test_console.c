@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "console.h"
+#include "util/console.h"
 #include "denali/abi.h"
 #include "test_util.h"
 

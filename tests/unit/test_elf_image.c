@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "denali/abi.h"
-#include "elf_image.h"
+#include "image/elf_image.h"
 #include "test_elf.h"
 #include "test_util.h"
 

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 
 #include "denali/abi.h"
-#include "exit_handler.h"
-#include "guest_layout.h"
+#include "sched/exit_handler.h"
+#include "image/guest_layout.h"
 #include "test_elf.h"
 #include "test_util.h"
 

@@ -8,7 +8,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "frame_view.h"
+#include "net/frame_view.h"
 #include "test_util.h"
 
 /* Frames are written byte by byte here, so the view is checked against the wire format itself. */

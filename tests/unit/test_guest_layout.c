@@ -12,8 +12,8 @@
 #include <sys/mman.h>
 
 #include "denali/abi.h"
-#include "elf_image.h"
-#include "guest_layout.h"
+#include "image/elf_image.h"
+#include "image/guest_layout.h"
 #include "test_elf.h"
 #include "test_util.h"
 

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "guest_sockets.h"
+#include "net/guest_sockets.h"
 
 enum { PROTO_ICMP = 1, PROTO_TCP = 6, PROTO_UDP = 17 };
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "denali/abi.h"
-#include "ipv4_fragment.h"
+#include "net/ipv4_fragment.h"
 #include "test_util.h"
 
 #define MAX_PIECES 8

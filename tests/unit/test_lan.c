@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lan.h"
+#include "net/lan.h"
 #include "test_util.h"
 
 #define VMS 4u

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "publish.h"
+#include "net/publish.h"
 #include "test_util.h"
 
 static char err[512];

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched_queue.h"
+#include "sched/sched_queue.h"
 
 #define MANY 1000
 

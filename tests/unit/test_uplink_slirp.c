@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lan.h"
+#include "net/lan.h"
 #include "test_util.h"
-#include "uplink_slirp.h"
+#include "net/uplink_slirp.h"
 
 /* Three slirp instances: two full groups of 16 and one of 8. */
 #define VMS           40u

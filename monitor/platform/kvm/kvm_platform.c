@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest_image.h"
+#include "image/guest_image.h"
 #include "platform/kvm/kvm.h"
 
 struct kvm_platform {

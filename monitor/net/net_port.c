@@ -1,0 +1,186 @@
+/* One VM's virtual NIC: the rx/tx rings in its memory, checked on every access, and their counters.
+ */
+#include "net/net_port.h"
+
+#include <net/ethernet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/guest_layout.h"
+
+void net_port_init(struct net_port *port, const uint8_t mac[6], uint32_t ipv4)
+{
+    memset(port, 0, sizeof(*port));
+    pthread_mutex_init(&port->lock, NULL);
+    memcpy(port->mac, mac, 6);
+    port->ipv4 = ipv4;
+}
+
+enum net_attach_result net_port_attach(struct net_port *port, const struct guest_memory *mem,
+                                       uint64_t gpa, uint64_t size)
+{
+    /* Memory safety first, as for every hypercall: a buffer the guest cannot write stops it. */
+    if (!guest_range_ok(mem, gpa, size, true))
+        return NET_ATTACH_FAULT;
+    if (size != DENALI_NET_AREA_SIZE || gpa % DENALI_PAGE_SIZE != 0)
+        return NET_ATTACH_EINVAL;
+    pthread_mutex_lock(&port->lock);
+    bool already = port->area != NULL;
+    if (!already) {
+        port->area = (struct denali_net_area *)(mem->ram + gpa);
+        /* Start from whatever the guest's counters say; only the guest's own side is trusted. */
+        port->rx_produced = __atomic_load_n(&port->area->rx_consumed, __ATOMIC_ACQUIRE);
+        port->tx_consumed = __atomic_load_n(&port->area->tx_produced, __ATOMIC_ACQUIRE);
+        __atomic_store_n(&port->area->rx_produced, port->rx_produced, __ATOMIC_RELEASE);
+        __atomic_store_n(&port->area->tx_consumed, port->tx_consumed, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&port->lock);
+    return already ? NET_ATTACH_EINVAL : NET_ATTACH_OK;
+}
+
+void net_port_detach(struct net_port *port)
+{
+    pthread_mutex_lock(&port->lock);
+    port->area = NULL;
+    pthread_mutex_unlock(&port->lock);
+}
+
+static unsigned slots_held_by(const struct net_port *port, uint32_t consumed, uint32_t source)
+{
+    unsigned held = 0;
+    for (uint32_t i = consumed; i != port->rx_produced; i++)
+        held += port->rx_source[i % DENALI_NET_RX_SLOTS] == source;
+    return held;
+}
+
+static void write_slot(struct net_port *port, struct denali_net_area *area, uint32_t consumed,
+                       uint32_t source, const uint8_t *frame, size_t len)
+{
+    port->rx_source[port->rx_produced % DENALI_NET_RX_SLOTS] = source;
+    struct denali_net_slot *slot = &area->rx[port->rx_produced % DENALI_NET_RX_SLOTS];
+    memcpy(slot->data, frame, len);
+    slot->len = (uint16_t)len;
+    port->rx_produced++;
+    __atomic_store_n(&area->rx_produced, port->rx_produced, __ATOMIC_RELEASE);
+    atomic_store(&port->rx_backlog, port->rx_produced - consumed);
+}
+
+/* Called with the lock held: keeps an uplink frame for later; false if there is no room. */
+static bool keep_for_later(struct net_port *port, const uint8_t *frame, size_t len)
+{
+    if (!port->overflow) {
+        port->overflow = malloc(NET_OVERFLOW_FRAMES * sizeof(*port->overflow));
+        if (!port->overflow)
+            return false;
+    }
+    if (port->overflow_count == NET_OVERFLOW_FRAMES)
+        return false;
+    struct net_overflow_frame *f =
+        &port->overflow[(port->overflow_head + port->overflow_count) % NET_OVERFLOW_FRAMES];
+    memcpy(f->data, frame, len);
+    f->len = (uint16_t)len;
+    port->overflow_count++;
+    atomic_fetch_add(&port->overflowed, 1);
+    return true;
+}
+
+bool net_port_refill(struct net_port *port)
+{
+    pthread_mutex_lock(&port->lock);
+    struct denali_net_area *area = port->area;
+    while (area && port->overflow_count) {
+        uint32_t consumed = __atomic_load_n(&area->rx_consumed, __ATOMIC_ACQUIRE);
+        if (port->rx_produced - consumed >= DENALI_NET_RX_SLOTS)
+            break;
+        const struct net_overflow_frame *f = &port->overflow[port->overflow_head];
+        write_slot(port, area, consumed, NET_SOURCE_UPLINK, f->data, f->len);
+        port->overflow_head = (port->overflow_head + 1) % NET_OVERFLOW_FRAMES;
+        port->overflow_count--;
+    }
+    bool waiting = area && port->overflow_count > 0;
+    pthread_mutex_unlock(&port->lock);
+    return waiting;
+}
+
+void net_port_free(struct net_port *port)
+{
+    free(port->overflow);
+    port->overflow = NULL;
+    pthread_mutex_destroy(&port->lock);
+}
+
+bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *frame, size_t len)
+{
+    if (len > DENALI_NET_FRAME_MAX) {
+        atomic_fetch_add(&port->dropped_oversize, 1);
+        return false;
+    }
+    pthread_mutex_lock(&port->lock);
+    struct denali_net_area *area = port->area;
+    if (!area) {
+        pthread_mutex_unlock(&port->lock);
+        atomic_fetch_add(&port->dropped_rx_full, 1);
+        return false;
+    }
+    uint32_t consumed = __atomic_load_n(&area->rx_consumed, __ATOMIC_ACQUIRE);
+    /* A garbage rx_consumed only makes the ring look full: the guest loses its own frames. */
+    bool full = port->rx_produced - consumed >= DENALI_NET_RX_SLOTS;
+    /* Uplink frames queue behind those already waiting, so the host's TCP sees them in order. */
+    if (source == NET_SOURCE_UPLINK && (full || port->overflow_count)) {
+        bool kept = keep_for_later(port, frame, len);
+        pthread_mutex_unlock(&port->lock);
+        if (!kept)
+            atomic_fetch_add(&port->dropped_rx_full, 1);
+        return kept;
+    }
+    if (full) {
+        pthread_mutex_unlock(&port->lock);
+        atomic_fetch_add(&port->dropped_rx_full, 1);
+        return false;
+    }
+    /* The uplink is exempt: it carries the host's congestion-controlled TCP, not a guest. */
+    if (source != NET_SOURCE_UPLINK && port->rx_produced - consumed >= NET_FAIR_SHARE_SLOTS &&
+        slots_held_by(port, consumed, source) >= NET_FAIR_SHARE_SLOTS) {
+        pthread_mutex_unlock(&port->lock);
+        atomic_fetch_add(&port->dropped_fair_share, 1);
+        return false;
+    }
+    write_slot(port, area, consumed, source, frame, len);
+    pthread_mutex_unlock(&port->lock);
+    atomic_fetch_add(&port->rx_frames, 1);
+    return true;
+}
+
+int net_port_transmit(struct net_port *port, net_port_send_fn send, void *ctx)
+{
+    struct denali_net_area *area = port->area;
+    if (!area)
+        return 0;
+    uint32_t produced = __atomic_load_n(&area->tx_produced, __ATOMIC_ACQUIRE);
+    uint32_t pending = produced - port->tx_consumed;
+    if (pending == 0)
+        return 0;
+    if (pending > DENALI_NET_TX_SLOTS)
+        return -1;
+    int sent = 0;
+    uint8_t frame[DENALI_NET_TX_FRAME_MAX];
+    for (; port->tx_consumed != produced; port->tx_consumed++) {
+        const struct denali_net_tx_slot *slot = &area->tx[port->tx_consumed % DENALI_NET_TX_SLOTS];
+        /* Read the length once, then copy: the switch must see exactly what was checked. */
+        uint16_t len = __atomic_load_n(&slot->len, __ATOMIC_RELAXED);
+        if (len < DENALI_NET_FRAME_MIN || len > DENALI_NET_TX_FRAME_MAX) {
+            atomic_fetch_add(&port->dropped_bad_len, 1);
+            continue;
+        }
+        memcpy(frame, slot->data, len);
+        if (memcmp(frame + offsetof(struct ether_header, ether_shost), port->mac, ETH_ALEN) != 0) {
+            atomic_fetch_add(&port->dropped_spoofed, 1);
+            continue;
+        }
+        send(ctx, frame, len);
+        sent++;
+    }
+    __atomic_store_n(&area->tx_consumed, port->tx_consumed, __ATOMIC_RELEASE);
+    atomic_fetch_add(&port->tx_frames, (uint64_t)sent);
+    return sent;
+}

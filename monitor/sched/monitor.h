@@ -1,0 +1,50 @@
+/* State shared by all worker threads of one `denali run`: the image, platform, RAM, results and
+ * counters. */
+#ifndef DENALI_MONITOR_H
+#define DENALI_MONITOR_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/clock.h"
+#include "util/console.h"
+#include "image/guest_image.h"
+#include "options.h"
+#include "platform/platform.h"
+#include "sched/vm_device.h"
+#include "image/ram_pool.h"
+
+enum vm_outcome { OUTCOME_NONE, OUTCOME_EXITED, OUTCOME_STOPPED };
+
+struct vm_result {
+    uint8_t outcome;
+    int32_t status;
+    uint32_t boot_us; /* from the start of creating the VM to its first exit */
+    char *reason;     /* for OUTCOME_STOPPED */
+};
+
+struct monitor {
+    const struct run_options *options;
+    struct platform *platform;
+    struct guest_image image;
+    struct console console;
+    struct ram_pool ram;
+    struct vm_result *results;
+    unsigned worker_count;
+    unsigned max_live;
+    uint64_t epoch_ns; /* virtual time zero */
+    uint64_t quantum_ns;
+    /* Virtual time at which running VMs are stopped; 0: none. A signal moves it to now. */
+    _Atomic uint64_t time_limit_ns;
+    _Atomic(const char *) stop_reason; /* why VMs were stopped at the limit */
+    void *scheduler;                   /* the workers' scheduler while they run */
+    _Atomic unsigned live;
+    _Atomic unsigned booted;
+    _Atomic unsigned finished;
+    _Atomic uint64_t all_booted_ns;
+    _Atomic uint64_t exits;
+    const struct vm_device *device; /* every VM's NIC; NULL with --net none */
+};
+
+#endif

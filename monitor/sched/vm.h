@@ -1,0 +1,41 @@
+/* One VM's context: its vCPU, memory, virtual registers, scheduling state and console line. */
+#ifndef DENALI_VM_H
+#define DENALI_VM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/console.h"
+#include "denali/abi.h"
+#include "image/guest_image.h"
+#include "platform/platform.h"
+#include "sched/sched_queue.h"
+#include "sched/vm_device.h"
+
+struct vm {
+    uint32_t id;
+    struct sched_entity sched;
+    struct platform_vcpu *vcpu;
+    struct guest_memory mem;
+    struct denali_vregs *vregs; /* host view of the guest's read-only page */
+    /* Other threads raise DENALI_EVENT_NET_RX here (under the scheduler lock). */
+    _Atomic uint64_t pending_events;
+    bool in_idle;    /* next entry returns from the idle hypercall with the events */
+    bool has_result; /* result goes to %rax at the next entry that really runs the guest */
+    uint64_t result;
+    bool booted;  /* has exited to the monitor at least once */
+    bool running; /* a worker is inside run_slice for it (changed under the scheduler lock) */
+    uint64_t created_ns;
+    size_t live_index;
+    struct console *console;
+    struct console_line *console_line;
+    const struct vm_device *device; /* NULL: no device (--net none) */
+};
+
+/* Fills ram for image and creates the VM's vCPU on the platform; ready for its first entry. */
+int vm_boot(struct vm *vm, struct platform *platform, const struct guest_image *image, uint32_t id,
+            uint32_t count, uint8_t *ram, char *err, size_t errlen);
+void vm_destroy(struct vm *vm, struct platform *platform);
+
+#endif

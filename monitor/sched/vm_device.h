@@ -1,0 +1,34 @@
+/* A device every VM has (the virtual NIC), seen by the scheduler only through these hooks. */
+#ifndef DENALI_VM_DEVICE_H
+#define DENALI_VM_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+struct vm_exit;
+struct vm_decision;
+
+/*
+ * The scheduler calls these at its own moments, so it never reaches up into
+ * the network: the network registers them (net/network.c) and wakes VMs
+ * through workers_deliver_events. Every hook is optional except where said.
+ */
+struct vm_device {
+    void *ctx;
+    /* A VM was created, before its first entry (e.g. its addresses into the vregs). */
+    void (*attach)(void *ctx, struct vm *vm);
+    /* Before every entry, once the events it will see were taken. */
+    void (*before_entry)(void *ctx, struct vm *vm);
+    /* After every exit. -1: the VM broke the device's rules, *reason says how; it is stopped. */
+    int (*after_exit)(void *ctx, struct vm *vm, const char **reason);
+    /* The VM idles with these flags: true when input already waits, so it must not sleep. */
+    bool (*going_idle)(void *ctx, struct vm *vm, uint32_t idle_flags);
+    /* A hypercall the device serves; true when it decided. */
+    bool (*hypercall)(void *ctx, struct vm *vm, uint32_t nr, const struct vm_exit *exit,
+                      struct vm_decision *decision);
+    /* The VM ended: nothing may write its memory from now on. */
+    void (*detach)(void *ctx, struct vm *vm);
+};
+
+#endif

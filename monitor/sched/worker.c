@@ -1,0 +1,618 @@
+/* Scheduling mechanism: worker threads that create, enter, preempt and sleep VMs (M:N over vCPUs).
+ */
+#include "sched/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched/exit_handler.h"
+#include "sched/vm.h"
+
+/* Nothing to wake a worker that has no deadlines: it looks again this rarely. */
+#define IDLE_POLL_NS          (60ull * 1000000000ull)
+#define LIVE_LIMIT_BACKOFF_NS 1000000ull
+
+/*
+ * One scheduler shared by all workers: any worker runs any VM, so CPU-bound
+ * VMs share all cores equally. Moving a vCPU between threads or CPUs costs
+ * nothing measurable here: a vCPU alternating between two pinned threads
+ * enters as fast as one that stays (both ~25 us per exit), and per-worker
+ * queues with home workers made no difference at 1,000 VMs.
+ */
+struct scheduler {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct run_queue run_queue;
+    struct timer_heap timers;
+    uint32_t next_id; /* the next VM to create */
+    struct vm **live;
+    struct vm **by_id; /* live VMs by id, for waking a receiver of frames */
+    size_t live_count;
+    size_t live_capacity;
+    unsigned sleeping;
+    bool limit_enforced;
+    struct monitor *monitor;
+    struct worker *workers; /* for preempting one when an event is delivered immediately */
+    unsigned worker_count;
+    unsigned next_preempt;
+};
+
+struct worker {
+    struct monitor *m;
+    struct scheduler *s;
+    pthread_t thread;
+    timer_t quantum_timer;
+    uint64_t exits;
+    struct vm *current; /* the VM it runs now (changed under the scheduler lock) */
+};
+
+enum slice_end { SLICE_YIELD, SLICE_SLEEP, SLICE_DONE };
+
+/* Read by the quantum signal handler, so they are per thread and async-signal-safe. */
+static _Thread_local struct platform_vcpu *volatile current_vcpu;
+static _Thread_local const struct platform_ops *current_ops;
+static _Thread_local volatile sig_atomic_t slice_expired;
+/* The worker this thread is, or NULL (the uplink's thread delivers frames too). */
+static _Thread_local struct worker *this_worker;
+
+static void on_quantum_signal(int sig)
+{
+    (void)sig;
+    slice_expired = 1;
+    struct platform_vcpu *vcpu = current_vcpu;
+    if (vcpu)
+        current_ops->vcpu_kick(vcpu);
+}
+
+static uint64_t virtual_now(const struct monitor *m)
+{
+    return monitor_now_ns() - m->epoch_ns;
+}
+
+static struct vm *vm_of(struct sched_entity *e)
+{
+    return (struct vm *)((char *)e - offsetof(struct vm, sched));
+}
+
+static bool time_limit_passed(const struct monitor *m, uint64_t vnow)
+{
+    uint64_t limit = atomic_load(&m->time_limit_ns);
+    return limit && vnow >= limit;
+}
+
+static void arm_quantum(struct worker *w)
+{
+    struct itimerspec its = {0};
+    its.it_value.tv_sec = (time_t)(w->m->quantum_ns / 1000000000ull);
+    its.it_value.tv_nsec = (long)(w->m->quantum_ns % 1000000000ull);
+    slice_expired = 0;
+    timer_settime(w->quantum_timer, 0, &its, NULL);
+}
+
+static void note_booted(struct monitor *m, struct vm *vm)
+{
+    vm->booted = true;
+    uint64_t now = monitor_now_ns();
+    uint64_t us = (now - vm->created_ns) / 1000;
+    m->results[vm->id].boot_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    if (atomic_fetch_add(&m->booted, 1) + 1 == m->options->count)
+        atomic_store(&m->all_booted_ns, now - m->epoch_ns);
+}
+
+static void record(struct monitor *m, uint32_t id, enum vm_outcome outcome, int status,
+                   const char *reason)
+{
+    struct vm_result *r = &m->results[id];
+    r->outcome = (uint8_t)outcome;
+    r->status = status;
+    if (reason)
+        r->reason = strdup(reason);
+    atomic_fetch_add(&m->finished, 1);
+}
+
+/* Ends a VM that no queue refers to any more; needs no lock. */
+static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, int status,
+                   const char *reason)
+{
+    if (!vm->booted)
+        note_booted(m, vm);
+    console_flush(vm->console, vm->id, &vm->console_line);
+    record(m, vm->id, outcome, status, reason);
+    /* No other thread may write into the guest's memory once it goes back to the pool. */
+    if (vm->device && vm->device->detach)
+        vm->device->detach(vm->device->ctx, vm);
+    vm_destroy(vm, m->platform);
+    ram_pool_put(&m->ram, vm->mem.ram);
+}
+
+/* Called with the lock held: forgets a VM that end_vm has ended. */
+static void forget_vm(struct monitor *m, struct scheduler *s, struct vm *vm)
+{
+    s->by_id[vm->id] = NULL;
+    struct vm *moved = s->live[--s->live_count];
+    s->live[vm->live_index] = moved;
+    moved->live_index = vm->live_index;
+    free(vm);
+    atomic_fetch_sub(&m->live, 1);
+}
+
+static void wake_one(struct scheduler *s)
+{
+    if (s->sleeping)
+        pthread_cond_signal(&s->wake);
+}
+
+/* Called without the lock: makes VM id and queues it. */
+static void create_vm(struct worker *w, uint32_t id)
+{
+    struct monitor *m = w->m;
+    struct scheduler *s = w->s;
+    char err[256] = "could not create VM: out of memory";
+    struct vm *vm = calloc(1, sizeof(*vm));
+    uint8_t *ram = vm ? ram_pool_get(&m->ram) : NULL;
+    if (vm && ram) {
+        vm->created_ns = monitor_now_ns();
+        vm->console = &m->console;
+        if (vm_boot(vm, m->platform, &m->image, id, m->options->count, ram, err, sizeof(err)) ==
+            0) {
+            vm->device = m->device;
+            if (vm->device && vm->device->attach)
+                vm->device->attach(vm->device->ctx, vm);
+            pthread_mutex_lock(&s->lock);
+            bool room = true;
+            if (s->live_count == s->live_capacity) {
+                size_t capacity = s->live_capacity ? 2 * s->live_capacity : 256;
+                struct vm **live = realloc(s->live, capacity * sizeof(*live));
+                if (live) {
+                    s->live = live;
+                    s->live_capacity = capacity;
+                } else {
+                    room = false;
+                }
+            }
+            if (room) {
+                vm->live_index = s->live_count;
+                s->live[s->live_count++] = vm;
+                s->by_id[id] = vm;
+                run_queue_push(&s->run_queue, &vm->sched);
+                wake_one(s);
+                pthread_mutex_unlock(&s->lock);
+                return;
+            }
+            pthread_mutex_unlock(&s->lock);
+            vm_destroy(vm, m->platform);
+        }
+    }
+    if (ram)
+        ram_pool_put(&m->ram, ram);
+    free(vm);
+    atomic_fetch_add(&m->booted, 1);
+    record(m, id, OUTCOME_STOPPED, 0, err);
+    atomic_fetch_sub(&m->live, 1);
+}
+
+static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
+{
+    vm->vregs->time_ns = virtual_now(w->m);
+    if (vm->in_idle) {
+        vm->has_result = true;
+        vm->result = atomic_exchange(&vm->pending_events, 0);
+        vm->in_idle = false;
+    }
+    /* Only now, with the events taken (the device may re-arm its wake-ups). */
+    if (vm->device && vm->device->before_entry)
+        vm->device->before_entry(vm->device->ctx, vm);
+    vm->vregs->events = atomic_load(&vm->pending_events);
+    const struct platform_ops *ops = w->m->platform->ops;
+    if (vm->has_result)
+        ops->vcpu_set_result(vm->vcpu, vm->result);
+    current_ops = ops;
+    current_vcpu = vm->vcpu;
+    ops->vcpu_run(vm->vcpu, exit);
+    current_vcpu = NULL;
+    /*
+     * A signal can end a run before the guest took its registers; then the
+     * result is still owed. Once taken, re-sending it would clobber %rax.
+     */
+    vm->has_result = vm->has_result && ops->vcpu_result_pending(vm->vcpu);
+    w->exits++;
+}
+
+/* At the end of a quantum: does anything else deserve this worker? */
+static bool others_waiting(struct worker *w)
+{
+    struct scheduler *s = w->s;
+    uint64_t vnow = virtual_now(w->m);
+    pthread_mutex_lock(&s->lock);
+    struct sched_entity *first = timer_heap_peek(&s->timers);
+    bool waiting = s->run_queue.length > 0 || (first && first->deadline <= vnow) ||
+                   (s->next_id < w->m->options->count && !s->limit_enforced);
+    pthread_mutex_unlock(&s->lock);
+    return waiting;
+}
+
+/* The device's work at every exit (the NIC drains its tx ring); -1: the VM was stopped for it. */
+static int device_after_exit(struct monitor *m, struct vm *vm)
+{
+    const char *reason = NULL;
+    if (!vm->device || !vm->device->after_exit ||
+        vm->device->after_exit(vm->device->ctx, vm, &reason) >= 0)
+        return 0;
+    end_vm(m, vm, OUTCOME_STOPPED, 0, reason ? reason : "device rules broken");
+    return -1;
+}
+
+/* Runs vm until it yields, idles or ends; never holds the lock. */
+static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadline)
+{
+    struct monitor *m = w->m;
+    arm_quantum(w);
+    for (;;) {
+        if (slice_expired) {
+            if (time_limit_passed(m, virtual_now(m))) {
+                end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
+                return SLICE_DONE;
+            }
+            if (others_waiting(w))
+                return SLICE_YIELD;
+            arm_quantum(w);
+        }
+        struct vm_exit exit;
+        enter(w, vm, &exit);
+        if (!vm->booted && exit.kind != VM_EXIT_INTERRUPTED)
+            note_booted(m, vm);
+        if (device_after_exit(m, vm) < 0)
+            return SLICE_DONE;
+        struct vm_decision d;
+        exit_handler_decide(vm, &exit, &d);
+        switch (d.action) {
+        case ACTION_RESUME:
+            vm->has_result = true;
+            vm->result = d.result;
+            break;
+        case ACTION_YIELD:
+            slice_expired = 1;
+            break;
+        case ACTION_IDLE:
+            vm->in_idle = true;
+            if (d.deadline <= virtual_now(m))
+                atomic_fetch_or(&vm->pending_events, DENALI_EVENT_TIMER);
+            /* Input still waits for it (frames outside its ring): run it again to take them. */
+            if (vm->device && vm->device->going_idle &&
+                vm->device->going_idle(vm->device->ctx, vm, d.idle_flags))
+                atomic_fetch_or(&vm->pending_events, DENALI_EVENT_NET_RX);
+            if (atomic_load(&vm->pending_events))
+                break;
+            *deadline = d.deadline;
+            return SLICE_SLEEP;
+        case ACTION_EXIT:
+            end_vm(m, vm, OUTCOME_EXITED, d.status, NULL);
+            return SLICE_DONE;
+        case ACTION_STOP:
+            end_vm(m, vm, OUTCOME_STOPPED, 0, d.reason);
+            return SLICE_DONE;
+        }
+    }
+}
+
+/*
+ * Called with the lock held: for immediate delivery, a worker running some
+ * other VM gives it up now, as an interrupt would force a switch.
+ */
+static void preempt_for(struct scheduler *s, const struct vm *receiver)
+{
+    if (this_worker) {
+        slice_expired = 1; /* the sender's own worker: it yields after this exit */
+        return;
+    }
+    if (s->sleeping) {
+        wake_one(s);
+        return;
+    }
+    for (unsigned i = 0; i < s->worker_count; i++) {
+        struct worker *w = &s->workers[(s->next_preempt + i) % s->worker_count];
+        if (w->current && w->current != receiver) {
+            s->next_preempt = (unsigned)(w - s->workers) + 1;
+            pthread_kill(w->thread, SIGUSR1);
+            return;
+        }
+    }
+}
+
+void workers_deliver_events(struct monitor *m, uint32_t vm_id, uint64_t events, bool immediate)
+{
+    struct scheduler *s = m->scheduler;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    struct vm *vm = s->by_id[vm_id];
+    if (vm) {
+        atomic_fetch_or(&vm->pending_events, events);
+        if (immediate && !vm->running) {
+            /* Every frame is an interrupt that switches to its receiver now. */
+            if (!vm->sched.on_run_queue) {
+                timer_heap_remove(&s->timers, &vm->sched);
+                run_queue_push_front(&s->run_queue, &vm->sched);
+            }
+            preempt_for(s, vm);
+        } else if (!vm->running && !vm->sched.on_run_queue) {
+            timer_heap_remove(&s->timers, &vm->sched);
+            run_queue_push(&s->run_queue, &vm->sched);
+            wake_one(s);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * The platform found VM vm_id's vCPU dead or misbehaving while it slept:
+ * run it now, so that its worker hears why and stops it (called from any
+ * thread).
+ */
+static void wake_for_platform(void *ctx, uint32_t vm_id)
+{
+    struct scheduler *s = ctx;
+    pthread_mutex_lock(&s->lock);
+    struct vm *vm = s->by_id[vm_id];
+    if (vm && !vm->running && !vm->sched.on_run_queue) {
+        timer_heap_remove(&s->timers, &vm->sched);
+        run_queue_push(&s->run_queue, &vm->sched);
+        wake_one(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Called with the lock held. */
+static void wake_due(struct scheduler *s, uint64_t vnow)
+{
+    struct sched_entity *e;
+    while ((e = timer_heap_pop_expired(&s->timers, vnow))) {
+        atomic_fetch_or(&vm_of(e)->pending_events, DENALI_EVENT_TIMER);
+        run_queue_push(&s->run_queue, e);
+    }
+}
+
+/* Called with the lock held: stops every VM not running now and every VM not yet created. */
+static void enforce_time_limit(struct monitor *m, struct scheduler *s)
+{
+    s->limit_enforced = true;
+    while (run_queue_pop(&s->run_queue))
+        ;
+    for (size_t i = s->live_count; i-- > 0;) {
+        struct vm *vm = s->live[i];
+        if (vm->running)
+            continue; /* its worker stops it at the end of its quantum */
+        timer_heap_remove(&s->timers, &vm->sched);
+        end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
+        forget_vm(m, s, vm);
+    }
+    for (; s->next_id < m->options->count; s->next_id++) {
+        atomic_fetch_add(&m->booted, 1);
+        record(m, s->next_id, OUTCOME_STOPPED, 0, "stopped before it started");
+    }
+}
+
+static bool reserve_live_slot(struct monitor *m)
+{
+    unsigned live = atomic_load(&m->live);
+    while (live < m->max_live)
+        if (atomic_compare_exchange_weak(&m->live, &live, live + 1))
+            return true;
+    return false;
+}
+
+/* Called with the lock held: sleeps until vtarget or a wake-up. */
+static void wait_until(struct worker *w, uint64_t vtarget)
+{
+    struct scheduler *s = w->s;
+    uint64_t target = w->m->epoch_ns + vtarget;
+    struct timespec ts = {.tv_sec = (time_t)(target / 1000000000ull),
+                          .tv_nsec = (long)(target % 1000000000ull)};
+    s->sleeping++;
+    pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+    s->sleeping--;
+}
+
+static uint64_t next_wake(const struct monitor *m, const struct scheduler *s, uint64_t vnow)
+{
+    uint64_t wake = vnow + IDLE_POLL_NS;
+    struct sched_entity *first = timer_heap_peek(&s->timers);
+    if (first && first->deadline < wake)
+        wake = first->deadline;
+    uint64_t limit = atomic_load(&m->time_limit_ns);
+    if (limit && !s->limit_enforced && limit < wake)
+        wake = limit;
+    return wake;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    this_worker = w;
+    struct monitor *m = w->m;
+    struct scheduler *s = w->s;
+    struct sigevent sev = {0};
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGUSR1;
+    sev._sigev_un._tid = gettid();
+    if (timer_create(CLOCK_MONOTONIC, &sev, &w->quantum_timer) < 0) {
+        perror("denali: timer_create");
+        abort();
+    }
+    const uint32_t count = m->options->count;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        uint64_t vnow = virtual_now(m);
+        if (time_limit_passed(m, vnow) && !s->limit_enforced)
+            enforce_time_limit(m, s);
+        wake_due(s, vnow);
+        /* Creating comes first so that booting many VMs is not held back by running ones. */
+        bool blocked_on_room = false;
+        if (s->next_id < count) {
+            if (reserve_live_slot(m)) {
+                uint32_t id = s->next_id++;
+                pthread_mutex_unlock(&s->lock);
+                create_vm(w, id);
+                pthread_mutex_lock(&s->lock);
+            } else {
+                blocked_on_room = true;
+            }
+        }
+        struct sched_entity *e = run_queue_pop(&s->run_queue);
+        if (e) {
+            struct vm *vm = vm_of(e);
+            vm->running = true;
+            w->current = vm;
+            pthread_mutex_unlock(&s->lock);
+            uint64_t deadline = 0;
+            enum slice_end end = run_slice(w, vm, &deadline);
+            pthread_mutex_lock(&s->lock);
+            vm->running = false;
+            w->current = NULL;
+            if (end != SLICE_DONE && s->limit_enforced) {
+                /* The limit passed while it ran: enforce_time_limit left it to us. */
+                end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
+                end = SLICE_DONE;
+            }
+            if (end == SLICE_DONE) {
+                forget_vm(m, s, vm);
+                if (s->next_id >= count && s->live_count == 0)
+                    pthread_cond_broadcast(&s->wake);
+            } else if (end == SLICE_YIELD) {
+                run_queue_push(&s->run_queue, &vm->sched);
+            } else if (atomic_load(&vm->pending_events)) {
+                /* An event came while it was going to sleep (wake_for_frames saw it running). */
+                run_queue_push(&s->run_queue, &vm->sched);
+            } else if (deadline != DENALI_DEADLINE_NONE &&
+                       timer_heap_insert(&s->timers, &vm->sched, deadline) < 0) {
+                /* Without room in the heap a spurious wake-up is the safe answer. */
+                atomic_fetch_or(&vm->pending_events, DENALI_EVENT_TIMER);
+                run_queue_push(&s->run_queue, &vm->sched);
+            }
+            continue;
+        }
+        if (s->next_id >= count && s->live_count == 0)
+            break;
+        if (blocked_on_room)
+            wait_until(w, vnow + LIVE_LIMIT_BACKOFF_NS);
+        else if (s->next_id >= count)
+            wait_until(w, next_wake(m, s, vnow));
+    }
+    pthread_mutex_unlock(&s->lock);
+    timer_delete(w->quantum_timer);
+    return NULL;
+}
+
+struct progress_watch {
+    struct monitor *m;
+    void (*progress)(struct monitor *m);
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    bool done;
+};
+
+static void *progress_main(void *arg)
+{
+    struct progress_watch *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->done) {
+        struct timespec tick;
+        clock_gettime(CLOCK_MONOTONIC, &tick);
+        tick.tv_nsec += 100 * 1000 * 1000;
+        if (tick.tv_nsec >= 1000000000) {
+            tick.tv_sec++;
+            tick.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&p->done_cond, &p->lock, &tick);
+        p->progress(p->m);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void init_monotonic_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+void workers_request_stop(struct monitor *m, const char *reason)
+{
+    atomic_store(&m->stop_reason, reason);
+    atomic_store(&m->time_limit_ns, 1);
+    struct scheduler *s = m->scheduler;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_quantum_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGUSR1, &sa, NULL) < 0)
+        return -1;
+    struct scheduler s = {.monitor = m};
+    s.by_id = calloc(m->options->count, sizeof(*s.by_id));
+    if (!s.by_id)
+        return -1;
+    pthread_mutex_init(&s.lock, NULL);
+    m->platform->wake_ctx = &s;
+    m->platform->wake = wake_for_platform;
+    if (!atomic_load(&m->stop_reason))
+        atomic_store(&m->stop_reason, "time limit reached");
+    m->scheduler = &s;
+    init_monotonic_cond(&s.wake);
+    struct worker *workers = calloc(m->worker_count, sizeof(*workers));
+    if (!workers)
+        return -1;
+    s.workers = workers;
+    s.worker_count = m->worker_count;
+    struct progress_watch watch = {.m = m, .progress = progress};
+    pthread_t watcher;
+    if (progress) {
+        pthread_mutex_init(&watch.lock, NULL);
+        init_monotonic_cond(&watch.done_cond);
+        if (pthread_create(&watcher, NULL, progress_main, &watch) != 0)
+            progress = NULL;
+    }
+    for (unsigned i = 0; i < m->worker_count; i++) {
+        workers[i].m = m;
+        workers[i].s = &s;
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+            fprintf(stderr, "denali: cannot start worker thread %u\n", i);
+            abort();
+        }
+    }
+    uint64_t exits = 0;
+    for (unsigned i = 0; i < m->worker_count; i++) {
+        pthread_join(workers[i].thread, NULL);
+        exits += workers[i].exits;
+    }
+    atomic_store(&m->exits, exits);
+    if (progress) {
+        pthread_mutex_lock(&watch.lock);
+        watch.done = true;
+        pthread_cond_signal(&watch.done_cond);
+        pthread_mutex_unlock(&watch.lock);
+        pthread_join(watcher, NULL);
+    }
+    m->platform->wake = NULL;
+    m->scheduler = NULL;
+    timer_heap_free(&s.timers);
+    free(s.by_id);
+    free(s.live);
+    free(workers);
+    return 0;
+}
