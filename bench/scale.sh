@@ -257,6 +257,13 @@ measure_n() {
         ((noisy)) && echo "; disagrees with MemAvailable by over 25%: the memory figures are noisy")"
     echo "  idle:   CPU over ${IDLE_S}s ($CPU_METER; monitor and everything it started): denali" \
         "$d_idle of a core, floor $f_idle; $idle_goal"
+    # A floor that could not make its wake-ups in time was saturated: its CPU is a lower bound.
+    local wakes due
+    wakes=$(kv wakes "$floor") due=$(kv wakes_due "$floor")
+    if [[ -n $wakes && -n $due && $wakes != "$due" ]]; then
+        echo "          the floor made $wakes of its $due wake-ups in time: the machine could not" \
+            "wake $n processes a second, so the floor's CPU is what the machine had, not its need"
+    fi
     echo "  pass:   exits=$exits_ok boot=$boot_ok memory=$mem_ok idle=$idle_ok"
     LAST_SCALE="SCALE platform=$platform n=$n boot_ratio=$boot_ratio boot_ms=$d_boot_ms"
     LAST_SCALE+=" floor_boot_ms=$f_boot_ms mem_kib_per_vm=$d_mem rss_kib_per_vm=$d_rss"
