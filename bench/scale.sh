@@ -101,11 +101,12 @@ idle_window() {
 }
 
 # pid_room N: on the process platform, N VM processes (and as many for the floor, one after the
-# other) need pids: when kernel.pid_max leaves too little room, raise it for the run if allowed.
+# other) need pids, one each (a VM process is single-threaded; measured): when kernel.pid_max
+# leaves too little room, raise it for the run if allowed.
 pid_room() {
     local need cur
     cur=$(cat /proc/sys/kernel/pid_max)
-    need=$(($1 * 2 + $(process_count) + 1000))
+    need=$(($1 + $(process_count) + 1000))
     ((need <= cur)) && return 0
     if [[ ${SCALE_RAISE_PID_MAX:-1} == 1 && -w /proc/sys/kernel/pid_max ]]; then
         [[ -n $PID_MAX_SAVED ]] || PID_MAX_SAVED=$cur
