@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "denali/abi.h"
-#include "elf_image.h"
-#include "guest_layout.h"
+#include "image/elf_image.h"
+#include "image/guest_layout.h"
 #include "platform/process/process_platform.h"
 #include "platform/vm_exit.h"
 #include "test_elf.h"

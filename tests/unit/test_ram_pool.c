@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "ram_pool.h"
+#include "image/ram_pool.h"
 
 #define SLOT  (2ull << 20)
 #define SLOTS 4u
