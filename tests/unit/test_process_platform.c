@@ -15,22 +15,13 @@
 #include "platform/process/process_platform.h"
 #include "platform/vm_exit.h"
 #include "test_elf.h"
+#include "test_util.h"
 
 #define PAGE ((uint64_t)DENALI_PAGE_SIZE)
 #define MIB  (1ull << 20)
 
 _Static_assert(GUEST_LAYOUT_MAX_REGIONS <= VMPROC_MAX_REGIONS,
                "every region of a layout fits the launch block");
-
-static uint64_t page_down(uint64_t x)
-{
-    return x & ~(PAGE - 1);
-}
-
-static uint64_t page_up(uint64_t x)
-{
-    return (x + PAGE - 1) & ~(PAGE - 1);
-}
 
 /* One image, its layout, and the regions the platform derives from it. */
 struct fixture {
