@@ -6,8 +6,9 @@ set -u
 HTTPD="$GUESTS/httpd.elf"
 LANPEER="$GUESTS/lanpeer.elf"
 ZIPF="$DENALI_ROOT/build/bench/zipf"
-# A port range of our own, away from the main job's 8000s and the benchmarks'.
-BASE=$((31000 + ($$ % 500) * 8))
+# A port range of our own, away from the main job's 8000s, the benchmarks' 21000-25999 and the
+# kernel's ephemeral ports (32768 up), where earlier connections' TIME-WAIT could hold a port.
+BASE=$((26000 + ($$ % 700) * 8))
 FLEET_PID=
 
 # start_fleet ARGS...: runs `denali run ARGS...` in the background, output in $WORK/fleet.
@@ -129,7 +130,7 @@ expect "the fleet stops on SIGINT and counts its frames" 1 \
 
 # A published port already taken is a clear error before any VM runs.
 # The holder says when it listens: a fixed delay loses the race on a loaded machine.
-python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(20)' \
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(20)' \
     "$((BASE + 5))" "$WORK/holding" &
 holder=$!
 for _ in $(seq 1 100); do [ -e "$WORK/holding" ] && break; sleep 0.1; done

@@ -23,6 +23,17 @@ char *test_read_file(const char *path, size_t *length);
 /* Removes a directory and the plain files directly inside it. */
 void test_remove_dir(const char *path);
 
+/* Guest addresses rounded to the 4 KiB page below or above, as the layout rounds them. */
+static inline uint64_t page_down(uint64_t x)
+{
+    return x & ~(uint64_t)0xfff;
+}
+
+static inline uint64_t page_up(uint64_t x)
+{
+    return (x + 0xfff) & ~(uint64_t)0xfff;
+}
+
 /* Big-endian (network order) numbers in hand-built frames. */
 uint16_t test_get_be16(const uint8_t *p);
 void test_put_be16(uint8_t *p, uint16_t v);

@@ -5,10 +5,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <linux/audit.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "denali/abi.h"
 #include "sched/exit_handler.h"
@@ -403,6 +406,203 @@ static void test_null_console_discards(void **state)
     expect_stop(c, hypercall(DENALI_HC_CONSOLE_WRITE, 0, 8, 0), "buffer");
 }
 
+/* Expects a stop whose reason is exactly text. */
+static void expect_reason(struct ctx *c, struct vm_exit e, const char *text)
+{
+    struct vm_decision d = decide(c, e);
+    assert_int_equal(d.action, ACTION_STOP);
+    assert_non_null(memchr(d.reason, '\0', sizeof(d.reason)));
+    assert_string_equal(d.reason, text);
+}
+
+static struct vm_exit fault(int signo, int si_code, uint64_t cr2)
+{
+    return (struct vm_exit){
+        .kind = VM_EXIT_FAULT, .signo = signo, .si_code = si_code, .rip = RIP, .cr2 = cr2};
+}
+
+static struct vm_exit forbidden_call(uint32_t arch, uint32_t nr)
+{
+    struct vm_exit e = fault(SIGSYS, 1 /* SYS_SECCOMP */, 0);
+    e.syscall_arch = arch;
+    e.syscall_nr = (int32_t)nr;
+    return e;
+}
+
+static void test_fault_cpu_exceptions(void **state)
+{
+    struct ctx *c = *state;
+    expect_reason(c, fault(SIGSEGV, SEGV_MAPERR, 0xdead000),
+                  "CPU exception (page fault, SIGSEGV) at rip 0x100123, cr2 0xdead000");
+    /* A write to text is a page fault too, one on a present page. */
+    expect_reason(c, fault(SIGSEGV, SEGV_ACCERR, TEST_TEXT_ADDR),
+                  "CPU exception (page fault, SIGSEGV) at rip 0x100123, cr2 0x100000");
+    /* The kernel says SI_KERNEL for a #GP, such as a non-canonical address or a privileged insn. */
+    expect_reason(c, fault(SIGSEGV, SI_KERNEL, 0),
+                  "CPU exception (general protection, SIGSEGV) at rip 0x100123, cr2 0x0");
+    expect_reason(c, fault(SIGFPE, FPE_INTDIV, 0x100123),
+                  "CPU exception (divide error, SIGFPE) at rip 0x100123, cr2 0x100123");
+    expect_reason(c, fault(SIGILL, ILL_ILLOPN, 0x100123),
+                  "CPU exception (invalid opcode, SIGILL) at rip 0x100123, cr2 0x100123");
+    expect_reason(c, fault(SIGBUS, BUS_ADRERR, 0x7fff0000ull),
+                  "CPU exception (bus error, SIGBUS) at rip 0x100123, cr2 0x7fff0000");
+    expect_reason(c, fault(SIGTRAP, SI_KERNEL, 0),
+                  "CPU exception (breakpoint, SIGTRAP) at rip 0x100123, cr2 0x0");
+    /* Any other signal still stops the VM, and says which. */
+    expect_reason(c, fault(SIGABRT, SI_TKILL, 0), "stopped by signal 6 at rip 0x100123");
+    expect_reason(c, fault(0, 0, 0), "stopped by signal 0 at rip 0x100123");
+}
+
+/* Every name the handler knows must be the call the kernel numbers that way. */
+static void test_fault_named_system_calls(void **state)
+{
+    struct ctx *c = *state;
+    const struct {
+        int nr;
+        const char *name;
+    } calls[] = {
+        {SYS_read, "read"},
+        {SYS_write, "write"},
+        {SYS_open, "open"},
+        {SYS_close, "close"},
+        {SYS_mmap, "mmap"},
+        {SYS_mprotect, "mprotect"},
+        {SYS_munmap, "munmap"},
+        {SYS_brk, "brk"},
+        {SYS_rt_sigaction, "rt_sigaction"},
+        {SYS_rt_sigprocmask, "rt_sigprocmask"},
+        {SYS_rt_sigreturn, "rt_sigreturn"},
+        {SYS_getpid, "getpid"},
+        {SYS_socket, "socket"},
+        {SYS_connect, "connect"},
+        {SYS_clone, "clone"},
+        {SYS_fork, "fork"},
+        {SYS_vfork, "vfork"},
+        {SYS_execve, "execve"},
+        {SYS_exit, "exit"},
+        {SYS_wait4, "wait4"},
+        {SYS_kill, "kill"},
+        {SYS_ptrace, "ptrace"},
+        {SYS_getppid, "getppid"},
+        {SYS_prctl, "prctl"},
+        {SYS_arch_prctl, "arch_prctl"},
+        {SYS_tkill, "tkill"},
+        {SYS_futex, "futex"},
+        {SYS_exit_group, "exit_group"},
+        {SYS_tgkill, "tgkill"},
+        {SYS_openat, "openat"},
+        {SYS_seccomp, "seccomp"},
+        {SYS_execveat, "execveat"},
+        {SYS_io_uring_setup, "io_uring_setup"},
+        {SYS_clone3, "clone3"},
+    };
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        char want[96];
+        snprintf(want, sizeof(want), "system call %d (%s) at rip 0x100123", calls[i].nr,
+                 calls[i].name);
+        expect_reason(c, forbidden_call(AUDIT_ARCH_X86_64, (uint32_t)calls[i].nr), want);
+    }
+    expect_reason(c, forbidden_call(AUDIT_ARCH_X86_64, 2), "system call 2 (open) at rip 0x100123");
+}
+
+static void test_fault_other_system_calls(void **state)
+{
+    struct ctx *c = *state;
+    /* Numbers with no name: inside the table, just past it, and far beyond. */
+    expect_reason(c, forbidden_call(AUDIT_ARCH_X86_64, 333), "system call 333 at rip 0x100123");
+    expect_reason(c, forbidden_call(AUDIT_ARCH_X86_64, 4), "system call 4 at rip 0x100123");
+    expect_reason(c, forbidden_call(AUDIT_ARCH_X86_64, 436), "system call 436 at rip 0x100123");
+    expect_reason(c, forbidden_call(AUDIT_ARCH_X86_64, 100000),
+                  "system call 100000 at rip 0x100123");
+    /* The i386 entry numbers calls its own way: 20 is getpid there, not a name to borrow. */
+    expect_reason(c, forbidden_call(AUDIT_ARCH_I386, 20), "i386 system call 20 at rip 0x100123");
+    expect_reason(c, forbidden_call(AUDIT_ARCH_I386, 2), "i386 system call 2 at rip 0x100123");
+    expect_reason(c, forbidden_call(AUDIT_ARCH_X86_64, 0x40000027),
+                  "x32 system call 0x40000027 at rip 0x100123");
+    expect_reason(c, forbidden_call(AUDIT_ARCH_X86_64, 0x40000000 | SYS_futex),
+                  "x32 system call 0x400000ca at rip 0x100123");
+    expect_reason(c, forbidden_call(AUDIT_ARCH_AARCH64, 5),
+                  "system call 5 of architecture 0xc00000b7 at rip 0x100123");
+    expect_reason(c, forbidden_call(0, 2), "system call 2 of architecture 0x0 at rip 0x100123");
+}
+
+static void test_failed_with_detail(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_exit e = {.kind = VM_EXIT_FAILED, .reason = 22};
+    snprintf(e.detail, sizeof(e.detail), "VM process exited with status 3");
+    expect_reason(c, e, "VM process exited with status 3");
+    /* A detail that fills its field with no terminator is cut at the field, not read past it. */
+    memset(e.detail, 'q', sizeof(e.detail));
+    struct vm_decision d = decide(c, e);
+    assert_int_equal(d.action, ACTION_STOP);
+    assert_int_equal(strnlen(d.reason, sizeof(d.reason)), sizeof(e.detail));
+    assert_int_equal(strspn(d.reason, "q"), sizeof(e.detail));
+}
+
+/* Where a hypercall from the gate is reported: at the caller, from the return address. */
+#define CALLER     0x104567ull
+#define STACK_SLOT (DENALI_STACK_TOP - 64)
+
+static struct vm_exit from_gate(struct ctx *c, unsigned nr, uint64_t rip, uint64_t rsp)
+{
+    const uint64_t ret = CALLER;
+    memcpy(c->ram + STACK_SLOT, &ret, sizeof(ret));
+    struct vm_exit e = hypercall(nr, 0, 0, 0);
+    e.rip = rip;
+    e.rsp = rsp;
+    return e;
+}
+
+static void test_gate_caller_rip(void **state)
+{
+    struct ctx *c = *state;
+    expect_reason(c, from_gate(c, 200, DENALI_GATE_ADDR, STACK_SLOT),
+                  "unknown hypercall 200 at rip 0x104567");
+    /* Anywhere in the gate's page. */
+    expect_reason(c, from_gate(c, 200, DENALI_GATE_ADDR + 0x17, STACK_SLOT),
+                  "unknown hypercall 200 at rip 0x104567");
+    expect_reason(c, from_gate(c, 200, DENALI_GATE_ADDR + DENALI_PAGE_SIZE - 1, STACK_SLOT),
+                  "unknown hypercall 200 at rip 0x104567");
+    /* Other exits through the gate are reported at the caller too. */
+    struct vm_exit e = from_gate(c, 0, DENALI_GATE_ADDR, STACK_SLOT);
+    e.port = 0x80;
+    expect_reason(c, e, "write of unknown port 0x80 at rip 0x104567");
+    e = from_gate(c, DENALI_HC_NOP, DENALI_GATE_ADDR, STACK_SLOT);
+    e.io_size = 2;
+    expect_stop(c, e, "at rip 0x104567");
+    e = from_gate(c, DENALI_HC_CONSOLE_WRITE, DENALI_GATE_ADDR, STACK_SLOT);
+    e.args[0] = 0;
+    e.args[1] = 8;
+    expect_stop(c, e, "buffer");
+    expect_stop(c, e, "at rip 0x104567");
+}
+
+static void test_gate_caller_rip_fallbacks(void **state)
+{
+    struct ctx *c = *state;
+    /* Outside the gate the stack is not consulted. */
+    expect_reason(c, from_gate(c, 200, DENALI_GATE_ADDR + DENALI_PAGE_SIZE, STACK_SLOT),
+                  "unknown hypercall 200 at rip 0x12000");
+    expect_reason(c, from_gate(c, 200, DENALI_GATE_ADDR - 1, STACK_SLOT),
+                  "unknown hypercall 200 at rip 0x10fff");
+    expect_reason(c, from_gate(c, 200, RIP, STACK_SLOT), "unknown hypercall 200 at rip 0x100123");
+    /* A stack pointer the guest could not read from gives the gate's own address. */
+    const uint64_t bad_rsp[] = {
+        MEM_SIZE,                /* beyond guest memory */
+        MEM_SIZE - 4,            /* straddling its end */
+        0x123456789000ull,       /* far beyond */
+        UINT64_MAX - 3,          /* wrapping */
+        0,                       /* page 0 */
+        DENALI_PAGETABLE_ADDR,   /* the page tables */
+        DENALI_STACK_GUARD + 8,  /* the guard page */
+        DENALI_STACK_BOTTOM - 4, /* straddling the guard and the stack */
+    };
+    for (size_t i = 0; i < sizeof(bad_rsp) / sizeof(bad_rsp[0]); i++)
+        expect_reason(c, from_gate(c, 200, DENALI_GATE_ADDR, bad_rsp[i]),
+                      "unknown hypercall 200 at rip 0x11000");
+}
+
 #define TEST_DIR(f)  cmocka_unit_test_setup_teardown(f, setup_dir, teardown)
 #define TEST_NULL(f) cmocka_unit_test_setup_teardown(f, setup_null, teardown)
 
@@ -428,6 +628,12 @@ int main(void)
         TEST_DIR(test_interrupted_yields),
         TEST_DIR(test_other_exits_stop),
         TEST_NULL(test_null_console_discards),
+        TEST_DIR(test_fault_cpu_exceptions),
+        TEST_DIR(test_fault_named_system_calls),
+        TEST_DIR(test_fault_other_system_calls),
+        TEST_DIR(test_failed_with_detail),
+        TEST_DIR(test_gate_caller_rip),
+        TEST_DIR(test_gate_caller_rip_fallbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,16 +25,6 @@
 /* Bits 52..62 are reserved or ignored; the layout must leave them clear. */
 #define PTE_HIGH_BITS 0x7ff0000000000000ull
 
-static uint64_t page_down(uint64_t x)
-{
-    return x & ~(PAGE - 1);
-}
-
-static uint64_t page_up(uint64_t x)
-{
-    return (x + PAGE - 1) & ~(PAGE - 1);
-}
-
 /* One parsed image, its layout at one memory size, and zeroed guest RAM holding the tables. */
 struct fixture {
     struct test_elf elf;
