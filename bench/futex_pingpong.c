@@ -1,4 +1,4 @@
-/* Process-platform hypercall floor: two processes alternating over one shared page by futex. */
+/* Process-platform floors: one process's futex handoff round trip, or one to each of N in turn. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
@@ -77,31 +77,56 @@ static int compare_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The shared page of answering process i (pages are a page apart: one futex word each). */
+static struct shared_page *page_of(struct shared_page *pages, unsigned long i)
+{
+    return (struct shared_page *)((char *)pages + 4096 * i);
+}
+
 int main(int argc, char **argv)
 {
-    unsigned long n = 100000;
-    if (argc > 2 || (argc == 2 && (n = strtoul(argv[1], NULL, 0)) < BATCHES)) {
-        fprintf(stderr, "usage: futex_pingpong [N >= %u]   (default 100000 round trips)\n",
-                BATCHES);
+    unsigned long n = 100000, procs = 1;
+    if (argc > 3 || (argc >= 2 && (n = strtoul(argv[1], NULL, 0)) < BATCHES) ||
+        (argc == 3 && ((procs = strtoul(argv[2], NULL, 0)) < 1 || procs > 100000))) {
+        fprintf(
+            stderr,
+            "usage: futex_pingpong [N >= %u [PROCS]]   (default 100000 round trips, 1 process)\n"
+            "  PROCS > 1: each round trip goes to the next of PROCS processes in turn, as a\n"
+            "  monitor wakes one of many idle VM processes (FLOOR futex_roundrobin)\n",
+            BATCHES);
         return 2;
     }
-    struct shared_page *p =
-        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
+    struct shared_page *pages =
+        mmap(NULL, 4096 * procs, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (pages == MAP_FAILED) {
         perror("futex_pingpong: mmap");
         return 1;
     }
-    atomic_store(&p->turn, TURN_CALLER);
-    pid_t child = fork();
-    if (child < 0) {
-        perror("futex_pingpong: fork");
+    pid_t *children = calloc(procs, sizeof(*children));
+    if (!children) {
+        perror("futex_pingpong: calloc");
         return 1;
     }
-    if (child == 0)
-        answer(p);
+    for (unsigned long i = 0; i < procs; i++) {
+        atomic_store(&page_of(pages, i)->turn, TURN_CALLER);
+        children[i] = fork();
+        if (children[i] < 0) {
+            perror("futex_pingpong: fork");
+            return 1;
+        }
+        if (children[i] == 0)
+            answer(page_of(pages, i));
+    }
+    /* Round robin over the answering processes: with many, each is cold when its turn comes. */
+    unsigned long next = 0;
+#define ROUND_TRIP()                                                                               \
+    do {                                                                                           \
+        hand_over(page_of(pages, next), TURN_ANSWER, TURN_CALLER);                                 \
+        next = next + 1 == procs ? 0 : next + 1;                                                   \
+    } while (0)
 
-    for (unsigned i = 0; i < WARMUP; i++)
-        hand_over(p, TURN_ANSWER, TURN_CALLER);
+    for (unsigned long i = 0; i < WARMUP + procs; i++)
+        ROUND_TRIP();
 
     unsigned long per_batch = n / BATCHES;
     n = per_batch * BATCHES;
@@ -110,17 +135,22 @@ int main(int argc, char **argv)
     for (unsigned b = 0; b < BATCHES; b++) {
         uint64_t t0 = now_ns();
         for (unsigned long i = 0; i < per_batch; i++)
-            hand_over(p, TURN_ANSWER, TURN_CALLER);
+            ROUND_TRIP();
         batch_ns[b] = now_ns() - t0;
     }
     uint64_t total = now_ns() - start;
 
-    atomic_store(&p->turn, TURN_QUIT);
-    futex_wake(&p->turn);
-    int status;
-    if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "futex_pingpong: the answering process failed\n");
-        return 1;
+    for (unsigned long i = 0; i < procs; i++) {
+        atomic_store(&page_of(pages, i)->turn, TURN_QUIT);
+        futex_wake(&page_of(pages, i)->turn);
+    }
+    for (unsigned long i = 0; i < procs; i++) {
+        int status;
+        if (waitpid(children[i], &status, 0) < 0 || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "futex_pingpong: an answering process failed\n");
+            return 1;
+        }
     }
 
     for (unsigned b = 0; b < BATCHES; b++)
@@ -130,11 +160,16 @@ int main(int argc, char **argv)
     double median = (double)(batch_ns[BATCHES / 2 - 1] + batch_ns[BATCHES / 2]) / 2000.0;
     double p10 = (double)batch_ns[BATCHES / 10] / 1000.0;
     double p90 = (double)batch_ns[BATCHES * 9 / 10] / 1000.0;
-    printf("futex_pingpong: %lu round trips between two processes (FUTEX_WAKE, then FUTEX_WAIT "
+    printf("futex_pingpong: %lu round trips to %lu process%s in turn (FUTEX_WAKE, then FUTEX_WAIT "
            "until the turn comes back) in %.1f ms\n",
-           n, (double)total / 1e6);
+           n, procs, procs == 1 ? "" : "es", (double)total / 1e6);
     printf("futex_pingpong: mean %.1f ns, median of %u batches %.1f ns (p10 %.1f, p90 %.1f)\n",
            mean, BATCHES, median, p10, p90);
-    printf("FLOOR futex_pingpong n=%lu mean_ns=%.1f median_ns=%.1f\n", n, mean, median);
+    if (procs == 1)
+        printf("FLOOR futex_pingpong n=%lu mean_ns=%.1f median_ns=%.1f\n", n, mean, median);
+    else
+        printf("FLOOR futex_roundrobin procs=%lu n=%lu mean_ns=%.1f median_ns=%.1f\n", procs, n,
+               mean, median);
+    free(children);
     return 0;
 }

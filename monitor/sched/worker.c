@@ -179,7 +179,7 @@ static void create_vm(struct worker *w, uint32_t id)
                 vm->live_index = s->live_count;
                 s->live[s->live_count++] = vm;
                 s->by_id[id] = vm;
-                run_queue_push(&s->run_queue, &vm->sched);
+                run_queue_push_front(&s->run_queue, &vm->sched);
                 wake_one(s);
                 pthread_mutex_unlock(&s->lock);
                 return;

@@ -7,7 +7,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,6 +398,68 @@ static int remember_vcpu(struct process_platform *pp, struct platform_vcpu *v)
     return rc;
 }
 
+/* What the child of start_vm_process needs; it shares the monitor's memory until it execs. */
+struct vm_process_start {
+    const char *program;
+    char *argv[3];
+    int memfd;
+    int image_fd;
+    int error; /* set by the child when it could not exec */
+};
+
+static int vm_process_child(void *arg)
+{
+    struct vm_process_start *s = arg;
+    /*
+     * Through descriptors above both, so that neither is overwritten by the
+     * other's move when one of them already sits at 3 or 4.
+     */
+    int above = (s->memfd > s->image_fd ? s->memfd : s->image_fd) + 1;
+    char *envp[] = {NULL};
+    if (dup2(s->memfd, above) < 0 || dup2(s->image_fd, above + 1) < 0 ||
+        dup2(above, VMPROC_RAM_FD) < 0 || dup2(above + 1, VMPROC_IMAGE_FD) < 0 ||
+        setpgid(0, 0) < 0 || execve(s->program, s->argv, envp) < 0)
+        s->error = errno;
+    _exit(127);
+}
+
+/*
+ * Starts the VM-process program: a vfork-style clone that only moves two
+ * descriptors, leaves the monitor's process group (a terminal's ^C reaches
+ * the monitor only, which stops VMs itself) and execs. Not posix_spawn: its
+ * child resets every signal handler first, 128 system calls a VM. Here every
+ * signal stays blocked from before the clone until the exec, so no handler
+ * of the monitor's can run in the child, and exec resets the handlers; the
+ * VM process sets its own mask. Returns 0 or an errno.
+ */
+static int start_vm_process(const char *program, char *slice_text, int memfd, int image_fd,
+                            pid_t *pid)
+{
+    struct vm_process_start s = {.program = program,
+                                 .argv = {VMPROC_PROGRAM, slice_text, NULL},
+                                 .memfd = memfd,
+                                 .image_fd = image_fd};
+    /* The child runs on this while this thread is suspended (CLONE_VFORK) until its exec. */
+    _Alignas(16) char child_stack[16384];
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    pid_t child = clone(vm_process_child, child_stack + sizeof(child_stack),
+                        CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
+    int clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (child < 0)
+        return clone_errno;
+    if (s.error) {
+        siginfo_t info;
+        while (waitid(P_PID, (id_t)child, &info, WEXITED) < 0 && errno == EINTR)
+            ;
+        return s.error;
+    }
+    *pid = child;
+    return 0;
+}
+
 static struct platform_vcpu *process_vcpu_create(struct platform *p,
                                                  const struct guest_image *image, uint8_t *ram,
                                                  uint32_t id, char *err, size_t errlen)
@@ -424,37 +486,9 @@ static struct platform_vcpu *process_vcpu_create(struct platform *p,
     };
     l->region_count = process_platform_regions(&image->layout, l->regions);
 
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    /*
-     * Through descriptors above both, so that neither is overwritten by the
-     * other's move when one of them already sits at 3 or 4.
-     */
-    int above = (p->ram->memfd > image->fd ? p->ram->memfd : image->fd) + 1;
-    posix_spawn_file_actions_adddup2(&actions, p->ram->memfd, above);
-    posix_spawn_file_actions_adddup2(&actions, image->fd, above + 1);
-    posix_spawn_file_actions_adddup2(&actions, above, VMPROC_RAM_FD);
-    posix_spawn_file_actions_adddup2(&actions, above + 1, VMPROC_IMAGE_FD);
-    posix_spawnattr_init(&attr);
-    /*
-     * No POSIX_SPAWN_SETSIGDEF: exec already resets every handled signal, the
-     * VM process installs its own for the signals it cares about, and the
-     * monitor ends it with SIGKILL; resetting all 64 cost 64 system calls a VM.
-     */
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    /* Its own process group: a terminal's ^C reaches the monitor only, which stops VMs itself. */
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
     char slice_text[24];
     snprintf(slice_text, sizeof(slice_text), "%lx", (unsigned long)slice);
-    char *argv[] = {VMPROC_PROGRAM, slice_text, NULL};
-    char *envp[] = {NULL};
-    int rc = posix_spawn(&v->pid, pp->program, &actions, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    int rc = start_vm_process(pp->program, slice_text, p->ram->memfd, image->fd, &v->pid);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start a VM process (%s): %s", pp->program, strerror(rc));
         free(v);

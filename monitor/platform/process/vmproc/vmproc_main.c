@@ -1,5 +1,6 @@
 /* The VM process: maps one guest, locks itself down, runs it, and turns its exits into handoffs. */
 #include <asm/prctl.h>
+#include <elf.h>
 #include <linux/audit.h>
 #include <linux/futex.h>
 #include <linux/prctl.h>
@@ -343,7 +344,47 @@ static void set_limits(void)
     }
 }
 
-static void lock_down(const struct vmproc_launch *l)
+/*
+ * What the kernel mapped for us besides our own image: the initial stack
+ * (from its lowest page we might have touched up to its strings' end) and
+ * the vdso with its vvar pages just below. Found from the initial stack,
+ * because one munmap over the whole top of the address space costs more
+ * (0.4 ms here) than the rest of the set-up.
+ */
+struct kernel_mappings {
+    uint64_t stack_low, stack_high;
+    uint64_t vdso;
+};
+
+static struct kernel_mappings find_kernel_mappings(uint64_t *initial_stack)
+{
+    struct kernel_mappings k = {0};
+    uint64_t *p = initial_stack + 1 + initial_stack[0] + 1; /* past argc, argv, NULL */
+    uint64_t high = (uint64_t)(uintptr_t)initial_stack;
+    for (; *p; p++) /* envp */
+        if (*p > high)
+            high = *p;
+    for (p++; p[0] != AT_NULL; p += 2)
+        if (p[0] == AT_SYSINFO_EHDR)
+            k.vdso = p[1];
+    for (uint64_t i = 1; i <= (uint64_t)initial_stack[0]; i++)
+        if (initial_stack[i] > high)
+            high = initial_stack[i];
+    /* The strings end within a page or two of the highest pointer; the stack VMA ends above. */
+    k.stack_high = (high + 4 * 4096) & ~4095ull;
+    k.stack_low = ((uint64_t)(uintptr_t)initial_stack & ~4095ull) - 256 * 4096;
+    return k;
+}
+
+static void unmap_kernel_mappings(const struct kernel_mappings *k)
+{
+    sys(SYS_munmap, (long)k->stack_low, (long)(k->stack_high - k->stack_low), 0, 0, 0, 0);
+    /* vvar's pages (up to 16 on the kernels we know) lie just below the vdso's few. */
+    if (k->vdso)
+        sys(SYS_munmap, (long)(k->vdso - 16 * 4096), 24 * 4096, 0, 0, 0, 0);
+}
+
+static void lock_down(const struct vmproc_launch *l, const struct kernel_mappings *kernel)
 {
     /* Descriptors first: the guest's memory is mapped, and it needs no file at all. */
     if (sys(SYS_close_range, 0, ~0u, 0, 0, 0, 0) < 0)
@@ -356,7 +397,7 @@ static void lock_down(const struct vmproc_launch *l)
     check(sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
     install_handlers();
     /* The kernel's stack, vdso and vvar: the guest needs none of them, so it gets none. */
-    sys(SYS_munmap, VMPROC_HIGH_FLOOR, VMPROC_USER_TOP - VMPROC_HIGH_FLOOR, 0, 0, 0, 0);
+    unmap_kernel_mappings(kernel);
     struct sock_filter prog[VMPROC_FILTER_MAX];
     struct vmproc_filter_spec spec = {.syscall_ip = (uint64_t)(uintptr_t)vmproc_syscall_return,
                                       .futex_addr = VMPROC_CONTROL_ADDR + VMPROC_CTL_TURN,
@@ -370,6 +411,7 @@ _Noreturn void vmproc_main(uint64_t *initial_stack)
 {
     long argc = (long)initial_stack[0];
     char **argv = (char **)(initial_stack + 1);
+    struct kernel_mappings kernel = find_kernel_mappings(initial_stack);
     if (argc != 2)
         die(125);
     uint64_t slice = parse_hex(argv[1]);
@@ -390,7 +432,7 @@ _Noreturn void vmproc_main(uint64_t *initial_stack)
     if (sys(SYS_getppid, 0, 0, 0, 0, 0, 0) != (long)launch.monitor_pid)
         die(123);
     map_guest(&launch);
-    lock_down(&launch);
+    lock_down(&launch, &kernel);
     CONTROL->kind = VMPROC_EXIT_READY;
     vmproc_park();
     vmproc_enter_guest(launch.entry, DENALI_STACK_TOP);
