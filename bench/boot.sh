@@ -129,9 +129,17 @@ measure() {
     elif [[ -n $SPT ]]; then
         cmds+=(-- "$SPT" "$SPT_HELLO" Hello_Solo5)
     fi
+    # Where the time goes, same run: the monitor alone (it starts, probes the platforms and exits,
+    # no VM: nothing can start and end a VM faster) and hello with no network (no slirp).
+    local n_before
+    n_before=$(($(grep -o -- ' -- ' <<<" ${cmds[*]} " | wc -l) + 1))
+    cmds+=(-- "$DENALI" platforms -- "$DENALI" run "${PLATFORM_OPTS[@]}" --net none "$GUESTS/hello.elf")
     start_to_exit "${cmds[@]}" ||
         bench_fail "start_exit_$platform" "a start-to-exit command failed (${cmds[*]})"
     hello_ms=${MS[0]} native_ms=${MS[1]}
+    monitor_ms=${MS[$n_before]} net_none_ms=${MS[$((n_before + 1))]}
+    echo "start to exit ($platform): the monitor alone (denali platforms) $monitor_ms ms," \
+        "hello with --net none $net_none_ms ms"
     if [[ $platform == kvm ]]; then
         peer=${MS[2]} peer_name=raw_boot_1
         echo "start to exit ($platform, median of $PROCESS_RUNS): denali hello $hello_ms ms," \
@@ -150,6 +158,7 @@ measure() {
     [[ $platform == kvm ]] && sr=$(ratio "$hello_ms" "$peer")
     echo "BENCH start_exit_$platform ratio=$sr platform=$platform denali_ms=$hello_ms" \
         "native_ms=$native_ms ratio_native=$(ratio "$hello_ms" "$native_ms") peer=$peer_name" \
+        "monitor_alone_ms=$monitor_ms net_none_ms=$net_none_ms" \
         "peer_ms=$peer runs=$PROCESS_RUNS goal=$goal pass=$spass$(
             [[ $platform == process && -z $SPT ]] && echo " skipped_peer=\"$SPT_REASON\"")"
 }
