@@ -66,9 +66,13 @@ fi
 reached=$(sed -n 's/^ *targets reached *//p' "$work/zipf.out")
 served=$(grep -c 'listening on' "$work"/console/vm-*.log 2>/dev/null | grep -c ':1$' || true)
 
+# On the process platform each VM is a process of its own, outside the monitor's getrusage.
+own=
+[ "$(field platform denali-stats: "$work/monitor.out")" = process ] && own=" (the monitor process alone)"
 echo
 echo "== results: $COUNT web-serving VMs in one monitor, Zipf load from the host"
 printf '  %-32s %s\n' \
+    "platform" "$(field platform denali-stats: "$work/monitor.out") ($(sed -n 's/^denali: platform [a-z]* (\(.*\))$/\1/p' "$work/monitor.out"))" \
     "VMs serving HTTP" "$served of $COUNT" \
     "all booted in" "$(field all_booted_ms denali-stats: "$work/monitor.out") ms" \
     "boot p50 / p99" "$(field boot_p50_us denali-stats: "$work/monitor.out") us / $(field boot_p99_us denali-stats: "$work/monitor.out") us" \
@@ -78,8 +82,8 @@ printf '  %-32s %s\n' \
     "latency p50 / p99" "$(field p50_us ZIPF "$work/zipf.out") us / $(field p99_us ZIPF "$work/zipf.out") us" \
     "errors" "$(field errors ZIPF "$work/zipf.out")" \
     "VMs that got requests" "$reached" \
-    "monitor RSS (max)" "$(field max_rss_kb denali-stats: "$work/monitor.out") KiB" \
-    "monitor CPU" "$(field cpu_ms denali-stats: "$work/monitor.out") ms in $(field wall_ms denali-stats: "$work/monitor.out") ms" \
+    "monitor RSS (max)" "$(field max_rss_kb denali-stats: "$work/monitor.out") KiB$own" \
+    "monitor CPU" "$(field cpu_ms denali-stats: "$work/monitor.out") ms in $(field wall_ms denali-stats: "$work/monitor.out") ms$own" \
     "frames switched (tx / rx)" "$(field tx_frames denali-net: "$work/monitor.out") / $(field rx_frames denali-net: "$work/monitor.out")"
 echo
 echo "monitor summary (the fleet is stopped with SIGINT once the load ends):"
