@@ -20,6 +20,27 @@ check_run "--count 0: exit 2 with a reason" 2 "--count" "$DENALI" run --count 0 
 check_run "option without its value: exit 2" 2 "needs a value" "$DENALI" run --mem
 check_run "no IMAGE: exit 2" 2 "no IMAGE" "$DENALI" run -n 2
 
+# Platforms: a bad name is a usage error; one the host cannot run is a clear error, exit 2.
+check_run "--platform bogus: exit 2 with a reason" 2 "expected kvm, process or auto" \
+    "$DENALI" run --platform bogus "$DENALI_ROOT/build/guests/hello.elf"
+check_run "DENALI_PLATFORM=bogus: exit 2 with a reason" 2 "DENALI_PLATFORM" \
+    env DENALI_PLATFORM=bogus "$DENALI" run "$DENALI_ROOT/build/guests/hello.elf"
+check_run "denali platforms: a verdict for each platform and auto's pick" 0 "auto: " \
+    "$DENALI" platforms
+if "$DENALI" platforms | grep -q '^kvm: unavailable'; then
+    check_run "--platform kvm without a usable /dev/kvm: exit 2 naming why" 2 "platform kvm: " \
+        "$DENALI" run --platform kvm "$DENALI_ROOT/build/guests/hello.elf"
+else
+    skip "--platform kvm without a usable /dev/kvm: exit 2" "this host has a usable /dev/kvm"
+fi
+if "$DENALI" platforms | grep -q '^process: available'; then
+    check_run "a VM-process program that cannot run: exit 2 naming it" 2 "/nonexistent/vmproc" \
+        env DENALI_VMPROC=/nonexistent/vmproc "$DENALI" run --platform process \
+        "$DENALI_ROOT/build/guests/hello.elf"
+else
+    skip "a VM-process program that cannot run: exit 2" "no process platform here"
+fi
+
 # Images that cannot run.
 missing=$TAP_TMP/no-such-image.elf
 check_run "missing image: exit 2 naming the path" 2 "$missing" "$DENALI" run "$missing"
