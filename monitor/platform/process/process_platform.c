@@ -157,24 +157,29 @@ static void describe_death(const siginfo_t *info, char *text, size_t len)
                  sigabbrev_np(info->si_status) ? sigabbrev_np(info->si_status) : "?");
 }
 
-/* True (and the exit filled in) when the VM process has died; it stays a zombie for destroy. */
-static bool process_died(struct platform_vcpu *v, struct vm_exit *exit)
+/* True, with how it died in why, when the VM process has died; it stays a zombie to be reaped. */
+static bool has_died(pid_t pid, char *why, size_t len)
 {
     siginfo_t info = {0};
-    if (waitid(P_PID, (id_t)v->pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || info.si_pid == 0)
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || info.si_pid == 0)
         return false;
-    memset(exit, 0, sizeof(*exit));
-    exit->kind = VM_EXIT_FAILED;
-    describe_death(&info, exit->detail, sizeof(exit->detail));
-    /* It explained itself before it exited. */
-    struct vmproc_control *c = v->control;
-    if (c->kind == VMPROC_EXIT_SETUP_FAILED) {
-        char message[VMPROC_MESSAGE_MAX];
-        memcpy(message, c->message, sizeof(message));
-        message[sizeof(message) - 1] = 0;
-        snprintf(exit->detail, sizeof(exit->detail), "VM process set-up failed: %.60s", message);
-    }
+    describe_death(&info, why, len);
     return true;
+}
+
+/* Waits for a VM process that has ended or been killed, so that its pid and its RAM are free. */
+static void reap(pid_t pid)
+{
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED) < 0 && errno == EINTR)
+        ;
+}
+
+/* The reason a VM process wrote before it gave up setting up, NUL-terminated whatever it wrote. */
+static void setup_message(const struct vmproc_control *c, char message[VMPROC_MESSAGE_MAX])
+{
+    memcpy(message, c->message, VMPROC_MESSAGE_MAX);
+    message[VMPROC_MESSAGE_MAX - 1] = 0;
 }
 
 static void failed(struct vm_exit *exit, const char *text)
@@ -182,6 +187,22 @@ static void failed(struct vm_exit *exit, const char *text)
     memset(exit, 0, sizeof(*exit));
     exit->kind = VM_EXIT_FAILED;
     snprintf(exit->detail, sizeof(exit->detail), "%.90s", text);
+}
+
+/* True (and the exit filled in) when the VM process has died; it stays a zombie for destroy. */
+static bool process_died(struct platform_vcpu *v, struct vm_exit *exit)
+{
+    char why[sizeof(exit->detail)];
+    if (!has_died(v->pid, why, sizeof(why)))
+        return false;
+    /* It explained itself before it exited. */
+    if (v->control->kind == VMPROC_EXIT_SETUP_FAILED) {
+        char message[VMPROC_MESSAGE_MAX];
+        setup_message(v->control, message);
+        snprintf(why, sizeof(why), "VM process set-up failed: %.60s", message);
+    }
+    failed(exit, why);
+    return true;
 }
 
 /*
@@ -243,8 +264,7 @@ static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
             return;
         if (c->kind != VMPROC_EXIT_READY) {
             char message[VMPROC_MESSAGE_MAX];
-            memcpy(message, c->message, sizeof(message));
-            message[sizeof(message) - 1] = 0;
+            setup_message(c, message);
             failed(exit,
                    c->kind == VMPROC_EXIT_SETUP_FAILED ? message : "VM process set-up went wrong");
             return;
@@ -298,9 +318,7 @@ static void process_destroy(struct platform *p, struct platform_vcpu *v)
     forget_vcpu(process_of(p), v);
     /* Reaped before returning: the RAM slice must not be reused while the process can run. */
     kill(v->pid, SIGKILL);
-    siginfo_t info;
-    while (waitid(P_PID, (id_t)v->pid, &info, WEXITED) < 0 && errno == EINTR)
-        ;
+    reap(v->pid);
     free(v);
 }
 
@@ -314,11 +332,8 @@ static bool watch_one(struct platform_vcpu *v)
         v->seen = false;
         return false;
     }
-    siginfo_t info = {0};
-    if (waitid(P_PID, (id_t)v->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid) {
-        describe_death(&info, v->condemned_why, sizeof(v->condemned_why));
+    if (has_died(v->pid, v->condemned_why, sizeof(v->condemned_why)))
         return true;
-    }
     clockid_t clock;
     struct timespec ts;
     if (clock_getcpuclockid(v->pid, &clock) != 0 || clock_gettime(clock, &ts) != 0)
@@ -451,9 +466,7 @@ static int start_vm_process(const char *program, char *slice_text, int memfd, in
     if (child < 0)
         return clone_errno;
     if (s.error) {
-        siginfo_t info;
-        while (waitid(P_PID, (id_t)child, &info, WEXITED) < 0 && errno == EINTR)
-            ;
+        reap(child);
         return s.error;
     }
     *pid = child;
@@ -497,9 +510,7 @@ static struct platform_vcpu *process_vcpu_create(struct platform *p,
     if (remember_vcpu(pp, v) < 0) {
         snprintf(err, errlen, "out of memory for the VM-process watchdog");
         kill(v->pid, SIGKILL);
-        siginfo_t info;
-        while (waitid(P_PID, (id_t)v->pid, &info, WEXITED) < 0 && errno == EINTR)
-            ;
+        reap(v->pid);
         free(v);
         return NULL;
     }
