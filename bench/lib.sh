@@ -281,17 +281,16 @@ bench_skip() {
     echo "BENCH $name ratio=NA platform=$platform goal=$goal pass=NA skipped=\"$*\""
 }
 
-# for_each_platform NAME GOAL FUNCTION: runs FUNCTION P in a subshell for every platform in
-# BENCH_PLATFORMS this machine has (bench_fail there ends that platform only), bench_skip for the
-# others; NAME_P names each platform's summary line. Returns 1 when any platform failed.
+# for_each_platform MEASURE SKIP: runs MEASURE P in a subshell for every platform in
+# BENCH_PLATFORMS this machine has (bench_fail there ends that platform only), and SKIP P REASON
+# for each it lacks (a driver's skipped summary lines). Returns 1 when any platform failed.
 for_each_platform() {
-    local name=$1 goal=$2 fn=$3 p failed=0
+    local measure=$1 skip=$2 p failed=0
     for p in $BENCH_PLATFORMS; do
         if platform_available "$p"; then
-            echo "== platform $p" >&2
-            ("$fn" "$p") || failed=1
+            ("$measure" "$p") || failed=1
         else
-            bench_skip "${name}_$p" "$p" "$goal" "$(platform_reason "$p")"
+            "$skip" "$p" "$(platform_reason "$p")"
         fi
     done
     return $failed

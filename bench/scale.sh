@@ -331,12 +331,6 @@ measure() {
 }
 
 CURRENT=$NAME
-failed=0
-for p in $BENCH_PLATFORMS; do
-    if platform_available "$p"; then
-        (measure "$p") || failed=1
-    else
-        bench_skip "${NAME}_$p" "$p" "$GOAL_BOOT" "$(platform_reason "$p")"
-    fi
-done
-exit $failed
+skip() { bench_skip "${NAME}_$1" "$1" "$GOAL_BOOT" "$2"; }
+
+for_each_platform measure skip
