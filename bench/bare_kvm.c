@@ -1,5 +1,6 @@
 /* Shared bare-KVM setup for the raw floors: one CPL-3 long-mode vCPU per VM, no monitor. */
 #include "bare_kvm.h"
+#include "bench_util.h"
 #include "platform/kvm/x86_bits.h"
 
 #include <errno.h>
@@ -294,22 +295,14 @@ void bare_vm_destroy(const struct bare_kvm *k, struct bare_vm *vm)
 
 uint64_t bare_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    return bench_now_ns();
 }
 
 uint64_t bare_quantile(uint64_t *v, size_t n, double p)
 {
     if (n == 0)
         return 0;
-    qsort(v, n, sizeof(*v), cmp_u64);
+    qsort(v, n, sizeof(*v), bench_compare_u64);
     size_t i = (size_t)(p * (double)(n - 1) + 0.5);
     return v[i < n ? i : n - 1];
 }

@@ -2,15 +2,21 @@
 BENCH_TOOLS := raw_exit raw_boot raw_scale
 BENCH_BINS  := $(addprefix $(BUILD)/bench/,$(BENCH_TOOLS))
 BENCH_OBJS  := $(addprefix $(BUILD)/bench/,$(addsuffix .o,$(BENCH_TOOLS) bare_kvm))
+# The clock, sorting, /proc memory figures and sibling-tool lookup every floor shares.
+BENCH_UTIL  := $(BUILD)/bench/bench_util.o
+
+$(BENCH_UTIL): bench/bench_util.c bench/bench_util.h bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -c -o $@ $<
 
 .PHONY: bench-tools
 bench-tools: $(BENCH_BINS)
 
-$(BENCH_OBJS): $(BUILD)/bench/%.o: bench/%.c bench/bare_kvm.h bench/bench.mk
+$(BENCH_OBJS): $(BUILD)/bench/%.o: bench/%.c bench/bare_kvm.h bench/bench_util.h bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_HOST) -c -o $@ $<
 
-$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bare_kvm.o
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bare_kvm.o $(BENCH_UTIL)
 	$(CC) -o $@ $^ $(LDFLAGS_HOST)
 
 # zipf, the HTTP load generator: a plain host program, no KVM.
@@ -33,9 +39,9 @@ PROCESS_FLOOR_BINS := $(addprefix $(BUILD)/bench/,$(PROCESS_FLOORS))
 bench-tools: $(PROCESS_FLOOR_BINS) $(BUILD)/bench/spawn_child $(BUILD)/bench/idle_child \
 	$(BUILD)/bench/native_hello
 
-$(PROCESS_FLOOR_BINS): $(BUILD)/bench/%: bench/%.c bench/bench.mk
+$(PROCESS_FLOOR_BINS): $(BUILD)/bench/%: bench/%.c $(BENCH_UTIL) bench/bench_util.h bench/bench.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_HOST) -o $@ $< $(LDFLAGS_HOST)
+	$(CC) $(CFLAGS_HOST) -o $@ $< $(BENCH_UTIL) $(LDFLAGS_HOST)
 
 # What spawn_floor and idle_procs start: static, no libc and no start-up code, as the monitor's
 # VM-process program, so the kernel's work for a process is all that is measured. The loop

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define BATCHES 100u
 #define WARMUP  1000u
 
@@ -20,13 +22,6 @@ enum { TURN_CALLER = 0, TURN_ANSWER = 1, TURN_QUIT = 2 };
 struct shared_page {
     _Atomic uint32_t turn;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Not FUTEX_PRIVATE_FLAG: the word is shared by two processes, as a VM process's and the
@@ -69,12 +64,6 @@ static void answer(struct shared_page *p)
     while (t != TURN_QUIT)
         t = hand_over(p, TURN_CALLER, TURN_ANSWER);
     _exit(0);
-}
-
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* The shared page of answering process i (pages are a page apart: one futex word each). */
@@ -131,14 +120,14 @@ int main(int argc, char **argv)
     unsigned long per_batch = n / BATCHES;
     n = per_batch * BATCHES;
     uint64_t batch_ns[BATCHES];
-    uint64_t start = now_ns();
+    uint64_t start = bench_now_ns();
     for (unsigned b = 0; b < BATCHES; b++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         for (unsigned long i = 0; i < per_batch; i++)
             ROUND_TRIP();
-        batch_ns[b] = now_ns() - t0;
+        batch_ns[b] = bench_now_ns() - t0;
     }
-    uint64_t total = now_ns() - start;
+    uint64_t total = bench_now_ns() - start;
 
     for (unsigned long i = 0; i < procs; i++) {
         atomic_store(&page_of(pages, i)->turn, TURN_QUIT);
@@ -155,7 +144,7 @@ int main(int argc, char **argv)
 
     for (unsigned b = 0; b < BATCHES; b++)
         batch_ns[b] = batch_ns[b] * 1000 / per_batch; /* picoseconds per round trip */
-    qsort(batch_ns, BATCHES, sizeof(batch_ns[0]), compare_u64);
+    qsort(batch_ns, BATCHES, sizeof(batch_ns[0]), bench_compare_u64);
     double mean = (double)total / (double)n;
     double median = (double)(batch_ns[BATCHES / 2 - 1] + batch_ns[BATCHES / 2]) / 2000.0;
     double p10 = (double)batch_ns[BATCHES / 10] / 1000.0;

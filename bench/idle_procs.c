@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define NS_PER_S     1000000000ull
 #define MAX_PARALLEL 64u
 /* Shared with idle_child.c. */
@@ -45,13 +47,6 @@ static _Atomic unsigned long spawned;
  */
 static pthread_barrier_t spawned_all, release;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_until(uint64_t t_ns)
 {
     struct timespec ts = {.tv_sec = (time_t)(t_ns / NS_PER_S), .tv_nsec = (long)(t_ns % NS_PER_S)};
@@ -70,32 +65,6 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct tim
     return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
 }
 
-/* Reads a "Key: value kB" line from /proc/meminfo; returns the value in KiB, or -1. */
-static long meminfo_kib(const char *key)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    size_t keylen = strlen(key);
-    long val = -1;
-    while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, key, keylen) == 0 && line[keylen] == ':') {
-            val = strtol(line + keylen + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return val;
-}
-
-/* Kernel memory outside the page LRU lists (page tables, kernel stacks, slab), as in raw_scale. */
-static long kernel_kib(void)
-{
-    return meminfo_kib("MemTotal") - meminfo_kib("MemFree") - meminfo_kib("Active") -
-           meminfo_kib("Inactive") - meminfo_kib("Unevictable");
-}
-
 struct spawner {
     pthread_t thread;
     unsigned long first, stride;
@@ -107,7 +76,7 @@ struct spawner {
 static int wait_ready(unsigned long i)
 {
     _Atomic uint32_t *w = word_of(i);
-    uint64_t deadline = now_ns() + READY_TIMEOUT_NS;
+    uint64_t deadline = bench_now_ns() + READY_TIMEOUT_NS;
     while (atomic_load(w) == WORD_SETUP) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 100000000};
         futex(w, FUTEX_WAIT, WORD_SETUP, &ts);
@@ -116,7 +85,7 @@ static int wait_ready(unsigned long i)
         siginfo_t info = {0};
         bool ended = waitid(P_PID, (id_t)pids[i], &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
                      info.si_pid != 0;
-        if (ended || now_ns() > deadline)
+        if (ended || bench_now_ns() > deadline)
             return -1;
     }
     return 0;
@@ -138,7 +107,7 @@ static void *spawner_main(void *arg)
         char offset[24];
         snprintf(offset, sizeof(offset), "%llx", (unsigned long long)(i * SLICE_SIZE));
         char *argv[] = {"idle_child", offset, NULL};
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         int err = posix_spawn(&pids[i], child_path, &fa, NULL, argv, envp);
         if (err != 0) {
             s->err = err;
@@ -151,7 +120,7 @@ static void *spawner_main(void *arg)
             s->what = "process ended or hung before it was ready";
             break;
         }
-        ready_ns[i] = now_ns() - t0;
+        ready_ns[i] = bench_now_ns() - t0;
     }
     posix_spawn_file_actions_destroy(&fa);
     pthread_barrier_wait(&spawned_all);
@@ -179,31 +148,6 @@ static unsigned long stop_all(void)
     return bad;
 }
 
-/* The child lives next to this program unless IDLE_CHILD names it. */
-static int find_child(const char *argv0)
-{
-    const char *env = getenv("IDLE_CHILD");
-    int len;
-    if (env) {
-        len = snprintf(child_path, sizeof(child_path), "%s", env);
-    } else {
-        const char *slash = strrchr(argv0, '/');
-        int dir = slash ? (int)(slash - argv0) : 1;
-        len = snprintf(child_path, sizeof(child_path), "%.*s/idle_child", dir, slash ? argv0 : ".");
-    }
-    if (len < 0 || (size_t)len >= sizeof(child_path) || access(child_path, X_OK) != 0) {
-        fprintf(stderr, "idle_procs: no executable %s (build it: make bench-tools)\n", child_path);
-        return -1;
-    }
-    return 0;
-}
-
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv)
 {
     unsigned long idle_s = 0, parallel = 0;
@@ -216,7 +160,8 @@ int main(int argc, char **argv)
                         "woken once a second; PARALLEL spawning threads, default online CPUs)\n");
         return 2;
     }
-    if (find_child(argv[0]) < 0)
+    if (bench_find_sibling("idle_procs", argv[0], "IDLE_CHILD", "idle_child", child_path,
+                           sizeof(child_path)) < 0)
         return 1;
     if (parallel > nprocs)
         parallel = nprocs;
@@ -226,8 +171,10 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NPROC, &rl);
     }
 
-    long avail_before = meminfo_kib("MemAvailable"), kernel_before = kernel_kib();
-    long shmem_before = meminfo_kib("Shmem"), anon_before = meminfo_kib("AnonPages");
+    long avail_before = bench_proc_kib("/proc/meminfo", "MemAvailable"),
+         kernel_before = bench_kernel_kib();
+    long shmem_before = bench_proc_kib("/proc/meminfo", "Shmem"),
+         anon_before = bench_proc_kib("/proc/meminfo", "AnonPages");
     /* One memfd for every process's RAM, as the monitor must (a descriptor per VM would not do);
      * above RAM_FD, so the child's dup2 always makes a fresh, inheritable descriptor. */
     int fd = memfd_create("idle_procs", MFD_CLOEXEC);
@@ -250,7 +197,7 @@ int main(int argc, char **argv)
     struct spawner spawners[MAX_PARALLEL];
     pthread_barrier_init(&spawned_all, NULL, (unsigned)parallel + 1);
     pthread_barrier_init(&release, NULL, (unsigned)parallel + 1);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (unsigned long t = 0; t < parallel; t++) {
         spawners[t] = (struct spawner){.first = t, .stride = parallel};
         if (pthread_create(&spawners[t].thread, NULL, spawner_main, &spawners[t]) != 0) {
@@ -260,7 +207,7 @@ int main(int argc, char **argv)
         }
     }
     pthread_barrier_wait(&spawned_all);
-    uint64_t t_ready = now_ns();
+    uint64_t t_ready = bench_now_ns();
     int failed = 0;
     for (unsigned long t = 0; t < parallel; t++) {
         if (spawners[t].err) {
@@ -283,8 +230,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    long avail_after = meminfo_kib("MemAvailable"), kernel_after = kernel_kib();
-    long shmem_after = meminfo_kib("Shmem"), anon_after = meminfo_kib("AnonPages");
+    long avail_after = bench_proc_kib("/proc/meminfo", "MemAvailable"),
+         kernel_after = bench_kernel_kib();
+    long shmem_after = bench_proc_kib("/proc/meminfo", "Shmem"),
+         anon_after = bench_proc_kib("/proc/meminfo", "AnonPages");
     char status_path[64];
     snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int)pids[0]);
     FILE *f = fopen(status_path, "r");
@@ -302,7 +251,7 @@ int main(int argc, char **argv)
     double kern_kib = (double)(kernel_after - kernel_before) / (double)nprocs;
     double shmem_kib = (double)(shmem_after - shmem_before) / (double)nprocs;
     double anon_kib = (double)(anon_after - anon_before) / (double)nprocs;
-    qsort(ready_ns, nprocs, sizeof(*ready_ns), compare_u64);
+    qsort(ready_ns, nprocs, sizeof(*ready_ns), bench_compare_u64);
     double p50 = (double)ready_ns[(nprocs - 1) / 2] / 1e3;
     double p99 = (double)ready_ns[(nprocs - 1) * 99 / 100] / 1e3;
     printf("idle_procs: %lu processes spawned by %lu threads, each ready (slice mapped, pages "
@@ -328,12 +277,12 @@ int main(int argc, char **argv)
          * woken process CPU too): wake-ups still due then are not made, and counted, rather
          * than stretching the phase past the window a driver measures.
          */
-        uint64_t start = now_ns(), end = start + idle_s * NS_PER_S, now = start;
+        uint64_t start = bench_now_ns(), end = start + idle_s * NS_PER_S, now = start;
         for (uint64_t e = 0; e < due && now < end; e++) {
             uint64_t slot = start + e * NS_PER_S / nprocs;
             if (slot > now) {
                 sleep_until(slot);
-                now = now_ns();
+                now = bench_now_ns();
             }
             if (now - slot > late_max)
                 late_max = now - slot;
@@ -342,7 +291,7 @@ int main(int argc, char **argv)
             atomic_store(w, v == WORD_EXIT ? WORD_READY + 1 : v);
             futex(w, FUTEX_WAKE, 1, NULL);
             wakes++;
-            now = now_ns();
+            now = bench_now_ns();
         }
         sleep_until(end);
         printf("idle_procs: idled %lu s, %lu wake-ups/s due: %llu of %llu made, worst lateness "
@@ -351,9 +300,9 @@ int main(int argc, char **argv)
                (double)late_max / 1e3);
     }
 
-    uint64_t t_stop = now_ns();
+    uint64_t t_stop = bench_now_ns();
     unsigned long bad = stop_all();
-    double reap_ms = (double)(now_ns() - t_stop) / 1e6;
+    double reap_ms = (double)(bench_now_ns() - t_stop) / 1e6;
     pthread_barrier_wait(&release);
     for (unsigned long t = 0; t < parallel; t++)
         pthread_join(spawners[t].thread, NULL);

@@ -1,5 +1,6 @@
 /* Raw floor for many VMs: create N bare CPL-3 VMs, run each once, then idle them at 1 Hz each. */
 #include "bare_kvm.h"
+#include "bench_util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,39 +12,6 @@
 #include <time.h>
 
 #define NS_PER_S 1000000000ull
-
-/* Reads a "Key: value kB" line from a /proc file; returns the value in KiB, or -1. */
-static long proc_kib(const char *path, const char *key)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[256];
-    size_t keylen = strlen(key);
-    long val = -1;
-    while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, key, keylen) == 0 && line[keylen] == ':') {
-            val = strtol(line + keylen + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return val;
-}
-
-/*
- * Host memory outside the page LRU lists, in KiB: kernel allocations (slab, page
- * tables, KVM's own pages) but not other processes' anonymous memory or the
- * page cache, so it is much less noisy than MemAvailable on a shared machine.
- */
-static long kernel_kib(void)
-{
-    static const char *const lru[] = {"MemFree", "Active", "Inactive", "Unevictable"};
-    long kib = proc_kib("/proc/meminfo", "MemTotal");
-    for (size_t i = 0; i < sizeof(lru) / sizeof(lru[0]); i++)
-        kib -= proc_kib("/proc/meminfo", lru[i]);
-    return kib;
-}
 
 static uint64_t cpu_ns(void)
 {
@@ -139,7 +107,8 @@ int main(int argc, char **argv)
     if (bare_kvm_open(&k) < 0)
         return 1;
 
-    long avail_before = proc_kib("/proc/meminfo", "MemAvailable"), kernel_before = kernel_kib();
+    long avail_before = bench_proc_kib("/proc/meminfo", "MemAvailable"),
+         kernel_before = bench_kernel_kib();
     size_t total_mem = (size_t)n * BARE_MEM_SIZE;
     uint8_t *mem = mmap(NULL, total_mem, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -159,13 +128,14 @@ int main(int argc, char **argv)
     if (boot_phase(&k, vms, mem, n, parallel, 1) < 0)
         return 1;
     uint64_t t1 = bare_now_ns();
-    long avail_created = proc_kib("/proc/meminfo", "MemAvailable");
+    long avail_created = bench_proc_kib("/proc/meminfo", "MemAvailable");
     if (boot_phase(&k, vms, mem, n, parallel, 0) < 0)
         return 1;
     uint64_t t2 = bare_now_ns();
 
-    long avail_after = proc_kib("/proc/meminfo", "MemAvailable"), kernel_after = kernel_kib();
-    long rss = proc_kib("/proc/self/status", "VmRSS");
+    long avail_after = bench_proc_kib("/proc/meminfo", "MemAvailable"),
+         kernel_after = bench_kernel_kib();
+    long rss = bench_proc_kib("/proc/self/status", "VmRSS");
     double create_ms = (double)(t1 - t0) / 1e6, run_ms = (double)(t2 - t1) / 1e6;
     double boot_ms = create_ms + run_ms;
     double vms_per_s = (double)n / (boot_ms / 1e3);

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_PARALLEL 64
 /* The descriptor spawn_child writes its byte to (see spawn_child.c). */
 #define REPORT_FD 3
@@ -27,13 +29,6 @@ struct spawner {
     unsigned long first, stride, n;
     int failed;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * One spawning thread (the monitor starts VMs from each of its workers): spawn, wait for the
@@ -59,7 +54,7 @@ static void *spawner_main(void *arg)
     char *envp[] = {NULL};
     for (unsigned long i = s->first; i < s->n && !s->failed; i += s->stride) {
         pid_t pid;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         int err = posix_spawn(&pid, child_path, &fa, NULL, argv, envp);
         if (err != 0) {
             fprintf(stderr, "spawn_floor: posix_spawn %s: %s\n", child_path, strerror(err));
@@ -72,7 +67,7 @@ static void *spawner_main(void *arg)
             fprintf(stderr, "spawn_floor: child %lu never reported back\n", i);
             s->failed = 1;
         }
-        latency_ns[i] = now_ns() - t0;
+        latency_ns[i] = bench_now_ns() - t0;
         int status;
         if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             fprintf(stderr, "spawn_floor: child %lu did not exit 0\n", i);
@@ -83,32 +78,6 @@ static void *spawner_main(void *arg)
     close(fds[0]);
     close(wfd);
     return NULL;
-}
-
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The child lives next to this program unless SPAWN_CHILD names it. */
-static int find_child(const char *argv0)
-{
-    const char *env = getenv("SPAWN_CHILD");
-    int len;
-    if (env) {
-        len = snprintf(child_path, sizeof(child_path), "%s", env);
-    } else {
-        const char *slash = strrchr(argv0, '/');
-        int dir = slash ? (int)(slash - argv0) : 1;
-        len =
-            snprintf(child_path, sizeof(child_path), "%.*s/spawn_child", dir, slash ? argv0 : ".");
-    }
-    if (len < 0 || (size_t)len >= sizeof(child_path) || access(child_path, X_OK) != 0) {
-        fprintf(stderr, "spawn_floor: no executable %s (build it: make bench-tools)\n", child_path);
-        return -1;
-    }
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -122,7 +91,8 @@ int main(int argc, char **argv)
                 MAX_PARALLEL);
         return 2;
     }
-    if (find_child(argv[0]) < 0)
+    if (bench_find_sibling("spawn_floor", argv[0], "SPAWN_CHILD", "spawn_child", child_path,
+                           sizeof(child_path)) < 0)
         return 1;
     latency_ns = calloc(n, sizeof(*latency_ns));
     if (!latency_ns) {
@@ -133,7 +103,7 @@ int main(int argc, char **argv)
     struct spawner spawners[MAX_PARALLEL];
     unsigned long started = 0;
     int failed = 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (; started < parallel; started++) {
         spawners[started] =
             (struct spawner){.first = started, .stride = parallel, .n = n, .failed = 0};
@@ -147,14 +117,14 @@ int main(int argc, char **argv)
         pthread_join(spawners[t].thread, NULL);
         failed |= spawners[t].failed;
     }
-    uint64_t wall = now_ns() - t0;
+    uint64_t wall = bench_now_ns() - t0;
     if (failed)
         return 1;
 
     uint64_t sum = 0;
     for (unsigned long i = 0; i < n; i++)
         sum += latency_ns[i];
-    qsort(latency_ns, n, sizeof(*latency_ns), compare_u64);
+    qsort(latency_ns, n, sizeof(*latency_ns), bench_compare_u64);
     double p50 = (double)latency_ns[(n - 1) / 2] / 1e3;
     double p99 = (double)latency_ns[(n - 1) * 99 / 100] / 1e3;
     double mean = (double)sum / (double)n / 1e3;

@@ -11,22 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_COMMANDS 8
 
 extern char **environ;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 /*
  * Runs argv once with stdout and stderr to /dev/null; returns the ns from just before the spawn
@@ -37,7 +26,7 @@ static int compare_u64(const void *a, const void *b)
 static uint64_t run_once(char **argv, posix_spawn_file_actions_t *fa)
 {
     pid_t pid;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     int err = posix_spawnp(&pid, argv[0], fa, NULL, argv, environ);
     if (err != 0) {
         fprintf(stderr, "start_exit: %s: %s\n", argv[0], strerror(err));
@@ -47,7 +36,7 @@ static uint64_t run_once(char **argv, posix_spawn_file_actions_t *fa)
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return 0;
-    uint64_t t = now_ns() - t0;
+    uint64_t t = bench_now_ns() - t0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "start_exit: %s did not exit 0 (status 0x%x)\n", argv[0], status);
         return 0;
@@ -91,7 +80,7 @@ int main(int argc, char **argv)
                 return 1;
     for (int c = 0; c < ncmds; c++) {
         uint64_t *v = &t[(size_t)c * rounds];
-        qsort(v, rounds, sizeof(*v), compare_u64);
+        qsort(v, rounds, sizeof(*v), bench_compare_u64);
         double median = rounds % 2 ? (double)v[rounds / 2]
                                    : ((double)v[rounds / 2 - 1] + (double)v[rounds / 2]) / 2;
         printf("START_EXIT cmd=%d rounds=%lu median_ms=%.3f p10_ms=%.3f p90_ms=%.3f", c, rounds,
