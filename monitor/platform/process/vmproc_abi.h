@@ -5,15 +5,12 @@
 
 /*
  * Where the VM process keeps its own pieces. The guest owns [0, 4 GiB); the
- * platform's code and pages sit far above it, and everything above
- * VMPROC_HIGH_FLOOR (the kernel's stack, vdso and vvar) is unmapped before
- * the guest runs. All of it is visible to the guest (a process has no
- * privilege levels), so none of it is trusted by the monitor.
+ * platform's program is linked far above it (at 0x600000000000, monitor.mk)
+ * with its control page just below, and the kernel's stack, vdso and vvar
+ * are unmapped before the guest runs. All of it is visible to the guest (a
+ * process has no privilege levels), so none of it is trusted by the monitor.
  */
-#define VMPROC_STUB_BASE    0x600000000000 /* the VM-process program is linked here */
-#define VMPROC_CONTROL_ADDR 0x5ffffffff000 /* its control page */
-#define VMPROC_HIGH_FLOOR   0x700000000000
-#define VMPROC_USER_TOP     0x7ffffffff000 /* the top of a 47-bit user address space */
+#define VMPROC_CONTROL_ADDR 0x5ffffffff000
 /* Guest-physical pages below 0x10000 the guest never sees: the slice's private pages. */
 #define VMPROC_CONTROL_GPA 0x1000
 #define VMPROC_LAUNCH_GPA  0x2000

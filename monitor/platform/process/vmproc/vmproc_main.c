@@ -78,11 +78,17 @@ _Noreturn static void die(int code)
         sys(SYS_exit_group, code, 0, 0, 0, 0, 0);
 }
 
+/* Gives the turn to the monitor, whose worker sleeps on the same word. */
+static void hand_to_monitor(volatile struct vmproc_control *c)
+{
+    __atomic_store_n(&c->turn, VMPROC_TURN_MONITOR, __ATOMIC_SEQ_CST);
+    sys(SYS_futex, (long)&c->turn, FUTEX_WAKE, 1, 0, 0, 0);
+}
+
 uint64_t vmproc_park(void)
 {
     volatile struct vmproc_control *c = CONTROL;
-    __atomic_store_n(&c->turn, VMPROC_TURN_MONITOR, __ATOMIC_SEQ_CST);
-    sys(SYS_futex, (long)&c->turn, FUTEX_WAKE, 1, 0, 0, 0);
+    hand_to_monitor(c);
     while (__atomic_load_n(&c->turn, __ATOMIC_ACQUIRE) != VMPROC_TURN_GUEST)
         sys(SYS_futex, (long)&c->turn, FUTEX_WAIT, VMPROC_TURN_MONITOR, 0, 0, 0);
     return c->result;
@@ -119,8 +125,7 @@ _Noreturn static void fail(const char *what, long err)
             c->message[i++] = digits[--n];
         c->message[i] = 0;
         c->kind = VMPROC_EXIT_SETUP_FAILED;
-        __atomic_store_n(&c->turn, VMPROC_TURN_MONITOR, __ATOMIC_SEQ_CST);
-        sys(SYS_futex, (long)&c->turn, FUTEX_WAKE, 1, 0, 0, 0);
+        hand_to_monitor(c);
     }
     die(127);
 }
