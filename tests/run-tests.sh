@@ -12,7 +12,8 @@
 # DENALI_ROOT and DENALI (the monitor binary) exported; each prints `ok N - name` and
 # `not ok N - name` lines (tests/lib/tap.sh helps). One that boots VMs (it sources
 # tests/lib/harness.sh) runs once per platform, kvm then process, with DENALI_PLATFORM set; on a
-# platform this machine lacks (`denali platforms` says why) it counts as one skipped case.
+# platform this machine lacks (`denali platforms` says why) it counts as one skipped case; a
+# `denali platforms` that cannot run at all (a missing or broken monitor) is a failure.
 # `ok N - name # SKIP reason` lines count as skipped, not passed. A program that exits non-zero
 # without printing `not ok`, crashes, or times out counts as one more failure; so does a test
 # script that is not executable; cases a unit-test binary announced in its `1..N` plan but never
@@ -131,9 +132,19 @@ fi
 
 # The platforms this machine can run VMs on, and why not where it cannot.
 declare -A platform_missing=()
+platforms_status=0
+platforms=$("$DENALI" platforms 2>&1) || platforms_status=$?
+# 0: auto found a platform; 1: none here (every VM test is then skipped, with the reasons); any
+# other status means the monitor itself is broken or missing, which no skip may hide.
+if [ "$platforms_status" -gt 1 ]; then
+    printf 'FAIL  %-50s exit status %d: %s\n' "$DENALI platforms" "$platforms_status" \
+        "$(head -n 1 <<<"$platforms")"
+    failures+=("$DENALI platforms||exit status $platforms_status")
+    failed=$((failed + 1))
+fi
 for platform in kvm process; do
-    why=$("$DENALI" platforms 2>&1 | sed -n "s/^$platform: unavailable (\(.*\))\$/\1/p")
-    if ! "$DENALI" platforms 2>/dev/null | grep -q "^$platform: available"; then
+    why=$(sed -n "s/^$platform: unavailable (\(.*\))\$/\1/p" <<<"$platforms")
+    if ! grep -q "^$platform: available" <<<"$platforms"; then
         platform_missing[$platform]=${why:-"\`denali platforms\` does not list it"}
     fi
 done
