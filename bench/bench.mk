@@ -57,3 +57,13 @@ $(BUILD)/bench/spawn_child $(BUILD)/bench/idle_child: $(BUILD)/bench/%: bench/%.
 $(BUILD)/bench/native_hello: bench/native_hello.c bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) -O2 -static -o $@ $<
+
+# platform_boot, the platform's bare create floor: the monitor's own vm_boot and platform layers,
+# with no scheduler, so the difference to `denali run` is the scheduler's and the rest the platform's.
+PLATFORM_BOOT_LIBS := $(foreach l,sched platform image util,$(call layer_lib,$(l)))
+bench-tools: $(BUILD)/bench/platform_boot
+
+$(BUILD)/bench/platform_boot: bench/platform_boot.c $(PLATFORM_BOOT_LIBS) $(BENCH_UTIL) \
+		bench/bench_util.h bench/bench.mk | $(BUILD)/denali-vmproc
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -o $@ $< $(BENCH_UTIL) $(PLATFORM_BOOT_LIBS) $(LDFLAGS_HOST)

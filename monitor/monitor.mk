@@ -11,8 +11,9 @@ MONITOR_HDRS := $(wildcard monitor/*.h monitor/*/*.h monitor/*/*/*.h)
 VMPROC_DIR := monitor/platform/process
 MONITOR_SRCS := $(filter-out $(VMPROC_DIR)/vmproc/%,$(foreach l,$(MONITOR_LAYERS),$(call layer_srcs,$(l))))
 MONITOR_LIBS := $(foreach l,$(MONITOR_LAYERS),$(call layer_lib,$(l)))
-# libslirp (Debian libslirp-dev) gives `--net user` its TCP/IP to the host.
-MONITOR_LDLIBS := -lslirp -lm
+# libslirp (Debian libslirp-dev for its header, libslirp0 at run time) gives `--net user` its
+# TCP/IP to the host; net/slirp_library.c loads it only when an uplink needs it.
+MONITOR_LDLIBS := -lm
 
 $(BUILD)/monitor/%.o: monitor/%.c $(MONITOR_HDRS) include/denali/abi.h
 	@mkdir -p $(dir $@)

@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <slirp/libslirp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,6 +21,7 @@
 #include "util/error_text.h"
 #include "net/frame_view.h"
 #include "net/guest_sockets.h"
+#include "net/slirp_library.h"
 #include "util/clock.h"
 #include "sched/sched_queue.h"
 
@@ -138,6 +138,9 @@ struct uplink_slirp {
     /* Host sockets slirp holds for each VM's traffic, capped per VM and in all. */
     struct guest_sockets sockets;
 };
+
+/* Set by the first uplink_slirp_start; the same table for every uplink after it. */
+static const struct slirp_library *slirp_lib;
 
 static struct uplink_slirp *from_base(struct lan_uplink *uplink)
 {
@@ -496,9 +499,9 @@ static void run_instance(struct uplink_slirp *u, struct slirp_instance *inst)
     timers_fire_due(inst);
     inst->npollfds = 0;
     uint32_t timeout_ms = UINT32_MAX;
-    slirp_pollfds_fill(inst->slirp, &timeout_ms, add_pollfd, inst);
+    slirp_lib->pollfds_fill(inst->slirp, &timeout_ms, add_pollfd, inst);
     sync_interest(u, inst);
-    slirp_pollfds_poll(inst->slirp, 0, get_revents, inst);
+    slirp_lib->pollfds_poll(inst->slirp, 0, get_revents, inst);
     uint64_t deadline = monitor_now_ns() + (uint64_t)timeout_ms * NS_PER_MS;
     uint64_t timer = timers_next_ns(inst);
     set_deadline(inst, timer < deadline ? timer : deadline);
@@ -529,7 +532,7 @@ static bool is_arp(const struct queued_frame *frame)
  */
 static void flush_held_packets(struct slirp_instance *inst)
 {
-    slirp_pollfds_poll(inst->slirp, 1, no_revents, inst);
+    slirp_lib->pollfds_poll(inst->slirp, 1, no_revents, inst);
     atomic_fetch_add(&inst->uplink->arp_flushes, 1);
 }
 
@@ -557,7 +560,7 @@ static void drain_queue(struct uplink_slirp *u)
             if (!guest_sockets_admit(&u->sockets, frame->vm, frame->data, frame->len))
                 continue;
             struct slirp_instance *inst = &u->instances[frame->vm / VMS_PER_INSTANCE];
-            slirp_input(inst->slirp, frame->data, frame->len);
+            slirp_lib->input(inst->slirp, frame->data, frame->len);
             guest_sockets_handled(&u->sockets);
             if (is_arp(frame))
                 flush_held_packets(inst);
@@ -726,7 +729,7 @@ static Slirp *create_slirp(struct slirp_instance *inst)
         .if_mtu = DENALI_NET_TX_FRAME_MAX - ETHER_HDR_LEN,
         .if_mru = DENALI_NET_TX_FRAME_MAX - ETHER_HDR_LEN,
     };
-    return slirp_new(&cfg, &slirp_callbacks, inst);
+    return slirp_lib->create(&cfg, &slirp_callbacks, inst);
 }
 
 static bool add_forwards(struct uplink_slirp *u)
@@ -738,7 +741,8 @@ static bool add_forwards(struct uplink_slirp *u)
             unsigned host_port = rule->host_first + i;
             struct in_addr guest = lan_addr(lan_vm_ipv4(u->lan, i));
             Slirp *slirp = u->instances[i / VMS_PER_INSTANCE].slirp;
-            if (slirp_add_hostfwd(slirp, 0, loopback, (int)host_port, guest, rule->guest_port) == 0)
+            if (slirp_lib->add_hostfwd(slirp, 0, loopback, (int)host_port, guest,
+                                       rule->guest_port) == 0)
                 continue;
             char text[PUBLISH_TEXT_MAX];
             publish_format(rule, text);
@@ -775,7 +779,8 @@ static void widen_forward_backlogs(struct uplink_slirp *u)
 {
     for (uint32_t k = 0; k < u->instance_count; k++) {
         uint32_t timeout = 0;
-        slirp_pollfds_fill(u->instances[k].slirp, &timeout, widen_listen_backlog, &u->instances[k]);
+        slirp_lib->pollfds_fill(u->instances[k].slirp, &timeout, widen_listen_backlog,
+                                &u->instances[k]);
     }
 }
 
@@ -796,7 +801,7 @@ static void announce_vms(struct uplink_slirp *u, uint32_t k)
         struct frame_arp_party target = {.ipv4 = announced.ipv4};
         uint8_t frame[FRAME_ARP_LEN];
         frame_build_arp(frame, ARPOP_REQUEST, broadcast, &announced, &target);
-        slirp_input(u->instances[k].slirp, frame, sizeof(frame));
+        slirp_lib->input(u->instances[k].slirp, frame, sizeof(frame));
     }
 }
 
@@ -818,7 +823,7 @@ static void cleanup_instances(struct uplink_slirp *u)
     for (uint32_t k = 0; k < u->instance_count; k++) {
         struct slirp_instance *inst = &u->instances[k];
         if (inst->slirp)
-            slirp_cleanup(inst->slirp);
+            slirp_lib->cleanup(inst->slirp);
         inst->slirp = NULL;
         timers_free_all(inst);
     }
@@ -916,7 +921,12 @@ static struct uplink_slirp *alloc_uplink(struct lan *lan, char *err, size_t errl
     pthread_mutex_init(&u->queue_lock, NULL);
     sem_init(&u->started, 0, 0);
     u->lan = lan;
-    u->queue = calloc(QUEUE_FRAMES, sizeof(*u->queue));
+    /*
+     * 16 MiB, every slot written before it is read: malloc, so that only the
+     * slots a run uses are ever touched (calloc from a heap GLib has already
+     * used clears all of it, 4,000 page faults at every start).
+     */
+    u->queue = malloc(QUEUE_FRAMES * sizeof(*u->queue));
     u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!u->queue || u->wake_fd < 0) {
         (void)fail(err, errlen, "slirp: cannot set up the frame queue: %s", strerror(errno));
@@ -948,6 +958,9 @@ struct lan_uplink *uplink_slirp_start(struct lan *lan, const struct publish_rule
 {
     /* lan_vm_ipv4 is only meaningful for VMs that exist. */
     if (publish_check(rules, nrules, lan->vm_count, err, errlen) != 0)
+        return NULL;
+    slirp_lib = slirp_library_load(err, errlen);
+    if (!slirp_lib)
         return NULL;
     struct uplink_slirp *u = alloc_uplink(lan, err, errlen);
     if (!u)
