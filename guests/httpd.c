@@ -892,6 +892,11 @@ int main(int argc, char **argv)
     }
     if (allocate_conns(&s, (size_t)max_conns, explicit_cap) < 0)
         return 1;
+#ifdef DENALI_GUEST
+    /* Ready to serve: with --clone every VM starts here, so its name page is its own. */
+    if (ilwaco_ready())
+        build_root_page(&s);
+#endif
     if (busy_poll)
         enable_busy_poll(s.quiet);
     if (!s.quiet)

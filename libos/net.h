@@ -34,6 +34,8 @@ int ilwaco_net_wait(int (*ready)(void *arg), void *arg, uint64_t deadline_ns, in
 int ilwaco_nic_start(void);
 /* Moves received frames from the rx ring into lwIP; returns how many. */
 unsigned ilwaco_nic_poll(void);
+/* A clone resumed: the NIC takes the MAC and addresses of the clone's own vregs. */
+void ilwaco_nic_reidentify(void);
 /* True if frames wait in the tx ring for the monitor. */
 int ilwaco_nic_tx_pending(void);
 /* Asks the monitor to transmit the tx ring now. */

@@ -201,3 +201,19 @@ int ilwaco_nic_start(void)
     ilwaco_nic_counters.attached = 1;
     return 0;
 }
+
+void ilwaco_nic_reidentify(void)
+{
+    if (!ilwaco_nic_counters.attached)
+        return;
+    const volatile struct denali_vregs *v = ilwaco__vregs();
+    for (int i = 0; i < ETH_HWADDR_LEN; i++)
+        nic.hwaddr[i] = v->mac[i];
+    ip4_addr_t ip, mask, gw;
+    ip4_addr_set_u32(&ip, v->ipv4);
+    ip4_addr_set_u32(&mask, v->netmask);
+    ip4_addr_set_u32(&gw, v->gateway);
+    netif_set_addr(&nic, &ip, &mask, &gw);
+    /* What the template's peers learned is now wrong: announce the clone's own pair. */
+    etharp_gratuitous(&nic);
+}

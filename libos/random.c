@@ -1,4 +1,5 @@
-/* ilwaco's pseudo-random generator (xoshiro256**): distinct per VM and boot, not cryptographic. */
+/* ilwaco's pseudo-random generator (xoshiro256**): seeded by the host per VM, boot and clone; not
+ * cryptographic. */
 #include <string.h>
 
 #include "internal.h"
@@ -40,6 +41,8 @@ void ilwaco_random_init(void)
      */
     uint64_t seed = ((uint64_t)v->vm_id << 32 | v->vm_count) ^ v->time_ns;
     seed ^= (uint64_t)v->ipv4 << 16 ^ (uint64_t)v->mac[5] << 56 ^ (uint64_t)v->mac[4] << 48;
+    /* The host's own random bits, fresh for every boot and every clone. */
+    seed ^= (uint64_t)v->entropy[0] << 32 | v->entropy[1];
     for (int i = 0; i < 4; i++)
         state[i] = splitmix(&seed);
 }

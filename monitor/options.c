@@ -32,6 +32,9 @@ const char options_run_usage[] =
     "  -q, --quantum MS       time slice before a busy VM is preempted (default 10)\n"
     "  -t, --time-limit SECS  stop VMs still running after SECS seconds\n"
     "      --stats            print a machine-readable denali-stats line at the end\n"
+    "      --clone            boot VM 0 to its ready call (ilwaco_ready), snapshot it, and start\n"
+    "                         every VM as a copy-on-write clone of that snapshot (process "
+    "platform)\n"
     "      --progress, --no-progress\n"
     "                         show boot progress (default: when stderr is a terminal)\n"
     "      --net MODE         the LAN's way to the host: user (libslirp, the default),\n"
@@ -116,6 +119,7 @@ static int parse_unsigned(const char *text, unsigned min, unsigned max, unsigned
 enum {
     OPT_CONSOLE = 256,
     OPT_STATS,
+    OPT_CLONE,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_NET,
@@ -131,6 +135,7 @@ static const struct option long_options[] = {
     {"quantum", required_argument, NULL, 'q'},
     {"time-limit", required_argument, NULL, 't'},
     {"stats", no_argument, NULL, OPT_STATS},
+    {"clone", no_argument, NULL, OPT_CLONE},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"net", required_argument, NULL, OPT_NET},
@@ -248,6 +253,9 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
             break;
         case OPT_STATS:
             out->stats = true;
+            break;
+        case OPT_CLONE:
+            out->clone = true;
             break;
         case OPT_PROGRESS:
         case OPT_NO_PROGRESS:

@@ -67,7 +67,7 @@
  * not itself access, or one that wraps around the address space).
  */
 #define DENALI_PORT_BASE  0x500u
-#define DENALI_GATE_STACK 256u
+#define DENALI_GATE_STACK 384u
 
 enum denali_hypercall {
     DENALI_HC_NOP = 0,           /* () -> 0; a null round trip for benchmarks */
@@ -83,6 +83,17 @@ enum denali_hypercall {
      * the host kernel owns FS and may reload it at any context switch.
      */
     DENALI_HC_SET_FS_BASE = 6,
+    /*
+     * () -> 0: the guest is ready to serve (ilwaco_ready). In a run with
+     * --clone or --restore the monitor snapshots the VM here, and every
+     * clone resumes from this call with the result 1, its own identity
+     * (vm_id, mac, ipv4, entropy) already in the virtual registers: the
+     * guest re-reads whatever it derived from them. Unlike the other calls
+     * it is an ordinary SysV function call in a clone: the general
+     * registers survive, SSE and x87 registers do not, and MXCSR and the
+     * x87 control word are back to their defaults.
+     */
+    DENALI_HC_READY = 7,
     DENALI_HC_COUNT
 };
 
@@ -214,11 +225,11 @@ struct denali_vregs {
     uint64_t image_end; /* first byte above the image: the heap may start here */
     uint8_t mac[6];
     uint8_t pad0[2];
-    uint32_t ipv4;     /* network byte order; 0 when the VM has no network */
-    uint32_t netmask;  /* network byte order */
-    uint32_t gateway;  /* network byte order */
-    uint32_t args_len; /* bytes used in args */
-    uint32_t pad1[2];
+    uint32_t ipv4;       /* network byte order; 0 when the VM has no network */
+    uint32_t netmask;    /* network byte order */
+    uint32_t gateway;    /* network byte order */
+    uint32_t args_len;   /* bytes used in args */
+    uint32_t entropy[2]; /* fresh random bits from the host at each boot and each clone */
     /* argc NUL-terminated strings packed back to back: argv[0] is the image name */
     char args[DENALI_ARGS_MAX];
 };

@@ -32,6 +32,14 @@ uint64_t ilwaco_idle(uint64_t deadline_ns);
 /* ilwaco_idle with DENALI_IDLE_* flags (abi.h), e.g. DENALI_IDLE_LAZY_ACKS. */
 uint64_t ilwaco_idle_with(uint64_t deadline_ns, unsigned flags);
 
+/*
+ * Marks the point where this VM is ready to serve (after it listens). With
+ * --clone the monitor snapshots the VM here and every VM resumes from this
+ * call as a clone: then it returns 1, with the VM's own id, MAC, address
+ * and random stream already taken up; otherwise it returns 0.
+ */
+int ilwaco_ready(void);
+
 /* Terminates this VM with status; never returns. */
 _Noreturn void ilwaco_exit(int status);
 

@@ -107,6 +107,30 @@ static bool nic_hypercall(void *ctx, struct vm *vm, uint32_t nr, const struct vm
     return true;
 }
 
+/* The NIC's ring area is the one window: the monitor writes frames into it directly. */
+static void nic_add_windows(void *ctx, struct vm *vm, struct platform_snapshot *snap)
+{
+    struct net_port *port = port_of(ctx, vm);
+    pthread_mutex_lock(&port->lock);
+    if (port->area && snap->window_count < PLATFORM_WINDOWS_MAX) {
+        uint64_t start = (uint64_t)((uint8_t *)port->area - vm->mem.ram);
+        uint64_t end = (start + DENALI_NET_AREA_SIZE + DENALI_PAGE_SIZE - 1) &
+                       ~(uint64_t)(DENALI_PAGE_SIZE - 1);
+        snap->windows[snap->window_count].start = start;
+        snap->windows[snap->window_count].end = end;
+        snap->window_count++;
+    }
+    pthread_mutex_unlock(&port->lock);
+}
+
+/* A clone's NIC is attached where its template's was, as if it had asked itself. */
+static void nic_resume_clone(void *ctx, struct vm *vm, const struct platform_snapshot *snap)
+{
+    if (snap->window_count > 0)
+        (void)net_port_attach(port_of(ctx, vm), &vm->mem, snap->windows[0].start,
+                              DENALI_NET_AREA_SIZE);
+}
+
 static void nic_detach(void *ctx, struct vm *vm)
 {
     net_port_detach(port_of(ctx, vm));
@@ -158,6 +182,8 @@ struct network *network_start(struct monitor *m, char *err, size_t errlen)
                                      .after_exit = nic_after_exit,
                                      .going_idle = nic_going_idle,
                                      .hypercall = nic_hypercall,
+                                     .add_windows = nic_add_windows,
+                                     .resume_clone = nic_resume_clone,
                                      .detach = nic_detach};
     lan->wake_ctx = net;
     lan->wake = wake_for_frames;

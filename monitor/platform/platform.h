@@ -17,6 +17,25 @@ struct platform_vcpu;
 enum platform_kind { PLATFORM_AUTO, PLATFORM_KVM, PLATFORM_PROCESS };
 
 /*
+ * What a clone is made from: a VM frozen at its ready call (DENALI_HC_READY).
+ * The monitor fills the memory side, the platform's vcpu_capture the rest.
+ */
+#define PLATFORM_CPU_STATE_MAX 512u
+#define PLATFORM_WINDOWS_MAX   4u
+struct platform_snapshot {
+    uint32_t platform; /* enum platform_kind of the platform that captured it */
+    int memfd;         /* the guest's RAM, indexed by guest-physical address; never written again */
+    uint64_t mem_size;
+    uint32_t cpu_state_len;
+    uint8_t cpu_state[PLATFORM_CPU_STATE_MAX]; /* the platform's own, opaque above the seam */
+    /* Guest ranges the monitor itself reads and writes (a NIC's rings), page-aligned. */
+    unsigned window_count;
+    struct {
+        uint64_t start, end;
+    } windows[PLATFORM_WINDOWS_MAX];
+};
+
+/*
  * What each platform implements. Everything above it (scheduling, exit
  * handling, devices, the LAN) is written once and sees only these calls.
  */
@@ -25,6 +44,19 @@ struct platform_ops {
     /* Creates the vCPU of VM id, whose RAM (from the platform's pool) the monitor has filled. */
     struct platform_vcpu *(*vcpu_create)(struct platform *p, const struct guest_image *image,
                                          uint8_t *ram, uint32_t id, char *err, size_t errlen);
+    /*
+     * Creates VM id as a clone of snap: it resumes from the ready call with
+     * the result 1. The monitor has written its virtual registers and its
+     * windows' contents into ram; the rest of its memory is snap's,
+     * copy-on-write. NULL with a reason when this platform cannot.
+     */
+    struct platform_vcpu *(*vcpu_clone)(struct platform *p, const struct guest_image *image,
+                                        uint8_t *ram, uint32_t id,
+                                        const struct platform_snapshot *snap, char *err,
+                                        size_t errlen);
+    /* At a ready-call exit: fills snap's platform, cpu_state and cpu_state_len, or -1 and why. */
+    int (*vcpu_capture)(struct platform_vcpu *vcpu, struct platform_snapshot *snap, char *err,
+                        size_t errlen);
     /* Runs the guest until it exits, is kicked, or faults, and describes why it came back. */
     void (*vcpu_run)(struct platform_vcpu *vcpu, struct vm_exit *exit);
     /* Sets the guest's %rax for its next entry (a hypercall's result). */

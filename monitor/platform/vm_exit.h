@@ -36,6 +36,12 @@ struct vm_exit {
     int32_t syscall_nr;
     uint32_t syscall_arch;
     char detail[96]; /* VM_EXIT_FAILED: why, in words, when the platform knows */
+    /*
+     * A console write's buffer, already copied out of the guest by the
+     * platform (the process platform's clones keep their memory where the
+     * monitor cannot see it); NULL when the monitor reads guest memory.
+     */
+    const uint8_t *staged;
 };
 
 #endif

@@ -57,7 +57,10 @@ static void console_write_call(struct vm *vm, const struct vm_exit *e, struct vm
         return;
     }
     char buf[DENALI_CONSOLE_MAX];
-    guest_copy_in(&vm->mem, buf, addr, len);
+    if (e->staged)
+        memcpy(buf, e->staged, len);
+    else
+        guest_copy_in(&vm->mem, buf, addr, len);
     console_write(vm->console, vm->id, &vm->console_line, buf, len);
     resume(d, len);
 }
@@ -97,6 +100,9 @@ static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision
         d->action = ACTION_IDLE;
         d->deadline = e->args[0];
         d->idle_flags = (uint32_t)e->args[1];
+        break;
+    case DENALI_HC_READY:
+        d->action = ACTION_READY;
         break;
     case DENALI_HC_SET_FS_BASE:
         /* The guest's own wrfsbase works under kvm (CR4.FSGSBASE is set for it). */

@@ -13,6 +13,7 @@ enum vm_action {
     ACTION_IDLE,   /* sleep until deadline or an event */
     ACTION_EXIT,   /* the guest terminated with status */
     ACTION_STOP,   /* the guest misbehaved: end it with reason */
+    ACTION_READY,  /* the guest is ready to serve: snapshot it if asked, then resume with 0 */
 };
 
 struct vm_decision {

@@ -45,6 +45,13 @@ struct monitor {
     _Atomic uint64_t all_booted_ns;
     _Atomic uint64_t exits;
     const struct vm_device *device; /* every VM's NIC; NULL with --net none */
+    /*
+     * --clone: VM 0 boots as the template and no other VM is created until
+     * it has been snapshotted at its ready call (snapshot set) or has ended
+     * without one (template_ended). Both change under the scheduler's lock.
+     */
+    struct platform_snapshot *snapshot;
+    bool template_ended;
 };
 
 #endif

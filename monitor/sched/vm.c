@@ -1,8 +1,13 @@
 /* One VM's context: its vCPU, memory, virtual registers, scheduling state and console line. */
 #include "sched/vm.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 static void write_vregs(struct vm *vm, const struct guest_image *image, uint32_t id, uint32_t count)
 {
@@ -15,6 +20,11 @@ static void write_vregs(struct vm *vm, const struct guest_image *image, uint32_t
     v->image_end = image->elf.image_end;
     v->args_len = image->args_len;
     memcpy(v->args, image->args, image->args_len);
+    /* Fresh at every boot and every clone, so that no two VMs share a random stream. */
+    uint32_t entropy[2] = {0, 0};
+    if (getrandom(entropy, sizeof(entropy), GRND_NONBLOCK) != (ssize_t)sizeof(entropy))
+        entropy[0] = (uint32_t)(uintptr_t)vm ^ id, entropy[1] = (uint32_t)time(NULL);
+    memcpy(v->entropy, entropy, sizeof(entropy));
 }
 
 static void copy_writable_segments(uint8_t *ram, const struct guest_image *image)
@@ -27,17 +37,118 @@ static void copy_writable_segments(uint8_t *ram, const struct guest_image *image
     }
 }
 
-int vm_boot(struct vm *vm, struct platform *platform, const struct guest_image *image, uint32_t id,
-            uint32_t count, uint8_t *ram, char *err, size_t errlen)
+static void prepare(struct vm *vm, const struct guest_image *image, uint32_t id, uint32_t count,
+                    uint8_t *ram)
 {
     vm->id = id;
     vm->mem = (struct guest_memory){.layout = &image->layout, .ram = ram, .file = image->file};
     vm->vregs = (struct denali_vregs *)(ram + DENALI_VREGS_ADDR);
     sched_entity_init(&vm->sched);
     write_vregs(vm, image, id, count);
+}
+
+int vm_boot(struct vm *vm, struct platform *platform, const struct guest_image *image, uint32_t id,
+            uint32_t count, uint8_t *ram, char *err, size_t errlen)
+{
+    prepare(vm, image, id, count, ram);
     copy_writable_segments(ram, image);
     vm->vcpu = platform->ops->vcpu_create(platform, image, ram, id, err, errlen);
     return vm->vcpu ? 0 : -1;
+}
+
+/* pread until done: the windows are small, but a read may still come back short. */
+static int read_fully(int fd, uint8_t *dst, uint64_t len, uint64_t offset)
+{
+    while (len > 0) {
+        ssize_t n = pread(fd, dst, len, (off_t)offset);
+        if (n <= 0)
+            return -1;
+        dst += n;
+        len -= (uint64_t)n;
+        offset += (uint64_t)n;
+    }
+    return 0;
+}
+
+int vm_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,
+             const struct platform_snapshot *snap, uint32_t id, uint32_t count, uint8_t *ram,
+             char *err, size_t errlen)
+{
+    prepare(vm, image, id, count, ram);
+    /* The monitor's own view of the windows starts as the template left them. */
+    for (unsigned w = 0; w < snap->window_count; w++)
+        if (read_fully(snap->memfd, ram + snap->windows[w].start,
+                       snap->windows[w].end - snap->windows[w].start, snap->windows[w].start) < 0) {
+            snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
+            return -1;
+        }
+    vm->vcpu = platform->ops->vcpu_clone(platform, image, ram, id, snap, err, errlen);
+    return vm->vcpu ? 0 : -1;
+}
+
+void vm_become_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,
+                     const struct platform_snapshot *snap, uint32_t count, char *err, size_t errlen)
+{
+    vm_destroy(vm, platform);
+    write_vregs(vm, image, vm->id, count);
+    vm->vcpu = platform->ops->vcpu_clone(platform, image, vm->mem.ram, vm->id, snap, err, errlen);
+}
+
+/* True when the page holds only zeroes: most of a booted guest's RAM, never stored. */
+static bool page_is_zero(const uint8_t *page)
+{
+    const uint64_t *words = (const uint64_t *)page;
+    for (size_t i = 0; i < DENALI_PAGE_SIZE / sizeof(uint64_t); i++)
+        if (words[i])
+            return false;
+    return true;
+}
+
+int vm_snapshot_take(struct vm *vm, struct platform *platform, struct platform_snapshot *snap,
+                     char *err, size_t errlen)
+{
+    memset(snap, 0, sizeof(*snap));
+    uint64_t size = vm->mem.layout->mem_size;
+    snap->mem_size = size;
+    snap->memfd = memfd_create("denali-snapshot", MFD_CLOEXEC);
+    if (snap->memfd < 0 || ftruncate(snap->memfd, (off_t)size) < 0) {
+        snprintf(err, errlen, "snapshot: cannot make its memory: %s", strerror(errno));
+        goto failed;
+    }
+    if (platform->ops->vcpu_capture(vm->vcpu, snap, err, errlen) < 0)
+        goto failed;
+    /*
+     * Runs of non-zero pages, written with pwrite: the snapshot's pages are
+     * allocated by the kernel without a fault a page in the monitor. Below
+     * DENALI_LOW_LIMIT the slot holds the platform's own pages, not the guest's.
+     */
+    const uint8_t *ram = vm->mem.ram;
+    for (uint64_t at = DENALI_LOW_LIMIT; at < size;) {
+        if (page_is_zero(ram + at)) {
+            at += DENALI_PAGE_SIZE;
+            continue;
+        }
+        uint64_t end = at + DENALI_PAGE_SIZE;
+        while (end < size && !page_is_zero(ram + end))
+            end += DENALI_PAGE_SIZE;
+        for (uint64_t done = at; done < end;) {
+            ssize_t n = pwrite(snap->memfd, ram + done, end - done, (off_t)done);
+            if (n <= 0) {
+                snprintf(err, errlen, "snapshot: cannot write its memory: %s", strerror(errno));
+                goto failed;
+            }
+            done += (uint64_t)n;
+        }
+        at = end;
+    }
+    if (vm->device && vm->device->add_windows)
+        vm->device->add_windows(vm->device->ctx, vm, snap);
+    return 0;
+failed:
+    if (snap->memfd >= 0)
+        close(snap->memfd);
+    snap->memfd = -1;
+    return -1;
 }
 
 void vm_destroy(struct vm *vm, struct platform *platform)

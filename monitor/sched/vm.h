@@ -36,6 +36,21 @@ struct vm {
 /* Fills ram for image and creates the VM's vCPU on the platform; ready for its first entry. */
 int vm_boot(struct vm *vm, struct platform *platform, const struct guest_image *image, uint32_t id,
             uint32_t count, uint8_t *ram, char *err, size_t errlen);
+/*
+ * Makes VM id a clone of snap in ram (a fresh slot): its own identity in the
+ * virtual registers, the snapshot's windows copied in, and a vCPU resuming
+ * from the ready call. 0, or -1 with a reason.
+ */
+int vm_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,
+             const struct platform_snapshot *snap, uint32_t id, uint32_t count, uint8_t *ram,
+             char *err, size_t errlen);
+/* The snapshotted VM itself goes on as a clone, in its own slot; vm->vcpu is NULL on failure. */
+void vm_become_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,
+                     const struct platform_snapshot *snap, uint32_t count, char *err,
+                     size_t errlen);
+/* At vm's ready call: its RAM into a new memfd, its platform state and its device's windows. */
+int vm_snapshot_take(struct vm *vm, struct platform *platform, struct platform_snapshot *snap,
+                     char *err, size_t errlen);
 void vm_destroy(struct vm *vm, struct platform *platform);
 
 #endif

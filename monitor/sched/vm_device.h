@@ -27,6 +27,10 @@ struct vm_device {
     /* A hypercall the device serves; true when it decided. */
     bool (*hypercall)(void *ctx, struct vm *vm, uint32_t nr, const struct vm_exit *exit,
                       struct vm_decision *decision);
+    /* A snapshot of the VM is taken: adds the guest RAM the device reads and writes itself. */
+    void (*add_windows)(void *ctx, struct vm *vm, struct platform_snapshot *snap);
+    /* A clone was made from snap: takes up its windows as the snapshotted VM had them. */
+    void (*resume_clone)(void *ctx, struct vm *vm, const struct platform_snapshot *snap);
     /* The VM ended: nothing may write its memory from now on. */
     void (*detach)(void *ctx, struct vm *vm);
 };

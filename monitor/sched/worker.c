@@ -158,11 +158,22 @@ static void create_vm(struct worker *w, uint32_t id)
     if (vm && ram) {
         vm->created_ns = monitor_now_ns();
         vm->console = &m->console;
-        if (vm_boot(vm, m->platform, &m->image, id, m->options->count, ram, err, sizeof(err)) ==
-            0) {
+        int rc;
+        if (m->options->clone && id != 0 && !m->snapshot) {
+            snprintf(err, sizeof(err), "not cloned: vm 0 ended before its ready call");
+            rc = -1;
+        } else if (m->options->clone && id != 0) {
+            rc = vm_clone(vm, m->platform, &m->image, m->snapshot, id, m->options->count, ram, err,
+                          sizeof(err));
+        } else {
+            rc = vm_boot(vm, m->platform, &m->image, id, m->options->count, ram, err, sizeof(err));
+        }
+        if (rc == 0) {
             vm->device = m->device;
             if (vm->device && vm->device->attach)
                 vm->device->attach(vm->device->ctx, vm);
+            if (m->options->clone && id != 0 && vm->device && vm->device->resume_clone)
+                vm->device->resume_clone(vm->device->ctx, vm, m->snapshot);
             pthread_mutex_lock(&s->lock);
             bool room = true;
             if (s->live_count == s->live_capacity) {
@@ -248,6 +259,40 @@ static int device_after_exit(struct monitor *m, struct vm *vm)
 }
 
 /* Runs vm until it yields, idles or ends; never holds the lock. */
+/*
+ * --clone: VM 0 reached its ready call. Snapshot it, let the other VMs be
+ * created as clones, and make VM 0 itself a clone too, so that every VM
+ * shares the snapshot's pages and gets its own identity the same way.
+ */
+static int become_template(struct worker *w, struct vm *vm, char *why, size_t whylen)
+{
+    struct monitor *m = w->m;
+    struct platform_snapshot *snap = calloc(1, sizeof(*snap));
+    if (!snap) {
+        snprintf(why, whylen, "snapshot: out of memory");
+        return -1;
+    }
+    char err[160];
+    if (vm_snapshot_take(vm, m->platform, snap, err, sizeof(err)) < 0) {
+        snprintf(why, whylen, "%s", err);
+        free(snap);
+        return -1;
+    }
+    vm_become_clone(vm, m->platform, &m->image, snap, m->options->count, err, sizeof(err));
+    if (!vm->vcpu) {
+        snprintf(why, whylen, "%s", err);
+        close(snap->memfd);
+        free(snap);
+        return -1;
+    }
+    vm->has_result = false; /* the clone's first entry returns 1 from the ready call itself */
+    pthread_mutex_lock(&w->s->lock);
+    m->snapshot = snap;
+    pthread_cond_broadcast(&w->s->wake);
+    pthread_mutex_unlock(&w->s->lock);
+    return 0;
+}
+
 static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadline)
 {
     struct monitor *m = w->m;
@@ -290,6 +335,17 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
                 break;
             *deadline = d.deadline;
             return SLICE_SLEEP;
+        case ACTION_READY:
+            vm->has_result = true;
+            vm->result = 0;
+            if (m->options->clone && vm->id == 0 && !m->snapshot) {
+                char why[200];
+                if (become_template(w, vm, why, sizeof(why)) < 0) {
+                    end_vm(m, vm, OUTCOME_STOPPED, 0, why);
+                    return SLICE_DONE;
+                }
+            }
+            break;
         case ACTION_EXIT:
             end_vm(m, vm, OUTCOME_EXITED, d.status, NULL);
             return SLICE_DONE;
@@ -453,7 +509,10 @@ static void *worker_main(void *arg)
         wake_due(s, vnow);
         /* Creating comes first so that booting many VMs is not held back by running ones. */
         bool blocked_on_room = false;
-        if (s->next_id < count) {
+        /* --clone: the others wait for VM 0's snapshot (or its end without one). */
+        bool blocked_on_template =
+            m->options->clone && s->next_id == 1 && !m->snapshot && !m->template_ended;
+        if (s->next_id < count && !blocked_on_template) {
             if (reserve_live_slot(m)) {
                 uint32_t id = s->next_id++;
                 pthread_mutex_unlock(&s->lock);
@@ -480,6 +539,10 @@ static void *worker_main(void *arg)
                 end = SLICE_DONE;
             }
             if (end == SLICE_DONE) {
+                if (m->options->clone && vm->id == 0 && !m->template_ended) {
+                    m->template_ended = true;
+                    pthread_cond_broadcast(&s->wake);
+                }
                 forget_vm(m, s, vm);
                 if (s->next_id >= count && s->live_count == 0)
                     pthread_cond_broadcast(&s->wake);
@@ -500,7 +563,7 @@ static void *worker_main(void *arg)
             break;
         if (blocked_on_room)
             wait_until(w, vnow + LIVE_LIMIT_BACKOFF_NS);
-        else if (s->next_id >= count)
+        else if (s->next_id >= count || blocked_on_template)
             wait_until(w, next_wake(m, s, vnow));
     }
     pthread_mutex_unlock(&s->lock);

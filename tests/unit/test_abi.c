@@ -34,7 +34,7 @@ static void test_vregs_offsets(void **state)
     assert_int_equal(offsetof(struct denali_vregs, netmask), 60);
     assert_int_equal(offsetof(struct denali_vregs, gateway), 64);
     assert_int_equal(offsetof(struct denali_vregs, args_len), 68);
-    assert_int_equal(offsetof(struct denali_vregs, pad1), 72);
+    assert_int_equal(offsetof(struct denali_vregs, entropy), 72);
     assert_int_equal(offsetof(struct denali_vregs, args), 80);
 }
 
@@ -56,7 +56,7 @@ static void test_vregs_field_sizes(void **state)
     assert_int_equal(sizeof(v.netmask), 4);
     assert_int_equal(sizeof(v.gateway), 4);
     assert_int_equal(sizeof(v.args_len), 4);
-    assert_int_equal(sizeof(v.pad1), 8);
+    assert_int_equal(sizeof(v.entropy), 8);
     assert_int_equal(sizeof(v.args), DENALI_ARGS_MAX);
 }
 
@@ -123,9 +123,9 @@ static void test_stack_top_aligned(void **state)
 static void test_hypercall_numbers(void **state)
 {
     (void)state;
-    const unsigned numbers[] = {DENALI_HC_NOP,        DENALI_HC_EXIT,       DENALI_HC_CONSOLE_WRITE,
-                                DENALI_HC_IDLE,       DENALI_HC_NET_ATTACH, DENALI_HC_NET_KICK,
-                                DENALI_HC_SET_FS_BASE};
+    const unsigned numbers[] = {
+        DENALI_HC_NOP,        DENALI_HC_EXIT,     DENALI_HC_CONSOLE_WRITE, DENALI_HC_IDLE,
+        DENALI_HC_NET_ATTACH, DENALI_HC_NET_KICK, DENALI_HC_SET_FS_BASE,   DENALI_HC_READY};
     const size_t n = sizeof(numbers) / sizeof(numbers[0]);
     assert_int_equal(n, DENALI_HC_COUNT);
     for (size_t i = 0; i < n; i++) {

@@ -113,6 +113,25 @@ unsigned process_platform_regions(const struct guest_layout *layout,
     return n;
 }
 
+unsigned process_platform_clone_regions(struct vmproc_region regions[VMPROC_MAX_REGIONS],
+                                        unsigned count, const struct platform_snapshot *snap)
+{
+    /*
+     * Guest RAM comes from the snapshot, copy-on-write, but for the pages
+     * the monitor itself reads or writes: the virtual registers and the
+     * snapshot's windows (a NIC's rings), mapped over it from the VM's slice.
+     */
+    for (unsigned i = 0; i < count; i++)
+        if (regions[i].source == VMPROC_SOURCE_RAM && regions[i].start != DENALI_VREGS_ADDR)
+            regions[i].source = VMPROC_SOURCE_SNAPSHOT;
+    for (unsigned w = 0; w < snap->window_count && count < VMPROC_MAX_REGIONS; w++)
+        regions[count++] = (struct vmproc_region){.start = snap->windows[w].start,
+                                                  .end = snap->windows[w].end,
+                                                  .prot = VMPROC_PROT_READ | VMPROC_PROT_WRITE,
+                                                  .source = VMPROC_SOURCE_RAM};
+    return count;
+}
+
 void process_platform_decode(const struct vmproc_control *c, struct vm_exit *exit)
 {
     memset(exit, 0, sizeof(*exit));
@@ -285,6 +304,11 @@ static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
     struct vmproc_control copy;
     memcpy(&copy, c, sizeof(copy));
     process_platform_decode(&copy, exit);
+    /* Staged for exactly this call, or not at all: the length is then one the monitor checked. */
+    if (exit->kind == VM_EXIT_IO && exit->port == DENALI_PORT_BASE + DENALI_HC_CONSOLE_WRITE &&
+        copy.staged_len != 0 && copy.staged_len == exit->args[1] &&
+        copy.staged_addr == exit->args[0] && copy.staged_len <= DENALI_CONSOLE_MAX)
+        exit->staged = (const uint8_t *)c - VMPROC_CONTROL_GPA + VMPROC_STAGE_GPA;
 }
 
 static void process_set_result(struct platform_vcpu *v, uint64_t value)
@@ -413,12 +437,15 @@ static int remember_vcpu(struct process_platform *pp, struct platform_vcpu *v)
     return rc;
 }
 
+/* Descriptors a VM process is started with, at 3, 4 and 5 (see vmproc_abi.h). */
+#define VM_PROCESS_FDS_MAX 3
+
 /* What the child of start_vm_process needs; it shares the monitor's memory until it execs. */
 struct vm_process_start {
     const char *program;
     char *argv[3];
-    int memfd;
-    int image_fd;
+    int fds[VM_PROCESS_FDS_MAX]; /* to become VMPROC_RAM_FD, VMPROC_IMAGE_FD, VMPROC_SNAPSHOT_FD */
+    unsigned fd_count;
     int error; /* set by the child when it could not exec */
 };
 
@@ -426,34 +453,44 @@ static int vm_process_child(void *arg)
 {
     struct vm_process_start *s = arg;
     /*
-     * Through descriptors above both, so that neither is overwritten by the
-     * other's move when one of them already sits at 3 or 4.
+     * Through descriptors above all of them, so that none is overwritten by
+     * another's move when it already sits at 3, 4 or 5.
      */
-    int above = (s->memfd > s->image_fd ? s->memfd : s->image_fd) + 1;
+    int above = 0;
+    for (unsigned i = 0; i < s->fd_count; i++)
+        if (s->fds[i] >= above)
+            above = s->fds[i] + 1;
     char *envp[] = {NULL};
-    if (dup2(s->memfd, above) < 0 || dup2(s->image_fd, above + 1) < 0 ||
-        dup2(above, VMPROC_RAM_FD) < 0 || dup2(above + 1, VMPROC_IMAGE_FD) < 0 ||
-        setpgid(0, 0) < 0 || execve(s->program, s->argv, envp) < 0)
-        s->error = errno;
+    for (unsigned i = 0; i < s->fd_count; i++)
+        if (dup2(s->fds[i], above + (int)i) < 0)
+            goto failed;
+    for (unsigned i = 0; i < s->fd_count; i++)
+        if (dup2(above + (int)i, VMPROC_RAM_FD + (int)i) < 0)
+            goto failed;
+    if (setpgid(0, 0) < 0 || execve(s->program, s->argv, envp) < 0)
+        goto failed;
+failed:
+    s->error = errno;
     _exit(127);
 }
 
 /*
- * Starts the VM-process program: a vfork-style clone that only moves two
+ * Starts the VM-process program: a vfork-style clone that only moves its
  * descriptors, leaves the monitor's process group (a terminal's ^C reaches
  * the monitor only, which stops VMs itself) and execs. Not posix_spawn: its
  * child resets every signal handler first, 128 system calls a VM. Here every
  * signal stays blocked from before the clone until the exec, so no handler
  * of the monitor's can run in the child, and exec resets the handlers; the
- * VM process sets its own mask. Returns 0 or an errno.
+ * VM process sets its own mask. snapshot_fd is -1 but for a clone. Returns
+ * 0 or an errno.
  */
 static int start_vm_process(const char *program, char *slice_text, int memfd, int image_fd,
-                            pid_t *pid)
+                            int snapshot_fd, pid_t *pid)
 {
     struct vm_process_start s = {.program = program,
                                  .argv = {VMPROC_PROGRAM, slice_text, NULL},
-                                 .memfd = memfd,
-                                 .image_fd = image_fd};
+                                 .fds = {memfd, image_fd, snapshot_fd},
+                                 .fd_count = snapshot_fd >= 0 ? 3 : 2};
     /* The child runs on this while this thread is suspended (CLONE_VFORK) until its exec. */
     _Alignas(16) char child_stack[16384];
     sigset_t all, saved;
@@ -473,9 +510,14 @@ static int start_vm_process(const char *program, char *slice_text, int memfd, in
     return 0;
 }
 
-static struct platform_vcpu *process_vcpu_create(struct platform *p,
-                                                 const struct guest_image *image, uint8_t *ram,
-                                                 uint32_t id, char *err, size_t errlen)
+/*
+ * Starts VM id's process: booting the image at its entry, or with snap, as
+ * a clone resuming from the snapshot's ready call.
+ */
+static struct platform_vcpu *launch_vm(struct platform *p, const struct guest_image *image,
+                                       uint8_t *ram, uint32_t id,
+                                       const struct platform_snapshot *snap, char *err,
+                                       size_t errlen)
 {
     struct process_platform *pp = process_of(p);
     struct platform_vcpu *v = calloc(1, sizeof(*v));
@@ -498,10 +540,20 @@ static struct platform_vcpu *process_vcpu_create(struct platform *p,
         .flags = pp->launch_flags,
     };
     l->region_count = process_platform_regions(&image->layout, l->regions);
+    if (snap) {
+        struct process_cpu_state cpu;
+        memcpy(&cpu, snap->cpu_state, sizeof(cpu));
+        l->flags |= VMPROC_LAUNCH_RESUME;
+        l->resume_rsp = cpu.gate_rsp;
+        l->resume_fs_base = cpu.fs_base;
+        l->resume_result = 1;
+        l->region_count = process_platform_clone_regions(l->regions, l->region_count, snap);
+    }
 
     char slice_text[24];
     snprintf(slice_text, sizeof(slice_text), "%lx", (unsigned long)slice);
-    int rc = start_vm_process(pp->program, slice_text, p->ram->memfd, image->fd, &v->pid);
+    int rc = start_vm_process(pp->program, slice_text, p->ram->memfd, image->fd,
+                              snap ? snap->memfd : -1, &v->pid);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start a VM process (%s): %s", pp->program, strerror(rc));
         free(v);
@@ -515,6 +567,51 @@ static struct platform_vcpu *process_vcpu_create(struct platform *p,
         return NULL;
     }
     return v;
+}
+
+static struct platform_vcpu *process_vcpu_create(struct platform *p,
+                                                 const struct guest_image *image, uint8_t *ram,
+                                                 uint32_t id, char *err, size_t errlen)
+{
+    return launch_vm(p, image, ram, id, NULL, err, errlen);
+}
+
+static struct platform_vcpu *process_vcpu_clone(struct platform *p, const struct guest_image *image,
+                                                uint8_t *ram, uint32_t id,
+                                                const struct platform_snapshot *snap, char *err,
+                                                size_t errlen)
+{
+    if (snap->cpu_state_len != sizeof(struct process_cpu_state) ||
+        snap->platform != PLATFORM_PROCESS) {
+        snprintf(err, errlen, "the snapshot was not taken on the process platform");
+        return NULL;
+    }
+    return launch_vm(p, image, ram, id, snap, err, errlen);
+}
+
+/*
+ * At the guest's ready call: where the gate's saved registers are (the
+ * guest's stack, which the snapshot's RAM holds) and its FS base. Both come
+ * from the control page, which the guest can write: a wrong value only
+ * makes its own clones fault, so they are checked for range alone.
+ */
+static int process_vcpu_capture(struct platform_vcpu *v, struct platform_snapshot *snap, char *err,
+                                size_t errlen)
+{
+    struct vmproc_control copy;
+    memcpy(&copy, v->control, sizeof(copy));
+    uint64_t saved = (VMPROC_GATE_SAVED + 1) * sizeof(uint64_t);
+    if (copy.kind != VMPROC_EXIT_HYPERCALL || copy.rsp < DENALI_LOW_LIMIT + saved ||
+        copy.rsp > snap->mem_size) {
+        snprintf(err, errlen, "the ready call did not come through the gate (rsp 0x%lx)",
+                 (unsigned long)copy.rsp);
+        return -1;
+    }
+    struct process_cpu_state cpu = {.gate_rsp = copy.rsp - saved, .fs_base = copy.fs_base};
+    memcpy(snap->cpu_state, &cpu, sizeof(cpu));
+    snap->cpu_state_len = sizeof(cpu);
+    snap->platform = PLATFORM_PROCESS;
+    return 0;
 }
 
 static void process_close(struct platform *p)
@@ -536,6 +633,8 @@ static void process_close(struct platform *p)
 static const struct platform_ops process_ops = {
     .name = "process",
     .vcpu_create = process_vcpu_create,
+    .vcpu_clone = process_vcpu_clone,
+    .vcpu_capture = process_vcpu_capture,
     .vcpu_run = process_run,
     .vcpu_set_result = process_set_result,
     .vcpu_result_pending = process_result_pending,

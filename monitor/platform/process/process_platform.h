@@ -17,6 +17,17 @@ struct platform *process_platform_open(char *err, size_t errlen);
 unsigned process_platform_regions(const struct guest_layout *layout,
                                   struct vmproc_region regions[VMPROC_MAX_REGIONS]);
 
+/* A clone's regions: RAM from the snapshot but for the vregs and its windows (pure; unit-tested).
+ */
+unsigned process_platform_clone_regions(struct vmproc_region regions[VMPROC_MAX_REGIONS],
+                                        unsigned count, const struct platform_snapshot *snap);
+
+/* The process platform's CPU state in a snapshot (platform_snapshot.cpu_state). */
+struct process_cpu_state {
+    uint64_t gate_rsp; /* the gate's stack pointer once its call into the VM process returned */
+    uint64_t fs_base;
+};
+
 /* Turns a copy of the control page into an exit (pure; unit-tested). */
 struct vm_exit;
 void process_platform_decode(const struct vmproc_control *control, struct vm_exit *exit);

@@ -11,12 +11,16 @@
  * process has no privilege levels), so none of it is trusted by the monitor.
  */
 #define VMPROC_CONTROL_ADDR 0x5ffffffff000
+/* Where a hypercall's buffer is staged for the monitor (see vmproc_control.staged_len). */
+#define VMPROC_STAGE_ADDR 0x5fffffffe000
 /* Guest-physical pages below 0x10000 the guest never sees: the slice's private pages. */
 #define VMPROC_CONTROL_GPA 0x1000
 #define VMPROC_LAUNCH_GPA  0x2000
-/* Descriptors the program is started with; it closes both before the guest runs. */
-#define VMPROC_RAM_FD   3
-#define VMPROC_IMAGE_FD 4
+#define VMPROC_STAGE_GPA   0x3000
+/* Descriptors the program is started with; it closes them all before the guest runs. */
+#define VMPROC_RAM_FD      3
+#define VMPROC_IMAGE_FD    4
+#define VMPROC_SNAPSHOT_FD 5 /* a clone's: the snapshot's RAM, mapped private (copy-on-write) */
 /* The monitor preempts a running VM process with this signal. */
 #define VMPROC_PREEMPT_SIGNAL 10 /* SIGUSR1 */
 
@@ -44,7 +48,7 @@
 #define VMPROC_CTL_RSP  104
 
 #define VMPROC_LAUNCH_MAGIC   0x564d5052u /* "RPMV" */
-#define VMPROC_LAUNCH_VERSION 1u
+#define VMPROC_LAUNCH_VERSION 2u
 #define VMPROC_MAX_REGIONS    24u
 #define VMPROC_MESSAGE_MAX    160u
 
@@ -56,14 +60,20 @@
  * call that takes a path, neither would guard anything more.
  */
 #define VMPROC_LAUNCH_UNSHARE 1u
+/* A clone: resume the guest where its snapshot was taken instead of at its entry. */
+#define VMPROC_LAUNCH_RESUME 2u
 
 #define VMPROC_PROT_READ  1u
 #define VMPROC_PROT_WRITE 2u
 #define VMPROC_PROT_EXEC  4u
 
-#define VMPROC_SOURCE_RAM  0u /* the VM's slice of the RAM memfd, shared with the monitor */
-#define VMPROC_SOURCE_FILE 1u /* the image file, private: text and read-only data shared */
-#define VMPROC_SOURCE_GATE 2u /* the hypercall gate, built by the VM process */
+#define VMPROC_SOURCE_RAM      0u /* the VM's slice of the RAM memfd, shared with the monitor */
+#define VMPROC_SOURCE_FILE     1u /* the image file, private: text and read-only data shared */
+#define VMPROC_SOURCE_GATE     2u /* the hypercall gate, built by the VM process */
+#define VMPROC_SOURCE_SNAPSHOT 3u /* a clone's: the snapshot memfd, private copy-on-write */
+
+/* The gate's saved registers (%rcx ... %r15, 14 of them) and its return into vmproc_hypercall. */
+#define VMPROC_GATE_SAVED 14u
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -91,6 +101,10 @@ struct vmproc_control {
     uint32_t io_size;
     uint64_t result;
     char message[VMPROC_MESSAGE_MAX];
+    uint64_t fs_base;     /* the guest's FS base, as last set through the gate */
+    uint64_t staged_addr; /* a console write's buffer, copied to the stage page ... */
+    uint32_t staged_len;  /* ... when these match the call's arguments */
+    uint32_t pad1;
 };
 
 _Static_assert(__builtin_offsetof(struct vmproc_control, kind) == VMPROC_CTL_KIND, "ctl kind");
@@ -119,6 +133,10 @@ struct vmproc_launch {
     uint32_t flags;
     uint32_t region_count;
     uint32_t pad;
+    /* VMPROC_LAUNCH_RESUME: the gate's stack pointer after its call returned, and the guest's. */
+    uint64_t resume_rsp;
+    uint64_t resume_fs_base;
+    uint64_t resume_result;
     struct vmproc_region regions[VMPROC_MAX_REGIONS];
 };
 

@@ -50,6 +50,7 @@ vmproc_restorer:
  */
     .globl vmproc_gate_start
     .globl vmproc_gate_end
+    .globl vmproc_gate_resume
 vmproc_gate_start:
     cld
     push %rcx
@@ -60,19 +61,33 @@ vmproc_gate_start:
     push %r9
     push %r10
     push %r11
+    /* The callee-saved ones too: a clone resumes here with only the stack to restore from. */
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
     movabs $VMPROC_CONTROL_ADDR, %r11
     movzwl %dx, %ecx
     movl %ecx, VMPROC_CTL_PORT(%r11)
     mov %rdi, VMPROC_CTL_ARG0(%r11)
     mov %rsi, VMPROC_CTL_ARG1(%r11)
     mov %r10, VMPROC_CTL_ARG2(%r11)
-    mov 64(%rsp), %rcx
+    mov 112(%rsp), %rcx
     mov %rcx, VMPROC_CTL_RIP(%r11)
-    lea 72(%rsp), %rcx
+    lea 120(%rsp), %rcx
     mov %rcx, VMPROC_CTL_RSP(%r11)
     movl $VMPROC_EXIT_HYPERCALL, VMPROC_CTL_KIND(%r11)
     movabs $vmproc_hypercall, %rax
     call *%rax
+vmproc_gate_resume:
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
     pop %r11
     pop %r10
     pop %r9
@@ -83,6 +98,20 @@ vmproc_gate_start:
     pop %rcx
     ret
 vmproc_gate_end:
+
+/*
+ * void vmproc_resume_guest(gate_rsp, result, resume_address): a clone goes on
+ * where its snapshot was taken, inside the gate's copy at DENALI_GATE_ADDR,
+ * with the registers the gate saved on the guest's stack and result in %rax.
+ */
+    .globl vmproc_resume_guest
+    .type vmproc_resume_guest, @function
+vmproc_resume_guest:
+    mov %rdi, %rsp
+    mov %rsi, %rax
+    cld
+    jmp *%rdx
+    .size vmproc_resume_guest, . - vmproc_resume_guest
 
 /* void vmproc_enter_guest(entry, stack_top): the guest starts as under kvm, every register zero. */
     .globl vmproc_enter_guest

@@ -26,10 +26,11 @@
 long vmproc_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 void vmproc_restorer(void);
 _Noreturn void vmproc_enter_guest(uint64_t entry, uint64_t stack_top);
+_Noreturn void vmproc_resume_guest(uint64_t gate_rsp, uint64_t result, uint64_t address);
 uint64_t vmproc_park(void);
 uint64_t vmproc_hypercall(void);
 _Noreturn void vmproc_main(uint64_t *initial_stack);
-extern const char vmproc_gate_start[], vmproc_gate_end[];
+extern const char vmproc_gate_start[], vmproc_gate_end[], vmproc_gate_resume[];
 extern const char vmproc_syscall_return[];
 
 /* Not in glibc's headers: the kernel's flag for a handler that brings its own return path. */
@@ -44,6 +45,9 @@ _Static_assert(STACK_SIZE == 16384, "vmproc_stack_top above");
 /* Executable guest ranges, for decoding an in/out instruction the guest executed itself. */
 static struct vmproc_region exec_regions[VMPROC_MAX_REGIONS];
 static unsigned exec_region_count;
+/* Every guest range mapped, all readable: where a console write's buffer may be staged from. */
+static struct vmproc_region mapped_regions[VMPROC_MAX_REGIONS];
+static unsigned mapped_region_count;
 static int control_mapped;
 
 #define CONTROL ((volatile struct vmproc_control *)VMPROC_CONTROL_ADDR)
@@ -94,12 +98,47 @@ uint64_t vmproc_park(void)
     return c->result;
 }
 
+static int page_mapped(uint64_t page)
+{
+    for (unsigned i = 0; i < mapped_region_count; i++)
+        if (page >= mapped_regions[i].start && page < mapped_regions[i].end)
+            return 1;
+    return 0;
+}
+
+/*
+ * Copies a console write's buffer where the monitor can read it: a clone's
+ * memory is its own copy-on-write of the snapshot, which the monitor does
+ * not map. Only a buffer wholly inside the guest's mappings is staged, so
+ * the copy cannot fault; any other is left for the monitor to refuse.
+ */
+static void stage_console_write(volatile struct vmproc_control *c)
+{
+    uint64_t addr = c->args[0], len = c->args[1];
+    c->staged_len = 0;
+    if (len == 0 || len > DENALI_CONSOLE_MAX || addr + len < addr)
+        return;
+    for (uint64_t page = addr & ~(uint64_t)(DENALI_PAGE_SIZE - 1); page < addr + len;
+         page += DENALI_PAGE_SIZE)
+        if (!page_mapped(page))
+            return;
+    memcpy((void *)(uintptr_t)VMPROC_STAGE_ADDR, (const void *)(uintptr_t)addr, len);
+    c->staged_addr = addr;
+    c->staged_len = (uint32_t)len;
+}
+
 /* Called by the gate with the call recorded in the control page; answers it or hands it over. */
 uint64_t vmproc_hypercall(void)
 {
     volatile struct vmproc_control *c = CONTROL;
-    if (c->port == DENALI_PORT_BASE + DENALI_HC_SET_FS_BASE)
-        return sys(SYS_arch_prctl, ARCH_SET_FS, (long)c->args[0], 0, 0, 0, 0) == 0 ? 1 : 0;
+    if (c->port == DENALI_PORT_BASE + DENALI_HC_SET_FS_BASE) {
+        if (sys(SYS_arch_prctl, ARCH_SET_FS, (long)c->args[0], 0, 0, 0, 0) != 0)
+            return 0;
+        c->fs_base = c->args[0];
+        return 1;
+    }
+    if (c->port == DENALI_PORT_BASE + DENALI_HC_CONSOLE_WRITE)
+        stage_console_write(c);
     return vmproc_park();
 }
 
@@ -188,11 +227,18 @@ static void map_guest(const struct vmproc_launch *l)
              */
             rc = sys(SYS_mmap, (long)r->start, (long)(r->end - r->start), prot_of(r->prot),
                      MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, VMPROC_IMAGE_FD, (long)r->file_offset);
+        } else if (r->source == VMPROC_SOURCE_SNAPSHOT) {
+            /* Shared with every clone until this one writes: the snapshot's memfd is gpa-indexed.
+             */
+            rc = sys(SYS_mmap, (long)r->start, (long)(r->end - r->start), prot_of(r->prot),
+                     MAP_PRIVATE | MAP_FIXED, VMPROC_SNAPSHOT_FD, (long)r->start);
         } else {
             rc = sys(SYS_mmap, (long)r->start, (long)(r->end - r->start), prot_of(r->prot),
                      MAP_SHARED | MAP_FIXED, VMPROC_RAM_FD, (long)(l->slice_offset + r->start));
         }
         check(rc, "mapping guest memory");
+        if (mapped_region_count < VMPROC_MAX_REGIONS)
+            mapped_regions[mapped_region_count++] = *r;
         if ((r->prot & VMPROC_PROT_EXEC) && exec_region_count < VMPROC_MAX_REGIONS)
             exec_regions[exec_region_count++] = *r;
     }
@@ -431,6 +477,9 @@ _Noreturn void vmproc_main(uint64_t *initial_stack)
     if (rc < 0)
         die(124);
     control_mapped = 1;
+    check(sys(SYS_mmap, VMPROC_STAGE_ADDR, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+              VMPROC_RAM_FD, (long)(slice + VMPROC_STAGE_GPA)),
+          "mapping the stage page");
     check(sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0), "PR_SET_PDEATHSIG");
     static struct vmproc_launch launch;
     rc = sys(SYS_pread64, VMPROC_RAM_FD, (long)&launch, sizeof(launch),
@@ -445,5 +494,13 @@ _Noreturn void vmproc_main(uint64_t *initial_stack)
     lock_down(&launch, &kernel);
     CONTROL->kind = VMPROC_EXIT_READY;
     vmproc_park();
+    if (launch.flags & VMPROC_LAUNCH_RESUME) {
+        if (launch.resume_fs_base)
+            check(sys(SYS_arch_prctl, ARCH_SET_FS, (long)launch.resume_fs_base, 0, 0, 0, 0),
+                  "restoring the FS base");
+        CONTROL->fs_base = launch.resume_fs_base;
+        vmproc_resume_guest(launch.resume_rsp, launch.resume_result,
+                            DENALI_GATE_ADDR + (uint64_t)(vmproc_gate_resume - vmproc_gate_start));
+    }
     vmproc_enter_guest(launch.entry, DENALI_STACK_TOP);
 }
