@@ -26,7 +26,7 @@ struct run_options {
     unsigned quantum_ms;
     double time_limit_s; /* 0: none */
     bool stats;
-    bool clone; /* --clone: every VM a clone of VM 0 at its ready call */
+    bool clone;    /* --clone: every VM a clone of VM 0 at its ready call */
     bool progress; /* forced on or off; default: when stderr is a terminal */
     bool progress_set;
     enum net_mode net;
