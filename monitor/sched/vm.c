@@ -70,17 +70,37 @@ static int read_fully(int fd, uint8_t *dst, uint64_t len, uint64_t offset)
     return 0;
 }
 
+/* True when the page holds only zeroes: most of a booted guest's RAM, never stored. */
+static bool page_is_zero(const uint8_t *page)
+{
+    const uint64_t *words = (const uint64_t *)page;
+    for (size_t i = 0; i < DENALI_PAGE_SIZE / sizeof(uint64_t); i++)
+        if (words[i])
+            return false;
+    return true;
+}
+
 int vm_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,
              const struct platform_snapshot *snap, uint32_t id, uint32_t count, uint8_t *ram,
              char *err, size_t errlen)
 {
     prepare(vm, image, id, count, ram);
-    /* The monitor's own view of the windows starts as the template left them. */
+    /*
+     * The monitor's own view of the windows starts as the template left
+     * them. A page at a time, and only the pages that hold something: a
+     * NIC's rings are mostly empty, and a page written here is a page the
+     * clone owns from the start.
+     */
+    uint8_t page[DENALI_PAGE_SIZE];
     for (unsigned w = 0; w < snap->window_count; w++)
-        if (read_fully(snap->memfd, ram + snap->windows[w].start,
-                       snap->windows[w].end - snap->windows[w].start, snap->windows[w].start) < 0) {
-            snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
-            return -1;
+        for (uint64_t at = snap->windows[w].start; at < snap->windows[w].end;
+             at += DENALI_PAGE_SIZE) {
+            if (read_fully(snap->memfd, page, sizeof(page), at) < 0) {
+                snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
+                return -1;
+            }
+            if (!page_is_zero(page))
+                memcpy(ram + at, page, sizeof(page));
         }
     vm->vcpu = platform->ops->vcpu_clone(platform, image, ram, id, snap, err, errlen);
     return vm->vcpu ? 0 : -1;
@@ -92,16 +112,6 @@ void vm_become_clone(struct vm *vm, struct platform *platform, const struct gues
     vm_destroy(vm, platform);
     write_vregs(vm, image, vm->id, count);
     vm->vcpu = platform->ops->vcpu_clone(platform, image, vm->mem.ram, vm->id, snap, err, errlen);
-}
-
-/* True when the page holds only zeroes: most of a booted guest's RAM, never stored. */
-static bool page_is_zero(const uint8_t *page)
-{
-    const uint64_t *words = (const uint64_t *)page;
-    for (size_t i = 0; i < DENALI_PAGE_SIZE / sizeof(uint64_t); i++)
-        if (words[i])
-            return false;
-    return true;
 }
 
 int vm_snapshot_take(struct vm *vm, struct platform *platform, struct platform_snapshot *snap,
