@@ -13,6 +13,8 @@
 #include "sched/monitor.h"
 #include "net/network.h"
 #include "sched/worker.h"
+#include "sched/snapshot_store.h"
+#include <sys/stat.h>
 
 #define EXIT_VM_FAILED      1
 #define EXIT_USAGE          2
@@ -27,6 +29,8 @@ static const char top_usage[] =
     "\n"
     "commands:\n"
     "  run [OPTIONS] IMAGE [GUEST-ARGS...]   boot IMAGE in one or more VMs\n"
+    "  run [OPTIONS] --restore FILE          start VMs as clones of a snapshot file\n"
+    "  snapshot -o FILE [OPTIONS] IMAGE ...  boot IMAGE to its ready call and write FILE\n"
     "  platforms                             say which platforms this host can run, and\n"
     "                                        which `--platform auto` picks\n"
     "\n"
@@ -186,9 +190,35 @@ static int run_command(int argc, char **argv)
     }
     static struct monitor m;
     m.options = &options;
+    /* --restore: the image, its arguments and the memory size are the snapshot's. */
+    static struct snapshot_guest restored;
+    static struct platform_snapshot restored_snap;
+    uint64_t image_size = 0, image_hash = 0;
+    if (options.restore_path) {
+        if (snapshot_store_load(options.restore_path, &restored_snap, &restored, &image_size,
+                                &image_hash, err, sizeof(err)) < 0) {
+            fprintf(stderr, "denali: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (options.mem_set && options.mem_size != restored.mem_size) {
+            fprintf(stderr, "denali: --mem %lu KiB: the snapshot's VMs have %lu KiB\n",
+                    (unsigned long)(options.mem_size >> 10),
+                    (unsigned long)(restored.mem_size >> 10));
+            return EXIT_USAGE;
+        }
+        options.mem_size = restored.mem_size;
+        options.image_path = restored.image_path;
+        options.guest_argc = restored.argc;
+        options.guest_argv = restored.argv;
+    }
     if (guest_image_load(&m.image, options.image_path, options.mem_size, options.guest_argc,
                          options.guest_argv, err, sizeof(err)) < 0) {
         fprintf(stderr, "denali: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (options.restore_path &&
+        snapshot_store_check_image(&m.image, image_size, image_hash, err, sizeof(err)) < 0) {
+        fprintf(stderr, "denali: %s: %s\n", options.restore_path, err);
         return EXIT_USAGE;
     }
     enum platform_kind want = options.platform;
@@ -199,6 +229,18 @@ static int run_command(int argc, char **argv)
     if (!m.platform) {
         fprintf(stderr, "denali: platform %s: %s\n", platform_kind_name(want), err);
         return EXIT_USAGE;
+    }
+    if (options.restore_path) {
+        if (restored_snap.platform != m.platform->kind) {
+            bool known = restored_snap.platform == PLATFORM_KVM ||
+                         restored_snap.platform == PLATFORM_PROCESS;
+            fprintf(stderr, "denali: %s was taken on platform %s; this run uses %s\n",
+                    options.restore_path,
+                    known ? platform_kind_name(restored_snap.platform) : "unknown",
+                    m.platform->ops->name);
+            return EXIT_USAGE;
+        }
+        m.snapshot = &restored_snap;
     }
     if (options.stats)
         fprintf(stderr, "denali: platform %s (%s)\n", m.platform->ops->name, m.platform->why);
@@ -237,6 +279,18 @@ static int run_command(int argc, char **argv)
     uint64_t wall = monitor_now_ns() - m.epoch_ns;
     console_destroy(&m.console);
     int status = report(&m);
+    if (options.snapshot_out) {
+        struct stat st;
+        if (m.snapshot_written && stat(options.snapshot_out, &st) == 0) {
+            fprintf(stderr, "denali: snapshot of %s written to %s (%lu KiB)\n", options.image_path,
+                    options.snapshot_out, (unsigned long)(st.st_size >> 10));
+        } else {
+            fprintf(stderr,
+                    "denali: no snapshot written to %s: vm 0 did not reach its ready call\n",
+                    options.snapshot_out);
+            status = EXIT_VM_FAILED;
+        }
+    }
     if (options.stats)
         print_stats(&m, wall);
     network_stop(net);
@@ -298,7 +352,7 @@ int main(int argc, char **argv)
         fputs(top_usage, stdout);
         return 0;
     }
-    if (strcmp(argv[1], "run") == 0)
+    if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "snapshot") == 0)
         return run_command(argc - 1, argv + 1);
     if (strcmp(argv[1], "platforms") == 0)
         return platforms_command(argc - 1);

@@ -15,7 +15,11 @@
 
 const char options_run_usage[] =
     "usage: denali run [OPTIONS] IMAGE [GUEST-ARGS...]\n"
+    "       denali run [OPTIONS] --restore FILE\n"
+    "       denali snapshot -o FILE [OPTIONS] IMAGE [GUEST-ARGS...]\n"
     "Boots IMAGE (a static ELF linked with ilwaco) and runs it until every VM has ended.\n"
+    "`denali snapshot` boots one VM of IMAGE to its ready call (ilwaco_ready), writes it\n"
+    "to FILE (-o, --output) and ends it; `--restore FILE` starts VMs from such a file.\n"
     "\n"
     "  -n, --count N          run N instances, each its own VM with id 0..N-1 (default 1)\n"
     "  -m, --mem SIZE         guest memory per VM, K/M/G suffixes, a multiple of 2M\n"
@@ -35,6 +39,8 @@ const char options_run_usage[] =
     "      --clone            boot VM 0 to its ready call (ilwaco_ready), snapshot it, and start\n"
     "                         every VM as a copy-on-write clone of that snapshot (process "
     "platform)\n"
+    "      --restore FILE     start every VM as a clone of the snapshot FILE (written by\n"
+    "                         `denali snapshot`); the image and its arguments come from it\n"
     "      --progress, --no-progress\n"
     "                         show boot progress (default: when stderr is a terminal)\n"
     "      --net MODE         the LAN's way to the host: user (libslirp, the default),\n"
@@ -120,6 +126,7 @@ enum {
     OPT_CONSOLE = 256,
     OPT_STATS,
     OPT_CLONE,
+    OPT_RESTORE,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_NET,
@@ -136,6 +143,8 @@ static const struct option long_options[] = {
     {"time-limit", required_argument, NULL, 't'},
     {"stats", no_argument, NULL, OPT_STATS},
     {"clone", no_argument, NULL, OPT_CLONE},
+    {"restore", required_argument, NULL, OPT_RESTORE},
+    {"output", required_argument, NULL, 'o'},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"net", required_argument, NULL, OPT_NET},
@@ -213,7 +222,7 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
     opterr = 0;
     int c;
     /* '+' stops at IMAGE so guest arguments that look like options reach the guest. */
-    while ((c = getopt_long(argc, argv, "+:n:m:j:q:t:p:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:n:m:j:q:t:p:o:h", long_options, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (parse_unsigned(optarg, 1, OPTIONS_MAX_COUNT, &out->count) < 0)
@@ -227,6 +236,7 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
                 out->mem_size % DENALI_MEM_ALIGN)
                 return fail(err, errlen, "--mem: '%s' is not a multiple of 2M from 2M to 4G",
                             optarg);
+            out->mem_set = true;
             break;
         case 'j':
             if (parse_unsigned(optarg, 1, OPTIONS_MAX_WORKERS, &out->workers) < 0)
@@ -256,6 +266,12 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
             break;
         case OPT_CLONE:
             out->clone = true;
+            break;
+        case OPT_RESTORE:
+            out->restore_path = optarg;
+            break;
+        case 'o':
+            out->snapshot_out = optarg;
             break;
         case OPT_PROGRESS:
         case OPT_NO_PROGRESS:
@@ -298,6 +314,27 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
     }
     if (check_net(out, err, errlen) != OPTIONS_OK)
         return OPTIONS_ERROR;
+    bool snapshot = strcmp(argv[0], "snapshot") == 0;
+    if (snapshot) {
+        if (!out->snapshot_out)
+            return fail(err, errlen, "snapshot: -o FILE is required (where to write it)");
+        if (out->count != 1 || out->clone || out->restore_path)
+            return fail(err, errlen,
+                        "snapshot: one VM is snapshotted; no -n, --clone or --restore");
+    } else if (out->snapshot_out) {
+        return fail(err, errlen, "-o/--output is for `denali snapshot`");
+    }
+    if (out->restore_path) {
+        if (out->clone)
+            return fail(err, errlen, "--restore and --clone: a restore already starts clones");
+        if (optind < argc)
+            return fail(err, errlen,
+                        "--restore: the image and its arguments come from the snapshot, got '%s'",
+                        argv[optind]);
+        out->guest_argc = 0;
+        out->guest_argv = argv + argc;
+        return OPTIONS_OK;
+    }
     if (optind >= argc)
         return fail(err, errlen, "no IMAGE given");
     out->image_path = argv[optind];

@@ -26,8 +26,11 @@ struct run_options {
     unsigned quantum_ms;
     double time_limit_s; /* 0: none */
     bool stats;
-    bool clone;    /* --clone: every VM a clone of VM 0 at its ready call */
-    bool progress; /* forced on or off; default: when stderr is a terminal */
+    bool clone;               /* --clone: every VM a clone of VM 0 at its ready call */
+    const char *restore_path; /* --restore FILE: every VM a clone of that snapshot */
+    const char *snapshot_out; /* `denali snapshot -o FILE`: where VM 0's snapshot goes */
+    bool mem_set;             /* -m was given */
+    bool progress;            /* forced on or off; default: when stderr is a terminal */
     bool progress_set;
     enum net_mode net;
     const char *tap_name;        /* NULL: the default name */
@@ -45,7 +48,7 @@ struct run_options {
 
 enum options_result { OPTIONS_OK, OPTIONS_HELP, OPTIONS_ERROR };
 
-/* Parses the arguments after `run`; argv[0] is "run". */
+/* Parses the arguments after `run` or `snapshot`; argv[0] is "run" or "snapshot". */
 enum options_result options_parse_run(int argc, char **argv, struct run_options *out, char *err,
                                       size_t errlen);
 /* Parses sizes such as 4096, 64K, 2M, 1G; returns -1 on garbage or overflow. */

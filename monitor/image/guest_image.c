@@ -36,6 +36,7 @@ int guest_image_load(struct guest_image *image, const char *path, uint64_t mem_s
 {
     memset(image, 0, sizeof(*image));
     image->fd = -1;
+    image->path = path;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));

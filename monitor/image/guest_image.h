@@ -11,6 +11,7 @@
 #include "image/guest_layout.h"
 
 struct guest_image {
+    const char *path;    /* as given to guest_image_load, which keeps the pointer */
     const uint8_t *file; /* the whole file, mapped read-only and private */
     size_t file_size;
     size_t map_size;

@@ -52,6 +52,7 @@ struct monitor {
      */
     struct platform_snapshot *snapshot;
     bool template_ended;
+    bool snapshot_written; /* `denali snapshot`: the file is complete */
 };
 
 #endif

@@ -1,6 +1,7 @@
 /* Scheduling mechanism: worker threads that create, enter, preempt and sleep VMs (M:N over vCPUs).
  */
 #include "sched/worker.h"
+#include "sched/snapshot_store.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -159,12 +160,13 @@ static void create_vm(struct worker *w, uint32_t id)
         vm->created_ns = monitor_now_ns();
         vm->console = &m->console;
         int rc;
-        if (m->options->clone && id != 0 && !m->snapshot) {
-            snprintf(err, sizeof(err), "not cloned: vm 0 ended before its ready call");
-            rc = -1;
-        } else if (m->options->clone && id != 0) {
+        bool cloned = m->snapshot != NULL;
+        if (cloned) {
             rc = vm_clone(vm, m->platform, &m->image, m->snapshot, id, m->options->count, ram, err,
                           sizeof(err));
+        } else if (m->options->clone && id != 0) {
+            snprintf(err, sizeof(err), "not cloned: vm 0 ended before its ready call");
+            rc = -1;
         } else {
             rc = vm_boot(vm, m->platform, &m->image, id, m->options->count, ram, err, sizeof(err));
         }
@@ -172,7 +174,7 @@ static void create_vm(struct worker *w, uint32_t id)
             vm->device = m->device;
             if (vm->device && vm->device->attach)
                 vm->device->attach(vm->device->ctx, vm);
-            if (m->options->clone && id != 0 && vm->device && vm->device->resume_clone)
+            if (cloned && vm->device && vm->device->resume_clone)
                 vm->device->resume_clone(vm->device->ctx, vm, m->snapshot);
             pthread_mutex_lock(&s->lock);
             bool room = true;
@@ -259,6 +261,26 @@ static int device_after_exit(struct monitor *m, struct vm *vm)
 }
 
 /* Runs vm until it yields, idles or ends; never holds the lock. */
+/* `denali snapshot`: VM 0 at its ready call, into the file -o named. */
+static int save_snapshot(struct monitor *m, struct vm *vm, char *why, size_t whylen)
+{
+    struct platform_snapshot *snap = calloc(1, sizeof(*snap));
+    if (!snap) {
+        snprintf(why, whylen, "snapshot: out of memory");
+        return -1;
+    }
+    int rc = vm_snapshot_take(vm, m->platform, snap, why, whylen);
+    if (rc == 0) {
+        rc = snapshot_store_save(m->options->snapshot_out, snap, &m->image, vm->mem.ram, why,
+                                 whylen);
+        close(snap->memfd);
+    }
+    free(snap);
+    if (rc == 0)
+        m->snapshot_written = true;
+    return rc;
+}
+
 /*
  * --clone: VM 0 reached its ready call. Snapshot it, let the other VMs be
  * created as clones, and make VM 0 itself a clone too, so that every VM
@@ -338,8 +360,16 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
         case ACTION_READY:
             vm->has_result = true;
             vm->result = 0;
-            if (m->options->clone && vm->id == 0 && !m->snapshot) {
+            if (vm->id == 0 && !m->snapshot && (m->options->clone || m->options->snapshot_out)) {
                 char why[200];
+                if (m->options->snapshot_out) {
+                    /* `denali snapshot`: the file is the VM's whole purpose; it ends here. */
+                    if (save_snapshot(m, vm, why, sizeof(why)) < 0)
+                        end_vm(m, vm, OUTCOME_STOPPED, 0, why);
+                    else
+                        end_vm(m, vm, OUTCOME_EXITED, 0, NULL);
+                    return SLICE_DONE;
+                }
                 if (become_template(w, vm, why, sizeof(why)) < 0) {
                     end_vm(m, vm, OUTCOME_STOPPED, 0, why);
                     return SLICE_DONE;
