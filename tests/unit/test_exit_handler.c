@@ -172,6 +172,36 @@ static void test_console_write(void **state)
     free(text);
 }
 
+/* A buffer the platform staged is what is written, not guest memory (a clone's is not the
+ * monitor's). */
+static void test_console_write_staged(void **state)
+{
+    struct ctx *c = *state;
+    memcpy(c->ram + HEAP_ADDR, "wrong", 5);
+    struct vm_exit e = hypercall(DENALI_HC_CONSOLE_WRITE, HEAP_ADDR, 5, 0);
+    e.staged = (const uint8_t *)"right";
+    struct vm_decision d = decide(c, e);
+    assert_int_equal(d.action, ACTION_RESUME);
+    assert_int_equal(d.result, 5);
+    size_t size = 0;
+    char *text = test_read_file(c->log, &size);
+    assert_non_null(text);
+    assert_string_equal(text, "right");
+    free(text);
+    /* Staged or not, a bad range still stops the VM. */
+    e = hypercall(DENALI_HC_CONSOLE_WRITE, MEM_SIZE, 4, 0);
+    e.staged = (const uint8_t *)"nope";
+    expect_stop(c, e, "buffer");
+}
+
+/* The ready call is the scheduler's to act on (snapshot or not). */
+static void test_ready(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_decision d = decide(c, hypercall(DENALI_HC_READY, 0, 0, 0));
+    assert_int_equal(d.action, ACTION_READY);
+}
+
 static void test_console_write_from_file_backed_text(void **state)
 {
     struct ctx *c = *state;
@@ -612,6 +642,8 @@ int main(void)
         TEST_DIR(test_nop),
         TEST_DIR(test_exit_status),
         TEST_DIR(test_console_write),
+        TEST_DIR(test_console_write_staged),
+        TEST_DIR(test_ready),
         TEST_DIR(test_console_write_from_file_backed_text),
         TEST_DIR(test_console_write_limits),
         TEST_DIR(test_console_write_too_long),

@@ -337,6 +337,34 @@ static void test_no_image(void **state)
     EXPECT_ERROR("no IMAGE", "--stats", "--");
 }
 
+/* --restore and `denali snapshot -o`. */
+static void test_restore_and_snapshot(void **state)
+{
+    (void)state;
+    struct run_options o;
+    assert_int_equal(PARSE(&o, "-n", "3", "--restore", "s.snap"), OPTIONS_OK);
+    assert_string_equal(o.restore_path, "s.snap");
+    assert_int_equal(o.count, 3);
+    assert_false(o.mem_set);
+    EXPECT_ERROR("come from the snapshot", "--restore", "s.snap", "img");
+    EXPECT_ERROR("a restore already starts clones", "--clone", "--restore", "s.snap");
+    EXPECT_ERROR("is for `denali snapshot`", "-o", "f", "img");
+    assert_int_equal(
+        parse_argv((char *[]){"snapshot", "-o", "f", "-m", "2M", "img", "a", NULL}, &o),
+        OPTIONS_OK);
+    assert_string_equal(o.snapshot_out, "f");
+    assert_string_equal(o.image_path, "img");
+    assert_int_equal(o.guest_argc, 1);
+    assert_true(o.mem_set);
+    assert_int_equal(parse_argv((char *[]){"snapshot", "img", NULL}, &o), OPTIONS_ERROR);
+    assert_contains(err, "-o FILE is required");
+    assert_int_equal(parse_argv((char *[]){"snapshot", "-o", "f", "-n", "2", "img", NULL}, &o),
+                     OPTIONS_ERROR);
+    assert_contains(err, "one VM is snapshotted");
+    assert_int_equal(PARSE(&o, "--clone", "img"), OPTIONS_OK);
+    assert_true(o.clone);
+}
+
 /* options_parse_size. */
 
 static void expect_size(const char *text, uint64_t expected)
@@ -492,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_unknown_option),
         cmocka_unit_test(test_missing_value),
         cmocka_unit_test(test_no_image),
+        cmocka_unit_test(test_restore_and_snapshot),
         cmocka_unit_test(test_size_plain_and_suffixes),
         cmocka_unit_test(test_size_long_suffixes),
         cmocka_unit_test(test_size_overflow),

@@ -201,6 +201,40 @@ static void test_regions_standard_image(void **state)
     }
 }
 
+/* A clone: RAM comes from the snapshot but for the vregs and the windows mapped over it. */
+static void test_clone_regions(void **state)
+{
+    (void)state;
+    struct fixture f;
+    test_elf_standard(&f.elf);
+    plan(&f, 4 * MIB);
+    struct platform_snapshot snap = {.window_count = 1};
+    snap.windows[0].start = 2 * MIB;
+    snap.windows[0].end = 2 * MIB + 64 * PAGE;
+    unsigned before = f.count;
+    unsigned count = process_platform_clone_regions(f.regions, f.count, &snap);
+    assert_int_equal(count, before + 1);
+    f.count = count;
+    expect_region(&f, DENALI_VREGS_ADDR, RO, RAM);
+    expect_region(&f, DENALI_GATE_ADDR, RX, VMPROC_SOURCE_GATE);
+    expect_region(&f, TEST_TEXT_ADDR, RX, VMPROC_SOURCE_FILE);
+    expect_region(&f, TEST_RODATA_ADDR, RO, VMPROC_SOURCE_FILE);
+    expect_region(&f, TEST_DATA_ADDR, RW, VMPROC_SOURCE_SNAPSHOT);
+    expect_region(&f, DENALI_STACK_TOP - PAGE, RW, VMPROC_SOURCE_SNAPSHOT);
+    /* The window comes last, so that the VM process maps it over the snapshot's pages. */
+    const struct vmproc_region *w = &f.regions[count - 1];
+    assert_int_equal(w->start, 2 * MIB);
+    assert_int_equal(w->end, 2 * MIB + 64 * PAGE);
+    assert_int_equal(w->prot, RW);
+    assert_int_equal(w->source, RAM);
+    /* No room left: the windows are dropped rather than written past the launch block. */
+    struct vmproc_region full[VMPROC_MAX_REGIONS];
+    memset(full, 0, sizeof(full));
+    assert_int_equal(process_platform_clone_regions(full, VMPROC_MAX_REGIONS, &snap),
+                     VMPROC_MAX_REGIONS);
+    test_elf_free(&f.elf);
+}
+
 /* As many segments as an image may have, starting mid-page, with bss in the writable ones. */
 static void test_regions_many_segments(void **state)
 {
@@ -403,6 +437,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regions_standard_image),
         cmocka_unit_test(test_regions_many_segments),
+        cmocka_unit_test(test_clone_regions),
         cmocka_unit_test(test_regions_image_fills_memory),
         cmocka_unit_test(test_decode_hypercall),
         cmocka_unit_test(test_decode_port_io),
