@@ -1,6 +1,7 @@
 /* The `denali` command: parses the command line, sets up one monitor and reports how every VM
  * ended. */
 #include <errno.h>
+#include <stddef.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -96,21 +97,33 @@ static double cpu_ms_of(const struct rusage *ru)
            (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e3;
 }
 
+/* p50 and p99 of the non-zero values of one vm_result field; 0 when none. */
+static unsigned percentiles(const struct monitor *m, size_t offset, uint32_t *p50, uint32_t *p99)
+{
+    unsigned count = m->options->count, n = 0;
+    uint32_t *values = malloc(sizeof(*values) * count);
+    for (unsigned i = 0; values && i < count; i++) {
+        uint32_t v;
+        memcpy(&v, (const char *)&m->results[i] + offset, sizeof(v));
+        if (v)
+            values[n++] = v;
+    }
+    *p50 = *p99 = 0;
+    if (n) {
+        qsort(values, n, sizeof(*values), compare_u32);
+        *p50 = values[(n - 1) / 2];
+        *p99 = values[(uint64_t)(n - 1) * 99 / 100];
+    }
+    free(values);
+    return n;
+}
+
 static void print_stats(const struct monitor *m, uint64_t wall_ns)
 {
     unsigned count = m->options->count;
-    uint32_t *boot = malloc(sizeof(*boot) * count);
-    unsigned n = 0;
-    for (unsigned i = 0; boot && i < count; i++)
-        if (m->results[i].boot_us)
-            boot[n++] = m->results[i].boot_us;
-    uint32_t p50 = 0, p99 = 0;
-    if (n) {
-        qsort(boot, n, sizeof(*boot), compare_u32);
-        p50 = boot[(n - 1) / 2];
-        p99 = boot[(uint64_t)(n - 1) * 99 / 100];
-    }
-    free(boot);
+    uint32_t p50, p99, ready_p50, ready_p99;
+    percentiles(m, offsetof(struct vm_result, boot_us), &p50, &p99);
+    unsigned ready = percentiles(m, offsetof(struct vm_result, ready_us), &ready_p50, &ready_p99);
     struct rusage ru, vms;
     getrusage(RUSAGE_SELF, &ru);
     /* VM processes (process platform) are children, all reaped by now; under kvm there are none. */
@@ -119,10 +132,10 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
     fprintf(stderr,
             "denali-stats: platform=%s vms=%u boot_p50_us=%u boot_p99_us=%u all_booted_ms=%.1f "
             "exits=%lu cpu_ms=%.1f vm_process_cpu_ms=%.1f wall_ms=%.1f max_rss_kb=%ld "
-            "vm_process_max_rss_kb=%ld\n",
+            "vm_process_max_rss_kb=%ld ready_vms=%u ready_p50_us=%u ready_p99_us=%u\n",
             m->platform->ops->name, count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
             (unsigned long)atomic_load(&m->exits), cpu_ms, vm_cpu_ms, wall_ns / 1e6, ru.ru_maxrss,
-            vms.ru_maxrss);
+            vms.ru_maxrss, ready, ready_p50, ready_p99);
 }
 
 static int report(const struct monitor *m)

@@ -21,7 +21,10 @@ struct vm_result {
     uint8_t outcome;
     int32_t status;
     uint32_t boot_us; /* from the start of creating the VM to its first exit */
-    char *reason;     /* for OUTCOME_STOPPED */
+    /* To its first instruction after the ready call: a booted VM's ready exit, a clone's first
+     * exit. */
+    uint32_t ready_us;
+    char *reason; /* for OUTCOME_STOPPED */
 };
 
 struct monitor {

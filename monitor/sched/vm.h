@@ -27,6 +27,8 @@ struct vm {
     bool booted;  /* has exited to the monitor at least once */
     bool running; /* a worker is inside run_slice for it (changed under the scheduler lock) */
     uint64_t created_ns;
+    /* A clone not yet past its ready call: when it was asked for (its first exit is after it). */
+    uint64_t clone_requested_ns;
     size_t live_index;
     struct console *console;
     struct console_line *console_line;

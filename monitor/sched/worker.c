@@ -105,6 +105,12 @@ static void note_booted(struct monitor *m, struct vm *vm)
         atomic_store(&m->all_booted_ns, now - m->epoch_ns);
 }
 
+static void note_ready(struct monitor *m, struct vm *vm, uint64_t since_ns)
+{
+    uint64_t us = (monitor_now_ns() - since_ns) / 1000;
+    m->results[vm->id].ready_us = us > UINT32_MAX ? UINT32_MAX : us ? (uint32_t)us : 1;
+}
+
 static void record(struct monitor *m, uint32_t id, enum vm_outcome outcome, int status,
                    const char *reason)
 {
@@ -176,6 +182,8 @@ static void create_vm(struct worker *w, uint32_t id)
                 vm->device->attach(vm->device->ctx, vm);
             if (cloned && vm->device && vm->device->resume_clone)
                 vm->device->resume_clone(vm->device->ctx, vm, m->snapshot);
+            if (cloned)
+                vm->clone_requested_ns = vm->created_ns;
             pthread_mutex_lock(&s->lock);
             bool room = true;
             if (s->live_count == s->live_capacity) {
@@ -308,6 +316,7 @@ static int become_template(struct worker *w, struct vm *vm, char *why, size_t wh
         return -1;
     }
     vm->has_result = false; /* the clone's first entry returns 1 from the ready call itself */
+    vm->clone_requested_ns = monitor_now_ns();
     pthread_mutex_lock(&w->s->lock);
     m->snapshot = snap;
     pthread_cond_broadcast(&w->s->wake);
@@ -333,6 +342,10 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
         enter(w, vm, &exit);
         if (!vm->booted && exit.kind != VM_EXIT_INTERRUPTED)
             note_booted(m, vm);
+        if (vm->clone_requested_ns && exit.kind != VM_EXIT_INTERRUPTED) {
+            note_ready(m, vm, vm->clone_requested_ns);
+            vm->clone_requested_ns = 0;
+        }
         if (device_after_exit(m, vm) < 0)
             return SLICE_DONE;
         struct vm_decision d;
@@ -360,6 +373,8 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
         case ACTION_READY:
             vm->has_result = true;
             vm->result = 0;
+            if (!m->results[vm->id].ready_us)
+                note_ready(m, vm, vm->created_ns);
             if (vm->id == 0 && !m->snapshot && (m->options->clone || m->options->snapshot_out)) {
                 char why[200];
                 if (m->options->snapshot_out) {
