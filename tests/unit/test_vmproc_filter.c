@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -428,18 +430,113 @@ static void test_another_spec(void **state)
     expect_trap(&p, d, "rt_sigreturn from the default ip under another spec");
 }
 
+/* A zygote's filter: its own site may fork and remap; nothing else changes for the guest. */
+#define ZYGOTE_IP    0x600000003456ull
+#define ZYGOTE_PAGE  0x600000003000ull
+#define ZYGOTE_LEN   0x1000ull
+#define ZYGOTE_CLONE 0x8011ull /* CLONE_PARENT | SIGCHLD */
+
+static const struct vmproc_filter_spec zygote_spec = {
+    .syscall_ip = SYSCALL_IP,
+    .futex_addr = FUTEX_ADDR,
+    .arch_prctl_code = ARCH_SET_FS,
+    .zygote_ip = ZYGOTE_IP,
+    .zygote_page = ZYGOTE_PAGE,
+    .zygote_page_len = ZYGOTE_LEN,
+    .zygote_clone_flags = ZYGOTE_CLONE,
+    .zygote_ram_fd = VMPROC_RAM_FD,
+};
+
+static struct seccomp_data from_zygote(int nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                                       uint64_t a4)
+{
+    struct seccomp_data d = call(nr, a0, a1, a2, a3);
+    d.args[4] = a4;
+    d.instruction_pointer = ZYGOTE_IP;
+    return d;
+}
+
+static void build_zygote(struct program *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->len = vmproc_filter_build(&zygote_spec, p->insns);
+    assert_true(p->len > 0 && p->len <= VMPROC_FILTER_MAX);
+}
+
+static void test_zygote_allows_its_calls(void **state)
+{
+    (void)state;
+    struct program p;
+    build_zygote(&p);
+    const uint64_t rw = PROT_READ | PROT_WRITE, fixed = MAP_SHARED | MAP_FIXED;
+    expect_allow(&p, from_zygote(SYS_clone, ZYGOTE_CLONE, 0, 0, 0, 0), "the zygote's fork");
+    expect_allow(&p, from_zygote(SYS_mmap, 0x10000, 0x1000, PROT_READ, fixed, VMPROC_RAM_FD),
+                 "a read-only window");
+    expect_allow(&p, from_zygote(SYS_mmap, 0x200000, 0x40000, rw, fixed, VMPROC_RAM_FD),
+                 "a read-write window");
+    expect_allow(&p, from_zygote(SYS_close_range, 0, ~0u, 0, 0, 0), "close_range");
+    expect_allow(&p, from_zygote(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "PDEATHSIG");
+    expect_allow(&p, from_zygote(SYS_prlimit64, 0, RLIMIT_NPROC, 0x1234, 0, 0), "NPROC limit");
+    expect_allow(&p, from_zygote(SYS_futex, FUTEX_ADDR, FUTEX_WAIT, 1, 0, 0), "futex");
+    /* The usual site keeps its calls, and gains only the munmap of the zygote's page. */
+    expect_allow(&p, futex_wake(), "futex wake");
+    expect_allow(&p, set_fs(0x1000), "arch_prctl");
+    expect_allow(&p, rt_sigreturn_call(), "rt_sigreturn");
+    expect_allow(&p, call(SYS_munmap, ZYGOTE_PAGE, ZYGOTE_LEN, 0, 0), "dropping the zygote's page");
+}
+
+static void test_zygote_traps_the_rest(void **state)
+{
+    (void)state;
+    struct program p;
+    build_zygote(&p);
+    const uint64_t rw = PROT_READ | PROT_WRITE, fixed = MAP_SHARED | MAP_FIXED;
+    expect_trap(&p, from_zygote(SYS_clone, ZYGOTE_CLONE | CLONE_VM, 0, 0, 0, 0),
+                "clone sharing memory");
+    expect_trap(&p, from_zygote(SYS_clone, ZYGOTE_CLONE | (1ull << 32), 0, 0, 0, 0),
+                "clone, high bits");
+    expect_trap(&p, from_zygote(SYS_mmap, 0x10000, 0x1000, rw | PROT_EXEC, fixed, VMPROC_RAM_FD),
+                "an executable mapping");
+    expect_trap(&p, from_zygote(SYS_mmap, 0x10000, 0x1000, rw | (1ull << 32), fixed, VMPROC_RAM_FD),
+                "prot, high bits");
+    expect_trap(&p,
+                from_zygote(SYS_mmap, 0x10000, 0x1000, rw, MAP_PRIVATE | MAP_FIXED, VMPROC_RAM_FD),
+                "a private mapping");
+    expect_trap(&p, from_zygote(SYS_mmap, 0x10000, 0x1000, rw, fixed | MAP_ANONYMOUS, -1),
+                "an anonymous mapping");
+    expect_trap(&p, from_zygote(SYS_mmap, 0x10000, 0x1000, rw, fixed, VMPROC_IMAGE_FD),
+                "another descriptor");
+    expect_trap(&p, from_zygote(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0), "another prctl");
+    expect_trap(&p, from_zygote(SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0), "PDEATHSIG cleared");
+    expect_trap(&p, from_zygote(SYS_prlimit64, 0, RLIMIT_NOFILE, 0x1234, 0, 0), "another limit");
+    expect_trap(&p, from_zygote(SYS_prlimit64, 1, RLIMIT_NPROC, 0x1234, 0, 0), "another process");
+    const int calls[] = {SYS_open, SYS_execve, SYS_mprotect, SYS_fork,   SYS_vfork, SYS_clone3,
+                         SYS_kill, SYS_munmap, SYS_seccomp,  SYS_ptrace, SYS_write};
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+        expect_trap(&p, from_zygote(calls[i], ZYGOTE_CLONE, 0, 0, 0, 0),
+                    "another call from the zygote");
+    /* The zygote's calls from the usual site (where a guest could reach) stay forbidden. */
+    struct seccomp_data d = from_zygote(SYS_clone, ZYGOTE_CLONE, 0, 0, 0, 0);
+    d.instruction_pointer = SYSCALL_IP;
+    expect_trap(&p, d, "fork from the usual site");
+    d = from_zygote(SYS_mmap, 0x10000, 0x1000, PROT_READ, fixed, VMPROC_RAM_FD);
+    d.instruction_pointer = SYSCALL_IP;
+    expect_trap(&p, d, "mmap from the usual site");
+    d.instruction_pointer = ZYGOTE_IP + 0x100000000ull;
+    expect_trap(&p, d, "mmap from an address equal in its low half only");
+    expect_trap(&p, call(SYS_munmap, ZYGOTE_PAGE, ZYGOTE_LEN * 2, 0, 0), "munmap of more");
+    expect_trap(&p, call(SYS_munmap, 0x100000, ZYGOTE_LEN, 0, 0), "munmap of guest memory");
+}
+
 /*
  * The kernel's own checker must accept the program too: the interpreter
  * here would not notice, say, an instruction the kernel forbids in seccomp
  * filters. A child installs it; its next call (exit_group) must then trap.
  */
-static void test_kernel_accepts_the_program(void **state)
+static void kernel_accepts(struct program p)
 {
-    (void)state;
     if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0)
         skip(); /* a kernel without seccomp */
-    struct program p;
-    build(&p);
     struct sock_fprog fprog = {.len = (unsigned short)p.len, .filter = p.insns};
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -465,6 +562,16 @@ static void test_kernel_accepts_the_program(void **state)
     assert_int_equal(WTERMSIG(status), SIGSYS);
 }
 
+static void test_kernel_accepts_the_program(void **state)
+{
+    (void)state;
+    struct program p;
+    build(&p);
+    kernel_accepts(p);
+    build_zygote(&p);
+    kernel_accepts(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +584,8 @@ int main(void)
         cmocka_unit_test(test_traps_every_other_call),
         cmocka_unit_test(test_traps_other_architectures),
         cmocka_unit_test(test_another_spec),
+        cmocka_unit_test(test_zygote_allows_its_calls),
+        cmocka_unit_test(test_zygote_traps_the_rest),
         cmocka_unit_test(test_kernel_accepts_the_program),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
