@@ -266,9 +266,11 @@ static int run_command(int argc, char **argv)
     if (m.worker_count > options.count)
         m.worker_count = options.count;
     m.max_live = live_vm_limit(&options, m.platform->fds_per_vm);
+    /* Clones are forked from a zygote, which holds one more RAM slot. */
+    bool cloning = options.clone || options.restore_path;
     m.results = calloc(options.count, sizeof(*m.results));
-    if (!m.results ||
-        ram_pool_init(&m.ram, options.mem_size, m.max_live, m.platform->shared_ram) < 0) {
+    if (!m.results || ram_pool_init(&m.ram, options.mem_size, m.max_live + (cloning ? 1 : 0),
+                                    m.platform->shared_ram) < 0) {
         fprintf(stderr, "denali: cannot reserve guest memory for %u VMs of %lu KiB: %s\n",
                 m.max_live, (unsigned long)(options.mem_size >> 10), strerror(errno));
         return EXIT_USAGE;
@@ -307,8 +309,9 @@ static int run_command(int argc, char **argv)
     if (options.stats)
         print_stats(&m, wall);
     network_stop(net);
-    ram_pool_destroy(&m.ram);
+    /* The platform first: a process platform's zygote holds a slot of the pool. */
     platform_close(m.platform);
+    ram_pool_destroy(&m.ram);
     guest_image_unload(&m.image);
     for (unsigned i = 0; i < options.count; i++)
         free(m.results[i].reason);

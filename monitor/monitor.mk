@@ -43,9 +43,11 @@ VMPROC_CFLAGS := $(CSTD) $(WARN) -O2 -g -Iinclude -Imonitor -ffreestanding -fno-
 	-fno-stack-protector -fpie -mgeneral-regs-only -mno-red-zone \
 	-fno-asynchronous-unwind-tables -fcf-protection=none
 VMPROC_LDFLAGS := -nostdlib -static -no-pie -Wl,-Ttext-segment=0x600000000000 \
+	-Wl,-T,$(VMPROC_DIR)/vmproc/vmproc.ld \
 	-Wl,-z,noexecstack -Wl,-z,max-page-size=4096 -Wl,--build-id=none -Wl,--no-relax
 
 $(BUILD)/denali-vmproc: $(VMPROC_SRCS) $(VMPROC_DIR)/vmproc_abi.h $(VMPROC_DIR)/vmproc_filter.h \
+		$(VMPROC_DIR)/vmproc/vmproc.ld \
 		include/denali/abi.h monitor/monitor.mk
 	@mkdir -p $(@D)
 	$(CC) $(VMPROC_CFLAGS) $(VMPROC_LDFLAGS) -o $@ $(VMPROC_SRCS)

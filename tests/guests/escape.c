@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -32,7 +33,7 @@
 static const char message[] = "ESCAPED\n";
 
 /* The argument a mode needs after its name. */
-enum arg_kind { ARG_NONE, ARG_PATH, ARG_PID };
+enum arg_kind { ARG_NONE, ARG_PATH, ARG_PID, ARG_ADDR };
 
 struct escape {
     const char *name;
@@ -211,13 +212,29 @@ static long escape_vsyscall(const char *unused)
     return ret;
 }
 
+/*
+ * A clone jumps to the zygote's own call site (its address in hex), which may
+ * fork: every clone has unmapped it before its first instruction, so this
+ * must fault. The site takes the call number in %rdi and the flags in %rsi.
+ */
+static long escape_zygote(const char *addr)
+{
+    uintptr_t site = (uintptr_t)strtoull(addr, NULL, 16);
+    long ret;
+    __asm__ volatile("call *%[site]"
+                     : "=a"(ret)
+                     : [site] "r"(site), "D"(56L), "S"(0x8011L), "d"(0L)
+                     : "rcx", "r8", "r9", "r10", "r11", "memory", "cc");
+    return ret;
+}
+
 static const struct escape escapes[] = {
     {"open", ARG_PATH, escape_open},         {"write", ARG_NONE, escape_write},
     {"fork", ARG_NONE, escape_fork},         {"kill", ARG_PID, escape_kill},
     {"mprotect", ARG_NONE, escape_mprotect}, {"int80", ARG_NONE, escape_int80},
     {"x32", ARG_NONE, escape_x32},           {"sysenter", ARG_NONE, escape_sysenter},
     {"gadget", ARG_NONE, escape_gadget},     {"nostack", ARG_NONE, escape_nostack},
-    {"vsyscall", ARG_NONE, escape_vsyscall},
+    {"vsyscall", ARG_NONE, escape_vsyscall}, {"zygote", ARG_ADDR, escape_zygote},
 };
 
 static const struct escape *find_escape(const char *name)
@@ -240,7 +257,7 @@ static int valid_pid(const char *text)
 static int usage(void)
 {
     fprintf(stderr, "usage: escape open PATH | kill MONITOR-PID | write | fork | mprotect | "
-                    "int80 | x32 | sysenter | gadget | nostack | vsyscall\n");
+                    "int80 | x32 | sysenter | gadget | nostack | vsyscall | zygote HEX-ADDRESS\n");
     return 2;
 }
 

@@ -33,6 +33,8 @@ static inline void run_healthy(const char *name)
  */
 static inline void started(const char *name)
 {
+    /* Under --clone every VM is a clone from here on; otherwise this returns at once. */
+    ilwaco_ready();
     printf("%s: started\n", name);
     fflush(stdout);
     if (ilwaco_vregs()->vm_id != 0)

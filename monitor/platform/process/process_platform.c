@@ -50,6 +50,17 @@ struct process_platform {
     bool watchdog_running;
     bool watchdog_stop;
     pthread_t watchdog;
+    /*
+     * Clones are forked from a zygote: a VM process set up as a clone of the
+     * snapshot that never runs its guest. Forking one costs a fraction of
+     * starting and locking down a new process (and its filter is compiled
+     * once). Under zygote_lock; zygote_snap says which snapshot it serves.
+     */
+    pthread_mutex_t zygote_lock;
+    struct platform_vcpu *zygote;
+    const struct platform_snapshot *zygote_snap;
+    uint8_t *zygote_ram;
+    bool zygote_unusable; /* could not start: clones start as processes of their own */
 };
 
 struct platform_vcpu {
@@ -516,8 +527,8 @@ static int start_vm_process(const char *program, char *slice_text, int memfd, in
  */
 static struct platform_vcpu *launch_vm(struct platform *p, const struct guest_image *image,
                                        uint8_t *ram, uint32_t id,
-                                       const struct platform_snapshot *snap, char *err,
-                                       size_t errlen)
+                                       const struct platform_snapshot *snap, uint32_t flags,
+                                       char *err, size_t errlen)
 {
     struct process_platform *pp = process_of(p);
     struct platform_vcpu *v = calloc(1, sizeof(*v));
@@ -537,7 +548,7 @@ static struct platform_vcpu *launch_vm(struct platform *p, const struct guest_im
         .slice_offset = slice,
         .slice_size = image->layout.mem_size,
         .monitor_pid = (uint32_t)pp->monitor_pid,
-        .flags = pp->launch_flags,
+        .flags = pp->launch_flags | flags,
     };
     l->region_count = process_platform_regions(&image->layout, l->regions);
     if (snap) {
@@ -559,8 +570,93 @@ static struct platform_vcpu *launch_vm(struct platform *p, const struct guest_im
         free(v);
         return NULL;
     }
-    if (remember_vcpu(pp, v) < 0) {
+    /* The zygote is not a VM: the watchdog never sees it, its owner ends it. */
+    if (!(flags & VMPROC_LAUNCH_ZYGOTE) && remember_vcpu(pp, v) < 0) {
         snprintf(err, errlen, "out of memory for the VM-process watchdog");
+        kill(v->pid, SIGKILL);
+        reap(v->pid);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void stop_zygote(struct process_platform *pp)
+{
+    if (pp->zygote) {
+        kill(pp->zygote->pid, SIGKILL);
+        reap(pp->zygote->pid);
+        free(pp->zygote);
+        pp->zygote = NULL;
+    }
+    if (pp->zygote_ram)
+        ram_pool_put(pp->base.ram, pp->zygote_ram);
+    pp->zygote_ram = NULL;
+    pp->zygote_snap = NULL;
+}
+
+/* Starts the zygote for snap in a RAM slot of its own; on failure clones start the slow way. */
+static void start_zygote(struct process_platform *pp, const struct guest_image *image,
+                         const struct platform_snapshot *snap)
+{
+    stop_zygote(pp);
+    pp->zygote_snap = snap;
+    pp->zygote_ram = ram_pool_get(pp->base.ram);
+    char err[160];
+    if (pp->zygote_ram)
+        pp->zygote = launch_vm(&pp->base, image, pp->zygote_ram, UINT32_MAX, snap,
+                               VMPROC_LAUNCH_ZYGOTE, err, sizeof(err));
+    struct vm_exit exit;
+    if (!pp->zygote || !wait_for_turn(pp->zygote, &exit, SETUP_LIMIT_NS) ||
+        pp->zygote->control->kind != VMPROC_EXIT_READY) {
+        stop_zygote(pp);
+        pp->zygote_unusable = true;
+        pp->zygote_snap = snap;
+        return;
+    }
+    pp->zygote->started = true;
+}
+
+/*
+ * Asks the zygote for a child whose slice is ram: NULL when the zygote
+ * failed (it is then stopped, and clones start the slow way).
+ */
+static struct platform_vcpu *fork_from_zygote(struct process_platform *pp, uint8_t *ram,
+                                              uint32_t id)
+{
+    struct platform_vcpu *z = pp->zygote;
+    struct vmproc_control *child = (struct vmproc_control *)(ram + VMPROC_CONTROL_GPA);
+    memset(child, 0, sizeof(*child));
+    z->control->args[0] = ram_pool_offset(pp->base.ram, ram);
+    z->control->kind = 0;
+    atomic_store_explicit((_Atomic uint32_t *)&z->control->turn, VMPROC_TURN_GUEST,
+                          memory_order_release);
+    futex(&z->control->turn, FUTEX_WAKE, 1, NULL);
+    struct vm_exit exit;
+    int64_t pid = (int64_t)z->control->result;
+    if (!wait_for_turn(z, &exit, SETUP_LIMIT_NS) || z->control->kind != VMPROC_EXIT_FORKED ||
+        (pid = (int64_t)z->control->result) <= 0 || pid > INT32_MAX) {
+        stop_zygote(pp);
+        pp->zygote_unusable = true;
+        return NULL;
+    }
+    /* Only a child of ours may be handed to a worker (and killed by it). */
+    siginfo_t info = {0};
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
+        stop_zygote(pp);
+        pp->zygote_unusable = true;
+        return NULL;
+    }
+    struct platform_vcpu *v = calloc(1, sizeof(*v));
+    if (!v) {
+        kill((pid_t)pid, SIGKILL);
+        reap((pid_t)pid);
+        return NULL;
+    }
+    v->id = id;
+    v->pid = (pid_t)pid;
+    v->control = child;
+    if (remember_vcpu(pp, v) < 0) {
         kill(v->pid, SIGKILL);
         reap(v->pid);
         free(v);
@@ -573,7 +669,7 @@ static struct platform_vcpu *process_vcpu_create(struct platform *p,
                                                  const struct guest_image *image, uint8_t *ram,
                                                  uint32_t id, char *err, size_t errlen)
 {
-    return launch_vm(p, image, ram, id, NULL, err, errlen);
+    return launch_vm(p, image, ram, id, NULL, 0, err, errlen);
 }
 
 static struct platform_vcpu *process_vcpu_clone(struct platform *p, const struct guest_image *image,
@@ -586,7 +682,15 @@ static struct platform_vcpu *process_vcpu_clone(struct platform *p, const struct
         snprintf(err, errlen, "the snapshot was not taken on the process platform");
         return NULL;
     }
-    return launch_vm(p, image, ram, id, snap, err, errlen);
+    struct process_platform *pp = process_of(p);
+    pthread_mutex_lock(&pp->zygote_lock);
+    if (pp->zygote_snap != snap) {
+        pp->zygote_unusable = false;
+        start_zygote(pp, image, snap);
+    }
+    struct platform_vcpu *v = pp->zygote ? fork_from_zygote(pp, ram, id) : NULL;
+    pthread_mutex_unlock(&pp->zygote_lock);
+    return v ? v : launch_vm(p, image, ram, id, snap, 0, err, errlen);
 }
 
 /*
@@ -625,6 +729,10 @@ static void process_close(struct platform *p)
     pthread_mutex_unlock(&pp->lock);
     if (running)
         pthread_join(pp->watchdog, NULL);
+    pthread_mutex_lock(&pp->zygote_lock);
+    stop_zygote(pp);
+    pthread_mutex_unlock(&pp->zygote_lock);
+    pthread_mutex_destroy(&pp->zygote_lock);
     free(pp->vcpus);
     pthread_mutex_destroy(&pp->lock);
     free(pp);
@@ -686,6 +794,7 @@ struct platform *process_platform_open(char *err, size_t errlen)
         return NULL;
     }
     pthread_mutex_init(&pp->lock, NULL);
+    pthread_mutex_init(&pp->zygote_lock, NULL);
     pp->monitor_pid = getpid();
     pp->launch_flags = VMPROC_LAUNCH_UNSHARE;
     pp->base.ops = &process_ops;

@@ -36,6 +36,7 @@
 #define VMPROC_EXIT_PREEMPTED    4u
 #define VMPROC_EXIT_FAULT        5u /* a signal: CPU exception or forbidden system call */
 #define VMPROC_EXIT_SETUP_FAILED 6u /* message says why; the process then exits */
+#define VMPROC_EXIT_FORKED       7u /* a zygote forked a clone: result is its pid or -errno */
 
 /* Control-page offsets, for the gate's assembly; checked against the struct below. */
 #define VMPROC_CTL_TURN 0
@@ -62,6 +63,15 @@
 #define VMPROC_LAUNCH_UNSHARE 1u
 /* A clone: resume the guest where its snapshot was taken instead of at its entry. */
 #define VMPROC_LAUNCH_RESUME 2u
+/*
+ * A zygote: set up as a clone, but instead of running the guest it forks a
+ * clone each time the monitor asks (args[0]: the child's slice offset) and
+ * answers with its pid (VMPROC_EXIT_FORKED, result). The child maps its own
+ * slice's pages over the zygote's, drops the zygote's code and resumes.
+ */
+#define VMPROC_LAUNCH_ZYGOTE 4u
+/* The zygote's fork: the child's parent is the monitor, and it tells it when it ends. */
+#define VMPROC_ZYGOTE_CLONE_FLAGS 0x8011u /* CLONE_PARENT | SIGCHLD */
 
 #define VMPROC_PROT_READ  1u
 #define VMPROC_PROT_WRITE 2u

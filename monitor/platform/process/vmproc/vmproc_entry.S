@@ -35,6 +35,29 @@ vmproc_syscall_return:
     ret
     .size vmproc_syscall, . - vmproc_syscall
 
+/*
+ * long vmproc_zygote_syscall(nr, a1, ..., a6): the zygote's own call site,
+ * in the page every clone unmaps before its guest runs, where the filter
+ * also allows forking and remapping (vmproc_filter.h).
+ */
+    .pushsection zygote, "ax", @progbits
+    .globl vmproc_zygote_syscall
+    .globl vmproc_zygote_syscall_return
+    .type vmproc_zygote_syscall, @function
+vmproc_zygote_syscall:
+    mov %rdi, %rax
+    mov %rsi, %rdi
+    mov %rdx, %rsi
+    mov %rcx, %rdx
+    mov %r8, %r10
+    mov %r9, %r8
+    mov 8(%rsp), %r9
+    syscall
+vmproc_zygote_syscall_return:
+    ret
+    .size vmproc_zygote_syscall, . - vmproc_zygote_syscall
+    .popsection
+
 /* Signal handlers return here: rt_sigreturn through the one allowed site (a jump keeps %rsp). */
     .globl vmproc_restorer
     .type vmproc_restorer, @function

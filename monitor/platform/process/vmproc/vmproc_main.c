@@ -32,6 +32,8 @@ uint64_t vmproc_hypercall(void);
 _Noreturn void vmproc_main(uint64_t *initial_stack);
 extern const char vmproc_gate_start[], vmproc_gate_end[], vmproc_gate_resume[];
 extern const char vmproc_syscall_return[];
+long vmproc_zygote_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+extern const char vmproc_zygote_syscall_return[], vmproc_zygote_start[], vmproc_zygote_end[];
 
 /* Not in glibc's headers: the kernel's flag for a handler that brings its own return path. */
 #define SA_RESTORER    0x04000000
@@ -390,12 +392,15 @@ static void install_handlers(void)
     check(sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0), "rt_sigprocmask");
 }
 
-static void set_limits(void)
+/* A zygote keeps its process limit until each child drops it: it must be able to fork. */
+static void set_limits(int zygote)
 {
     static const int zero_limits[] = {RLIMIT_NOFILE,  RLIMIT_NPROC,    RLIMIT_CORE, RLIMIT_FSIZE,
                                       RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_LOCKS};
     for (unsigned i = 0; i < sizeof(zero_limits) / sizeof(zero_limits[0]); i++) {
         struct rlimit none = {0, 0};
+        if (zygote && zero_limits[i] == RLIMIT_NPROC)
+            continue;
         check(sys(SYS_prlimit64, 0, zero_limits[i], (long)&none, 0, 0, 0), "prlimit");
     }
 }
@@ -442,13 +447,22 @@ static void unmap_kernel_mappings(const struct kernel_mappings *k)
 
 static void lock_down(const struct vmproc_launch *l, const struct kernel_mappings *kernel)
 {
-    /* Descriptors first: the guest's memory is mapped, and it needs no file at all. */
-    if (sys(SYS_close_range, 0, ~0u, 0, 0, 0, 0) < 0)
+    /*
+     * Descriptors first: the guest's memory is mapped, and it needs no file
+     * at all. A zygote keeps the RAM memfd, which its children map their own
+     * pages from and close before their guests run.
+     */
+    int zygote = (l->flags & VMPROC_LAUNCH_ZYGOTE) != 0;
+    if (zygote) {
+        check(sys(SYS_close_range, 0, VMPROC_RAM_FD - 1, 0, 0, 0, 0), "close_range");
+        check(sys(SYS_close_range, VMPROC_RAM_FD + 1, ~0u, 0, 0, 0, 0), "close_range");
+    } else if (sys(SYS_close_range, 0, ~0u, 0, 0, 0, 0) < 0) {
         for (int fd = 0; fd < 1024; fd++)
             sys(SYS_close, fd, 0, 0, 0, 0, 0);
+    }
     if (l->flags & VMPROC_LAUNCH_UNSHARE)
         sys(SYS_unshare, CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWUTS, 0, 0, 0, 0, 0);
-    set_limits();
+    set_limits(zygote);
     check(sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0), "PR_SET_DUMPABLE");
     check(sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
     install_handlers();
@@ -458,9 +472,75 @@ static void lock_down(const struct vmproc_launch *l, const struct kernel_mapping
     struct vmproc_filter_spec spec = {.syscall_ip = (uint64_t)(uintptr_t)vmproc_syscall_return,
                                       .futex_addr = VMPROC_CONTROL_ADDR + VMPROC_CTL_TURN,
                                       .arch_prctl_code = ARCH_SET_FS};
+    if (zygote) {
+        spec.zygote_ip = (uint64_t)(uintptr_t)vmproc_zygote_syscall_return;
+        spec.zygote_page = (uint64_t)(uintptr_t)vmproc_zygote_start;
+        spec.zygote_page_len = (uint64_t)(vmproc_zygote_end - vmproc_zygote_start);
+        spec.zygote_clone_flags = VMPROC_ZYGOTE_CLONE_FLAGS;
+        spec.zygote_ram_fd = VMPROC_RAM_FD;
+    }
     struct sock_fprog fprog = {.len = (unsigned short)vmproc_filter_build(&spec, prog),
                                .filter = prog};
     check(sys(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&fprog, 0, 0, 0), "seccomp");
+}
+
+/*
+ * In the zygote's own pages, calling only its own call site: forks, and in
+ * the child maps the child's slice over the zygote's (control and stage
+ * pages, vregs, windows), drops the process limit, asks to die with the
+ * monitor and closes every descriptor. Returns the pid in the zygote, 0 in
+ * the child, or -errno; a child that cannot set up exits at once (the
+ * monitor then finds it dead).
+ */
+__attribute__((section("zygote"), noinline)) static long zygote_fork(uint64_t slice,
+                                                                     const struct vmproc_launch *l)
+{
+    long pid = vmproc_zygote_syscall(SYS_clone, VMPROC_ZYGOTE_CLONE_FLAGS, 0, 0, 0, 0, 0);
+    if (pid != 0)
+        return pid;
+    long rw = PROT_READ | PROT_WRITE, fixed = MAP_SHARED | MAP_FIXED;
+    long bad = vmproc_zygote_syscall(SYS_mmap, VMPROC_CONTROL_ADDR, 4096, rw, fixed, VMPROC_RAM_FD,
+                                     (long)(slice + VMPROC_CONTROL_GPA)) < 0;
+    bad |= vmproc_zygote_syscall(SYS_mmap, VMPROC_STAGE_ADDR, 4096, rw, fixed, VMPROC_RAM_FD,
+                                 (long)(slice + VMPROC_STAGE_GPA)) < 0;
+    for (unsigned i = 0; i < l->region_count && i < VMPROC_MAX_REGIONS; i++) {
+        const struct vmproc_region *r = &l->regions[i];
+        if (r->source != VMPROC_SOURCE_RAM)
+            continue;
+        long prot = (r->prot & VMPROC_PROT_WRITE) ? rw : PROT_READ;
+        bad |= vmproc_zygote_syscall(SYS_mmap, (long)r->start, (long)(r->end - r->start), prot,
+                                     fixed, VMPROC_RAM_FD, (long)(slice + r->start)) < 0;
+    }
+    struct rlimit none = {0, 0};
+    bad |= vmproc_zygote_syscall(SYS_prlimit64, 0, RLIMIT_NPROC, (long)&none, 0, 0, 0) < 0;
+    bad |= vmproc_zygote_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0) < 0;
+    bad |= vmproc_zygote_syscall(SYS_close_range, 0, ~0u, 0, 0, 0, 0) < 0;
+    /* Nothing may run on with a half-mapped slice: ending is all a broken child can do here. */
+    if (bad)
+        for (;;)
+            __builtin_trap();
+    return 0;
+}
+
+/* The zygote: forks a clone each time the monitor asks; the child goes on as that clone. */
+static void serve_as_zygote(struct vmproc_launch *l)
+{
+    for (;;) {
+        vmproc_park();
+        volatile struct vmproc_control *c = CONTROL;
+        uint64_t slice = c->args[0];
+        long pid = slice % DENALI_PAGE_SIZE ? -22 : zygote_fork(slice, l);
+        if (pid == 0) {
+            /* The child: the zygote's code goes before any guest instruction runs. */
+            check(sys(SYS_munmap, (long)vmproc_zygote_start,
+                      (long)(vmproc_zygote_end - vmproc_zygote_start), 0, 0, 0, 0),
+                  "dropping the zygote's code");
+            l->slice_offset = slice;
+            return;
+        }
+        c->result = (uint64_t)pid;
+        c->kind = VMPROC_EXIT_FORKED;
+    }
 }
 
 _Noreturn void vmproc_main(uint64_t *initial_stack)
@@ -493,6 +573,11 @@ _Noreturn void vmproc_main(uint64_t *initial_stack)
     map_guest(&launch);
     lock_down(&launch, &kernel);
     CONTROL->kind = VMPROC_EXIT_READY;
+    if (launch.flags & VMPROC_LAUNCH_ZYGOTE) {
+        /* Returns in each child, whose monitor-side vCPU then waits for this READY. */
+        serve_as_zygote(&launch);
+        CONTROL->kind = VMPROC_EXIT_READY;
+    }
     vmproc_park();
     if (launch.flags & VMPROC_LAUNCH_RESUME) {
         if (launch.resume_fs_base)
