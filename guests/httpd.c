@@ -824,12 +824,13 @@ static int allocate_conns(struct server *s, size_t want, bool exact)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: httpd [-p PORT] [-b] [-q] [-c MAXCONNS] [-t IDLE_SECS]\n"
+            "usage: httpd [-p PORT] [-b] [-q] [-x] [-c MAXCONNS] [-t IDLE_SECS]\n"
             "  -p PORT       port to listen on (default %d)\n"
             "  -b            busy-poll the network instead of idling (in a VM)\n"
             "  -q            quiet: no start line\n"
             "  -c MAXCONNS   open connections kept at most (default %d)\n"
             "  -t IDLE_SECS  close connections idle this long (default %d)\n"
+            "  -x            exit as soon as it is ready to serve (for start-up benchmarks)\n"
             "serves / (a page naming the VM) and /doc/SIZE (SIZE bytes, 0..%llu)\n",
             DEFAULT_PORT, DEFAULT_MAX_CONNS, DEFAULT_IDLE_S, MAX_DOC_SIZE);
 }
@@ -839,9 +840,9 @@ int main(int argc, char **argv)
     struct server s = {0};
     uint16_t port = DEFAULT_PORT;
     uint64_t max_conns = DEFAULT_MAX_CONNS, idle_s = DEFAULT_IDLE_S;
-    bool busy_poll = false, explicit_cap = false;
+    bool busy_poll = false, explicit_cap = false, exit_when_ready = false;
     int opt;
-    while ((opt = getopt(argc, argv, "p:bqc:t:h")) != -1) {
+    while ((opt = getopt(argc, argv, "p:bqc:t:hx")) != -1) {
         switch (opt) {
         case 'p':
             if (net_parse_port(optarg, &port) < 0) {
@@ -867,6 +868,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "httpd: bad idle timeout '%s' (1..86400 s)\n", optarg);
                 return 2;
             }
+            break;
+        case 'x':
+            exit_when_ready = true;
             break;
         case 'h':
             usage();
@@ -897,6 +901,8 @@ int main(int argc, char **argv)
     if (ilwaco_ready())
         build_root_page(&s);
 #endif
+    if (exit_when_ready)
+        return 0;
     if (busy_poll)
         enable_busy_poll(s.quiet);
     if (!s.quiet)
