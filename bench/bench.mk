@@ -67,3 +67,10 @@ $(BUILD)/bench/platform_boot: bench/platform_boot.c $(PLATFORM_BOOT_LIBS) $(BENC
 		bench/bench_util.h bench/bench.mk | $(BUILD)/denali-vmproc
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_HOST) -o $@ $< $(BENCH_UTIL) $(PLATFORM_BOOT_LIBS) $(LDFLAGS_HOST)
+
+# fork_floor, clone.sh's bound: static like the VM-process program, forking one child at a time.
+bench-tools: $(BUILD)/bench/fork_floor
+
+$(BUILD)/bench/fork_floor: bench/fork_floor.c bench/bench_util.c bench/bench_util.h bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) -O2 -static -o $@ bench/fork_floor.c bench/bench_util.c
