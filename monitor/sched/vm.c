@@ -1,6 +1,8 @@
 /* One VM's context: its vCPU, memory, virtual registers, scheduling state and console line. */
 #include "sched/vm.h"
 
+#include "image/ram_pool.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,6 +126,64 @@ void vm_become_clone(struct vm *vm, struct platform *platform, const struct gues
     vm->vcpu = platform->ops->vcpu_clone(platform, image, vm->mem.ram, vm->id, snap, err, errlen);
 }
 
+/* Writes [at, end) of ram to the snapshot, at the same guest-physical offsets. */
+static int write_run(int fd, const uint8_t *bytes, uint64_t gpa, uint64_t len, char *err,
+                     size_t errlen)
+{
+    for (uint64_t done = 0; done < len;) {
+        ssize_t n = pwrite(fd, bytes + done, len - done, (off_t)(gpa + done));
+        if (n <= 0) {
+            snprintf(err, errlen, "snapshot: cannot write its memory: %s", strerror(errno));
+            return -1;
+        }
+        done += (uint64_t)n;
+    }
+    return 0;
+}
+
+/*
+ * The guest's non-zero pages into the snapshot's memfd, with pwrite (its
+ * pages are allocated by the kernel without a fault each in the monitor).
+ * Below DENALI_LOW_LIMIT the slot holds the platform's own pages, not the
+ * guest's. A slot in a shared memfd is read through the file, from its data
+ * runs only: reading its holes through the mapping would give each of them
+ * a page (shared memory allocates on a read fault), the whole slot.
+ */
+static int copy_ram(struct vm *vm, struct platform *platform, struct platform_snapshot *snap,
+                    char *err, size_t errlen)
+{
+    uint64_t size = vm->mem.layout->mem_size;
+    const uint8_t *ram = vm->mem.ram;
+    int fd = platform->ram ? platform->ram->memfd : -1;
+    uint64_t base = fd >= 0 ? ram_pool_offset(platform->ram, ram) : 0;
+    for (uint64_t at = DENALI_LOW_LIMIT; at < size;) {
+        uint64_t end = size;
+        if (fd >= 0) {
+            off_t data = lseek(fd, (off_t)(base + at), SEEK_DATA);
+            if (data < 0 || (uint64_t)data >= base + size)
+                break;
+            off_t hole = lseek(fd, data, SEEK_HOLE);
+            at = (uint64_t)data - base;
+            if (hole >= 0 && (uint64_t)hole - base < size)
+                end = (uint64_t)hole - base;
+        }
+        /* Within the run, only non-zero pages, in runs of their own. */
+        while (at < end) {
+            if (page_is_zero(ram + at)) {
+                at += DENALI_PAGE_SIZE;
+                continue;
+            }
+            uint64_t stop = at + DENALI_PAGE_SIZE;
+            while (stop < end && !page_is_zero(ram + stop))
+                stop += DENALI_PAGE_SIZE;
+            if (write_run(snap->memfd, ram + at, at, stop - at, err, errlen) < 0)
+                return -1;
+            at = stop;
+        }
+    }
+    return 0;
+}
+
 int vm_snapshot_take(struct vm *vm, struct platform *platform, struct platform_snapshot *snap,
                      char *err, size_t errlen)
 {
@@ -137,30 +197,8 @@ int vm_snapshot_take(struct vm *vm, struct platform *platform, struct platform_s
     }
     if (platform->ops->vcpu_capture(vm->vcpu, snap, err, errlen) < 0)
         goto failed;
-    /*
-     * Runs of non-zero pages, written with pwrite: the snapshot's pages are
-     * allocated by the kernel without a fault a page in the monitor. Below
-     * DENALI_LOW_LIMIT the slot holds the platform's own pages, not the guest's.
-     */
-    const uint8_t *ram = vm->mem.ram;
-    for (uint64_t at = DENALI_LOW_LIMIT; at < size;) {
-        if (page_is_zero(ram + at)) {
-            at += DENALI_PAGE_SIZE;
-            continue;
-        }
-        uint64_t end = at + DENALI_PAGE_SIZE;
-        while (end < size && !page_is_zero(ram + end))
-            end += DENALI_PAGE_SIZE;
-        for (uint64_t done = at; done < end;) {
-            ssize_t n = pwrite(snap->memfd, ram + done, end - done, (off_t)done);
-            if (n <= 0) {
-                snprintf(err, errlen, "snapshot: cannot write its memory: %s", strerror(errno));
-                goto failed;
-            }
-            done += (uint64_t)n;
-        }
-        at = end;
-    }
+    if (copy_ram(vm, platform, snap, err, errlen) < 0)
+        goto failed;
     if (vm->device && vm->device->add_windows)
         vm->device->add_windows(vm->device->ctx, vm, snap);
     return 0;

@@ -8,7 +8,7 @@
  * The process platform's control page (monitor/platform/process/vmproc_abi.h);
  * a guest is not meant to know it, which is the point: it is still reachable.
  */
-#define CONTROL_ADDR   0x5ffffffff000ull
+#define CONTROL_ADDR   0x600000100000ull
 #define TURN_MONITOR   1u
 #define EXIT_HYPERCALL 2u
 

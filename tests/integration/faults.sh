@@ -48,7 +48,7 @@ process)
     FORGED='ran while it should have slept \(its handoff word was forged\)$'
     GARBAGE='unexpected exit 57005 at rip'
     ;;
-*) FORGED='CPU exception \(triple fault\) at rip 0x[0-9a-f]+, cr2 0x5ffffffff0' GARBAGE=$FORGED ;;
+*) FORGED='CPU exception \(triple fault\) at rip 0x[0-9a-f]+, cr2 0x6000001000' GARBAGE=$FORGED ;;
 esac
 fault forge_handoff "$FORGED" idle
 fault forge_handoff "$GARBAGE" garbage

@@ -6,13 +6,15 @@
 /*
  * Where the VM process keeps its own pieces. The guest owns [0, 4 GiB); the
  * platform's program is linked far above it (at 0x600000000000, monitor.mk)
- * with its control page just below, and the kernel's stack, vdso and vvar
- * are unmapped before the guest runs. All of it is visible to the guest (a
+ * with its control and stage pages 1 MiB above its start: in the same 2 MiB
+ * as the program, so one page-table page maps all of it (three fewer pages
+ * of page tables a VM than a control page in another 512 GiB). The kernel's
+ * stack, vdso and vvar are unmapped before the guest runs. All of it is visible to the guest (a
  * process has no privilege levels), so none of it is trusted by the monitor.
  */
-#define VMPROC_CONTROL_ADDR 0x5ffffffff000
+#define VMPROC_CONTROL_ADDR 0x600000100000
 /* Where a hypercall's buffer is staged for the monitor (see vmproc_control.staged_len). */
-#define VMPROC_STAGE_ADDR 0x5fffffffe000
+#define VMPROC_STAGE_ADDR 0x600000101000
 /* Guest-physical pages below 0x10000 the guest never sees: the slice's private pages. */
 #define VMPROC_CONTROL_GPA 0x1000
 #define VMPROC_LAUNCH_GPA  0x2000
