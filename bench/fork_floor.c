@@ -1,4 +1,4 @@
-/* Clone floor: fork of a small static process holding a guest-sized private mapping, until the child reports back. */
+/* Clone floor: fork of a small static process with a guest-sized private mapping, to its report. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +75,8 @@ int main(int argc, char **argv)
         }
     }
     qsort(latency, n, sizeof(*latency), bench_compare_u64);
-    double p50 = (double)latency[(n - 1) / 2] / 1e3, p99 = (double)latency[(n - 1) * 99 / 100] / 1e3;
+    double p50 = (double)latency[(n - 1) / 2] / 1e3,
+           p99 = (double)latency[(n - 1) * 99 / 100] / 1e3;
     printf("fork_floor: %lu forks of a static process with %lu of %u MiB read, fork to the child's "
            "byte: p50 %.1f us, p99 %.1f us\n",
            n, touched, MEM_SIZE >> 20, p50, p99);

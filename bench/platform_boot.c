@@ -1,5 +1,4 @@
-/* The platform's bare create floor: VMs booted through the platform seam alone, with no scheduler.
- */
+/* The platform's bare create floor: VMs booted through the platform seam, no scheduler. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

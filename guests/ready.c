@@ -1,5 +1,4 @@
-/* Example guest for --clone: prints once before its ready call, then its identity and a random
- * number. */
+/* Example guest for --clone: runs to its ready call, then prints its identity and a random. */
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/random.h>
