@@ -1,5 +1,4 @@
-/* ilwaco's ready call: where a clone resumes, and what it re-reads from its own virtual registers.
- */
+/* ilwaco's ready call: where a clone resumes, and what it re-reads from its virtual registers. */
 #include <ilwaco.h>
 
 #include "internal.h"

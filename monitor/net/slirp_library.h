@@ -1,5 +1,4 @@
-/* libslirp, loaded only when a VM first needs `--net user`, so that a monitor without it starts
- * faster. */
+/* libslirp, loaded when a VM first needs `--net user`, so that a monitor without it starts fast. */
 #ifndef DENALI_NET_SLIRP_LIBRARY_H
 #define DENALI_NET_SLIRP_LIBRARY_H
 

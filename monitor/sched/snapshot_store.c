@@ -1,5 +1,4 @@
-/* Snapshots to and from files: a frozen VM's platform state, windows and guest arguments around
- * snapshot_file. */
+/* Snapshot files: a frozen VM's platform state, windows and guest arguments (snapshot_file). */
 #include "sched/snapshot_store.h"
 
 #include <limits.h>
