@@ -25,7 +25,12 @@ uint64_t ilwaco_idle_with(uint64_t deadline_ns, unsigned flags)
 {
     long events = ilwaco__hc(DENALI_HC_IDLE, deadline_ns, flags, 0);
     /* A refused idle delivers nothing; callers loop on the clock anyway. */
-    return events < 0 ? 0 : (uint64_t)events;
+    if (events < 0)
+        return 0;
+    /* Answered here, so that every guest that idles gives memory back when asked. */
+    if (events & DENALI_EVENT_BALLOON)
+        ilwaco_pages_balloon(ilwaco__vregs()->balloon_pages);
+    return (uint64_t)events;
 }
 
 _Noreturn void ilwaco_exit(int status)
@@ -54,4 +59,9 @@ long ilwaco_console_write(const void *buf, size_t len)
         done += (size_t)r;
     }
     return (long)done;
+}
+
+uint64_t ilwaco_balloon(uint64_t want_pages)
+{
+    return ilwaco_pages_balloon(want_pages);
 }

@@ -45,6 +45,8 @@ int ilwaco_pages_in_heap(uintptr_t addr, size_t len);
 void ilwaco_pages_discard(uintptr_t addr, size_t len);
 
 /* Seeds the pseudo-random generator from the VM's identity and the clock. */
+/* Gives up to want free pages the allocator has touched back to the host (DENALI_HC_BALLOON). */
+uint64_t ilwaco_pages_balloon(uint64_t want);
 void ilwaco_random_init(void);
 void ilwaco_random_fill(void *buf, size_t len);
 

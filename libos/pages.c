@@ -171,3 +171,27 @@ void ilwaco_pages_discard(uintptr_t addr, size_t len)
     uintptr_t end = addr + len;
     memset((void *)addr, 0, (end < fresh ? end : fresh) - addr);
 }
+
+uint64_t ilwaco_pages_balloon(uint64_t want)
+{
+    /*
+     * Only free pages below fresh were ever touched, so only they hold host
+     * memory. They stay free here: the host hands zeroes back when one is
+     * touched again, so giving a page twice is harmless and nothing must be
+     * remembered about which were given.
+     */
+    uint64_t given = 0;
+    for (unsigned i = 0; i < extent_count && given < want; i++) {
+        uintptr_t start = extents[i].start, end = extents[i].end < fresh ? extents[i].end : fresh;
+        if (end <= start)
+            continue;
+        uint64_t pages = (end - start) / PAGE;
+        if (pages > want - given) {
+            pages = want - given;
+            end = start + pages * PAGE;
+        }
+        if (ilwaco__hc(DENALI_HC_BALLOON, start, end - start, 0) == 0)
+            given += pages;
+    }
+    return given;
+}

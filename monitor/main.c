@@ -124,6 +124,9 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
     uint32_t p50, p99, ready_p50, ready_p99;
     percentiles(m, offsetof(struct vm_result, boot_us), &p50, &p99);
     unsigned ready = percentiles(m, offsetof(struct vm_result, ready_us), &ready_p50, &ready_p99);
+    uint32_t balloon_p50, balloon_p99;
+    unsigned ballooned =
+        percentiles(m, offsetof(struct vm_result, balloon_us), &balloon_p50, &balloon_p99);
     struct rusage ru, vms;
     getrusage(RUSAGE_SELF, &ru);
     /* VM processes (process platform) are children, all reaped by now; under kvm there are none. */
@@ -132,10 +135,14 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
     fprintf(stderr,
             "denali-stats: platform=%s vms=%u boot_p50_us=%u boot_p99_us=%u all_booted_ms=%.1f "
             "exits=%lu cpu_ms=%.1f vm_process_cpu_ms=%.1f wall_ms=%.1f max_rss_kb=%ld "
-            "vm_process_max_rss_kb=%ld ready_vms=%u ready_p50_us=%u ready_p99_us=%u\n",
+            "vm_process_max_rss_kb=%ld ready_vms=%u ready_p50_us=%u ready_p99_us=%u "
+            "balloon_requests=%lu balloon_vms=%u balloon_p50_us=%u balloon_p99_us=%u "
+            "balloon_released_kb=%lu\n",
             m->platform->ops->name, count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
             (unsigned long)atomic_load(&m->exits), cpu_ms, vm_cpu_ms, wall_ns / 1e6, ru.ru_maxrss,
-            vms.ru_maxrss, ready, ready_p50, ready_p99);
+            vms.ru_maxrss, ready, ready_p50, ready_p99,
+            (unsigned long)atomic_load(&m->balloon_requests), ballooned, balloon_p50, balloon_p99,
+            (unsigned long)(atomic_load(&m->balloon_released) >> 10));
 }
 
 static int report(const struct monitor *m)
@@ -169,9 +176,12 @@ static void *signal_main(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR2);
     int sig;
-    if (sigwait(&set, &sig) == 0)
-        workers_request_stop(m, sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+    /* SIGUSR2 asks every VM for its free memory back, as --mem-limit does past its limit. */
+    while (sigwait(&set, &sig) == 0 && sig == SIGUSR2)
+        workers_request_balloon(m, UINT64_MAX);
+    workers_request_stop(m, sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
     return NULL;
 }
 
@@ -181,6 +191,7 @@ static void watch_signals(struct monitor *m)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR2);
     /* Blocked in every thread made from here on; only signal_main takes them. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     pthread_t thread;

@@ -39,6 +39,8 @@ const char options_run_usage[] =
     "      --clone            boot VM 0 to its ready call (ilwaco_ready), snapshot it, and start\n"
     "                         every VM as a copy-on-write clone of that snapshot (process "
     "platform)\n"
+    "      --mem-limit SIZE   host memory all guest RAM together may hold: above it the\n"
+    "                         monitor asks every VM for its free pages back (ballooning)\n"
     "      --restore FILE     start every VM as a clone of the snapshot FILE (written by\n"
     "                         `denali snapshot`); the image and its arguments come from it\n"
     "      --progress, --no-progress\n"
@@ -57,6 +59,9 @@ const char options_run_usage[] =
     "The LAN is 10.77.0.0/16: the gateway is 10.77.0.1, VM i is 10.77.0.(16+i)\n"
     "counting on into the third octet, with MAC 02:de:00 followed by i in 24 bits.\n"
     "  -h, --help             show this help\n"
+    "\n"
+    "Signals: SIGINT or SIGTERM stops every VM; SIGUSR2 asks every VM for its free memory\n"
+    "back (ballooning), once.\n"
     "\n"
     "Exit status: 0 if every VM exited 0, 1 if any VM exited non-zero or was stopped,\n"
     "2 for bad usage or an image that cannot run.\n";
@@ -127,6 +132,7 @@ enum {
     OPT_STATS,
     OPT_CLONE,
     OPT_RESTORE,
+    OPT_MEM_LIMIT,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_NET,
@@ -144,6 +150,7 @@ static const struct option long_options[] = {
     {"stats", no_argument, NULL, OPT_STATS},
     {"clone", no_argument, NULL, OPT_CLONE},
     {"restore", required_argument, NULL, OPT_RESTORE},
+    {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
     {"output", required_argument, NULL, 'o'},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -269,6 +276,11 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
             break;
         case OPT_RESTORE:
             out->restore_path = optarg;
+            break;
+        case OPT_MEM_LIMIT:
+            if (options_parse_size(optarg, &out->mem_limit) < 0 || out->mem_limit < (1u << 20))
+                return fail(err, errlen, "--mem-limit: expected a size of at least 1M, got '%s'",
+                            optarg);
             break;
         case 'o':
             out->snapshot_out = optarg;

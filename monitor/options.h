@@ -30,6 +30,7 @@ struct run_options {
     const char *restore_path; /* --restore FILE: every VM a clone of that snapshot */
     const char *snapshot_out; /* `denali snapshot -o FILE`: where VM 0's snapshot goes */
     bool mem_set;             /* -m was given */
+    uint64_t mem_limit;       /* --mem-limit: bytes all guest RAM may hold (0: no limit) */
     bool progress;            /* forced on or off; default: when stderr is a terminal */
     bool progress_set;
     enum net_mode net;

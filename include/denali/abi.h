@@ -94,6 +94,14 @@ enum denali_hypercall {
      * x87 control word are back to their defaults.
      */
     DENALI_HC_READY = 7,
+    /*
+     * (addr, len) -> 0: ballooning. The pages [addr, addr + len), page-aligned
+     * and in the guest's own writable RAM, are free: the host takes them
+     * back, and they read as zero when next touched. A guest calls it when
+     * DENALI_EVENT_BALLOON asks (vregs.balloon_pages), or whenever it likes.
+     * A range it could not write itself stops the VM, as for every buffer.
+     */
+    DENALI_HC_BALLOON = 8,
     DENALI_HC_COUNT
 };
 
@@ -120,6 +128,8 @@ enum denali_hypercall {
 /* Batched virtual interrupts: bits of denali_vregs.events and of idle's result. */
 #define DENALI_EVENT_TIMER  (1ull << 0) /* an idle deadline passed */
 #define DENALI_EVENT_NET_RX (1ull << 1) /* frames were added to the rx ring */
+/* The host is short of memory: give back free pages (DENALI_HC_BALLOON), vregs.balloon_pages. */
+#define DENALI_EVENT_BALLOON (1ull << 2)
 
 /*
  * Virtual NIC: two single-producer rings of fixed-size slots in one area of
@@ -232,9 +242,11 @@ struct denali_vregs {
     uint32_t entropy[2]; /* fresh random bits from the host at each boot and each clone */
     /* argc NUL-terminated strings packed back to back: argv[0] is the image name */
     char args[DENALI_ARGS_MAX];
+    /* With DENALI_EVENT_BALLOON: free pages the monitor asks for back (UINT64_MAX: all). */
+    uint64_t balloon_pages;
 };
 
-_Static_assert(sizeof(struct denali_vregs) == 80 + DENALI_ARGS_MAX, "vregs layout");
+_Static_assert(sizeof(struct denali_vregs) == 88 + DENALI_ARGS_MAX, "vregs layout");
 _Static_assert(sizeof(struct denali_vregs) <= DENALI_PAGE_SIZE, "vregs fit one page");
 _Static_assert(__builtin_offsetof(struct denali_vregs, time_ns) == 24, "vregs time_ns");
 _Static_assert(__builtin_offsetof(struct denali_vregs, events) == 32, "vregs events");

@@ -40,6 +40,13 @@ uint64_t ilwaco_idle_with(uint64_t deadline_ns, unsigned flags);
  */
 int ilwaco_ready(void);
 
+/*
+ * Gives up to want_pages free heap pages back to the host now, as ilwaco
+ * does by itself when an idle delivers DENALI_EVENT_BALLOON; returns how
+ * many it gave. They stay usable: the host gives zeroed pages back on use.
+ */
+uint64_t ilwaco_balloon(uint64_t want_pages);
+
 /* Terminates this VM with status; never returns. */
 _Noreturn void ilwaco_exit(int status);
 

@@ -1,11 +1,13 @@
 /* Guest RAM for all VMs carved from one lazily-backed reservation, recycled as VMs end. */
 #include "image/ram_pool.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int ram_pool_init(struct ram_pool *pool, uint64_t slot_size, unsigned slot_count, bool shared)
@@ -100,4 +102,31 @@ void ram_pool_destroy(struct ram_pool *pool)
     pool->free_slots = NULL;
     pool->memfd = -1;
     pthread_mutex_destroy(&pool->lock);
+}
+
+int ram_pool_release(struct ram_pool *pool, uint8_t *ram, uint64_t gpa, uint64_t len)
+{
+    if (gpa > pool->slot_size || len > pool->slot_size - gpa)
+        return -EINVAL;
+    /* A shared memfd keeps its pages through MADV_DONTNEED: only a hole frees them. */
+    int rc = pool->memfd >= 0 ? fallocate(pool->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                          (off_t)(ram_pool_offset(pool, ram) + gpa), (off_t)len)
+                              : madvise(ram + gpa, len, MADV_DONTNEED);
+    return rc < 0 ? -errno : 0;
+}
+
+uint64_t ram_pool_resident_bytes(const struct ram_pool *pool)
+{
+    if (pool->memfd >= 0) {
+        struct stat st;
+        return fstat(pool->memfd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+    }
+    unsigned long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }

@@ -32,5 +32,15 @@ uint64_t ram_pool_offset(const struct ram_pool *pool, const uint8_t *ram);
  */
 void ram_pool_put(struct ram_pool *pool, uint8_t *ram);
 void ram_pool_destroy(struct ram_pool *pool);
+/*
+ * Gives [gpa, gpa + len) of the slot at ram back to the host: it reads as
+ * zero when next touched (a ballooned guest's free pages). 0 or -errno.
+ */
+int ram_pool_release(struct ram_pool *pool, uint8_t *ram, uint64_t gpa, uint64_t len);
+/*
+ * Host memory all slots hold now: a shared pool's memfd's allocated blocks;
+ * for a private pool the monitor's resident set, which includes it.
+ */
+uint64_t ram_pool_resident_bytes(const struct ram_pool *pool);
 
 #endif

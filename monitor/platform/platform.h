@@ -57,6 +57,12 @@ struct platform_ops {
     /* At a ready-call exit: fills snap's platform, cpu_state and cpu_state_len, or -1 and why. */
     int (*vcpu_capture)(struct platform_vcpu *vcpu, struct platform_snapshot *snap, char *err,
                         size_t errlen);
+    /*
+     * Host memory the VMs hold outside the RAM pool (a process platform
+     * clone's own copy-on-write pages); 0 where there is none. Costs a
+     * look at every VM, so it is for occasional checks.
+     */
+    uint64_t (*private_bytes)(struct platform *p);
     /* Runs the guest until it exits, is kicked, or faults, and describes why it came back. */
     void (*vcpu_run)(struct platform_vcpu *vcpu, struct vm_exit *exit);
     /* Sets the guest's %rax for its next entry (a hypercall's result). */

@@ -104,6 +104,20 @@ static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision
     case DENALI_HC_READY:
         d->action = ACTION_READY;
         break;
+    case DENALI_HC_BALLOON: {
+        uint64_t addr = e->args[0], len = e->args[1];
+        /* Only memory the guest could write itself: never its image's file pages. */
+        if (len == 0 || addr % DENALI_PAGE_SIZE || len % DENALI_PAGE_SIZE ||
+            !guest_range_ok(&vm->mem, addr, len, true)) {
+            stop(d, "balloon: bad range 0x%lx+%lu at rip 0x%lx", (unsigned long)addr,
+                 (unsigned long)len, (unsigned long)e->rip);
+            break;
+        }
+        d->action = ACTION_RELEASE;
+        d->release_gpa = addr;
+        d->release_len = len;
+        break;
+    }
     case DENALI_HC_SET_FS_BASE:
         /* The guest's own wrfsbase works under kvm (CR4.FSGSBASE is set for it). */
         resume(d, 0);

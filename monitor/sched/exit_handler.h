@@ -8,12 +8,13 @@
 #include "platform/vm_exit.h"
 
 enum vm_action {
-    ACTION_RESUME, /* re-enter with result in %rax */
-    ACTION_YIELD,  /* the quantum ran out: let the scheduler choose */
-    ACTION_IDLE,   /* sleep until deadline or an event */
-    ACTION_EXIT,   /* the guest terminated with status */
-    ACTION_STOP,   /* the guest misbehaved: end it with reason */
-    ACTION_READY,  /* the guest is ready to serve: snapshot it if asked, then resume with 0 */
+    ACTION_RESUME,  /* re-enter with result in %rax */
+    ACTION_YIELD,   /* the quantum ran out: let the scheduler choose */
+    ACTION_IDLE,    /* sleep until deadline or an event */
+    ACTION_EXIT,    /* the guest terminated with status */
+    ACTION_STOP,    /* the guest misbehaved: end it with reason */
+    ACTION_READY,   /* the guest is ready to serve: snapshot it if asked, then resume with 0 */
+    ACTION_RELEASE, /* balloon: give [release_gpa, + release_len) back to the host, resume 0 */
 };
 
 struct vm_decision {
@@ -21,6 +22,8 @@ struct vm_decision {
     uint64_t result;
     uint64_t deadline;
     uint32_t idle_flags;
+    uint64_t release_gpa;
+    uint64_t release_len;
     int status;
     char reason[160];
 };

@@ -24,6 +24,8 @@ struct vm_result {
     /* To its first instruction after the ready call: a booted VM's ready exit, a clone's first
      * exit. */
     uint32_t ready_us;
+    /* From a balloon request to the last page the guest gave back before it idled again. */
+    uint32_t balloon_us;
     char *reason; /* for OUTCOME_STOPPED */
 };
 
@@ -56,6 +58,10 @@ struct monitor {
     struct platform_snapshot *snapshot;
     bool template_ended;
     bool snapshot_written; /* `denali snapshot`: the file is complete */
+    /* Ballooning (--mem-limit): requests made, and bytes the guests gave back. */
+    _Atomic uint64_t balloon_requests;
+    _Atomic uint64_t balloon_released;
+    bool over_limit_warned;
 };
 
 #endif

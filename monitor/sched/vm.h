@@ -29,6 +29,8 @@ struct vm {
     uint64_t created_ns;
     /* A clone not yet past its ready call: when it was asked for (its first exit is after it). */
     uint64_t clone_requested_ns;
+    /* When memory was asked back, until the VM next idles (0: no request pending). */
+    _Atomic uint64_t balloon_requested_ns;
     size_t live_index;
     struct console *console;
     struct console_line *console_line;

@@ -17,6 +17,8 @@
 /* Nothing to wake a worker that has no deadlines: it looks again this rarely. */
 #define IDLE_POLL_NS          (60ull * 1000000000ull)
 #define LIVE_LIMIT_BACKOFF_NS 1000000ull
+/* --mem-limit: between two balloon requests, time for the guests to answer the first. */
+#define GOVERN_REQUEST_GAP_NS (200ull * 1000000ull)
 
 /*
  * One scheduler shared by all workers: any worker runs any VM, so CPU-bound
@@ -109,6 +111,12 @@ static void note_ready(struct monitor *m, struct vm *vm, uint64_t since_ns)
 {
     uint64_t us = (monitor_now_ns() - since_ns) / 1000;
     m->results[vm->id].ready_us = us > UINT32_MAX ? UINT32_MAX : us ? (uint32_t)us : 1;
+}
+
+static void note_balloon(struct monitor *m, struct vm *vm, uint64_t since_ns)
+{
+    uint64_t us = (monitor_now_ns() - since_ns) / 1000;
+    m->results[vm->id].balloon_us = us > UINT32_MAX ? UINT32_MAX : us ? (uint32_t)us : 1;
 }
 
 static void record(struct monitor *m, uint32_t id, enum vm_outcome outcome, int status,
@@ -359,6 +367,9 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
             slice_expired = 1;
             break;
         case ACTION_IDLE:
+            /* A VM that idles having seen the request has answered it as far as it will. */
+            if (!(atomic_load(&vm->pending_events) & DENALI_EVENT_BALLOON))
+                atomic_store(&vm->balloon_requested_ns, 0);
             vm->in_idle = true;
             if (d.deadline <= virtual_now(m))
                 atomic_fetch_or(&vm->pending_events, DENALI_EVENT_TIMER);
@@ -391,6 +402,18 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
                 }
             }
             break;
+        case ACTION_RELEASE: {
+            int rc = ram_pool_release(&m->ram, vm->mem.ram, d.release_gpa, d.release_len);
+            vm->has_result = true;
+            vm->result = rc < 0 ? (uint64_t)-DENALI_EINVAL : 0;
+            if (rc == 0)
+                atomic_fetch_add(&m->balloon_released, d.release_len);
+            /* Until it idles again, each range it gives moves the answer's end. */
+            uint64_t asked = atomic_load(&vm->balloon_requested_ns);
+            if (asked)
+                note_balloon(m, vm, asked);
+            break;
+        }
         case ACTION_EXIT:
             end_vm(m, vm, OUTCOME_EXITED, d.status, NULL);
             return SLICE_DONE;
@@ -624,6 +647,60 @@ struct progress_watch {
     bool done;
 };
 
+void workers_request_balloon(struct monitor *m, uint64_t pages)
+{
+    struct scheduler *s = m->scheduler;
+    if (!s)
+        return;
+    uint64_t now = monitor_now_ns();
+    atomic_fetch_add(&m->balloon_requests, 1);
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->live_count; i++) {
+        struct vm *vm = s->live[i];
+        vm->vregs->balloon_pages = pages;
+        uint64_t none = 0;
+        atomic_compare_exchange_strong(&vm->balloon_requested_ns, &none, now);
+        atomic_fetch_or(&vm->pending_events, DENALI_EVENT_BALLOON);
+        if (!vm->running && !vm->sched.on_run_queue) {
+            timer_heap_remove(&s->timers, &vm->sched);
+            run_queue_push(&s->run_queue, &vm->sched);
+        }
+    }
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * --mem-limit, on the watcher's tick: guest memory above the limit asks
+ * every VM for its free pages back (Denali's first resort; paging, the
+ * second, is not built yet: past the limit after that, it says so once).
+ */
+static void govern_memory(struct monitor *m)
+{
+    uint64_t limit = m->options->mem_limit;
+    if (!limit)
+        return;
+    uint64_t held = ram_pool_resident_bytes(&m->ram);
+    /* Clones keep what they wrote in their own processes, outside the pool. */
+    if (m->snapshot)
+        held += m->platform->ops->private_bytes(m->platform);
+    if (held <= limit)
+        return;
+    static uint64_t last_request_ns;
+    uint64_t now = monitor_now_ns();
+    if (now - last_request_ns < GOVERN_REQUEST_GAP_NS)
+        return;
+    if (last_request_ns && !m->over_limit_warned) {
+        fprintf(stderr,
+                "denali: --mem-limit: guests hold %lu MiB after ballooning, over the limit of "
+                "%lu MiB (paging is not built yet)\n",
+                (unsigned long)(held >> 20), (unsigned long)(limit >> 20));
+        m->over_limit_warned = true;
+    }
+    last_request_ns = now;
+    workers_request_balloon(m, UINT64_MAX);
+}
+
 static void *progress_main(void *arg)
 {
     struct progress_watch *p = arg;
@@ -637,7 +714,9 @@ static void *progress_main(void *arg)
             tick.tv_nsec -= 1000000000;
         }
         pthread_cond_timedwait(&p->done_cond, &p->lock, &tick);
-        p->progress(p->m);
+        if (p->progress)
+            p->progress(p->m);
+        govern_memory(p->m);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -689,11 +768,12 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
     s.worker_count = m->worker_count;
     struct progress_watch watch = {.m = m, .progress = progress};
     pthread_t watcher;
-    if (progress) {
+    bool watching = progress || m->options->mem_limit;
+    if (watching) {
         pthread_mutex_init(&watch.lock, NULL);
         init_monotonic_cond(&watch.done_cond);
         if (pthread_create(&watcher, NULL, progress_main, &watch) != 0)
-            progress = NULL;
+            watching = false;
     }
     for (unsigned i = 0; i < m->worker_count; i++) {
         workers[i].m = m;
@@ -709,7 +789,7 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
         exits += workers[i].exits;
     }
     atomic_store(&m->exits, exits);
-    if (progress) {
+    if (watching) {
         pthread_mutex_lock(&watch.lock);
         watch.done = true;
         pthread_cond_signal(&watch.done_cond);

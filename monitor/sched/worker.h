@@ -13,6 +13,11 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m));
  * while workers_run runs (a signal-handling thread calls it).
  */
 void workers_request_stop(struct monitor *m, const char *reason);
+/*
+ * Asks every live VM to give up to pages free pages back (DENALI_EVENT_BALLOON
+ * with vregs.balloon_pages; UINT64_MAX: all it can), from any thread.
+ */
+void workers_request_balloon(struct monitor *m, uint64_t pages);
 
 /*
  * Raises events (e.g. DENALI_EVENT_NET_RX) for VM vm_id, from any thread.

@@ -23,6 +23,9 @@ fault bad_hypercall 'unknown hypercall 200 at rip'
 fault bad_pointer 'console write: bad buffer 0x[0-9a-f]+\+[0-9]+ at rip'
 fault overflow_pointer 'console write: bad buffer 0xfffffffffffff000\+[0-9]+ at rip'
 fault null_pointer 'console write: bad buffer 0x0\+'
+fault bad_balloon 'balloon: bad range 0x100000\+4096 at rip' text
+fault bad_balloon 'balloon: bad range 0x[0-9a-f]+1\+4096 at rip' unaligned
+fault bad_balloon 'balloon: bad range 0x[0-9a-f]+\+8192 at rip' outside
 # kvm names every exception a triple fault (the guest has no IDT); the process platform names
 # the signal it became.
 case ${DENALI_PLATFORM:-kvm} in

@@ -12,7 +12,7 @@
 static void test_vregs_size(void **state)
 {
     (void)state;
-    assert_int_equal(sizeof(struct denali_vregs), 80 + DENALI_ARGS_MAX);
+    assert_int_equal(sizeof(struct denali_vregs), 88 + DENALI_ARGS_MAX);
     assert_true(sizeof(struct denali_vregs) <= DENALI_PAGE_SIZE);
     assert_int_equal(_Alignof(struct denali_vregs), 8);
 }
@@ -36,6 +36,7 @@ static void test_vregs_offsets(void **state)
     assert_int_equal(offsetof(struct denali_vregs, args_len), 68);
     assert_int_equal(offsetof(struct denali_vregs, entropy), 72);
     assert_int_equal(offsetof(struct denali_vregs, args), 80);
+    assert_int_equal(offsetof(struct denali_vregs, balloon_pages), 80 + DENALI_ARGS_MAX);
 }
 
 static void test_vregs_field_sizes(void **state)
@@ -124,8 +125,9 @@ static void test_hypercall_numbers(void **state)
 {
     (void)state;
     const unsigned numbers[] = {
-        DENALI_HC_NOP,        DENALI_HC_EXIT,     DENALI_HC_CONSOLE_WRITE, DENALI_HC_IDLE,
-        DENALI_HC_NET_ATTACH, DENALI_HC_NET_KICK, DENALI_HC_SET_FS_BASE,   DENALI_HC_READY};
+        DENALI_HC_NOP,         DENALI_HC_EXIT,       DENALI_HC_CONSOLE_WRITE,
+        DENALI_HC_IDLE,        DENALI_HC_NET_ATTACH, DENALI_HC_NET_KICK,
+        DENALI_HC_SET_FS_BASE, DENALI_HC_READY,      DENALI_HC_BALLOON};
     const size_t n = sizeof(numbers) / sizeof(numbers[0]);
     assert_int_equal(n, DENALI_HC_COUNT);
     for (size_t i = 0; i < n; i++) {

@@ -194,6 +194,27 @@ static void test_console_write_staged(void **state)
     expect_stop(c, e, "buffer");
 }
 
+/* Ballooning: whole pages of the guest's own writable memory, or the VM stops. */
+static void test_balloon(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_decision d = decide(c, hypercall(DENALI_HC_BALLOON, HEAP_ADDR, 0x2000, 0));
+    assert_int_equal(d.action, ACTION_RELEASE);
+    assert_int_equal(d.release_gpa, HEAP_ADDR);
+    assert_int_equal(d.release_len, 0x2000);
+    expect_stop(c, hypercall(DENALI_HC_BALLOON, HEAP_ADDR + 1, 0x1000, 0), "balloon: bad range");
+    expect_stop(c, hypercall(DENALI_HC_BALLOON, HEAP_ADDR, 0x1001, 0), "balloon: bad range");
+    expect_stop(c, hypercall(DENALI_HC_BALLOON, HEAP_ADDR, 0, 0), "balloon: bad range");
+    expect_stop(c, hypercall(DENALI_HC_BALLOON, MEM_SIZE, 0x1000, 0), "balloon: bad range");
+    expect_stop(c, hypercall(DENALI_HC_BALLOON, MEM_SIZE - 0x1000, 0x2000, 0),
+                "balloon: bad range");
+    expect_stop(c, hypercall(DENALI_HC_BALLOON, DENALI_VREGS_ADDR, 0x1000, 0),
+                "balloon: bad range");
+    expect_stop(c, hypercall(DENALI_HC_BALLOON, 0, 0x1000, 0), "balloon: bad range");
+    expect_stop(c, hypercall(DENALI_HC_BALLOON, UINT64_MAX - 0xfff, 0x2000, 0),
+                "balloon: bad range");
+}
+
 /* The ready call is the scheduler's to act on (snapshot or not). */
 static void test_ready(void **state)
 {
@@ -644,6 +665,7 @@ int main(void)
         TEST_DIR(test_console_write),
         TEST_DIR(test_console_write_staged),
         TEST_DIR(test_ready),
+        TEST_DIR(test_balloon),
         TEST_DIR(test_console_write_from_file_backed_text),
         TEST_DIR(test_console_write_limits),
         TEST_DIR(test_console_write_too_long),

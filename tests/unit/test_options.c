@@ -363,6 +363,10 @@ static void test_restore_and_snapshot(void **state)
     assert_contains(err, "one VM is snapshotted");
     assert_int_equal(PARSE(&o, "--clone", "img"), OPTIONS_OK);
     assert_true(o.clone);
+    assert_int_equal(PARSE(&o, "--mem-limit", "64M", "img"), OPTIONS_OK);
+    assert_int_equal(o.mem_limit, 64ull << 20);
+    EXPECT_ERROR("--mem-limit", "--mem-limit", "100", "img");
+    EXPECT_ERROR("--mem-limit", "--mem-limit", "lots", "img");
 }
 
 /* options_parse_size. */

@@ -430,6 +430,29 @@ static void test_another_spec(void **state)
     expect_trap(&p, d, "rt_sigreturn from the default ip under another spec");
 }
 
+/* Ballooning: MADV_DONTNEED of the guest's own memory (below 4 GiB), nothing else. */
+static void test_madvise_dontneed_below_4g_only(void **state)
+{
+    (void)state;
+    struct program p;
+    build(&p);
+    expect_allow(&p, call(SYS_madvise, 0x200000, 0x10000, MADV_DONTNEED, 0), "a balloon's drop");
+    expect_allow(&p, call(SYS_madvise, 0xfffff000ull, 0x1000, MADV_DONTNEED, 0), "below 4 GiB");
+    expect_trap(&p, call(SYS_madvise, 0x600000000000ull, 0x1000, MADV_DONTNEED, 0),
+                "the VM process's own pages");
+    expect_trap(&p, call(SYS_madvise, 0x200000, 0x100000000ull, MADV_DONTNEED, 0), "a huge length");
+    const int advice[] = {MADV_NORMAL, MADV_WILLNEED, MADV_FREE,      MADV_REMOVE, MADV_DONTFORK,
+                          MADV_DOFORK, MADV_HWPOISON, MADV_MERGEABLE, MADV_COLD};
+    for (size_t i = 0; i < sizeof(advice) / sizeof(advice[0]); i++)
+        expect_trap(&p, call(SYS_madvise, 0x200000, 0x1000, (uint64_t)advice[i], 0),
+                    "other advice");
+    expect_trap(&p, call(SYS_madvise, 0x200000, 0x1000, MADV_DONTNEED | (1ull << 32), 0),
+                "advice, high bits");
+    struct seccomp_data d = call(SYS_madvise, 0x200000, 0x1000, MADV_DONTNEED, 0);
+    d.instruction_pointer = SYSCALL_IP + 2;
+    expect_trap(&p, d, "from the guest's own code");
+}
+
 /* A zygote's filter: its own site may fork and remap; nothing else changes for the guest. */
 #define ZYGOTE_IP    0x600000003456ull
 #define ZYGOTE_PAGE  0x600000003000ull
@@ -584,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_traps_every_other_call),
         cmocka_unit_test(test_traps_other_architectures),
         cmocka_unit_test(test_another_spec),
+        cmocka_unit_test(test_madvise_dontneed_below_4g_only),
         cmocka_unit_test(test_zygote_allows_its_calls),
         cmocka_unit_test(test_zygote_traps_the_rest),
         cmocka_unit_test(test_kernel_accepts_the_program),

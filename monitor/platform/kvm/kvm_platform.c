@@ -147,11 +147,19 @@ static int kvm_capture(struct platform_vcpu *vcpu, struct platform_snapshot *sna
     return -1;
 }
 
+/* A KVM VM's memory is all in the pool, mapped by the monitor. */
+static uint64_t kvm_private_bytes(struct platform *p)
+{
+    (void)p;
+    return 0;
+}
+
 static const struct platform_ops kvm_ops = {
     .name = "kvm",
     .vcpu_create = kvm_vcpu_create_for,
     .vcpu_clone = kvm_clone,
     .vcpu_capture = kvm_capture,
+    .private_bytes = kvm_private_bytes,
     .vcpu_run = kvm_run_vcpu,
     .vcpu_set_result = kvm_set_result,
     .vcpu_result_pending = kvm_result_pending,

@@ -718,6 +718,30 @@ static int process_vcpu_capture(struct platform_vcpu *v, struct platform_snapsho
     return 0;
 }
 
+/*
+ * Each VM process's resident pages that are not shared with a file or the
+ * pool (statm's resident minus shared): a clone's own copy-on-write pages,
+ * and the program's few. The zygote's are counted too.
+ */
+static uint64_t process_private_bytes(struct platform *p)
+{
+    struct process_platform *pp = process_of(p);
+    uint64_t pages = 0;
+    pthread_mutex_lock(&pp->lock);
+    for (size_t i = 0; i < pp->vcpu_count; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/statm", (int)pp->vcpus[i]->pid);
+        FILE *f = fopen(path, "re");
+        unsigned long size, resident, shared;
+        if (f && fscanf(f, "%lu %lu %lu", &size, &resident, &shared) == 3 && resident > shared)
+            pages += resident - shared;
+        if (f)
+            fclose(f);
+    }
+    pthread_mutex_unlock(&pp->lock);
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
 static void process_close(struct platform *p)
 {
     struct process_platform *pp = process_of(p);
@@ -743,6 +767,7 @@ static const struct platform_ops process_ops = {
     .vcpu_create = process_vcpu_create,
     .vcpu_clone = process_vcpu_clone,
     .vcpu_capture = process_vcpu_capture,
+    .private_bytes = process_private_bytes,
     .vcpu_run = process_run,
     .vcpu_set_result = process_set_result,
     .vcpu_result_pending = process_result_pending,

@@ -4,6 +4,7 @@
 #include <linux/audit.h>
 #include <linux/futex.h>
 #include <linux/mman.h>
+#include <asm-generic/mman-common.h>
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@ enum target {
     TO_Z_PRLIMIT,
     TO_Z_FUTEX,
     TO_U_ARCH_PRCTL,
+    TO_U_MADVISE,
     TARGET_COUNT
 };
 
@@ -35,10 +37,15 @@ struct builder {
     enum target jt[VMPROC_FILTER_MAX];
     enum target jf[VMPROC_FILTER_MAX];
     unsigned where[TARGET_COUNT];
+    int overflowed; /* the program outgrew VMPROC_FILTER_MAX: no filter at all */
 };
 
 static void emit(struct builder *b, uint16_t code, uint32_t k, enum target jt, enum target jf)
 {
+    if (b->n == VMPROC_FILTER_MAX) {
+        b->overflowed = 1;
+        return;
+    }
     b->prog[b->n] = (struct sock_filter){.code = code, .k = k};
     b->jt[b->n] = jt;
     b->jf[b->n] = jf;
@@ -153,6 +160,20 @@ unsigned vmproc_filter_build(const struct vmproc_filter_spec *spec,
     require_u64(&b, offsetof(struct seccomp_data, instruction_pointer), spec->syscall_ip);
     load_nr(&b);
     emit(&b, BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_sigreturn, TO_ALLOW, NEXT);
+    /*
+     * Ballooning: dropping pages below 4 GiB, the guest's own (the program
+     * and its pages live far above): all a guest could do with it is zero
+     * its own memory.
+     */
+    emit(&b, BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, NEXT, TO_U_MADVISE);
+    load_word(&b, arg_offset(0) + 4);
+    require(&b, 0);
+    load_word(&b, arg_offset(1) + 4);
+    require(&b, 0);
+    require_u64(&b, arg_offset(2), MADV_DONTNEED);
+    jump(&b, TO_ALLOW);
+    place(&b, TO_U_MADVISE);
+    load_nr(&b);
     if (spec->zygote_ip) {
         /* A clone drops the zygote's code; doing it again, or from the guest, changes nothing. */
         emit(&b, BPF_JMP | BPF_JEQ | BPF_K, SYS_munmap, NEXT, TO_U_ARCH_PRCTL);
@@ -180,6 +201,8 @@ unsigned vmproc_filter_build(const struct vmproc_filter_spec *spec,
     emit(&b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, NEXT, NEXT);
     place(&b, TO_TRAP);
     emit(&b, BPF_RET | BPF_K, SECCOMP_RET_TRAP, NEXT, NEXT);
+    if (b.overflowed)
+        return 0;
     for (unsigned i = 0; i < b.n; i++) {
         if (BPF_CLASS(prog[i].code) != BPF_JMP)
             continue;

@@ -5,7 +5,7 @@
 #include <linux/filter.h>
 #include <stdint.h>
 
-#define VMPROC_FILTER_MAX 96u
+#define VMPROC_FILTER_MAX 128u
 
 /* The only call site and futex word the VM process's own code uses. */
 struct vmproc_filter_spec {
@@ -28,15 +28,17 @@ struct vmproc_filter_spec {
 };
 
 /*
- * Fills prog with the filter; returns its length. It allows exactly three
+ * Fills prog with the filter; returns its length. It allows exactly four
  * system calls, and only from spec->syscall_ip: futex(FUTEX_WAIT or
- * FUTEX_WAKE, shared, no timeout) on spec->futex_addr, rt_sigreturn, and
- * arch_prctl(spec->arch_prctl_code, any base).
+ * FUTEX_WAKE, shared, no timeout) on spec->futex_addr, rt_sigreturn,
+ * arch_prctl(spec->arch_prctl_code, any base), and madvise(MADV_DONTNEED)
+ * of a range below 4 GiB (the guest's own memory, for ballooning).
  * With a zygote, the calls described above too.
  * Everything else (another architecture such as the i386 `int 0x80` entry,
  * an x32 number, any other call, or any call from another address) traps:
  * SIGSYS, which the VM process reports as the reason its VM stops.
  */
+/* Returns 0 (no program) if it would not fit VMPROC_FILTER_MAX; the VM process then fails. */
 unsigned vmproc_filter_build(const struct vmproc_filter_spec *spec,
                              struct sock_filter prog[VMPROC_FILTER_MAX]);
 

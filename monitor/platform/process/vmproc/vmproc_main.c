@@ -129,6 +129,26 @@ static void stage_console_write(volatile struct vmproc_control *c)
     c->staged_len = (uint32_t)len;
 }
 
+/*
+ * Ballooning: a clone's memory is its own copy-on-write of the snapshot,
+ * which only this process can drop (the monitor frees the shared slice's
+ * pages itself). Only whole pages inside one writable guest mapping; the
+ * monitor judges the call afterwards and stops the VM for a bad range.
+ */
+static void drop_private_pages(uint64_t addr, uint64_t len)
+{
+    if (len == 0 || addr % DENALI_PAGE_SIZE || len % DENALI_PAGE_SIZE || addr + len < addr)
+        return;
+    for (unsigned i = 0; i < mapped_region_count; i++) {
+        const struct vmproc_region *r = &mapped_regions[i];
+        if (r->source == VMPROC_SOURCE_SNAPSHOT && (r->prot & VMPROC_PROT_WRITE) &&
+            addr >= r->start && addr + len <= r->end) {
+            sys(SYS_madvise, (long)addr, (long)len, MADV_DONTNEED, 0, 0, 0);
+            return;
+        }
+    }
+}
+
 /* Called by the gate with the call recorded in the control page; answers it or hands it over. */
 uint64_t vmproc_hypercall(void)
 {
@@ -141,6 +161,8 @@ uint64_t vmproc_hypercall(void)
     }
     if (c->port == DENALI_PORT_BASE + DENALI_HC_CONSOLE_WRITE)
         stage_console_write(c);
+    if (c->port == DENALI_PORT_BASE + DENALI_HC_BALLOON)
+        drop_private_pages(c->args[0], c->args[1]);
     return vmproc_park();
 }
 
