@@ -1,5 +1,4 @@
-/* Example guest for ballooning: uses and frees MIB MiB of heap, then idles, giving it back when
- * asked. */
+/* Example guest for ballooning: uses and frees MIB MiB of heap, then idles; gives it back. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
