@@ -41,6 +41,9 @@ const char options_run_usage[] =
     "platform)\n"
     "      --mem-limit SIZE   host memory all guest RAM together may hold: above it the\n"
     "                         monitor asks every VM for its free pages back (ballooning)\n"
+    "      --hibernate-after SECS  a VM idle this long goes whole to the swap file (its\n"
+    "                         process released) and comes back on its next event\n"
+    "      --swap FILE        where hibernated VMs' memory goes (created, private)\n"
     "      --restore FILE     start every VM as a clone of the snapshot FILE (written by\n"
     "                         `denali snapshot`); the image and its arguments come from it\n"
     "      --progress, --no-progress\n"
@@ -133,6 +136,8 @@ enum {
     OPT_CLONE,
     OPT_RESTORE,
     OPT_MEM_LIMIT,
+    OPT_HIBERNATE_AFTER,
+    OPT_SWAP,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_NET,
@@ -151,6 +156,8 @@ static const struct option long_options[] = {
     {"clone", no_argument, NULL, OPT_CLONE},
     {"restore", required_argument, NULL, OPT_RESTORE},
     {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
+    {"hibernate-after", required_argument, NULL, OPT_HIBERNATE_AFTER},
+    {"swap", required_argument, NULL, OPT_SWAP},
     {"output", required_argument, NULL, 'o'},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -277,6 +284,19 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
         case OPT_RESTORE:
             out->restore_path = optarg;
             break;
+        case OPT_HIBERNATE_AFTER: {
+            char *end;
+            errno = 0;
+            double secs = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !isfinite(secs) || secs < 0.01 || secs > 1e6)
+                return fail(err, errlen, "--hibernate-after: expected seconds >= 0.01, got '%s'",
+                            optarg);
+            out->hibernate_after_s = secs;
+            break;
+        }
+        case OPT_SWAP:
+            out->swap_path = optarg;
+            break;
         case OPT_MEM_LIMIT:
             if (options_parse_size(optarg, &out->mem_limit) < 0 || out->mem_limit < (1u << 20))
                 return fail(err, errlen, "--mem-limit: expected a size of at least 1M, got '%s'",
@@ -336,6 +356,12 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
     } else if (out->snapshot_out) {
         return fail(err, errlen, "-o/--output is for `denali snapshot`");
     }
+    if (out->hibernate_after_s > 0 && !out->swap_path)
+        return fail(err, errlen, "--hibernate-after needs --swap FILE (where memory goes)");
+    if (out->hibernate_after_s > 0 && (out->clone || out->restore_path))
+        return fail(err, errlen,
+                    "--hibernate-after: clones keep their memory in their own processes; "
+                    "they cannot be hibernated yet");
     if (out->restore_path) {
         if (out->clone)
             return fail(err, errlen, "--restore and --clone: a restore already starts clones");

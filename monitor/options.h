@@ -31,6 +31,8 @@ struct run_options {
     const char *snapshot_out; /* `denali snapshot -o FILE`: where VM 0's snapshot goes */
     bool mem_set;             /* -m was given */
     uint64_t mem_limit;       /* --mem-limit: bytes all guest RAM may hold (0: no limit) */
+    double hibernate_after_s; /* --hibernate-after: idle this long, a VM goes to swap (0: never) */
+    const char *swap_path;    /* --swap FILE */
     bool progress;            /* forced on or off; default: when stderr is a terminal */
     bool progress_set;
     enum net_mode net;

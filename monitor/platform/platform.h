@@ -54,7 +54,18 @@ struct platform_ops {
                                         uint8_t *ram, uint32_t id,
                                         const struct platform_snapshot *snap, char *err,
                                         size_t errlen);
-    /* At a ready-call exit: fills snap's platform, cpu_state and cpu_state_len, or -1 and why. */
+    /*
+     * Creates VM id again after hibernation: its memory is back in ram (its
+     * own slot), its registers are state's (from vcpu_capture at the idle it
+     * slept in; state->memfd is -1), and the result of its next run goes to
+     * the guest as that idle's result. NULL with a reason when it cannot.
+     */
+    struct platform_vcpu *(*vcpu_resume)(struct platform *p, const struct guest_image *image,
+                                         uint8_t *ram, uint32_t id,
+                                         const struct platform_snapshot *state, char *err,
+                                         size_t errlen);
+    /* At a hypercall exit through the gate (a ready call, an idle): fills snap's platform,
+     * cpu_state and cpu_state_len, or -1 and why. */
     int (*vcpu_capture)(struct platform_vcpu *vcpu, struct platform_snapshot *snap, char *err,
                         size_t errlen);
     /*

@@ -62,6 +62,11 @@ struct monitor {
     _Atomic uint64_t balloon_requests;
     _Atomic uint64_t balloon_released;
     bool over_limit_warned;
+    /* --hibernate-after: the swap file, and VMs sent to it and brought back. */
+    int swap_fd;
+    _Atomic uint64_t hibernations;
+    _Atomic uint64_t wakes;
+    _Atomic uint64_t hibernate_failures;
 };
 
 #endif

@@ -31,6 +31,13 @@ struct vm {
     uint64_t clone_requested_ns;
     /* When memory was asked back, until the VM next idles (0: no request pending). */
     _Atomic uint64_t balloon_requested_ns;
+    /* Hibernated (its registers; its memory is in the swap file): NULL while it is in memory. */
+    struct platform_snapshot *hibernated;
+    bool hibernate_asked;   /* the watcher wants it hibernated when a worker next takes it */
+    uint64_t swapped_bytes; /* what went to the swap file, and a hash of it, checked on return */
+    uint64_t swapped_hash;
+    uint64_t idle_since_ns; /* when it last went to sleep in an idle */
+    uint64_t sleep_deadline;
     size_t live_index;
     struct console *console;
     struct console_line *console_line;

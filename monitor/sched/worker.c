@@ -2,6 +2,7 @@
  */
 #include "sched/worker.h"
 #include "sched/snapshot_store.h"
+#include "sched/hibernate.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -332,6 +333,44 @@ static int become_template(struct worker *w, struct vm *vm, char *why, size_t wh
     return 0;
 }
 
+/*
+ * --hibernate-after: the watcher asked for vm, asleep in an idle, to go to
+ * swap; a worker does it while it owns the VM. False when it stays in
+ * memory (an event came meanwhile, or the swap file would not take it).
+ */
+static bool hibernate(struct worker *w, struct vm *vm)
+{
+    struct monitor *m = w->m;
+    vm->hibernate_asked = false;
+    if (vm->hibernated || !vm->in_idle || atomic_load(&vm->pending_events))
+        return false;
+    char err[200];
+    if (vm_hibernate(vm, m->platform, &m->ram, m->swap_fd, err, sizeof(err)) < 0) {
+        if (atomic_fetch_add(&m->hibernate_failures, 1) == 0)
+            fprintf(stderr, "denali: vm %u stays in memory: %s\n", vm->id, err);
+        return false;
+    }
+    atomic_fetch_add(&m->hibernations, 1);
+    return true;
+}
+
+/* A hibernated VM was woken: back into memory, or stopped with the reason. */
+static bool wake(struct worker *w, struct vm *vm)
+{
+    struct monitor *m = w->m;
+    char err[200];
+    if (vm_wake(vm, m->platform, &m->ram, &m->image, m->swap_fd, err, sizeof(err)) < 0) {
+        char reason[240];
+        snprintf(reason, sizeof(reason), "could not wake from hibernation: %s", err);
+        free(vm->hibernated);
+        vm->hibernated = NULL;
+        end_vm(m, vm, OUTCOME_STOPPED, 0, reason);
+        return false;
+    }
+    atomic_fetch_add(&m->wakes, 1);
+    return true;
+}
+
 static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadline)
 {
     struct monitor *m = w->m;
@@ -597,10 +636,24 @@ static void *worker_main(void *arg)
             w->current = vm;
             pthread_mutex_unlock(&s->lock);
             uint64_t deadline = 0;
-            enum slice_end end = run_slice(w, vm, &deadline);
+            enum slice_end end;
+            if (vm->hibernate_asked && hibernate(w, vm)) {
+                /* Back to sleep, out of memory, until its deadline or an event. */
+                deadline = vm->sleep_deadline;
+                end = SLICE_SLEEP;
+            } else if (vm->hibernated && !wake(w, vm)) {
+                end = SLICE_DONE;
+            } else {
+                end = run_slice(w, vm, &deadline);
+            }
             pthread_mutex_lock(&s->lock);
             vm->running = false;
             w->current = NULL;
+            if (end == SLICE_SLEEP) {
+                /* What hibernation needs to put it back to sleep the same way. */
+                vm->sleep_deadline = deadline;
+                vm->idle_since_ns = monitor_now_ns();
+            }
             if (end != SLICE_DONE && s->limit_enforced) {
                 /* The limit passed while it ran: enforce_time_limit left it to us. */
                 end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
@@ -619,6 +672,7 @@ static void *worker_main(void *arg)
             } else if (atomic_load(&vm->pending_events)) {
                 /* An event came while it was going to sleep (wake_for_frames saw it running). */
                 run_queue_push(&s->run_queue, &vm->sched);
+
             } else if (deadline != DENALI_DEADLINE_NONE &&
                        timer_heap_insert(&s->timers, &vm->sched, deadline) < 0) {
                 /* Without room in the heap a spurious wake-up is the safe answer. */
@@ -671,6 +725,32 @@ void workers_request_balloon(struct monitor *m, uint64_t pages)
 }
 
 /*
+ * --hibernate-after, on the watcher's tick: a VM asleep in an idle for that
+ * long is handed to a worker (off its timer, onto the run queue) marked to
+ * be hibernated rather than run; its deadline or an event wakes it later.
+ */
+static void hibernate_idle_vms(struct monitor *m)
+{
+    struct scheduler *s = m->scheduler;
+    if (!s || m->options->hibernate_after_s <= 0)
+        return;
+    uint64_t after = (uint64_t)(m->options->hibernate_after_s * 1e9), now = monitor_now_ns();
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->live_count; i++) {
+        struct vm *vm = s->live[i];
+        if (vm->running || vm->sched.on_run_queue || vm->hibernated || vm->hibernate_asked ||
+            !vm->in_idle || !vm->idle_since_ns || now - vm->idle_since_ns < after ||
+            atomic_load(&vm->pending_events))
+            continue;
+        vm->hibernate_asked = true;
+        timer_heap_remove(&s->timers, &vm->sched);
+        run_queue_push(&s->run_queue, &vm->sched);
+        wake_one(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/*
  * --mem-limit, on the watcher's tick: guest memory above the limit asks
  * every VM for its free pages back (Denali's first resort; paging, the
  * second, is not built yet: past the limit after that, it says so once).
@@ -717,6 +797,7 @@ static void *progress_main(void *arg)
         if (p->progress)
             p->progress(p->m);
         govern_memory(p->m);
+        hibernate_idle_vms(p->m);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -768,7 +849,7 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
     s.worker_count = m->worker_count;
     struct progress_watch watch = {.m = m, .progress = progress};
     pthread_t watcher;
-    bool watching = progress || m->options->mem_limit;
+    bool watching = progress || m->options->mem_limit || m->options->hibernate_after_s > 0;
     if (watching) {
         pthread_mutex_init(&watch.lock, NULL);
         init_monotonic_cond(&watch.done_cond);

@@ -138,6 +138,16 @@ static struct platform_vcpu *kvm_clone(struct platform *p, const struct guest_im
     return NULL;
 }
 
+static struct platform_vcpu *kvm_resume(struct platform *p, const struct guest_image *image,
+                                        uint8_t *ram, uint32_t id,
+                                        const struct platform_snapshot *state, char *err,
+                                        size_t errlen)
+{
+    (void)p, (void)image, (void)ram, (void)id, (void)state;
+    snprintf(err, errlen, "hibernation is not supported on the kvm platform yet");
+    return NULL;
+}
+
 static int kvm_capture(struct platform_vcpu *vcpu, struct platform_snapshot *snap, char *err,
                        size_t errlen)
 {
@@ -158,6 +168,7 @@ static const struct platform_ops kvm_ops = {
     .name = "kvm",
     .vcpu_create = kvm_vcpu_create_for,
     .vcpu_clone = kvm_clone,
+    .vcpu_resume = kvm_resume,
     .vcpu_capture = kvm_capture,
     .private_bytes = kvm_private_bytes,
     .vcpu_run = kvm_run_vcpu,

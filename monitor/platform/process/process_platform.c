@@ -558,7 +558,10 @@ static struct platform_vcpu *launch_vm(struct platform *p, const struct guest_im
         l->resume_rsp = cpu.gate_rsp;
         l->resume_fs_base = cpu.fs_base;
         l->resume_result = 1;
-        l->region_count = process_platform_clone_regions(l->regions, l->region_count, snap);
+        /* Back from hibernation its memory is its own slice's again; a clone's is the snapshot's.
+         */
+        if (!(flags & VMPROC_LAUNCH_RESUME_RESULT))
+            l->region_count = process_platform_clone_regions(l->regions, l->region_count, snap);
     }
 
     char slice_text[24];
@@ -693,6 +696,20 @@ static struct platform_vcpu *process_vcpu_clone(struct platform *p, const struct
     return v ? v : launch_vm(p, image, ram, id, snap, 0, err, errlen);
 }
 
+/* Back from hibernation: the VM's memory is in its slice again, its registers in state. */
+static struct platform_vcpu *process_vcpu_resume(struct platform *p,
+                                                 const struct guest_image *image, uint8_t *ram,
+                                                 uint32_t id, const struct platform_snapshot *state,
+                                                 char *err, size_t errlen)
+{
+    if (state->cpu_state_len != sizeof(struct process_cpu_state) ||
+        state->platform != PLATFORM_PROCESS || state->memfd >= 0) {
+        snprintf(err, errlen, "a hibernated VM's state is not the process platform's");
+        return NULL;
+    }
+    return launch_vm(p, image, ram, id, state, VMPROC_LAUNCH_RESUME_RESULT, err, errlen);
+}
+
 /*
  * At the guest's ready call: where the gate's saved registers are (the
  * guest's stack, which the snapshot's RAM holds) and its FS base. Both come
@@ -766,6 +783,7 @@ static const struct platform_ops process_ops = {
     .name = "process",
     .vcpu_create = process_vcpu_create,
     .vcpu_clone = process_vcpu_clone,
+    .vcpu_resume = process_vcpu_resume,
     .vcpu_capture = process_vcpu_capture,
     .private_bytes = process_private_bytes,
     .vcpu_run = process_run,

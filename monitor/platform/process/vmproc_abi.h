@@ -72,6 +72,12 @@
  * slice's pages over the zygote's, drops the zygote's code and resumes.
  */
 #define VMPROC_LAUNCH_ZYGOTE 4u
+/*
+ * With RESUME, a VM coming back from hibernation: its memory is its own
+ * slice's again (no snapshot), and %rax is what the monitor hands it with its
+ * first turn (the result of the idle it was hibernated in).
+ */
+#define VMPROC_LAUNCH_RESUME_RESULT 8u
 /* The zygote's fork: the child's parent is the monitor, and it tells it when it ends. */
 #define VMPROC_ZYGOTE_CLONE_FLAGS 0x8011u /* CLONE_PARENT | SIGCHLD */
 

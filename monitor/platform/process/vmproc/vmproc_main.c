@@ -600,13 +600,15 @@ _Noreturn void vmproc_main(uint64_t *initial_stack)
         serve_as_zygote(&launch);
         CONTROL->kind = VMPROC_EXIT_READY;
     }
-    vmproc_park();
+    uint64_t first_result = vmproc_park();
     if (launch.flags & VMPROC_LAUNCH_RESUME) {
         if (launch.resume_fs_base)
             check(sys(SYS_arch_prctl, ARCH_SET_FS, (long)launch.resume_fs_base, 0, 0, 0, 0),
                   "restoring the FS base");
         CONTROL->fs_base = launch.resume_fs_base;
-        vmproc_resume_guest(launch.resume_rsp, launch.resume_result,
+        uint64_t result =
+            (launch.flags & VMPROC_LAUNCH_RESUME_RESULT) ? first_result : launch.resume_result;
+        vmproc_resume_guest(launch.resume_rsp, result,
                             DENALI_GATE_ADDR + (uint64_t)(vmproc_gate_resume - vmproc_gate_start));
     }
     vmproc_enter_guest(launch.entry, DENALI_STACK_TOP);

@@ -1,0 +1,197 @@
+/* Hibernation: an idle VM's memory to the swap file and its process released, and back on demand.
+ */
+#include "sched/hibernate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "image/ram_pool.h"
+#include "image/snapshot_file.h"
+
+#define COPY_CHUNK (256u * 1024u)
+
+int swap_open(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        snprintf(err, errlen, "--swap %s: %s", path, strerror(errno));
+    return fd;
+}
+
+/* A VM's region of the swap file: one slot's size at its id (sparse: only data takes room). */
+static uint64_t swap_offset(const struct vm *vm)
+{
+    return (uint64_t)vm->id * vm->mem.layout->mem_size;
+}
+
+/*
+ * Copies the data runs of [from_off, from_off + len) of one descriptor to the
+ * same offsets (shifted by to_off - from_off) of another, with pread and
+ * pwrite: holes stay holes, and no page is faulted into the monitor.
+ */
+/* What went to or came back from the swap file: its bytes and a hash of them, chunk by chunk. */
+struct swap_tally {
+    uint64_t bytes;
+    uint64_t hash;
+};
+
+static int copy_data(int from, uint64_t from_off, int to, uint64_t to_off, uint64_t len,
+                     struct swap_tally *tally, const char *what, char *err, size_t errlen)
+{
+    static _Thread_local char buf[COPY_CHUNK];
+    uint64_t at = from_off, end = from_off + len;
+    while (at < end) {
+        off_t data = lseek(from, (off_t)at, SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            return 0;
+        off_t hole = data < 0 ? -1 : lseek(from, data, SEEK_HOLE);
+        if (data < 0 || hole < 0) {
+            snprintf(err, errlen, "%s: %s", what, strerror(errno));
+            return -1;
+        }
+        if ((uint64_t)data >= end)
+            return 0;
+        uint64_t stop = (uint64_t)hole < end ? (uint64_t)hole : end;
+        for (uint64_t pos = (uint64_t)data; pos < stop;) {
+            size_t n = stop - pos < COPY_CHUNK ? (size_t)(stop - pos) : COPY_CHUNK;
+            ssize_t r = pread(from, buf, n, (off_t)pos);
+            if (r <= 0 || pwrite(to, buf, (size_t)r, (off_t)(pos - from_off + to_off)) != r) {
+                snprintf(err, errlen, "%s: %s", what, r < 0 || errno ? strerror(errno) : "short");
+                return -1;
+            }
+            tally->bytes += (uint64_t)r;
+            tally->hash = (tally->hash ^ snapshot_hash(buf, (size_t)r) ^ pos) * 0x100000001b3ull;
+            pos += (uint64_t)r;
+        }
+        at = stop;
+    }
+    return 0;
+}
+
+/*
+ * The guest memory that goes to the swap file: [DENALI_LOW_LIMIT, size)
+ * but the windows the monitor itself writes (a NIC's rings), which stay in
+ * memory so that frames for a hibernated VM land where it will find them.
+ * Calls fn for each range in turn; stops at the first failure.
+ */
+static int each_swapped_range(const struct platform_snapshot *state, uint64_t size,
+                              int (*fn)(void *ctx, uint64_t gpa, uint64_t len), void *ctx)
+{
+    uint64_t at = DENALI_LOW_LIMIT;
+    while (at < size) {
+        uint64_t stop = size, next = size;
+        for (unsigned w = 0; w < state->window_count; w++) {
+            if (state->windows[w].end <= at)
+                continue;
+            if (state->windows[w].start <= at) {
+                at = state->windows[w].end; /* inside a window: skip past it */
+                stop = next = at;
+                break;
+            }
+            if (state->windows[w].start < stop) {
+                stop = state->windows[w].start;
+                next = state->windows[w].end;
+            }
+        }
+        if (stop > at && fn(ctx, at, stop - at) < 0)
+            return -1;
+        at = next > at ? next : stop;
+    }
+    return 0;
+}
+
+struct swap_copy {
+    struct vm *vm;
+    struct ram_pool *pool;
+    int swap_fd;
+    bool out; /* to the swap file; else back from it */
+    struct swap_tally tally;
+    char *err;
+    size_t errlen;
+};
+
+static int copy_range(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct swap_copy *c = ctx;
+    uint64_t slot = ram_pool_offset(c->pool, c->vm->mem.ram), swap = swap_offset(c->vm);
+    if (c->out)
+        return copy_data(c->pool->memfd, slot + gpa, c->swap_fd, swap + gpa, len, &c->tally,
+                         "swap file", c->err, c->errlen);
+    return copy_data(c->swap_fd, swap + gpa, c->pool->memfd, slot + gpa, len, &c->tally,
+                     "reading its memory back from the swap file", c->err, c->errlen);
+}
+
+static int release_range(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct swap_copy *c = ctx;
+    return ram_pool_release(c->pool, c->vm->mem.ram, gpa, len);
+}
+
+int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool, int swap_fd,
+                 char *err, size_t errlen)
+{
+    if (pool->memfd < 0 || !platform->ops->vcpu_resume) {
+        snprintf(err, errlen, "hibernation needs the process platform");
+        return -1;
+    }
+    struct platform_snapshot *state = calloc(1, sizeof(*state));
+    if (!state) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    uint64_t size = vm->mem.layout->mem_size;
+    state->memfd = -1;
+    state->mem_size = size;
+    if (platform->ops->vcpu_capture(vm->vcpu, state, err, errlen) < 0) {
+        free(state);
+        return -1;
+    }
+    if (vm->device && vm->device->add_windows)
+        vm->device->add_windows(vm->device->ctx, vm, state);
+    /* The pages below DENALI_LOW_LIMIT are the platform's, made anew when it wakes. */
+    struct swap_copy c = {
+        .vm = vm, .pool = pool, .swap_fd = swap_fd, .out = true, .err = err, .errlen = errlen};
+    if (each_swapped_range(state, size, copy_range, &c) < 0) {
+        free(state);
+        return -1;
+    }
+    vm->swapped_bytes = c.tally.bytes;
+    vm->swapped_hash = c.tally.hash;
+    vm_destroy(vm, platform);
+    ram_pool_release(pool, vm->mem.ram, 0, DENALI_LOW_LIMIT);
+    each_swapped_range(state, size, release_range, &c);
+    vm->hibernated = state;
+    return 0;
+}
+
+int vm_wake(struct vm *vm, struct platform *platform, struct ram_pool *pool,
+            const struct guest_image *image, int swap_fd, char *err, size_t errlen)
+{
+    struct platform_snapshot *state = vm->hibernated;
+    uint64_t size = vm->mem.layout->mem_size;
+    struct swap_copy c = {
+        .vm = vm, .pool = pool, .swap_fd = swap_fd, .out = false, .err = err, .errlen = errlen};
+    int rc = each_swapped_range(state, size, copy_range, &c);
+    /* Whatever happened to the file meanwhile, only the very bytes that went out come back. */
+    if (rc == 0 && (c.tally.bytes != vm->swapped_bytes || c.tally.hash != vm->swapped_hash)) {
+        snprintf(err, errlen, "the swap file gave back %lu bytes that differ from the %lu saved",
+                 (unsigned long)c.tally.bytes, (unsigned long)vm->swapped_bytes);
+        rc = -1;
+    }
+    /* Keeps the swap file no bigger than what is hibernated now (where punching works). */
+    fallocate(swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)swap_offset(vm),
+              (off_t)size);
+    if (rc < 0)
+        return -1;
+    vm->vcpu = platform->ops->vcpu_resume(platform, image, vm->mem.ram, vm->id, state, err, errlen);
+    if (!vm->vcpu)
+        return -1;
+    free(state);
+    vm->hibernated = NULL;
+    return 0;
+}

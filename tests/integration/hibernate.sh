@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Hibernation: idle VMs go whole to the swap file and come back on their deadline or a frame, their memory intact; a damaged swap file stops them with a reason.
+set -u
+. "$(dirname "$0")/../lib/harness.sh"
+
+PATTERN="$GUESTS/pattern.elf"
+SWAP="$WORK/denali.swap"
+BASE=$((27900 + ($$ % 80)))
+
+if [ "$DENALI_PLATFORM" = kvm ]; then
+    skip "hibernation" "hibernation is not supported on the kvm platform yet"
+    finish
+fi
+
+stat_of() {
+    grep -o "denali-stats:.*" "$WORK/out" | tail -n 1 | grep -o "$1=[0-9]*" | cut -d= -f2
+}
+
+# --- four VMs check a pattern of their id after each of three 1 s idles, hibernated in each
+boot -n 4 -m 8M --hibernate-after 0.3 --swap "$SWAP" --stats "$PATTERN" 2 3 1000
+expect "hibernated VMs find their memory intact, round after round" 0 \
+    'pattern: vm 0: 2 MiB intact after 3 rounds' 'pattern: vm 3: 2 MiB intact after 3 rounds' \
+    '4 VMs: 4 exited 0'
+h=$(stat_of hibernations) wk=$(stat_of wakes)
+[ "${h:-0}" -ge 8 ] && [ "$h" = "$wk" ] && ok "every VM hibernated and woke more than once ($h, $wk)" ||
+    fail "every VM hibernated and woke more than once" "hibernations=$h wakes=$wk"
+[ "$(stat -c %b "$SWAP")" = 0 ] && ok "the swap file holds nothing once every VM is back" ||
+    fail "the swap file holds nothing once every VM is back" "$(stat -c %b "$SWAP") blocks"
+[ "$(stat -c %a "$SWAP")" = 600 ] && ok "the swap file is private (mode 600)" ||
+    fail "the swap file is private (mode 600)" "$(stat -c %a "$SWAP")"
+
+# --- a swap file emptied under hibernated VMs: they are stopped, never run on wrong memory
+"$DENALI" run -n 2 -m 8M --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
+    "$PATTERN" 2 2 2000 >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+sleep 1.2
+truncate -s 0 "$SWAP"
+wait "$pid"
+STATUS=$?
+expect "a damaged swap file stops the VMs it held, with the reason" 1 \
+    '^denali: vm 0 stopped: could not wake from hibernation: the swap file gave back' \
+    '2 VMs: 0 exited 0, 0 exited non-zero, 2 stopped'
+[ "$(count_lines 'intact')" = 0 ] && ok "no VM ran on with memory the swap file lost" ||
+    fail "no VM ran on with memory the swap file lost"
+
+# --- bad usage
+boot --hibernate-after 1 "$PATTERN"
+expect "--hibernate-after without --swap is a usage error" 2 'needs --swap FILE'
+boot --hibernate-after 1 --swap "$SWAP" --clone "$PATTERN"
+expect "--hibernate-after with clones is a usage error" 2 'cannot be hibernated yet'
+boot --hibernate-after 1 --swap /nonexistent-dir/swap "$PATTERN"
+expect "an unwritable --swap is refused before any VM starts" 2 '--swap /nonexistent-dir/swap: '
+
+# --- a frame wakes a hibernated web server, which answers as itself
+"$DENALI" run -n 2 -m 4M --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
+    -p "$BASE-$((BASE + 1)):80" "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+up=0
+for _ in $(seq 1 60); do
+    curl -s -m 1 -o /dev/null "http://127.0.0.1:$((BASE + 1))/" && { up=1; break; }
+    sleep 0.5
+done
+sleep 2
+got=$(curl -s -m 10 "http://127.0.0.1:$((BASE + 1))/")
+kill -INT "$pid"
+wait "$pid"
+if [ $up = 1 ] && grep -q 'Denali VM 1 of 2' <<<"$got"; then
+    ok "a request to a hibernated httpd wakes it and it answers as itself"
+else
+    fail "a request to a hibernated httpd wakes it and it answers as itself" "got: ${got:0:120}"
+fi
+[ "$(stat_of wakes)" -ge 1 ] 2>/dev/null && ok "the request woke a hibernated VM" ||
+    fail "the request woke a hibernated VM" "wakes=$(stat_of wakes)"
+
+finish
