@@ -79,8 +79,8 @@ static int copy_data(int from, uint64_t from_off, int to, uint64_t to_off, uint6
  * memory so that frames for a hibernated VM land where it will find them.
  * Calls fn for each range in turn; stops at the first failure.
  */
-static int each_swapped_range(const struct platform_snapshot *state, uint64_t size,
-                              int (*fn)(void *ctx, uint64_t gpa, uint64_t len), void *ctx)
+int hibernate_each_range(const struct platform_snapshot *state, uint64_t size,
+                         int (*fn)(void *ctx, uint64_t gpa, uint64_t len), void *ctx)
 {
     uint64_t at = DENALI_LOW_LIMIT;
     while (at < size) {
@@ -156,7 +156,7 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
     /* The pages below DENALI_LOW_LIMIT are the platform's, made anew when it wakes. */
     struct swap_copy c = {
         .vm = vm, .pool = pool, .swap_fd = swap_fd, .out = true, .err = err, .errlen = errlen};
-    if (each_swapped_range(state, size, copy_range, &c) < 0) {
+    if (hibernate_each_range(state, size, copy_range, &c) < 0) {
         free(state);
         return -1;
     }
@@ -164,7 +164,7 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
     vm->swapped_hash = c.tally.hash;
     vm_destroy(vm, platform);
     ram_pool_release(pool, vm->mem.ram, 0, DENALI_LOW_LIMIT);
-    each_swapped_range(state, size, release_range, &c);
+    hibernate_each_range(state, size, release_range, &c);
     vm->hibernated = state;
     return 0;
 }
@@ -176,7 +176,7 @@ int vm_wake(struct vm *vm, struct platform *platform, struct ram_pool *pool,
     uint64_t size = vm->mem.layout->mem_size;
     struct swap_copy c = {
         .vm = vm, .pool = pool, .swap_fd = swap_fd, .out = false, .err = err, .errlen = errlen};
-    int rc = each_swapped_range(state, size, copy_range, &c);
+    int rc = hibernate_each_range(state, size, copy_range, &c);
     /* Whatever happened to the file meanwhile, only the very bytes that went out come back. */
     if (rc == 0 && (c.tally.bytes != vm->swapped_bytes || c.tally.hash != vm->swapped_hash)) {
         snprintf(err, errlen, "the swap file gave back %lu bytes that differ from the %lu saved",

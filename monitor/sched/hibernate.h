@@ -27,4 +27,11 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
 int vm_wake(struct vm *vm, struct platform *platform, struct ram_pool *pool,
             const struct guest_image *image, int swap_fd, char *err, size_t errlen);
 
+/*
+ * The guest ranges hibernation moves: [DENALI_LOW_LIMIT, size) but state's
+ * windows (pure; unit-tested). Calls fn on each in order; -1 when fn fails.
+ */
+int hibernate_each_range(const struct platform_snapshot *state, uint64_t size,
+                         int (*fn)(void *ctx, uint64_t gpa, uint64_t len), void *ctx);
+
 #endif
