@@ -115,6 +115,20 @@ int ram_pool_release(struct ram_pool *pool, uint8_t *ram, uint64_t gpa, uint64_t
     return rc < 0 ? -errno : 0;
 }
 
+int ram_pool_drop_page_tables(struct ram_pool *pool, uint8_t *ram)
+{
+    if (pool->memfd < 0)
+        return 0;
+    /* MAP_FIXED replaces the old mapping in one step: no moment where the address is unmapped. */
+    void *again =
+        mmap(ram, pool->slot_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+             pool->memfd, (off_t)ram_pool_offset(pool, ram));
+    if (again == MAP_FAILED)
+        return -errno;
+    madvise(ram, pool->slot_size, MADV_NOHUGEPAGE);
+    return 0;
+}
+
 uint64_t ram_pool_resident_bytes(const struct ram_pool *pool)
 {
     if (pool->memfd >= 0) {

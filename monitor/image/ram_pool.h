@@ -38,6 +38,13 @@ void ram_pool_destroy(struct ram_pool *pool);
  */
 int ram_pool_release(struct ram_pool *pool, uint8_t *ram, uint64_t gpa, uint64_t len);
 /*
+ * Maps a shared pool's slot at ram afresh, so that the page tables behind
+ * the monitor's view of it are freed (a hibernated VM's slot is all holes
+ * but a few pages; its page tables would cost 8 KiB for 4 MiB). The slot's
+ * contents do not change. 0 or -errno; a private pool has nothing to do.
+ */
+int ram_pool_drop_page_tables(struct ram_pool *pool, uint8_t *ram);
+/*
  * Host memory all slots hold now: a shared pool's memfd's allocated blocks;
  * for a private pool the monitor's resident set, which includes it.
  */

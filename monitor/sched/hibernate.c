@@ -160,11 +160,20 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
         free(state);
         return -1;
     }
+    /*
+     * Out of the page cache as well: written back and dropped, or the
+     * "hibernated" memory would still be RAM, only the kernel's instead.
+     */
+    sync_file_range(swap_fd, (off_t)swap_offset(vm), (off_t)size,
+                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                        SYNC_FILE_RANGE_WAIT_AFTER);
+    posix_fadvise(swap_fd, (off_t)swap_offset(vm), (off_t)size, POSIX_FADV_DONTNEED);
     vm->swapped_bytes = c.tally.bytes;
     vm->swapped_hash = c.tally.hash;
     vm_destroy(vm, platform);
     ram_pool_release(pool, vm->mem.ram, 0, DENALI_LOW_LIMIT);
     hibernate_each_range(state, size, release_range, &c);
+    ram_pool_drop_page_tables(pool, vm->mem.ram);
     vm->hibernated = state;
     return 0;
 }

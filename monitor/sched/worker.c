@@ -173,6 +173,7 @@ static void create_vm(struct worker *w, uint32_t id)
     uint8_t *ram = vm ? ram_pool_get(&m->ram) : NULL;
     if (vm && ram) {
         vm->created_ns = monitor_now_ns();
+        vm->last_used_ns = vm->created_ns;
         vm->console = &m->console;
         int rc;
         bool cloned = m->snapshot != NULL;
@@ -233,6 +234,13 @@ static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
         vm->has_result = true;
         vm->result = atomic_exchange(&vm->pending_events, 0);
         vm->in_idle = false;
+        /*
+         * Only a wake-up by something from outside (a frame, a request)
+         * counts as use: a server that wakes on its own timers to find
+         * nothing to do is idle, as hibernation sees it.
+         */
+        if (vm->result & ~DENALI_EVENT_TIMER)
+            vm->last_used_ns = monitor_now_ns();
     }
     /* Only now, with the events taken (the device may re-arm its wake-ups). */
     if (vm->device && vm->device->before_entry)
@@ -649,11 +657,8 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&s->lock);
             vm->running = false;
             w->current = NULL;
-            if (end == SLICE_SLEEP) {
-                /* What hibernation needs to put it back to sleep the same way. */
-                vm->sleep_deadline = deadline;
-                vm->idle_since_ns = monitor_now_ns();
-            }
+            if (end == SLICE_SLEEP)
+                vm->sleep_deadline = deadline; /* to put it back to sleep the same way */
             if (end != SLICE_DONE && s->limit_enforced) {
                 /* The limit passed while it ran: enforce_time_limit left it to us. */
                 end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
@@ -739,7 +744,7 @@ static void hibernate_idle_vms(struct monitor *m)
     for (size_t i = 0; i < s->live_count; i++) {
         struct vm *vm = s->live[i];
         if (vm->running || vm->sched.on_run_queue || vm->hibernated || vm->hibernate_asked ||
-            !vm->in_idle || !vm->idle_since_ns || now - vm->idle_since_ns < after ||
+            !vm->in_idle || now - vm->last_used_ns < after ||
             atomic_load(&vm->pending_events))
             continue;
         vm->hibernate_asked = true;
