@@ -36,7 +36,7 @@ struct vm {
     bool hibernate_asked;   /* the watcher wants it hibernated when a worker next takes it */
     uint64_t swapped_bytes; /* what went to the swap file, and a hash of it, checked on return */
     uint64_t swapped_hash;
-    uint64_t last_used_ns;  /* created, or last woken by something from outside (not a timer) */
+    uint64_t last_used_ns; /* created, or last woken by something from outside (not a timer) */
     uint64_t sleep_deadline;
     size_t live_index;
     struct console *console;

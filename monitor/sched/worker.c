@@ -744,8 +744,7 @@ static void hibernate_idle_vms(struct monitor *m)
     for (size_t i = 0; i < s->live_count; i++) {
         struct vm *vm = s->live[i];
         if (vm->running || vm->sched.on_run_queue || vm->hibernated || vm->hibernate_asked ||
-            !vm->in_idle || now - vm->last_used_ns < after ||
-            atomic_load(&vm->pending_events))
+            !vm->in_idle || now - vm->last_used_ns < after || atomic_load(&vm->pending_events))
             continue;
         vm->hibernate_asked = true;
         timer_heap_remove(&s->timers, &vm->sched);
