@@ -65,3 +65,14 @@ int bench_find_sibling(const char *who, const char *argv0, const char *env, cons
     }
     return 0;
 }
+
+struct bench_latency bench_latency_of(uint64_t *ns, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += ns[i];
+    qsort(ns, n, sizeof(*ns), bench_compare_u64);
+    return (struct bench_latency){.p50_us = (double)ns[(n - 1) / 2] / 1e3,
+                                  .p99_us = (double)ns[(n - 1) * 99 / 100] / 1e3,
+                                  .mean_us = (double)sum / (double)n / 1e3};
+}

@@ -9,6 +9,13 @@
 uint64_t bench_now_ns(void);
 /* qsort comparison of uint64_t values, ascending. */
 int bench_compare_u64(const void *a, const void *b);
+
+/* A latency sample's summary in microseconds, as the monitor's --stats computes p50 and p99. */
+struct bench_latency {
+    double p50_us, p99_us, mean_us;
+};
+/* Sorts ns[0..n) (n > 0) and summarizes it. */
+struct bench_latency bench_latency_of(uint64_t *ns, size_t n);
 /* A "Key: value kB" line of a /proc file such as /proc/meminfo, in KiB; -1 if absent. */
 long bench_proc_kib(const char *path, const char *key);
 /*

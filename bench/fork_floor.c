@@ -74,9 +74,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    qsort(latency, n, sizeof(*latency), bench_compare_u64);
-    double p50 = (double)latency[(n - 1) / 2] / 1e3,
-           p99 = (double)latency[(n - 1) * 99 / 100] / 1e3;
+    struct bench_latency l = bench_latency_of(latency, n);
+    double p50 = l.p50_us, p99 = l.p99_us;
     printf("fork_floor: %lu forks of a static process with %lu of %u MiB read, fork to the child's "
            "byte: p50 %.1f us, p99 %.1f us\n",
            n, touched, MEM_SIZE >> 20, p50, p99);

@@ -130,13 +130,8 @@ int main(int argc, char **argv)
     if (failed)
         return 1;
 
-    uint64_t sum = 0;
-    for (unsigned long i = 0; i < vm_count; i++)
-        sum += latency_ns[i];
-    qsort(latency_ns, vm_count, sizeof(*latency_ns), bench_compare_u64);
-    double p50 = (double)latency_ns[(vm_count - 1) / 2] / 1e3;
-    double p99 = (double)latency_ns[(vm_count - 1) * 99 / 100] / 1e3;
-    double mean = (double)sum / (double)vm_count / 1e3;
+    struct bench_latency l = bench_latency_of(latency_ns, vm_count);
+    double p50 = l.p50_us, p99 = l.p99_us, mean = l.mean_us;
     printf("platform_boot: %lu VMs on %s by %lu threads, vm_boot to the first exit: p50 %.1f us, "
            "p99 %.1f us, mean %.1f us; %.1f ms in all\n",
            vm_count, platform_kind_name(kind), parallel, p50, p99, mean, (double)wall / 1e6);

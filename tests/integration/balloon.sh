@@ -10,6 +10,18 @@ stat_of() {
     grep -o "denali-stats:.*" "$WORK/out" | tail -n 1 | grep -o "$1=[0-9]*" | cut -d= -f2
 }
 
+# start_freed ARGS...: `denali run ARGS...` in the background (pid in $pid, output in $WORK/out)
+# until two VMs say they used and freed their memory.
+start_freed() {
+    "$DENALI" run "$@" >"$WORK/out" 2>&1 </dev/null &
+    pid=$!
+    for _ in $(seq 1 100); do
+        [ "$(count_lines 'used and freed')" -ge 2 ] && break
+        sleep 0.1
+    done
+    sleep 0.5
+}
+
 # --- --mem-limit: two VMs that used 4 MiB each, a limit of 4 MiB: both are asked, both give
 boot -n 2 -m 16M --mem-limit 4M --stats "$BALLOON" 4 2
 expect "--mem-limit: the VMs give their freed memory back and use it again intact" 0 \
@@ -27,13 +39,7 @@ expect "without --mem-limit nothing is asked back" 0 'reused 2048 KiB intact'
 
 # --- SIGUSR2: one request on demand; the host's copy of guest RAM shrinks
 # Not under timeout: the signal goes to the monitor itself (the guests end after 4 s anyway).
-"$DENALI" run -n 2 -m 16M --stats --no-progress "$BALLOON" 6 4 >"$WORK/out" 2>&1 </dev/null &
-pid=$!
-for _ in $(seq 1 100); do
-    [ "$(count_lines 'used and freed')" -ge 2 ] && break
-    sleep 0.1
-done
-sleep 0.5
+start_freed -n 2 -m 16M --stats --no-progress "$BALLOON" 6 4
 fd=$(find "/proc/$pid/fd" -lname '*denali-guest-ram*' 2>/dev/null | head -n 1)
 before=$([ -n "$fd" ] && stat -L -c %b "$fd")
 kill -USR2 "$pid"
@@ -63,13 +69,7 @@ if [ "$DENALI_PLATFORM" = process ]; then
         fail "all three clones answered" "balloon_vms=$(stat_of balloon_vms)"
 
     # A clone's freed pages are its own process's: they must leave it (RssAnon of the VM processes).
-    "$DENALI" run -n 2 -m 16M --clone --stats --no-progress "$BALLOON" 6 4 >"$WORK/out" 2>&1 </dev/null &
-    pid=$!
-    for _ in $(seq 1 100); do
-        [ "$(count_lines 'used and freed')" -ge 2 ] && break
-        sleep 0.1
-    done
-    sleep 0.5
+    start_freed -n 2 -m 16M --clone --stats --no-progress "$BALLOON" 6 4
     anon() { cat /proc/$(pgrep -d ' ' -P "$pid" | sed 's/ /\/status \/proc\//g')/status 2>/dev/null |
         awk '$1 == "RssAnon:" { s += $2 } END { print s + 0 }'; }
     before=$(anon)
