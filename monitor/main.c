@@ -138,14 +138,16 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             "exits=%lu cpu_ms=%.1f vm_process_cpu_ms=%.1f wall_ms=%.1f max_rss_kb=%ld "
             "vm_process_max_rss_kb=%ld ready_vms=%u ready_p50_us=%u ready_p99_us=%u "
             "balloon_requests=%lu balloon_vms=%u balloon_p50_us=%u balloon_p99_us=%u "
-            "balloon_released_kb=%lu hibernations=%lu wakes=%lu hibernate_failures=%lu\n",
+            "balloon_released_kb=%lu hibernations=%lu wakes=%lu hibernate_failures=%lu "
+            "guest_ram_peak_kb=%lu\n",
             m->platform->ops->name, count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
             (unsigned long)atomic_load(&m->exits), cpu_ms, vm_cpu_ms, wall_ns / 1e6, ru.ru_maxrss,
             vms.ru_maxrss, ready, ready_p50, ready_p99,
             (unsigned long)atomic_load(&m->balloon_requests), ballooned, balloon_p50, balloon_p99,
             (unsigned long)(atomic_load(&m->balloon_released) >> 10),
             (unsigned long)atomic_load(&m->hibernations), (unsigned long)atomic_load(&m->wakes),
-            (unsigned long)atomic_load(&m->hibernate_failures));
+            (unsigned long)atomic_load(&m->hibernate_failures),
+            (unsigned long)(m->held_peak >> 10));
 }
 
 static int report(const struct monitor *m)
@@ -301,8 +303,8 @@ static int run_command(int argc, char **argv)
         fprintf(stderr, "denali: %s\n", err);
         return EXIT_USAGE;
     }
-    if (options.hibernate_after_s > 0 && !m.platform->shared_ram) {
-        fprintf(stderr, "denali: --hibernate-after: not supported on the %s platform yet\n",
+    if ((options.hibernate_after_s > 0 || options.swap_path) && !m.platform->shared_ram) {
+        fprintf(stderr, "denali: hibernation (--swap): not supported on the %s platform yet\n",
                 m.platform->ops->name);
         return EXIT_USAGE;
     }

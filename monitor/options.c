@@ -43,7 +43,8 @@ const char options_run_usage[] =
     "                         monitor asks every VM for its free pages back (ballooning)\n"
     "      --hibernate-after SECS  a VM idle this long goes whole to the swap file (its\n"
     "                         process released) and comes back on its next event\n"
-    "      --swap FILE        where hibernated VMs' memory goes (created, private)\n"
+    "      --swap FILE        where hibernated VMs' memory goes (created, private); with\n"
+    "                         --mem-limit, the least recently used idle VMs go there too\n"
     "      --restore FILE     start every VM as a clone of the snapshot FILE (written by\n"
     "                         `denali snapshot`); the image and its arguments come from it\n"
     "      --progress, --no-progress\n"
@@ -358,7 +359,7 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
     }
     if (out->hibernate_after_s > 0 && !out->swap_path)
         return fail(err, errlen, "--hibernate-after needs --swap FILE (where memory goes)");
-    if (out->hibernate_after_s > 0 && (out->clone || out->restore_path))
+    if ((out->hibernate_after_s > 0 || out->swap_path) && (out->clone || out->restore_path))
         return fail(err, errlen,
                     "--hibernate-after: clones keep their memory in their own processes; "
                     "they cannot be hibernated yet");

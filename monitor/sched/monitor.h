@@ -62,6 +62,7 @@ struct monitor {
     _Atomic uint64_t balloon_requests;
     _Atomic uint64_t balloon_released;
     bool over_limit_warned;
+    uint64_t held_peak; /* --mem-limit: the most guest memory its checks saw held */
     /* --hibernate-after: the swap file, and VMs sent to it and brought back. */
     int swap_fd;
     _Atomic uint64_t hibernations;

@@ -19,6 +19,7 @@
 #define IDLE_POLL_NS          (60ull * 1000000000ull)
 #define LIVE_LIMIT_BACKOFF_NS 1000000ull
 /* --mem-limit: between two balloon requests, time for the guests to answer the first. */
+#define PRESSURE_BATCH        64u /* VMs hibernated at most a tick for the limit */
 #define GOVERN_REQUEST_GAP_NS (200ull * 1000000ull)
 
 /*
@@ -759,6 +760,49 @@ static void hibernate_idle_vms(struct monitor *m)
  * every VM for its free pages back (Denali's first resort; paging, the
  * second, is not built yet: past the limit after that, it says so once).
  */
+/*
+ * Past the limit with a swap file: hibernates the least recently used VMs
+ * asleep in an idle, as many as the excess needs at what each holds on
+ * average, at most PRESSURE_BATCH a tick (Denali swapped whole VMs too).
+ */
+static unsigned hibernate_coldest(struct monitor *m, uint64_t excess, uint64_t held)
+{
+    struct scheduler *s = m->scheduler;
+    if (!s || m->swap_fd < 0 || m->snapshot)
+        return 0;
+    unsigned asked = 0;
+    pthread_mutex_lock(&s->lock);
+    uint64_t per_vm = s->live_count ? held / s->live_count : held;
+    uint64_t freed = 0;
+    while (freed < excess && asked < PRESSURE_BATCH) {
+        struct vm *coldest = NULL;
+        for (size_t i = 0; i < s->live_count; i++) {
+            struct vm *vm = s->live[i];
+            if (vm->running || vm->sched.on_run_queue || vm->hibernated || vm->hibernate_asked ||
+                !vm->in_idle || atomic_load(&vm->pending_events))
+                continue;
+            if (!coldest || vm->last_used_ns < coldest->last_used_ns)
+                coldest = vm;
+        }
+        if (!coldest)
+            break;
+        coldest->hibernate_asked = true;
+        timer_heap_remove(&s->timers, &coldest->sched);
+        run_queue_push(&s->run_queue, &coldest->sched);
+        wake_one(s);
+        freed += per_vm ? per_vm : 1;
+        asked++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return asked;
+}
+
+/*
+ * --mem-limit, on the watcher's tick: guest memory above the limit first
+ * asks every VM for its free pages back (ballooning), then, with --swap,
+ * hibernates the least recently used idle VMs. Still past the limit with
+ * nothing left to do, it says so once.
+ */
 static void govern_memory(struct monitor *m)
 {
     uint64_t limit = m->options->mem_limit;
@@ -768,17 +812,23 @@ static void govern_memory(struct monitor *m)
     /* Clones keep what they wrote in their own processes, outside the pool. */
     if (m->snapshot)
         held += m->platform->ops->private_bytes(m->platform);
+    if (held > m->held_peak)
+        m->held_peak = held;
     if (held <= limit)
         return;
     static uint64_t last_request_ns;
     uint64_t now = monitor_now_ns();
+    if (last_request_ns && hibernate_coldest(m, held - limit, held))
+        return;
     if (now - last_request_ns < GOVERN_REQUEST_GAP_NS)
         return;
     if (last_request_ns && !m->over_limit_warned) {
         fprintf(stderr,
-                "denali: --mem-limit: guests hold %lu MiB after ballooning, over the limit of "
-                "%lu MiB (paging is not built yet)\n",
-                (unsigned long)(held >> 20), (unsigned long)(limit >> 20));
+                "denali: --mem-limit: guests hold %lu MiB after ballooning%s, over the limit of "
+                "%lu MiB\n",
+                (unsigned long)(held >> 20),
+                m->swap_fd >= 0 ? " and hibernating every idle VM" : " (no --swap to go to)",
+                (unsigned long)(limit >> 20));
         m->over_limit_warned = true;
     }
     last_request_ns = now;
