@@ -293,6 +293,19 @@ measure() {
     bench_need "$CURRENT" "$BENCH_BIN/$tool"
     [[ $platform == process ]] && bench_need "$CURRENT" "$BENCH_BIN/idle_child"
     platform_opts "$platform"
+    # The bound of the process platform's boot ratio, same run: one VM process's own start
+    # (platform_boot: the monitor's vm_boot and the platform, no scheduler) against a bare spawn
+    # (spawn_floor), 1,000 each with the same threads.
+    local bound=NA alone spawn
+    if [[ $platform == process && -x $BENCH_BIN/platform_boot && -x $BENCH_BIN/spawn_floor ]]; then
+        alone=$(DENALI_VMPROC=${DENALI_VMPROC:-$(dirname "$DENALI")/denali-vmproc} \
+            "$BENCH_BIN/platform_boot" process "$GUESTS/boot.elf" 1000 "$WORKERS" | grep '^FLOOR ')
+        spawn=$("$BENCH_BIN/spawn_floor" 1000 "$WORKERS" | grep '^FLOOR ')
+        bound=$(ratio "$(kv p50_us "$alone")" "$(kv p50_us "$spawn")")
+        echo "scale ($platform): bound, a VM process's own start against a bare spawn, p50 over" \
+            "1,000 ($WORKERS threads): $(kv p50_us "$alone") us against $(kv p50_us "$spawn") us," \
+            "$bound" >&2
+    fi
     local all_boot=1 all_mem=1 all_idle=1 all_exits=1 last
     for n in "${COUNTS[@]}"; do
         measure_n "$platform" "$n"
@@ -323,7 +336,8 @@ measure() {
         "mem_over_floor_kib=$(kv mem_over_floor_kib "$last") mem_noisy=$(kv mem_noisy "$last")" \
         "idle_cpu_frac=$(kv idle_cpu_frac "$last") floor_idle_cpu_frac=$(kv floor_idle_cpu_frac "$last")" \
         "idle_ratio=$(kv idle_ratio "$last") cpu_meter=$CPU_METER all_exit0=$all_exits" \
-        "goal=$GOAL_BOOT judged_mem=$judged_mem goal_mem=$goal_mem judged_idle=$judged_idle" \
+        "goal=$GOAL_BOOT boot_bound_ratio=$bound judged_mem=$judged_mem goal_mem=$goal_mem" \
+        "judged_idle=$judged_idle" \
         "goal_idle=$goal_idle pass_boot=$all_boot pass_mem=$all_mem pass_idle=$all_idle counts=$(
             IFS=,
             echo "${COUNTS[*]}"
