@@ -35,6 +35,12 @@ struct scheduler {
     struct run_queue run_queue;
     struct timer_heap timers;
     uint32_t next_id; /* the next VM to create */
+    /*
+     * VMs a worker is creating, not yet live: no worker may end while one
+     * is (a process platform clone's parent is the thread that started its
+     * zygote, and that thread's end would kill it).
+     */
+    unsigned creating;
     struct vm **live;
     struct vm **by_id; /* live VMs by id, for waking a receiver of frames */
     size_t live_count;
@@ -211,6 +217,7 @@ static void create_vm(struct worker *w, uint32_t id)
                 vm->live_index = s->live_count;
                 s->live[s->live_count++] = vm;
                 s->by_id[id] = vm;
+                s->creating--;
                 run_queue_push_front(&s->run_queue, &vm->sched);
                 wake_one(s);
                 pthread_mutex_unlock(&s->lock);
@@ -226,6 +233,10 @@ static void create_vm(struct worker *w, uint32_t id)
     atomic_fetch_add(&m->booted, 1);
     record(m, id, OUTCOME_STOPPED, 0, err);
     atomic_fetch_sub(&m->live, 1);
+    pthread_mutex_lock(&s->lock);
+    s->creating--;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
@@ -631,6 +642,7 @@ static void *worker_main(void *arg)
         if (s->next_id < count && !blocked_on_template) {
             if (reserve_live_slot(m)) {
                 uint32_t id = s->next_id++;
+                s->creating++;
                 pthread_mutex_unlock(&s->lock);
                 create_vm(w, id);
                 pthread_mutex_lock(&s->lock);
@@ -671,7 +683,7 @@ static void *worker_main(void *arg)
                     pthread_cond_broadcast(&s->wake);
                 }
                 forget_vm(m, s, vm);
-                if (s->next_id >= count && s->live_count == 0)
+                if (s->next_id >= count && s->live_count == 0 && s->creating == 0)
                     pthread_cond_broadcast(&s->wake);
             } else if (end == SLICE_YIELD) {
                 run_queue_push(&s->run_queue, &vm->sched);
@@ -687,7 +699,7 @@ static void *worker_main(void *arg)
             }
             continue;
         }
-        if (s->next_id >= count && s->live_count == 0)
+        if (s->next_id >= count && s->live_count == 0 && s->creating == 0)
             break;
         if (blocked_on_room)
             wait_until(w, vnow + LIVE_LIMIT_BACKOFF_NS);
