@@ -150,6 +150,9 @@ static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, in
     if (vm->device && vm->device->detach)
         vm->device->detach(vm->device->ctx, vm);
     vm_destroy(vm, m->platform);
+    /* A VM ended while hibernated (a time limit, a signal) leaves its registers behind. */
+    free(vm->hibernated);
+    vm->hibernated = NULL;
     ram_pool_put(&m->ram, vm->mem.ram);
 }
 

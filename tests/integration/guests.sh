@@ -191,16 +191,30 @@ fi
 # user (nobody), given a copy of the monitor it may execute.
 if [ "${DENALI_PLATFORM:-}" = process ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     mkdir -p "$WORK/unpriv"
-    cp "$DENALI" "$(dirname "$DENALI")/denali-vmproc" "$GUESTS/hello.elf" "$WORK/unpriv/"
+    cp "$DENALI" "$(dirname "$DENALI")/denali-vmproc" "$GUESTS/hello.elf" "$GUESTS/ready.elf" \
+        "$GUESTS/pattern.elf" "$WORK/unpriv/"
     chmod -R a+rX "$WORK"
-    STATUS=0
-    (cd / && timeout 60 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-        "$WORK/unpriv/denali" run -n 3 "$WORK/unpriv/hello.elf") >"$WORK/out" 2>&1 </dev/null ||
-        STATUS=$?
+    chmod a+rwx "$WORK/unpriv"
+    # unpriv ARGS...: `denali run ARGS...` as nobody, from /, output and status as boot leaves them.
+    unpriv() {
+        STATUS=0
+        (cd / && timeout 60 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+            "$WORK/unpriv/denali" run "$@") >"$WORK/out" 2>&1 </dev/null || STATUS=$?
+    }
+    unpriv -n 3 "$WORK/unpriv/hello.elf"
     expect "the process platform runs VMs as an unprivileged user" 0 \
         '^\[vm 2\] hello from vm 2 of 3$' '^denali: 3 VMs: 3 exited 0'
+    # Clones fork from a zygote and hibernation writes a swap file: neither needs root either.
+    unpriv -n 3 --clone "$WORK/unpriv/ready.elf"
+    expect "clones run as an unprivileged user" 0 'vm 2 of 3 clone=1' '^denali: 3 VMs: 3 exited 0'
+    unpriv -n 2 -m 8M --hibernate-after 0.3 --swap "$WORK/unpriv/swap" --stats \
+        "$WORK/unpriv/pattern.elf" 2 2 800
+    expect "hibernation works for an unprivileged user" 0 'hibernations=[1-9]' \
+        '2 MiB intact after 2 rounds' '^denali: 2 VMs: 2 exited 0'
 else
     skip "the process platform runs VMs as an unprivileged user" "process platform, as root"
+    skip "clones run as an unprivileged user" "process platform, as root"
+    skip "hibernation works for an unprivileged user" "process platform, as root"
 fi
 
 finish
