@@ -38,7 +38,25 @@ static uint64_t swap_offset(const struct vm *vm)
 struct swap_tally {
     uint64_t bytes;
     uint64_t hash;
+    /* Going out: the runs written, by guest address, so that exactly they come back. */
+    struct swap_run *runs;
+    unsigned run_count, run_capacity;
+    uint64_t gpa_base; /* the guest address at the source's from_off */
 };
+
+static int record_run(struct swap_tally *t, uint64_t gpa, uint64_t len)
+{
+    if (t->run_count == t->run_capacity) {
+        unsigned capacity = t->run_capacity ? 2 * t->run_capacity : 8;
+        struct swap_run *runs = realloc(t->runs, capacity * sizeof(*runs));
+        if (!runs)
+            return -1;
+        t->runs = runs;
+        t->run_capacity = capacity;
+    }
+    t->runs[t->run_count++] = (struct swap_run){.gpa = gpa, .len = len};
+    return 0;
+}
 
 static int copy_data(int from, uint64_t from_off, int to, uint64_t to_off, uint64_t len,
                      struct swap_tally *tally, const char *what, char *err, size_t errlen)
@@ -57,6 +75,11 @@ static int copy_data(int from, uint64_t from_off, int to, uint64_t to_off, uint6
         if ((uint64_t)data >= end)
             return 0;
         uint64_t stop = (uint64_t)hole < end ? (uint64_t)hole : end;
+        if (record_run(tally, tally->gpa_base + ((uint64_t)data - from_off),
+                       stop - (uint64_t)data) < 0) {
+            snprintf(err, errlen, "%s: out of memory", what);
+            return -1;
+        }
         for (uint64_t pos = (uint64_t)data; pos < stop;) {
             size_t n = stop - pos < COPY_CHUNK ? (size_t)(stop - pos) : COPY_CHUNK;
             ssize_t r = pread(from, buf, n, (off_t)pos);
@@ -119,11 +142,9 @@ static int copy_range(void *ctx, uint64_t gpa, uint64_t len)
 {
     struct swap_copy *c = ctx;
     uint64_t slot = ram_pool_offset(c->pool, c->vm->mem.ram), swap = swap_offset(c->vm);
-    if (c->out)
-        return copy_data(c->pool->memfd, slot + gpa, c->swap_fd, swap + gpa, len, &c->tally,
-                         "swap file", c->err, c->errlen);
-    return copy_data(c->swap_fd, swap + gpa, c->pool->memfd, slot + gpa, len, &c->tally,
-                     "reading its memory back from the swap file", c->err, c->errlen);
+    c->tally.gpa_base = gpa;
+    return copy_data(c->pool->memfd, slot + gpa, c->swap_fd, swap + gpa, len, &c->tally,
+                     "swap file", c->err, c->errlen);
 }
 
 static int release_range(void *ctx, uint64_t gpa, uint64_t len)
@@ -157,6 +178,7 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
     struct swap_copy c = {
         .vm = vm, .pool = pool, .swap_fd = swap_fd, .out = true, .err = err, .errlen = errlen};
     if (hibernate_each_range(state, size, copy_range, &c) < 0) {
+        free(c.tally.runs);
         free(state);
         return -1;
     }
@@ -170,6 +192,9 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
     posix_fadvise(swap_fd, (off_t)swap_offset(vm), (off_t)size, POSIX_FADV_DONTNEED);
     vm->swapped_bytes = c.tally.bytes;
     vm->swapped_hash = c.tally.hash;
+    free(vm->swap_runs);
+    vm->swap_runs = c.tally.runs;
+    vm->swap_run_count = c.tally.run_count;
     vm_destroy(vm, platform);
     ram_pool_release(pool, vm->mem.ram, 0, DENALI_LOW_LIMIT);
     hibernate_each_range(state, size, release_range, &c);
@@ -183,13 +208,34 @@ int vm_wake(struct vm *vm, struct platform *platform, struct ram_pool *pool,
 {
     struct platform_snapshot *state = vm->hibernated;
     uint64_t size = vm->mem.layout->mem_size;
-    struct swap_copy c = {
-        .vm = vm, .pool = pool, .swap_fd = swap_fd, .out = false, .err = err, .errlen = errlen};
-    int rc = hibernate_each_range(state, size, copy_range, &c);
+    /* Exactly the runs that went out come back: nothing the file may have grown elsewhere. */
+    static _Thread_local char buf[COPY_CHUNK];
+    uint64_t slot = ram_pool_offset(pool, vm->mem.ram), swap = swap_offset(vm);
+    struct swap_tally back = {0};
+    int rc = 0;
+    for (unsigned i = 0; i < vm->swap_run_count && rc == 0; i++) {
+        const struct swap_run *r = &vm->swap_runs[i];
+        for (uint64_t done = 0; done < r->len;) {
+            size_t n = r->len - done < COPY_CHUNK ? (size_t)(r->len - done) : COPY_CHUNK;
+            ssize_t got = pread(swap_fd, buf, n, (off_t)(swap + r->gpa + done));
+            if (got <= 0 ||
+                pwrite(pool->memfd, buf, (size_t)got, (off_t)(slot + r->gpa + done)) != got) {
+                snprintf(err, errlen, "reading its memory back from the swap file: %s",
+                         got < 0 ? strerror(errno) : "the file is shorter than what was saved");
+                rc = -1;
+                break;
+            }
+            uint64_t pos = swap + r->gpa + done;
+            back.bytes += (uint64_t)got;
+            back.hash = (back.hash ^ snapshot_hash(buf, (size_t)got) ^ pos) * 0x100000001b3ull;
+            done += (uint64_t)got;
+        }
+    }
     /* Whatever happened to the file meanwhile, only the very bytes that went out come back. */
-    if (rc == 0 && (c.tally.bytes != vm->swapped_bytes || c.tally.hash != vm->swapped_hash)) {
-        snprintf(err, errlen, "the swap file gave back %lu bytes that differ from the %lu saved",
-                 (unsigned long)c.tally.bytes, (unsigned long)vm->swapped_bytes);
+    if (rc == 0 && (back.bytes != vm->swapped_bytes || back.hash != vm->swapped_hash)) {
+        snprintf(err, errlen,
+                 "the swap file gave back other bytes than were saved (%lu read, %lu saved)",
+                 (unsigned long)back.bytes, (unsigned long)vm->swapped_bytes);
         rc = -1;
     }
     /* Keeps the swap file no bigger than what is hibernated now (where punching works). */
@@ -202,5 +248,8 @@ int vm_wake(struct vm *vm, struct platform *platform, struct ram_pool *pool,
         return -1;
     free(state);
     vm->hibernated = NULL;
+    free(vm->swap_runs);
+    vm->swap_runs = NULL;
+    vm->swap_run_count = 0;
     return 0;
 }

@@ -13,6 +13,11 @@
 #include "sched/sched_queue.h"
 #include "sched/vm_device.h"
 
+/* A run of guest memory a hibernated VM has in the swap file. */
+struct swap_run {
+    uint64_t gpa, len;
+};
+
 struct vm {
     uint32_t id;
     struct sched_entity sched;
@@ -35,6 +40,8 @@ struct vm {
     struct platform_snapshot *hibernated;
     bool hibernate_asked;   /* the watcher wants it hibernated when a worker next takes it */
     uint64_t swapped_bytes; /* what went to the swap file, and a hash of it, checked on return */
+    struct swap_run *swap_runs; /* where it went (guest addresses), so that exactly that returns */
+    unsigned swap_run_count;
     uint64_t swapped_hash;
     uint64_t last_used_ns; /* created, or last woken by something from outside (not a timer) */
     uint64_t sleep_deadline;

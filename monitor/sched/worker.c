@@ -18,6 +18,8 @@
 /* Nothing to wake a worker that has no deadlines: it looks again this rarely. */
 #define IDLE_POLL_NS          (60ull * 1000000000ull)
 #define LIVE_LIMIT_BACKOFF_NS 1000000ull
+/* A hibernated VM's own deadlines come no sooner than this (events still wake it at once). */
+#define HIBERNATED_TIMER_SLACK_MAX_NS (30ull * 1000000000ull)
 /* --mem-limit: between two balloon requests, time for the guests to answer the first. */
 #define PRESSURE_BATCH        64u /* VMs hibernated at most a tick for the limit */
 #define GOVERN_REQUEST_GAP_NS (200ull * 1000000ull)
@@ -153,6 +155,8 @@ static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, in
     /* A VM ended while hibernated (a time limit, a signal) leaves its registers behind. */
     free(vm->hibernated);
     vm->hibernated = NULL;
+    free(vm->swap_runs);
+    vm->swap_runs = NULL;
     ram_pool_put(&m->ram, vm->mem.ram);
 }
 
@@ -357,6 +361,20 @@ static int become_template(struct worker *w, struct vm *vm, char *why, size_t wh
 }
 
 /*
+ * How late a hibernated VM's own deadlines may come: ten times the idleness
+ * that sent it to swap, at most 30 s; 1 s for one sent there by
+ * --mem-limit's pressure alone.
+ */
+static uint64_t hibernated_timer_slack_ns(const struct monitor *m)
+{
+    double after = m->options->hibernate_after_s;
+    if (after <= 0)
+        return 1000000000ull;
+    uint64_t slack = (uint64_t)(after * 10 * 1e9);
+    return slack < HIBERNATED_TIMER_SLACK_MAX_NS ? slack : HIBERNATED_TIMER_SLACK_MAX_NS;
+}
+
+/*
  * --hibernate-after: the watcher asked for vm, asleep in an idle, to go to
  * swap; a worker does it while it owns the VM. False when it stays in
  * memory (an event came meanwhile, or the swap file would not take it).
@@ -374,6 +392,16 @@ static bool hibernate(struct worker *w, struct vm *vm)
         return false;
     }
     atomic_fetch_add(&m->hibernations, 1);
+    /*
+     * Its own timers wake it late: a server's poll timeout or a TCP timer
+     * of a connection long idle would otherwise bring each hibernated VM
+     * back every second or so, and a tail of thousands would thrash. A
+     * deadline means "not before" (an idle may always end late), and
+     * anything from outside still wakes it at once.
+     */
+    uint64_t late = virtual_now(m) + hibernated_timer_slack_ns(m);
+    if (vm->sleep_deadline != DENALI_DEADLINE_NONE && vm->sleep_deadline < late)
+        vm->sleep_deadline = late;
     return true;
 }
 

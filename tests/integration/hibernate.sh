@@ -38,7 +38,7 @@ truncate -s 0 "$SWAP"
 wait "$pid"
 STATUS=$?
 expect "a damaged swap file stops the VMs it held, with the reason" 1 \
-    '^denali: vm 0 stopped: could not wake from hibernation: the swap file gave back' \
+    '^denali: vm 0 stopped: could not wake from hibernation: reading its memory back from the swap file' \
     '2 VMs: 0 exited 0, 0 exited non-zero, 2 stopped'
 [ "$(count_lines 'intact')" = 0 ] && ok "no VM ran on with memory the swap file lost" ||
     fail "no VM ran on with memory the swap file lost"
@@ -49,6 +49,18 @@ boot -n 40 -m 8M --mem-limit 64M --swap "$SWAP" --stats --console null "$PATTERN
 expect "40 VMs filling 2.5 times the --mem-limit all run to completion" 0 '40 VMs: 40 exited 0'
 [ "$(stat_of hibernations)" -ge 1 ] 2>/dev/null && ok "the limit sent idle VMs to swap" ||
     fail "the limit sent idle VMs to swap" "hibernations=$(stat_of hibernations)"
+
+# --- a word of VM 0's saved memory changed in the swap file: it is stopped, VM 1 goes on intact
+"$DENALI" run -n 2 -m 8M --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
+    "$PATTERN" 2 2 2000 >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+sleep 1.2
+printf 'XXXXXXXX' | dd of="$SWAP" bs=1 seek=$((0x200000)) conv=notrunc status=none
+wait "$pid"
+STATUS=$?
+expect "a changed swap file stops the VM whose bytes changed, the other goes on" 1 \
+    '^denali: vm 0 stopped: could not wake from hibernation: the swap file gave back other bytes' \
+    'pattern: vm 1: 2 MiB intact after 2 rounds' '2 VMs: 1 exited 0, 0 exited non-zero, 1 stopped'
 
 # --- bad usage
 boot --hibernate-after 1 "$PATTERN"
