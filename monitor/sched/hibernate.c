@@ -88,7 +88,9 @@ static int copy_data(int from, uint64_t from_off, int to, uint64_t to_off, uint6
                 return -1;
             }
             tally->bytes += (uint64_t)r;
-            tally->hash = (tally->hash ^ snapshot_hash(buf, (size_t)r) ^ pos) * 0x100000001b3ull;
+            /* Keyed by guest address: the slot and the swap region differ in offset. */
+            uint64_t gpa = tally->gpa_base + (pos - from_off);
+            tally->hash = (tally->hash ^ snapshot_hash(buf, (size_t)r) ^ gpa) * 0x100000001b3ull;
             pos += (uint64_t)r;
         }
         at = stop;
@@ -225,9 +227,9 @@ int vm_wake(struct vm *vm, struct platform *platform, struct ram_pool *pool,
                 rc = -1;
                 break;
             }
-            uint64_t pos = swap + r->gpa + done;
+            uint64_t gpa = r->gpa + done;
             back.bytes += (uint64_t)got;
-            back.hash = (back.hash ^ snapshot_hash(buf, (size_t)got) ^ pos) * 0x100000001b3ull;
+            back.hash = (back.hash ^ snapshot_hash(buf, (size_t)got) ^ gpa) * 0x100000001b3ull;
             done += (uint64_t)got;
         }
     }
