@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +28,6 @@ static uint64_t swap_offset(const struct vm *vm)
     return (uint64_t)vm->id * vm->mem.layout->mem_size;
 }
 
-/*
- * Copies the data runs of [from_off, from_off + len) of one descriptor to the
- * same offsets (shifted by to_off - from_off) of another, with pread and
- * pwrite: holes stay holes, and no page is faulted into the monitor.
- */
 /* What went to or came back from the swap file: its bytes and a hash of them, chunk by chunk. */
 struct swap_tally {
     uint64_t bytes;
@@ -41,7 +35,6 @@ struct swap_tally {
     /* Going out: the runs written, by guest address, so that exactly they come back. */
     struct swap_run *runs;
     unsigned run_count, run_capacity;
-    uint64_t gpa_base; /* the guest address at the source's from_off */
 };
 
 static int record_run(struct swap_tally *t, uint64_t gpa, uint64_t len)
@@ -58,42 +51,26 @@ static int record_run(struct swap_tally *t, uint64_t gpa, uint64_t len)
     return 0;
 }
 
-static int copy_data(int from, uint64_t from_off, int to, uint64_t to_off, uint64_t len,
-                     struct swap_tally *tally, const char *what, char *err, size_t errlen)
+/*
+ * Copies one run of guest memory (gpa, len) between the pool's memfd and the
+ * swap file with pread and pwrite, so no page is faulted into the monitor,
+ * and adds it to the tally. The hash is keyed by guest address: a slot and
+ * its swap region differ in offset. 0, or -1 with errno (0 when a side was
+ * shorter than the run).
+ */
+static int copy_run(int from, uint64_t from_pos, int to, uint64_t to_pos, uint64_t gpa,
+                    uint64_t len, struct swap_tally *t)
 {
     static _Thread_local char buf[COPY_CHUNK];
-    uint64_t at = from_off, end = from_off + len;
-    while (at < end) {
-        off_t data = lseek(from, (off_t)at, SEEK_DATA);
-        if (data < 0 && errno == ENXIO)
-            return 0;
-        off_t hole = data < 0 ? -1 : lseek(from, data, SEEK_HOLE);
-        if (data < 0 || hole < 0) {
-            snprintf(err, errlen, "%s: %s", what, strerror(errno));
+    for (uint64_t done = 0; done < len;) {
+        size_t n = len - done < COPY_CHUNK ? (size_t)(len - done) : COPY_CHUNK;
+        errno = 0;
+        ssize_t got = pread(from, buf, n, (off_t)(from_pos + done));
+        if (got <= 0 || pwrite(to, buf, (size_t)got, (off_t)(to_pos + done)) != got)
             return -1;
-        }
-        if ((uint64_t)data >= end)
-            return 0;
-        uint64_t stop = (uint64_t)hole < end ? (uint64_t)hole : end;
-        if (record_run(tally, tally->gpa_base + ((uint64_t)data - from_off),
-                       stop - (uint64_t)data) < 0) {
-            snprintf(err, errlen, "%s: out of memory", what);
-            return -1;
-        }
-        for (uint64_t pos = (uint64_t)data; pos < stop;) {
-            size_t n = stop - pos < COPY_CHUNK ? (size_t)(stop - pos) : COPY_CHUNK;
-            ssize_t r = pread(from, buf, n, (off_t)pos);
-            if (r <= 0 || pwrite(to, buf, (size_t)r, (off_t)(pos - from_off + to_off)) != r) {
-                snprintf(err, errlen, "%s: %s", what, r < 0 || errno ? strerror(errno) : "short");
-                return -1;
-            }
-            tally->bytes += (uint64_t)r;
-            /* Keyed by guest address: the slot and the swap region differ in offset. */
-            uint64_t gpa = tally->gpa_base + (pos - from_off);
-            tally->hash = (tally->hash ^ snapshot_hash(buf, (size_t)r) ^ gpa) * 0x100000001b3ull;
-            pos += (uint64_t)r;
-        }
-        at = stop;
+        t->bytes += (uint64_t)got;
+        t->hash = (t->hash ^ snapshot_hash(buf, (size_t)got) ^ (gpa + done)) * 0x100000001b3ull;
+        done += (uint64_t)got;
     }
     return 0;
 }
@@ -134,19 +111,47 @@ struct swap_copy {
     struct vm *vm;
     struct ram_pool *pool;
     int swap_fd;
-    bool out; /* to the swap file; else back from it */
     struct swap_tally tally;
     char *err;
     size_t errlen;
 };
 
-static int copy_range(void *ctx, uint64_t gpa, uint64_t len)
+/*
+ * Saves a range of guest memory: the data runs the slot holds in it
+ * (SEEK_DATA: holes stay holes), each recorded and copied to the same
+ * guest address in the VM's swap region.
+ */
+static int save_range(void *ctx, uint64_t gpa, uint64_t len)
 {
     struct swap_copy *c = ctx;
+    int memfd = c->pool->memfd;
     uint64_t slot = ram_pool_offset(c->pool, c->vm->mem.ram), swap = swap_offset(c->vm);
-    c->tally.gpa_base = gpa;
-    return copy_data(c->pool->memfd, slot + gpa, c->swap_fd, swap + gpa, len, &c->tally,
-                     "swap file", c->err, c->errlen);
+    uint64_t at = slot + gpa, end = slot + gpa + len;
+    while (at < end) {
+        off_t data = lseek(memfd, (off_t)at, SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            return 0;
+        off_t hole = data < 0 ? -1 : lseek(memfd, data, SEEK_HOLE);
+        if (data < 0 || hole < 0) {
+            snprintf(c->err, c->errlen, "swap file: %s", strerror(errno));
+            return -1;
+        }
+        if ((uint64_t)data >= end)
+            return 0;
+        uint64_t stop = (uint64_t)hole < end ? (uint64_t)hole : end;
+        uint64_t run_gpa = (uint64_t)data - slot, run_len = stop - (uint64_t)data;
+        if (record_run(&c->tally, run_gpa, run_len) < 0) {
+            snprintf(c->err, c->errlen, "swap file: out of memory");
+            return -1;
+        }
+        if (copy_run(memfd, slot + run_gpa, c->swap_fd, swap + run_gpa, run_gpa, run_len,
+                     &c->tally) < 0) {
+            snprintf(c->err, c->errlen, "swap file: %s", errno ? strerror(errno) : "short");
+            return -1;
+        }
+        at = stop;
+    }
+    return 0;
 }
 
 static int release_range(void *ctx, uint64_t gpa, uint64_t len)
@@ -177,9 +182,8 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
     if (vm->device && vm->device->add_windows)
         vm->device->add_windows(vm->device->ctx, vm, state);
     /* The pages below DENALI_LOW_LIMIT are the platform's, made anew when it wakes. */
-    struct swap_copy c = {
-        .vm = vm, .pool = pool, .swap_fd = swap_fd, .out = true, .err = err, .errlen = errlen};
-    if (hibernate_each_range(state, size, copy_range, &c) < 0) {
+    struct swap_copy c = {.vm = vm, .pool = pool, .swap_fd = swap_fd, .err = err, .errlen = errlen};
+    if (hibernate_each_range(state, size, save_range, &c) < 0) {
         free(c.tally.runs);
         free(state);
         return -1;
@@ -211,27 +215,15 @@ int vm_wake(struct vm *vm, struct platform *platform, struct ram_pool *pool,
     struct platform_snapshot *state = vm->hibernated;
     uint64_t size = vm->mem.layout->mem_size;
     /* Exactly the runs that went out come back: nothing the file may have grown elsewhere. */
-    static _Thread_local char buf[COPY_CHUNK];
     uint64_t slot = ram_pool_offset(pool, vm->mem.ram), swap = swap_offset(vm);
     struct swap_tally back = {0};
     int rc = 0;
     for (unsigned i = 0; i < vm->swap_run_count && rc == 0; i++) {
         const struct swap_run *r = &vm->swap_runs[i];
-        for (uint64_t done = 0; done < r->len;) {
-            size_t n = r->len - done < COPY_CHUNK ? (size_t)(r->len - done) : COPY_CHUNK;
-            ssize_t got = pread(swap_fd, buf, n, (off_t)(swap + r->gpa + done));
-            if (got <= 0 ||
-                pwrite(pool->memfd, buf, (size_t)got, (off_t)(slot + r->gpa + done)) != got) {
-                snprintf(err, errlen, "reading its memory back from the swap file: %s",
-                         got < 0 ? strerror(errno) : "the file is shorter than what was saved");
-                rc = -1;
-                break;
-            }
-            uint64_t gpa = r->gpa + done;
-            back.bytes += (uint64_t)got;
-            back.hash = (back.hash ^ snapshot_hash(buf, (size_t)got) ^ gpa) * 0x100000001b3ull;
-            done += (uint64_t)got;
-        }
+        rc = copy_run(swap_fd, swap + r->gpa, pool->memfd, slot + r->gpa, r->gpa, r->len, &back);
+        if (rc < 0)
+            snprintf(err, errlen, "reading its memory back from the swap file: %s",
+                     errno ? strerror(errno) : "the file is shorter than what was saved");
     }
     /* Whatever happened to the file meanwhile, only the very bytes that went out come back. */
     if (rc == 0 && (back.bytes != vm->swapped_bytes || back.hash != vm->swapped_hash)) {
