@@ -49,9 +49,15 @@ $(PROCESS_FLOOR_BINS): $(BUILD)/bench/%: bench/%.c $(BENCH_UTIL) bench/bench_uti
 PROCESS_FLOOR_CHILD_FLAGS := $(CSTD) $(WARN) -O2 -ffreestanding -fno-stack-protector -fno-pie \
 	-no-pie -static -nostdlib -fno-tree-loop-distribute-patterns
 
-$(BUILD)/bench/spawn_child $(BUILD)/bench/idle_child: $(BUILD)/bench/%: bench/%.c bench/bench.mk
+$(BUILD)/bench/spawn_child: bench/spawn_child.c bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(PROCESS_FLOOR_CHILD_FLAGS) -o $@ $<
+
+# idle_child shares the VM-process program's memcpy and memset, as it mirrors that program.
+FREESTANDING_LIBC := monitor/platform/process/vmproc/vmproc_libc.c
+$(BUILD)/bench/idle_child: bench/idle_child.c $(FREESTANDING_LIBC) bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(PROCESS_FLOOR_CHILD_FLAGS) -o $@ bench/idle_child.c $(FREESTANDING_LIBC)
 
 # A static native hello: the start-to-exit floor of boot.sh.
 $(BUILD)/bench/native_hello: bench/native_hello.c bench/bench.mk

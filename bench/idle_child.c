@@ -49,24 +49,7 @@ __attribute__((noreturn)) static void die(int code)
         sys3(SYS_exit_group, code, 0, 0);
 }
 
-/* The compiler may turn struct copies and initialisers into calls to these. */
-void *memcpy(void *dst, const void *src, size_t n);
-void *memset(void *dst, int c, size_t n);
-void *memcpy(void *dst, const void *src, size_t n)
-{
-    uint8_t *d = dst;
-    const uint8_t *s = src;
-    while (n--)
-        *d++ = *s++;
-    return dst;
-}
-void *memset(void *dst, int c, size_t n)
-{
-    uint8_t *d = dst;
-    while (n--)
-        *d++ = (uint8_t)c;
-    return dst;
-}
+/* memcpy and memset, for the copies the compiler emits, are vmproc_libc.c's. */
 
 static int parse_hex(const char *s, uint64_t *out)
 {

@@ -38,7 +38,7 @@ $(BUILD)/denali: $(BUILD)/monitor/main.o $(call layer_lib,command) $(MONITOR_LIB
 # context), static, linked far above any guest address (position-independent code, so
 # rip-relative addressing reaches it there), with a non-executable stack.
 VMPROC_SRCS  := $(VMPROC_DIR)/vmproc/vmproc_main.c $(VMPROC_DIR)/vmproc/vmproc_entry.S \
-	$(VMPROC_DIR)/vmproc_filter.c
+	$(VMPROC_DIR)/vmproc/vmproc_libc.c $(VMPROC_DIR)/vmproc_filter.c
 VMPROC_CFLAGS := $(CSTD) $(WARN) -O2 -g -Iinclude -Imonitor -ffreestanding -fno-builtin \
 	-fno-stack-protector -fpie -mgeneral-regs-only -mno-red-zone \
 	-fno-asynchronous-unwind-tables -fcf-protection=none

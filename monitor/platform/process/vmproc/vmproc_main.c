@@ -54,24 +54,9 @@ static int control_mapped;
 
 #define CONTROL ((volatile struct vmproc_control *)VMPROC_CONTROL_ADDR)
 
-/* The compiler may emit calls to these for struct copies. */
+/* From vmproc_libc.c: the compiler emits calls to them for copies, and the stage uses memcpy. */
 void *memcpy(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);
-void *memcpy(void *dst, const void *src, size_t n)
-{
-    uint8_t *d = dst;
-    const uint8_t *s = src;
-    while (n--)
-        *d++ = *s++;
-    return dst;
-}
-void *memset(void *dst, int c, size_t n)
-{
-    uint8_t *d = dst;
-    while (n--)
-        *d++ = (uint8_t)c;
-    return dst;
-}
 
 static long sys(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
