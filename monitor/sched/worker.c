@@ -778,6 +778,22 @@ void workers_request_balloon(struct monitor *m, uint64_t pages)
  * long is handed to a worker (off its timer, onto the run queue) marked to
  * be hibernated rather than run; its deadline or an event wakes it later.
  */
+/* Asleep in an idle, in memory, nothing pending: a VM a worker may hibernate (under the lock). */
+static bool can_hibernate(const struct vm *vm)
+{
+    return !vm->running && !vm->sched.on_run_queue && !vm->hibernated && !vm->hibernate_asked &&
+           vm->in_idle && !atomic_load(&vm->pending_events);
+}
+
+/* Hands vm to a worker, off its timer, marked to be hibernated rather than run (under the lock). */
+static void ask_hibernate(struct scheduler *s, struct vm *vm)
+{
+    vm->hibernate_asked = true;
+    timer_heap_remove(&s->timers, &vm->sched);
+    run_queue_push(&s->run_queue, &vm->sched);
+    wake_one(s);
+}
+
 static void hibernate_idle_vms(struct monitor *m)
 {
     struct scheduler *s = m->scheduler;
@@ -787,13 +803,8 @@ static void hibernate_idle_vms(struct monitor *m)
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->live_count; i++) {
         struct vm *vm = s->live[i];
-        if (vm->running || vm->sched.on_run_queue || vm->hibernated || vm->hibernate_asked ||
-            !vm->in_idle || now - vm->last_used_ns < after || atomic_load(&vm->pending_events))
-            continue;
-        vm->hibernate_asked = true;
-        timer_heap_remove(&s->timers, &vm->sched);
-        run_queue_push(&s->run_queue, &vm->sched);
-        wake_one(s);
+        if (can_hibernate(vm) && now - vm->last_used_ns >= after)
+            ask_hibernate(s, vm);
     }
     pthread_mutex_unlock(&s->lock);
 }
@@ -821,18 +832,12 @@ static unsigned hibernate_coldest(struct monitor *m, uint64_t excess, uint64_t h
         struct vm *coldest = NULL;
         for (size_t i = 0; i < s->live_count; i++) {
             struct vm *vm = s->live[i];
-            if (vm->running || vm->sched.on_run_queue || vm->hibernated || vm->hibernate_asked ||
-                !vm->in_idle || atomic_load(&vm->pending_events))
-                continue;
-            if (!coldest || vm->last_used_ns < coldest->last_used_ns)
+            if (can_hibernate(vm) && (!coldest || vm->last_used_ns < coldest->last_used_ns))
                 coldest = vm;
         }
         if (!coldest)
             break;
-        coldest->hibernate_asked = true;
-        timer_heap_remove(&s->timers, &coldest->sched);
-        run_queue_push(&s->run_queue, &coldest->sched);
-        wake_one(s);
+        ask_hibernate(s, coldest);
         freed += per_vm ? per_vm : 1;
         asked++;
     }

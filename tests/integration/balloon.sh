@@ -5,11 +5,6 @@ set -u
 
 BALLOON="$GUESTS/balloon.elf"
 
-# stat_of NAME: a field of the last boot's denali-stats line.
-stat_of() {
-    grep -o "denali-stats:.*" "$WORK/out" | tail -n 1 | grep -o "$1=[0-9]*" | cut -d= -f2
-}
-
 # start_freed ARGS...: `denali run ARGS...` in the background (pid in $pid, output in $WORK/out)
 # until two VMs say they used and freed their memory.
 start_freed() {

@@ -12,10 +12,6 @@ if [ "$DENALI_PLATFORM" = kvm ]; then
     finish
 fi
 
-stat_of() {
-    grep -o "denali-stats:.*" "$WORK/out" | tail -n 1 | grep -o "$1=[0-9]*" | cut -d= -f2
-}
-
 # --- four VMs check a pattern of their id after each of three 1 s idles, hibernated in each
 boot -n 4 -m 8M --hibernate-after 0.3 --swap "$SWAP" --stats "$PATTERN" 2 3 1000
 expect "hibernated VMs find their memory intact, round after round" 0 \

@@ -52,3 +52,8 @@ expect() {
 count_lines() {
     grep -Ec -- "$1" "$WORK/out" || true
 }
+
+# stat_of NAME: a field of the last boot's denali-stats line (run with --stats).
+stat_of() {
+    grep -o "denali-stats:.*" "$WORK/out" | tail -n 1 | grep -o "$1=[0-9]*" | cut -d= -f2
+}
