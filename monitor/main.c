@@ -16,6 +16,7 @@
 #include "sched/worker.h"
 #include "sched/snapshot_store.h"
 #include "sched/hibernate.h"
+#include "sched/pager.h"
 #include <sys/stat.h>
 
 #define EXIT_VM_FAILED      1
@@ -119,6 +120,28 @@ static unsigned percentiles(const struct monitor *m, size_t offset, uint32_t *p5
     return n;
 }
 
+enum paging_figure { PAGES_OUT, PAGES_IN, ZERO_FILLS, SWAPPED_PEAK, PAGING_FAILURES };
+
+static uint64_t paging_stat(const struct monitor *m, enum paging_figure which)
+{
+    struct pager *pg = m->pager;
+    if (!pg)
+        return 0;
+    switch (which) {
+    case PAGES_OUT:
+        return atomic_load(&pg->pages_out);
+    case PAGES_IN:
+        return atomic_load(&pg->pages_in);
+    case ZERO_FILLS:
+        return atomic_load(&pg->zero_fills);
+    case SWAPPED_PEAK:
+        return atomic_load(&pg->swapped_peak);
+    case PAGING_FAILURES:
+        return atomic_load(&pg->failures);
+    }
+    return 0;
+}
+
 static void print_stats(const struct monitor *m, uint64_t wall_ns)
 {
     unsigned count = m->options->count;
@@ -139,7 +162,8 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             "vm_process_max_rss_kb=%ld ready_vms=%u ready_p50_us=%u ready_p99_us=%u "
             "balloon_requests=%lu balloon_vms=%u balloon_p50_us=%u balloon_p99_us=%u "
             "balloon_released_kb=%lu hibernations=%lu wakes=%lu hibernate_failures=%lu "
-            "guest_ram_peak_kb=%lu\n",
+            "guest_ram_peak_kb=%lu pages_out=%lu pages_in=%lu zero_fills=%lu "
+            "swapped_peak_kb=%lu paging_failures=%lu page_out_failures=%lu\n",
             m->platform->ops->name, count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
             (unsigned long)atomic_load(&m->exits), cpu_ms, vm_cpu_ms, wall_ns / 1e6, ru.ru_maxrss,
             vms.ru_maxrss, ready, ready_p50, ready_p99,
@@ -147,7 +171,11 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             (unsigned long)(atomic_load(&m->balloon_released) >> 10),
             (unsigned long)atomic_load(&m->hibernations), (unsigned long)atomic_load(&m->wakes),
             (unsigned long)atomic_load(&m->hibernate_failures),
-            (unsigned long)(m->held_peak >> 10));
+            (unsigned long)(m->held_peak >> 10), (unsigned long)paging_stat(m, PAGES_OUT),
+            (unsigned long)paging_stat(m, PAGES_IN), (unsigned long)paging_stat(m, ZERO_FILLS),
+            (unsigned long)(paging_stat(m, SWAPPED_PEAK) * 4),
+            (unsigned long)paging_stat(m, PAGING_FAILURES),
+            (unsigned long)atomic_load(&m->page_out_failures));
 }
 
 static int report(const struct monitor *m)
@@ -281,9 +309,23 @@ static int run_command(int argc, char **argv)
     m.worker_count = options.workers ? options.workers : (cpus > 0 ? (unsigned)cpus : 1);
     if (m.worker_count > options.count)
         m.worker_count = options.count;
-    m.max_live = live_vm_limit(&options, m.platform->fds_per_vm);
     /* Clones are forked from a zygote, which holds one more RAM slot. */
     bool cloning = options.clone || options.restore_path;
+    /* Paging needs a limit to keep and a place to go; a clone's memory is its own process's. */
+    bool paging = options.mem_limit && options.swap_path && !cloning && !options.snapshot_out;
+    if (paging && !m.platform->ops->pager_start) {
+        fprintf(stderr,
+                "denali: --mem-limit with --swap: the %s platform cannot page yet "
+                "(ballooning only)\n",
+                m.platform->ops->name);
+        paging = false;
+    }
+    /* A paged VM's process lends the monitor its userfaultfd and its pagemap. */
+    if (paging) {
+        m.platform->paging = true;
+        m.platform->fds_per_vm += 2;
+    }
+    m.max_live = live_vm_limit(&options, m.platform->fds_per_vm);
     m.results = calloc(options.count, sizeof(*m.results));
     if (!m.results || ram_pool_init(&m.ram, options.mem_size, m.max_live + (cloning ? 1 : 0),
                                     m.platform->shared_ram) < 0) {
@@ -307,6 +349,15 @@ static int run_command(int argc, char **argv)
         fprintf(stderr, "denali: hibernation (--swap): not supported on the %s platform yet\n",
                 m.platform->ops->name);
         return EXIT_USAGE;
+    }
+    struct pager pager;
+    if (paging) {
+        if (pager_init(&pager, m.platform, &m.ram, m.swap_fd, options.count, err, sizeof(err)) <
+            0) {
+            fprintf(stderr, "denali: %s\n", err);
+            return EXIT_USAGE;
+        }
+        m.pager = &pager;
     }
     m.quantum_ns = (uint64_t)options.quantum_ms * 1000000ull;
     m.epoch_ns = monitor_now_ns();
@@ -334,6 +385,8 @@ static int run_command(int argc, char **argv)
     }
     if (options.stats)
         print_stats(&m, wall);
+    if (m.pager)
+        pager_close(m.pager);
     network_stop(net);
     /* The platform first: a process platform's zygote holds a slot of the pool. */
     platform_close(m.platform);

@@ -213,7 +213,7 @@ int guest_copy_in(const struct guest_memory *mem, void *dst, uint64_t gpa, uint6
     while (len > 0) {
         uint64_t run;
         const uint8_t *src = resolve(mem, gpa, len, false, &run);
-        if (!src)
+        if (!src || guest_make_resident(mem, gpa, run) < 0)
             return -1;
         memcpy(out, src, run);
         out += run;
@@ -231,7 +231,7 @@ int guest_copy_out(const struct guest_memory *mem, uint64_t gpa, const void *src
     while (len > 0) {
         uint64_t run;
         const uint8_t *dst = resolve(mem, gpa, len, true, &run);
-        if (!dst)
+        if (!dst || guest_make_resident(mem, gpa, run) < 0)
             return -1;
         memcpy((uint8_t *)dst, in, run);
         in += run;

@@ -79,7 +79,20 @@ struct guest_memory {
     const struct guest_layout *layout;
     uint8_t *ram;
     const uint8_t *file;
+    /*
+     * Paging: brings [gpa, gpa + len) of ram back from the swap file before
+     * the monitor reads or writes it (NULL: it is all in memory). -1: it
+     * could not, and the copy fails.
+     */
+    int (*make_resident)(void *ctx, uint64_t gpa, uint64_t len);
+    void *resident_ctx;
 };
+
+/* Makes [gpa, gpa + len) resident where paging is on; 0 or -1. */
+static inline int guest_make_resident(const struct guest_memory *mem, uint64_t gpa, uint64_t len)
+{
+    return mem->make_resident ? mem->make_resident(mem->resident_ctx, gpa, len) : 0;
+}
 
 /*
  * Copies len bytes the guest may read from guest address gpa. Fails (-1)

@@ -24,6 +24,9 @@ enum net_attach_result net_port_attach(struct net_port *port, const struct guest
         return NET_ATTACH_FAULT;
     if (size != DENALI_NET_AREA_SIZE || gpa % DENALI_PAGE_SIZE != 0)
         return NET_ATTACH_EINVAL;
+    /* The monitor writes it from now on: it must be in memory (and is never paged again). */
+    if (guest_make_resident(mem, gpa, size) < 0)
+        return NET_ATTACH_FAULT;
     pthread_mutex_lock(&port->lock);
     bool already = port->area != NULL;
     if (!already) {

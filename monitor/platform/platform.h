@@ -74,6 +74,21 @@ struct platform_ops {
      * look at every VM, so it is for occasional checks.
      */
     uint64_t (*private_bytes)(struct platform *p);
+    /*
+     * Paging (all three NULL where the platform cannot page): pager_start
+     * registers the VM's guest RAM with a userfaultfd and hands it over
+     * (the caller closes it); a fault's address is *addr_base + gpa. Its
+     * vCPU must have been created with p->paging set. -1 with a reason.
+     */
+    int (*pager_start)(struct platform_vcpu *vcpu, uint64_t *addr_base, char *err, size_t errlen);
+    /*
+     * Reference bits of pages [gpa, gpa + pages * 4 KiB): bits[i] is 1 when
+     * the guest touched page i since the last forget_references (or since it
+     * started). 0, or -1 when they cannot be read (then all count as used).
+     */
+    int (*referenced)(struct platform_vcpu *vcpu, uint64_t gpa, uint64_t pages, uint8_t *bits);
+    /* Clears the reference bits, before the guest next runs. */
+    void (*forget_references)(struct platform_vcpu *vcpu);
     /* Runs the guest until it exits, is kicked, or faults, and describes why it came back. */
     void (*vcpu_run)(struct platform_vcpu *vcpu, struct vm_exit *exit);
     /* Sets the guest's %rax for its next entry (a hypercall's result). */
@@ -94,6 +109,8 @@ struct platform {
     bool shared_ram;
     /* Host descriptors each live VM holds (bounds how many can be live). */
     unsigned fds_per_vm;
+    /* Set by the monitor before any vCPU exists: VMs will be paged (see pager_start). */
+    bool paging;
     char why[192]; /* why this platform was chosen, for --stats and errors */
     struct ram_pool *ram;
     /*

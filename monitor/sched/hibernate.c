@@ -22,8 +22,7 @@ int swap_open(const char *path, char *err, size_t errlen)
     return fd;
 }
 
-/* A VM's region of the swap file: one slot's size at its id (sparse: only data takes room). */
-static uint64_t swap_offset(const struct vm *vm)
+uint64_t swap_region(const struct vm *vm)
 {
     return (uint64_t)vm->id * vm->mem.layout->mem_size;
 }
@@ -125,7 +124,7 @@ static int save_range(void *ctx, uint64_t gpa, uint64_t len)
 {
     struct swap_copy *c = ctx;
     int memfd = c->pool->memfd;
-    uint64_t slot = ram_pool_offset(c->pool, c->vm->mem.ram), swap = swap_offset(c->vm);
+    uint64_t slot = ram_pool_offset(c->pool, c->vm->mem.ram), swap = swap_region(c->vm);
     uint64_t at = slot + gpa, end = slot + gpa + len;
     while (at < end) {
         off_t data = lseek(memfd, (off_t)at, SEEK_DATA);
@@ -192,10 +191,10 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
      * Out of the page cache as well: written back and dropped, or the
      * "hibernated" memory would still be RAM, only the kernel's instead.
      */
-    sync_file_range(swap_fd, (off_t)swap_offset(vm), (off_t)size,
+    sync_file_range(swap_fd, (off_t)swap_region(vm), (off_t)size,
                     SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                         SYNC_FILE_RANGE_WAIT_AFTER);
-    posix_fadvise(swap_fd, (off_t)swap_offset(vm), (off_t)size, POSIX_FADV_DONTNEED);
+    posix_fadvise(swap_fd, (off_t)swap_region(vm), (off_t)size, POSIX_FADV_DONTNEED);
     vm->swapped_bytes = c.tally.bytes;
     vm->swapped_hash = c.tally.hash;
     free(vm->swap_runs);
@@ -215,7 +214,7 @@ int vm_wake(struct vm *vm, struct platform *platform, struct ram_pool *pool,
     struct platform_snapshot *state = vm->hibernated;
     uint64_t size = vm->mem.layout->mem_size;
     /* Exactly the runs that went out come back: nothing the file may have grown elsewhere. */
-    uint64_t slot = ram_pool_offset(pool, vm->mem.ram), swap = swap_offset(vm);
+    uint64_t slot = ram_pool_offset(pool, vm->mem.ram), swap = swap_region(vm);
     struct swap_tally back = {0};
     int rc = 0;
     for (unsigned i = 0; i < vm->swap_run_count && rc == 0; i++) {
@@ -233,7 +232,7 @@ int vm_wake(struct vm *vm, struct platform *platform, struct ram_pool *pool,
         rc = -1;
     }
     /* Keeps the swap file no bigger than what is hibernated now (where punching works). */
-    fallocate(swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)swap_offset(vm),
+    fallocate(swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)swap_region(vm),
               (off_t)size);
     if (rc < 0)
         return -1;

@@ -11,6 +11,13 @@
 int swap_open(const char *path, char *err, size_t errlen);
 
 /*
+ * A VM's region of the swap file: one slot's size at its id (sparse: only
+ * data takes room). Hibernation and paging both keep a page at its guest
+ * address there.
+ */
+uint64_t swap_region(const struct vm *vm);
+
+/*
  * Hibernates vm, parked in an idle: captures its registers, copies the
  * pages its slot holds into its region of the swap file, ends its vCPU and
  * frees the slot's memory. 0; or -1 with a reason, with the VM untouched

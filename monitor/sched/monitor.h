@@ -15,6 +15,8 @@
 #include "sched/vm_device.h"
 #include "image/ram_pool.h"
 
+struct pager;
+
 enum vm_outcome { OUTCOME_NONE, OUTCOME_EXITED, OUTCOME_STOPPED };
 
 struct vm_result {
@@ -68,6 +70,9 @@ struct monitor {
     _Atomic uint64_t hibernations;
     _Atomic uint64_t wakes;
     _Atomic uint64_t hibernate_failures;
+    /* --mem-limit with --swap: the pager (NULL without paging), and page-outs that failed. */
+    struct pager *pager;
+    _Atomic uint64_t page_out_failures;
 };
 
 #endif

@@ -44,6 +44,12 @@ struct vm {
     unsigned swap_run_count;
     uint64_t swapped_hash;
     uint64_t last_used_ns; /* created, or last woken by something from outside (not a timer) */
+    uint64_t last_run_ns;  /* when a worker last ran it: the pager takes from the oldest first */
+    /* Paging: the monitor's pager (NULL without), this VM's state in it, and what it asked for. */
+    struct pager *paged_by;
+    struct vm_pager *pager;
+    uint64_t page_out_asked; /* pages the watcher wants out when a worker next takes it */
+    uint64_t resident_guess; /* its pages in memory at the last scan (0: not scanned yet) */
     uint64_t sleep_deadline;
     size_t live_index;
     struct console *console;

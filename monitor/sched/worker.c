@@ -3,6 +3,7 @@
 #include "sched/worker.h"
 #include "sched/snapshot_store.h"
 #include "sched/hibernate.h"
+#include "sched/pager.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +24,8 @@
 /* --mem-limit: between two balloon requests, time for the guests to answer the first. */
 #define PRESSURE_BATCH        64u /* VMs hibernated at most a tick for the limit */
 #define GOVERN_REQUEST_GAP_NS (200ull * 1000000ull)
+/* Paging aims this far under the limit, so that it is not back at it a tick later. */
+#define PAGING_TARGET 0.9
 
 /*
  * One scheduler shared by all workers: any worker runs any VM, so CPU-bound
@@ -151,6 +154,8 @@ static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, in
     /* No other thread may write into the guest's memory once it goes back to the pool. */
     if (vm->device && vm->device->detach)
         vm->device->detach(vm->device->ctx, vm);
+    if (vm->pager)
+        pager_detach(vm->paged_by, vm);
     vm_destroy(vm, m->platform);
     /* A VM ended while hibernated (a time limit, a signal) leaves its registers behind. */
     free(vm->hibernated);
@@ -199,6 +204,11 @@ static void create_vm(struct worker *w, uint32_t id)
             rc = -1;
         } else {
             rc = vm_boot(vm, m->platform, &m->image, id, m->options->count, ram, err, sizeof(err));
+        }
+        if (rc == 0 && m->pager) {
+            vm->paged_by = m->pager;
+            vm->mem.make_resident = pager_resident_hook;
+            vm->mem.resident_ctx = vm;
         }
         if (rc == 0) {
             vm->device = m->device;
@@ -385,6 +395,9 @@ static bool hibernate(struct worker *w, struct vm *vm)
     vm->hibernate_asked = false;
     if (vm->hibernated || !vm->in_idle || atomic_load(&vm->pending_events))
         return false;
+    /* Its paged-out pages first: hibernation saves what is in memory (run_slice stops a failure). */
+    if (vm->pager && pager_make_resident(m->pager, vm, 0, vm->mem.layout->mem_size) < 0)
+        return false;
     char err[200];
     if (vm_hibernate(vm, m->platform, &m->ram, m->swap_fd, err, sizeof(err)) < 0) {
         if (atomic_fetch_add(&m->hibernate_failures, 1) == 0)
@@ -392,6 +405,10 @@ static bool hibernate(struct worker *w, struct vm *vm)
         return false;
     }
     atomic_fetch_add(&m->hibernations, 1);
+    if (vm->pager)
+        pager_detach(m->pager, vm);
+    vm->page_out_asked = 0;
+    vm->resident_guess = 0;
     /*
      * Its own timers wake it late: a server's poll timeout or a TCP timer
      * of a connection long idle would otherwise bring each hibernated VM
@@ -422,6 +439,25 @@ static bool wake(struct worker *w, struct vm *vm)
     return true;
 }
 
+/*
+ * --mem-limit with --swap: the watcher asked for pages of vm out; a worker
+ * does it while it owns the VM. True when the VM goes back to sleep (it
+ * was asleep in an idle with nothing pending), false when it runs now.
+ */
+static bool page_out(struct worker *w, struct vm *vm)
+{
+    struct monitor *m = w->m;
+    uint64_t want = vm->page_out_asked;
+    vm->page_out_asked = 0;
+    if (vm->booted && !pager_failure(vm)) {
+        char err[200];
+        if (pager_page_out(m->pager, vm, want, err, sizeof(err)) < 0 &&
+            atomic_fetch_add(&m->page_out_failures, 1) == 0)
+            fprintf(stderr, "denali: vm %u keeps its pages in memory: %s\n", vm->id, err);
+    }
+    return vm->in_idle && !atomic_load(&vm->pending_events);
+}
+
 static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadline)
 {
     struct monitor *m = w->m;
@@ -432,12 +468,18 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
                 end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
                 return SLICE_DONE;
             }
-            if (others_waiting(w))
+            /* The watcher wants pages of it out: that happens between two slices. */
+            if (others_waiting(w) || vm->page_out_asked)
                 return SLICE_YIELD;
             arm_quantum(w);
         }
         struct vm_exit exit;
         enter(w, vm, &exit);
+        const char *lost = pager_failure(vm);
+        if (lost) {
+            end_vm(m, vm, OUTCOME_STOPPED, 0, lost);
+            return SLICE_DONE;
+        }
         if (!vm->booted && exit.kind != VM_EXIT_INTERRUPTED)
             note_booted(m, vm);
         if (vm->clone_requested_ns && exit.kind != VM_EXIT_INTERRUPTED) {
@@ -493,6 +535,8 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
             }
             break;
         case ACTION_RELEASE: {
+            if (vm->pager)
+                pager_forget(m->pager, vm, d.release_gpa, d.release_len);
             int rc = ram_pool_release(&m->ram, vm->mem.ram, d.release_gpa, d.release_len);
             vm->has_result = true;
             vm->result = rc < 0 ? (uint64_t)-DENALI_EINVAL : 0;
@@ -695,7 +739,11 @@ static void *worker_main(void *arg)
                 end = SLICE_SLEEP;
             } else if (vm->hibernated && !wake(w, vm)) {
                 end = SLICE_DONE;
+            } else if (vm->page_out_asked && page_out(w, vm)) {
+                deadline = vm->sleep_deadline;
+                end = SLICE_SLEEP;
             } else {
+                vm->last_run_ns = monitor_now_ns();
                 end = run_slice(w, vm, &deadline);
             }
             pthread_mutex_lock(&s->lock);
@@ -810,11 +858,6 @@ static void hibernate_idle_vms(struct monitor *m)
 }
 
 /*
- * --mem-limit, on the watcher's tick: guest memory above the limit asks
- * every VM for its free pages back (Denali's first resort; paging, the
- * second, is not built yet: past the limit after that, it says so once).
- */
-/*
  * Past the limit with a swap file: hibernates the least recently used VMs
  * asleep in an idle, as many as the excess needs at what each holds on
  * average, at most PRESSURE_BATCH a tick (Denali swapped whole VMs too).
@@ -845,11 +888,65 @@ static unsigned hibernate_coldest(struct monitor *m, uint64_t excess, uint64_t h
     return asked;
 }
 
+/* Least recently run first: the pager's clock goes round the VMs in this order. */
+static int by_last_run(const void *a, const void *b)
+{
+    const struct vm *x = *(struct vm *const *)a, *y = *(struct vm *const *)b;
+    return x->last_run_ns < y->last_run_ns ? -1 : x->last_run_ns > y->last_run_ns;
+}
+
+/*
+ * Past the limit with nothing idle left to hibernate: asks the least
+ * recently run VMs for pages, as many as the excess (to PAGING_TARGET of the
+ * limit) needs at what each held at its last scan, at most PRESSURE_BATCH a
+ * tick. Each VM's own clock picks which (pager.c). Returns the VMs asked.
+ */
+static unsigned page_coldest(struct monitor *m, uint64_t held, uint64_t limit)
+{
+    struct scheduler *s = m->scheduler;
+    if (!s || !m->pager)
+        return 0;
+    uint64_t goal = (uint64_t)((double)limit * PAGING_TARGET);
+    uint64_t left = held > goal ? (held - goal) / DENALI_PAGE_SIZE : 0;
+    unsigned asked = 0;
+    pthread_mutex_lock(&s->lock);
+    struct vm **order = malloc(s->live_count * sizeof(*order));
+    size_t n = 0;
+    for (size_t i = 0; order && i < s->live_count; i++) {
+        struct vm *vm = s->live[i];
+        if (vm->booted && !vm->hibernated && !vm->hibernate_asked && !vm->page_out_asked)
+            order[n++] = vm;
+    }
+    if (order)
+        qsort(order, n, sizeof(*order), by_last_run);
+    uint64_t average = s->live_count ? held / DENALI_PAGE_SIZE / s->live_count : 0;
+    for (size_t i = 0; i < n && left > 0 && asked < PRESSURE_BATCH; i++) {
+        struct vm *vm = order[i];
+        uint64_t guess = vm->resident_guess ? vm->resident_guess : average;
+        uint64_t want = guess < left ? guess : left;
+        if (!want)
+            continue;
+        vm->page_out_asked = want;
+        if (!vm->running && !vm->sched.on_run_queue) {
+            timer_heap_remove(&s->timers, &vm->sched);
+            run_queue_push(&s->run_queue, &vm->sched);
+        }
+        left -= want;
+        asked++;
+    }
+    if (asked)
+        pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    free(order);
+    return asked;
+}
+
 /*
  * --mem-limit, on the watcher's tick: guest memory above the limit first
  * asks every VM for its free pages back (ballooning), then, with --swap,
- * hibernates the least recently used idle VMs. Still past the limit with
- * nothing left to do, it says so once.
+ * hibernates the least recently used idle VMs, then pages out the coldest
+ * pages of the least recently run ones. Still past the limit with nothing
+ * left to do, it says so once.
  */
 static void govern_memory(struct monitor *m)
 {
@@ -866,11 +963,13 @@ static void govern_memory(struct monitor *m)
         return;
     static uint64_t last_request_ns;
     uint64_t now = monitor_now_ns();
-    if (last_request_ns && hibernate_coldest(m, held - limit, held))
+    if (last_request_ns &&
+        (hibernate_coldest(m, held - limit, held) || page_coldest(m, held, limit)))
         return;
     if (now - last_request_ns < GOVERN_REQUEST_GAP_NS)
         return;
-    if (last_request_ns && !m->over_limit_warned) {
+    /* With paging the next tick asks again; without, nothing else will happen. */
+    if (last_request_ns && !m->over_limit_warned && !m->pager) {
         fprintf(stderr,
                 "denali: --mem-limit: guests hold %lu MiB after ballooning%s, over the limit of "
                 "%lu MiB\n",

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -81,6 +84,10 @@ struct platform_vcpu {
     /* Set (under the platform's lock) when the watchdog condemned it: why. */
     _Atomic bool condemned;
     char condemned_why[96];
+    /* Paging: its userfaultfd (until the pager takes it) and its pagemap; -1 without. */
+    int uffd;
+    int pagemap_fd;
+    const struct guest_layout *layout;
 };
 
 static struct process_platform *process_of(struct platform *p)
@@ -276,6 +283,32 @@ static bool wait_for_turn(struct platform_vcpu *v, struct vm_exit *exit, uint64_
     }
 }
 
+/*
+ * Paging, at set-up: takes the VM process's userfaultfd (fd, its number
+ * there) and opens its pagemap, while it is still open to the monitor.
+ */
+static int take_pager(struct platform_vcpu *v, uint64_t fd, char *why, size_t len)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, v->pid, 0);
+    if (fd > INT_MAX || pidfd < 0 ||
+        (v->uffd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0)) < 0) {
+        snprintf(why, len, "paging: cannot take the VM process's userfaultfd: %s",
+                 strerror(errno));
+        if (pidfd >= 0)
+            close(pidfd);
+        return -1;
+    }
+    close(pidfd);
+    char path[48];
+    snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)v->pid);
+    v->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (v->pagemap_fd < 0) {
+        snprintf(why, len, "paging: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
 {
     memset(exit, 0, sizeof(*exit));
@@ -292,6 +325,19 @@ static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
     if (!v->started) {
         if (!wait_for_turn(v, exit, SETUP_LIMIT_NS))
             return;
+        if (c->kind == VMPROC_EXIT_PAGER && v->uffd < 0 && v->pagemap_fd < 0) {
+            char why[sizeof(exit->detail)];
+            if (take_pager(v, c->args[0], why, sizeof(why)) < 0) {
+                failed(exit, why);
+                return;
+            }
+            c->kind = 0;
+            atomic_store_explicit((_Atomic uint32_t *)&c->turn, VMPROC_TURN_GUEST,
+                                  memory_order_release);
+            futex(&c->turn, FUTEX_WAKE, 1, NULL);
+            if (!wait_for_turn(v, exit, SETUP_LIMIT_NS))
+                return;
+        }
         if (c->kind != VMPROC_EXIT_READY) {
             char message[VMPROC_MESSAGE_MAX];
             setup_message(c, message);
@@ -354,7 +400,63 @@ static void process_destroy(struct platform *p, struct platform_vcpu *v)
     /* Reaped before returning: the RAM slice must not be reused while the process can run. */
     kill(v->pid, SIGKILL);
     reap(v->pid);
+    if (v->uffd >= 0)
+        close(v->uffd);
+    if (v->pagemap_fd >= 0)
+        close(v->pagemap_fd);
     free(v);
+}
+
+/* Registers the guest RAM the VM process maps from its slice (not its image's file pages). */
+static int process_pager_start(struct platform_vcpu *v, uint64_t *addr_base, char *err,
+                               size_t errlen)
+{
+    if (v->uffd < 0) {
+        snprintf(err, errlen, "paging: the VM process has no userfaultfd");
+        return -1;
+    }
+    struct vmproc_region regions[VMPROC_MAX_REGIONS];
+    unsigned n = process_platform_regions(v->layout, regions);
+    for (unsigned i = 0; i < n; i++) {
+        if (regions[i].source != VMPROC_SOURCE_RAM)
+            continue;
+        struct uffdio_register reg = {
+            .range = {.start = regions[i].start, .len = regions[i].end - regions[i].start},
+            .mode = UFFDIO_REGISTER_MODE_MISSING};
+        if (ioctl(v->uffd, UFFDIO_REGISTER, &reg) < 0) {
+            snprintf(err, errlen, "paging: registering guest memory 0x%lx: %s",
+                     (unsigned long)regions[i].start, strerror(errno));
+            return -1;
+        }
+    }
+    /* The guest's addresses in its process are its guest-physical ones. */
+    *addr_base = 0;
+    int fd = v->uffd;
+    v->uffd = -1;
+    return fd;
+}
+
+/* Present in the VM process's page tables: touched since they were last dropped. */
+static int process_referenced(struct platform_vcpu *v, uint64_t gpa, uint64_t pages,
+                              uint8_t *bits)
+{
+    uint64_t entries[512];
+    for (uint64_t done = 0; done < pages;) {
+        uint64_t n = pages - done < 512 ? pages - done : 512;
+        off_t at = (off_t)((gpa / DENALI_PAGE_SIZE + done) * sizeof(uint64_t));
+        ssize_t got = v->pagemap_fd < 0 ? -1 : pread(v->pagemap_fd, entries, n * 8, at);
+        if (got != (ssize_t)(n * 8))
+            return -1;
+        for (uint64_t i = 0; i < n; i++)
+            bits[done + i] = (uint8_t)(entries[i] >> 63);
+        done += n;
+    }
+    return 0;
+}
+
+static void process_forget_references(struct platform_vcpu *v)
+{
+    v->control->forget_references = 1;
 }
 
 /*
@@ -537,6 +639,9 @@ static struct platform_vcpu *launch_vm(struct platform *p, const struct guest_im
         return NULL;
     }
     v->id = id;
+    v->uffd = -1;
+    v->pagemap_fd = -1;
+    v->layout = &image->layout;
     v->control = (struct vmproc_control *)(ram + VMPROC_CONTROL_GPA);
     memset(v->control, 0, sizeof(*v->control));
     uint64_t slice = ram_pool_offset(p->ram, ram);
@@ -550,6 +655,10 @@ static struct platform_vcpu *launch_vm(struct platform *p, const struct guest_im
         .monitor_pid = (uint32_t)pp->monitor_pid,
         .flags = pp->launch_flags | flags,
     };
+    /* A clone's memory is its own process's, copy-on-write: it is not paged. */
+    bool clone = snap && !(flags & VMPROC_LAUNCH_RESUME_RESULT);
+    if (p->paging && !clone && !(flags & VMPROC_LAUNCH_ZYGOTE))
+        l->flags |= VMPROC_LAUNCH_PAGER;
     l->region_count = process_platform_regions(&image->layout, l->regions);
     if (snap) {
         struct process_cpu_state cpu;
@@ -659,6 +768,8 @@ static struct platform_vcpu *fork_from_zygote(struct process_platform *pp, uint8
     v->id = id;
     v->pid = (pid_t)pid;
     v->control = child;
+    v->uffd = -1;
+    v->pagemap_fd = -1;
     if (remember_vcpu(pp, v) < 0) {
         kill(v->pid, SIGKILL);
         reap(v->pid);
@@ -786,6 +897,9 @@ static const struct platform_ops process_ops = {
     .vcpu_resume = process_vcpu_resume,
     .vcpu_capture = process_vcpu_capture,
     .private_bytes = process_private_bytes,
+    .pager_start = process_pager_start,
+    .referenced = process_referenced,
+    .forget_references = process_forget_references,
     .vcpu_run = process_run,
     .vcpu_set_result = process_set_result,
     .vcpu_result_pending = process_result_pending,

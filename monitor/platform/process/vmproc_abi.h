@@ -39,6 +39,8 @@
 #define VMPROC_EXIT_FAULT        5u /* a signal: CPU exception or forbidden system call */
 #define VMPROC_EXIT_SETUP_FAILED 6u /* message says why; the process then exits */
 #define VMPROC_EXIT_FORKED       7u /* a zygote forked a clone: result is its pid or -errno */
+/* Set-up, with VMPROC_LAUNCH_PAGER: args[0] is its userfaultfd for the monitor to take. */
+#define VMPROC_EXIT_PAGER 8u
 
 /* Control-page offsets, for the gate's assembly; checked against the struct below. */
 #define VMPROC_CTL_TURN 0
@@ -78,6 +80,13 @@
  * first turn (the result of the idle it was hibernated in).
  */
 #define VMPROC_LAUNCH_RESUME_RESULT 8u
+/*
+ * Paging: before it locks down, the process makes a userfaultfd for its
+ * memory (user-mode faults only, so no privilege is needed) and hands the
+ * turn over once (VMPROC_EXIT_PAGER) so that the monitor can take it, and
+ * open its pagemap, while it may still be looked at; then it closes it.
+ */
+#define VMPROC_LAUNCH_PAGER 16u
 /* The zygote's fork: the child's parent is the monitor, and it tells it when it ends. */
 #define VMPROC_ZYGOTE_CLONE_FLAGS 0x8011u /* CLONE_PARENT | SIGCHLD */
 
@@ -122,7 +131,12 @@ struct vmproc_control {
     uint64_t fs_base;     /* the guest's FS base, as last set through the gate */
     uint64_t staged_addr; /* a console write's buffer, copied to the stage page ... */
     uint32_t staged_len;  /* ... when these match the call's arguments */
-    uint32_t pad1;
+    /*
+     * Set by the monitor: at its next turn the process unmaps its shared
+     * guest memory (the pages stay), so that its pagemap shows afresh which
+     * pages the guest touches (the pager's reference bits).
+     */
+    uint32_t forget_references;
 };
 
 _Static_assert(__builtin_offsetof(struct vmproc_control, kind) == VMPROC_CTL_KIND, "ctl kind");

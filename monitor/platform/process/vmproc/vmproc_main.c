@@ -6,9 +6,12 @@
 #include <linux/prctl.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -76,12 +79,18 @@ static void hand_to_monitor(volatile struct vmproc_control *c)
     sys(SYS_futex, (long)&c->turn, FUTEX_WAKE, 1, 0, 0, 0);
 }
 
+static void forget_references(void);
+
 uint64_t vmproc_park(void)
 {
     volatile struct vmproc_control *c = CONTROL;
     hand_to_monitor(c);
     while (__atomic_load_n(&c->turn, __ATOMIC_ACQUIRE) != VMPROC_TURN_GUEST)
         sys(SYS_futex, (long)&c->turn, FUTEX_WAIT, VMPROC_TURN_MONITOR, 0, 0, 0);
+    if (c->forget_references) {
+        c->forget_references = 0;
+        forget_references();
+    }
     return c->result;
 }
 
@@ -131,6 +140,20 @@ static void drop_private_pages(uint64_t addr, uint64_t len)
             sys(SYS_madvise, (long)addr, (long)len, MADV_DONTNEED, 0, 0, 0);
             return;
         }
+    }
+}
+
+/*
+ * The pager's reference bits: drops this process's page-table entries for
+ * the shared guest memory (the pages stay in the memfd), so the next look
+ * at its pagemap shows only what the guest touched since.
+ */
+static void forget_references(void)
+{
+    for (unsigned i = 0; i < mapped_region_count; i++) {
+        const struct vmproc_region *r = &mapped_regions[i];
+        if (r->source == VMPROC_SOURCE_RAM)
+            sys(SYS_madvise, (long)r->start, (long)(r->end - r->start), MADV_DONTNEED, 0, 0, 0);
     }
 }
 
@@ -550,6 +573,25 @@ static void serve_as_zygote(struct vmproc_launch *l)
     }
 }
 
+/*
+ * Paging: a userfaultfd for this process's memory, taken by the monitor
+ * while the process is still open to it (before lock-down), then closed
+ * here. User-mode faults only: no privilege needed, and nothing of the
+ * monitor's is ever blocked by it.
+ */
+static void hand_over_pager(void)
+{
+    long fd = sys(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0);
+    check(fd, "userfaultfd");
+    struct uffdio_api api = {.api = UFFD_API};
+    check(sys(SYS_ioctl, fd, (long)UFFDIO_API, (long)&api, 0, 0, 0), "userfaultfd API");
+    volatile struct vmproc_control *c = CONTROL;
+    c->kind = VMPROC_EXIT_PAGER;
+    c->args[0] = (uint64_t)fd;
+    vmproc_park();
+    sys(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
 _Noreturn void vmproc_main(uint64_t *initial_stack)
 {
     long argc = (long)initial_stack[0];
@@ -578,6 +620,8 @@ _Noreturn void vmproc_main(uint64_t *initial_stack)
     if (sys(SYS_getppid, 0, 0, 0, 0, 0, 0) != (long)launch.monitor_pid)
         die(123);
     map_guest(&launch);
+    if (launch.flags & VMPROC_LAUNCH_PAGER)
+        hand_over_pager();
     lock_down(&launch, &kernel);
     CONTROL->kind = VMPROC_EXIT_READY;
     if (launch.flags & VMPROC_LAUNCH_ZYGOTE) {

@@ -1,0 +1,478 @@
+/* Paging (Denali's, with WSClock): cold pages of VMs to the swap file, and back when touched. */
+#include "sched/pager.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "denali/abi.h"
+#include "image/snapshot_file.h"
+#include "sched/hibernate.h"
+#include "sched/vm.h"
+
+#define PAGE           DENALI_PAGE_SIZE
+#define AGE_MAX        255u
+#define RUN_PAGES_MAX  64u /* pages copied to the swap file in one call */
+#define FAULT_BATCH    16u
+#define FAULT_AROUND_PAGES 32u
+#define WINDOWS_EXTRA  1u /* the vregs page, besides the device's windows */
+
+static uint64_t page_hash(const void *bytes, uint64_t gpa)
+{
+    return snapshot_hash(bytes, PAGE) ^ (gpa * 0x9e3779b97f4a7c15ull);
+}
+
+unsigned pager_age_threshold(const uint64_t count_by_age[256], uint64_t want)
+{
+    uint64_t at_or_above = 0;
+    for (unsigned age = AGE_MAX + 1; age-- > 0;) {
+        at_or_above += count_by_age[age];
+        if (at_or_above >= want)
+            return age;
+    }
+    return 0;
+}
+
+/* Stops the VM for good: its worker hears it after the current run (called with the lock held). */
+static void fail_vm(struct pager *pg, struct vm *vm, const char *fmt, uint64_t gpa,
+                    const char *detail)
+{
+    struct vm_pager *vp = vm->pager;
+    if (atomic_load(&vp->failed))
+        return;
+    snprintf(vp->failure, sizeof(vp->failure), fmt, (unsigned long)gpa, detail);
+    atomic_store(&vp->failed, true);
+    atomic_fetch_add(&pg->failures, 1);
+    if (vm->vcpu)
+        pg->platform->ops->vcpu_kick(vm->vcpu);
+}
+
+const char *pager_failure(const struct vm *vm)
+{
+    return vm->pager && atomic_load(&vm->pager->failed) ? vm->pager->failure : NULL;
+}
+
+/*
+ * Reads n swapped pages from gpa on of vm into buf and checks they are the
+ * very pages that went out. 0, or -1 after fail_vm: never another VM's or a
+ * stale page.
+ */
+static int read_swapped(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t n, uint8_t *buf)
+{
+    struct vm_pager *vp = vm->pager;
+    errno = 0;
+    ssize_t got = pread(pg->swap_fd, buf, n * PAGE, (off_t)(swap_region(vm) + gpa));
+    if (got != (ssize_t)(n * PAGE)) {
+        fail_vm(pg, vm, "paging: page 0x%lx could not be read back from the swap file: %s", gpa,
+                errno ? strerror(errno) : "the file is shorter");
+        return -1;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t at = gpa + i * PAGE;
+        if (page_hash(buf + i * PAGE, at) != vp->hash[at / PAGE]) {
+            fail_vm(pg, vm, "paging: the swap file gave back other bytes for page 0x%lx%s", at,
+                    "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A page came back: its swap slot is freed, so the file holds only what is out now. */
+static void note_back(struct pager *pg, struct vm *vm, uint64_t gpa)
+{
+    struct vm_pager *vp = vm->pager;
+    vp->swapped[gpa / PAGE] = 0;
+    vp->age[gpa / PAGE] = 0;
+    vp->swapped_count--;
+    atomic_fetch_sub(&pg->swapped_now, 1);
+    atomic_fetch_add(&pg->pages_in, 1);
+    fallocate(pg->swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+              (off_t)(swap_region(vm) + gpa), PAGE);
+}
+
+/*
+ * One fault of vm at gpa (guest address addr in its process), with the lock
+ * held. A swapped page comes back with the swapped pages that follow it, up
+ * to FAULT_AROUND_PAGES, in one read and one copy: a guest walking its
+ * memory would otherwise wait for the disk once a page.
+ */
+static void serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t addr)
+{
+    struct vm_pager *vp = vm->pager;
+    static _Alignas(4096) uint8_t buf[FAULT_AROUND_PAGES * PAGE];
+    int rc;
+    uint64_t first = gpa / PAGE;
+    if (first < vp->pages && vp->swapped[first]) {
+        uint64_t n = 1;
+        while (n < FAULT_AROUND_PAGES && first + n < vp->pages && vp->swapped[first + n])
+            n++;
+        if (read_swapped(pg, vm, gpa, n, buf) < 0)
+            return; /* the fault stays unanswered: the VM is stopped instead */
+        struct uffdio_copy copy = {
+            .dst = addr, .src = (uint64_t)(uintptr_t)buf, .len = n * PAGE};
+        rc = ioctl(vp->uffd, UFFDIO_COPY, &copy);
+        if (rc == 0)
+            for (uint64_t i = 0; i < n; i++)
+                note_back(pg, vm, gpa + i * PAGE);
+        else if (errno == EEXIST)
+            note_back(pg, vm, gpa);
+    } else {
+        struct uffdio_zeropage zero = {.range = {.start = addr, .len = PAGE}};
+        rc = ioctl(vp->uffd, UFFDIO_ZEROPAGE, &zero);
+        if (rc == 0)
+            atomic_fetch_add(&pg->zero_fills, 1);
+    }
+    /* Already there (the monitor brought it back meanwhile): the faulting thread just retries. */
+    if (rc < 0 && errno == EEXIST) {
+        struct uffdio_range range = {.start = addr, .len = PAGE};
+        ioctl(vp->uffd, UFFDIO_WAKE, &range);
+    }
+}
+
+static void serve_vm(struct pager *pg, uint32_t id)
+{
+    pthread_mutex_lock(&pg->lock);
+    struct vm *vm = id < pg->count ? pg->by_id[id] : NULL;
+    struct uffd_msg msgs[FAULT_BATCH];
+    ssize_t got;
+    while (vm && vm->pager && (got = read(vm->pager->uffd, msgs, sizeof(msgs))) > 0) {
+        for (size_t i = 0; i < (size_t)got / sizeof(msgs[0]); i++) {
+            if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+                continue;
+            uint64_t addr = msgs[i].arg.pagefault.address & ~(uint64_t)(PAGE - 1);
+            serve_fault(pg, vm, addr - vm->pager->addr_base, addr);
+        }
+    }
+    pthread_mutex_unlock(&pg->lock);
+}
+
+static void *fault_thread(void *arg)
+{
+    struct pager *pg = arg;
+    for (;;) {
+        struct epoll_event events[32];
+        int n = epoll_wait(pg->epoll_fd, events, 32, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return NULL;
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.u64 == UINT64_MAX)
+                return NULL;
+            serve_vm(pg, (uint32_t)events[i].data.u64);
+        }
+    }
+}
+
+int pager_init(struct pager *pg, struct platform *platform, struct ram_pool *pool, int swap_fd,
+               uint32_t count, char *err, size_t errlen)
+{
+    memset(pg, 0, sizeof(*pg));
+    pg->platform = platform;
+    pg->pool = pool;
+    pg->swap_fd = swap_fd;
+    pg->count = count;
+    pg->by_id = calloc(count, sizeof(*pg->by_id));
+    pg->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    pg->stop_fd = eventfd(0, EFD_CLOEXEC);
+    struct epoll_event stop = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
+    if (!pg->by_id || pg->epoll_fd < 0 || pg->stop_fd < 0 ||
+        epoll_ctl(pg->epoll_fd, EPOLL_CTL_ADD, pg->stop_fd, &stop) < 0 ||
+        pthread_mutex_init(&pg->lock, NULL) != 0 ||
+        pthread_create(&pg->thread, NULL, fault_thread, pg) != 0) {
+        snprintf(err, errlen, "paging: cannot start the pager: %s", strerror(errno));
+        free(pg->by_id);
+        if (pg->epoll_fd >= 0)
+            close(pg->epoll_fd);
+        if (pg->stop_fd >= 0)
+            close(pg->stop_fd);
+        return -1;
+    }
+    return 0;
+}
+
+void pager_close(struct pager *pg)
+{
+    uint64_t one = 1;
+    if (write(pg->stop_fd, &one, sizeof(one)) == sizeof(one))
+        pthread_join(pg->thread, NULL);
+    close(pg->stop_fd);
+    close(pg->epoll_fd);
+    free(pg->by_id);
+    pthread_mutex_destroy(&pg->lock);
+}
+
+static void free_state(struct vm_pager *vp)
+{
+    if (vp->uffd >= 0)
+        close(vp->uffd);
+    free(vp->age);
+    free(vp->swapped);
+    free(vp->hash);
+    free(vp);
+}
+
+/* Starts paging vm: its memory registered for faults, the fault thread listening (lock held). */
+static int start(struct pager *pg, struct vm *vm, char *err, size_t errlen)
+{
+    const struct platform_ops *ops = pg->platform->ops;
+    if (!ops->pager_start) {
+        snprintf(err, errlen, "paging: not on the %s platform", ops->name);
+        return -1;
+    }
+    struct vm_pager *vp = calloc(1, sizeof(*vp));
+    if (!vp) {
+        snprintf(err, errlen, "paging: out of memory");
+        return -1;
+    }
+    vp->uffd = -1;
+    vp->pages = vm->mem.layout->mem_size / PAGE;
+    vp->age = calloc(vp->pages, 1);
+    vp->swapped = calloc(vp->pages, 1);
+    vp->hash = calloc(vp->pages, sizeof(*vp->hash));
+    if (!vp->age || !vp->swapped || !vp->hash) {
+        snprintf(err, errlen, "paging: out of memory");
+        free_state(vp);
+        return -1;
+    }
+    vp->uffd = ops->pager_start(vm->vcpu, &vp->addr_base, err, errlen);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = vm->id};
+    if (vp->uffd < 0 || epoll_ctl(pg->epoll_fd, EPOLL_CTL_ADD, vp->uffd, &ev) < 0) {
+        if (vp->uffd >= 0)
+            snprintf(err, errlen, "paging: epoll: %s", strerror(errno));
+        free_state(vp);
+        return -1;
+    }
+    vm->pager = vp;
+    pg->by_id[vm->id] = vm;
+    return 0;
+}
+
+/* Guest pages the pager never takes: below DENALI_LOW_LIMIT, the vregs, the device's windows. */
+static void never_paged(struct vm *vm, struct platform_snapshot *windows)
+{
+    memset(windows, 0, sizeof(*windows));
+    if (vm->device && vm->device->add_windows)
+        vm->device->add_windows(vm->device->ctx, vm, windows);
+    if (windows->window_count < PLATFORM_WINDOWS_MAX) {
+        windows->windows[windows->window_count].start = DENALI_VREGS_ADDR;
+        windows->windows[windows->window_count].end = DENALI_VREGS_ADDR + PAGE;
+        windows->window_count++;
+    }
+}
+
+struct scan {
+    struct vm *vm;
+    const uint8_t *referenced;
+    const unsigned char *in_memory;
+    uint64_t count_by_age[AGE_MAX + 1];
+    uint64_t resident;
+    bool pass_two; /* the second pass evicts; the first ages and counts */
+    unsigned threshold;
+    uint64_t want, evicted;
+    struct pager *pg;
+    int error;
+};
+
+/* Copies pages [first, first + n) of the VM to its swap slots and frees them; lock held. */
+static int evict_run(struct scan *s, uint64_t first, uint64_t n)
+{
+    struct vm *vm = s->vm;
+    struct vm_pager *vp = vm->pager;
+    static _Alignas(4096) uint8_t buf[RUN_PAGES_MAX * PAGE];
+    uint64_t gpa = first * PAGE, len = n * PAGE;
+    uint64_t slot = ram_pool_offset(s->pg->pool, vm->mem.ram);
+    if (pread(s->pg->pool->memfd, buf, len, (off_t)(slot + gpa)) != (ssize_t)len ||
+        pwrite(s->pg->swap_fd, buf, len, (off_t)(swap_region(vm) + gpa)) != (ssize_t)len) {
+        s->error = errno ? errno : EIO;
+        return -1;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        vp->hash[first + i] = page_hash(buf + i * PAGE, gpa + i * PAGE);
+    /*
+     * Out of the page cache too, or the freed memory would only have moved
+     * to the kernel. Then the hole: from now on a touch faults to us.
+     */
+    sync_file_range(s->pg->swap_fd, (off_t)(swap_region(vm) + gpa), (off_t)len,
+                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                        SYNC_FILE_RANGE_WAIT_AFTER);
+    posix_fadvise(s->pg->swap_fd, (off_t)(swap_region(vm) + gpa), (off_t)len,
+                  POSIX_FADV_DONTNEED);
+    if (ram_pool_release(s->pg->pool, vm->mem.ram, gpa, len) < 0) {
+        s->error = EIO;
+        return -1;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        vp->swapped[first + i] = 1;
+    vp->swapped_count += n;
+    s->evicted += n;
+    uint64_t now = atomic_fetch_add(&s->pg->swapped_now, n) + n;
+    atomic_fetch_add(&s->pg->pages_out, n);
+    uint64_t peak = atomic_load(&s->pg->swapped_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&s->pg->swapped_peak, &peak, now))
+        ;
+    return 0;
+}
+
+/* WSClock over one pageable range: first pass ages its pages, second evicts the oldest. */
+static int scan_range(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct scan *s = ctx;
+    struct vm_pager *vp = s->vm->pager;
+    uint64_t first = gpa / PAGE, end = (gpa + len) / PAGE, run = 0, run_start = 0;
+    for (uint64_t p = first; p < end; p++) {
+        bool candidate = s->in_memory[p] & 1 && !vp->swapped[p];
+        if (!s->pass_two) {
+            if (!candidate)
+                continue;
+            s->resident++;
+            if (s->referenced[p])
+                vp->age[p] = 0;
+            else if (vp->age[p] < AGE_MAX)
+                vp->age[p]++;
+            s->count_by_age[vp->age[p]]++;
+            continue;
+        }
+        bool take = candidate && vp->age[p] >= s->threshold && s->evicted + run < s->want;
+        if (take) {
+            if (run++ == 0)
+                run_start = p;
+            if (run < RUN_PAGES_MAX)
+                continue;
+        }
+        if (run && evict_run(s, run_start, run) < 0)
+            return -1;
+        run = 0;
+    }
+    if (s->pass_two && run && evict_run(s, run_start, run) < 0)
+        return -1;
+    return 0;
+}
+
+long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, char *err, size_t errlen)
+{
+    const struct platform_ops *ops = pg->platform->ops;
+    uint64_t size = vm->mem.layout->mem_size, pages = size / PAGE;
+    pthread_mutex_lock(&pg->lock);
+    if (!vm->pager) {
+        int rc = start(pg, vm, err, errlen);
+        if (rc == 0)
+            ops->forget_references(vm->vcpu);
+        pthread_mutex_unlock(&pg->lock);
+        return rc;
+    }
+    uint8_t *referenced = calloc(pages, 1);
+    unsigned char *in_memory = calloc(pages, 1);
+    struct scan *s = calloc(1, sizeof(*s));
+    struct platform_snapshot *windows = calloc(1, sizeof(*windows));
+    long result = -1;
+    if (!referenced || !in_memory || !s || !windows) {
+        snprintf(err, errlen, "paging: out of memory");
+        goto out;
+    }
+    if (mincore(vm->mem.ram, size, in_memory) < 0) {
+        snprintf(err, errlen, "paging: mincore: %s", strerror(errno));
+        goto out;
+    }
+    /* Without reference bits every page ages alike: the clock degrades to first-in first-out. */
+    if (ops->referenced(vm->vcpu, 0, pages, referenced) < 0)
+        memset(referenced, 0, pages);
+    never_paged(vm, windows);
+    *s = (struct scan){.vm = vm, .referenced = referenced, .in_memory = in_memory, .pg = pg};
+    hibernate_each_range(windows, size, scan_range, s);
+    s->want = want < s->resident ? want : s->resident;
+    s->threshold = pager_age_threshold(s->count_by_age, s->want);
+    s->pass_two = true;
+    if (s->want && hibernate_each_range(windows, size, scan_range, s) < 0)
+        snprintf(err, errlen, "paging: writing to the swap file: %s", strerror(s->error));
+    else
+        result = (long)s->evicted;
+    vm->resident_guess = s->resident > s->evicted ? s->resident - s->evicted : 1;
+    ops->forget_references(vm->vcpu);
+out:
+    pthread_mutex_unlock(&pg->lock);
+    free(referenced);
+    free(in_memory);
+    free(s);
+    free(windows);
+    return result;
+}
+
+int pager_make_resident(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t len)
+{
+    if (!vm->pager || vm->pager->swapped_count == 0)
+        return pager_failure(vm) ? -1 : 0;
+    static _Thread_local _Alignas(4096) uint8_t buf[PAGE];
+    int rc = 0;
+    pthread_mutex_lock(&pg->lock);
+    struct vm_pager *vp = vm->pager;
+    uint64_t slot = ram_pool_offset(pg->pool, vm->mem.ram);
+    uint64_t end = gpa + len < gpa || gpa + len > vp->pages * PAGE ? vp->pages * PAGE : gpa + len;
+    for (uint64_t at = gpa & ~(uint64_t)(PAGE - 1); at < end && rc == 0; at += PAGE) {
+        if (!vp->swapped[at / PAGE])
+            continue;
+        /* Through the memfd, not a mapping: the guest's next touch then finds it there. */
+        if (read_swapped(pg, vm, at, 1, buf) < 0 ||
+            pwrite(pg->pool->memfd, buf, PAGE, (off_t)(slot + at)) != PAGE) {
+            if (!pager_failure(vm))
+                fail_vm(pg, vm, "paging: page 0x%lx could not be put back: %s", at,
+                        strerror(errno));
+            rc = -1;
+        } else {
+            note_back(pg, vm, at);
+        }
+    }
+    pthread_mutex_unlock(&pg->lock);
+    return rc;
+}
+
+void pager_forget(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t len)
+{
+    if (!vm->pager)
+        return;
+    pthread_mutex_lock(&pg->lock);
+    struct vm_pager *vp = vm->pager;
+    for (uint64_t p = gpa / PAGE; p < (gpa + len) / PAGE && p < vp->pages; p++) {
+        if (!vp->swapped[p])
+            continue;
+        vp->swapped[p] = 0;
+        vp->swapped_count--;
+        atomic_fetch_sub(&pg->swapped_now, 1);
+        fallocate(pg->swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)(swap_region(vm) + p * PAGE), PAGE);
+    }
+    pthread_mutex_unlock(&pg->lock);
+}
+
+void pager_detach(struct pager *pg, struct vm *vm)
+{
+    if (!vm->pager)
+        return;
+    pthread_mutex_lock(&pg->lock);
+    struct vm_pager *vp = vm->pager;
+    epoll_ctl(pg->epoll_fd, EPOLL_CTL_DEL, vp->uffd, NULL);
+    pg->by_id[vm->id] = NULL;
+    if (vp->swapped_count) {
+        atomic_fetch_sub(&pg->swapped_now, vp->swapped_count);
+        fallocate(pg->swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)swap_region(vm), (off_t)(vp->pages * PAGE));
+    }
+    vm->pager = NULL;
+    pthread_mutex_unlock(&pg->lock);
+    free_state(vp);
+}
+
+int pager_resident_hook(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct vm *vm = ctx;
+    return pager_make_resident(vm->paged_by, vm, gpa, len);
+}
