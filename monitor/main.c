@@ -170,9 +170,9 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             (unsigned long)atomic_load(&m->balloon_requests), ballooned, balloon_p50, balloon_p99,
             (unsigned long)(atomic_load(&m->balloon_released) >> 10),
             (unsigned long)atomic_load(&m->hibernations), (unsigned long)atomic_load(&m->wakes),
-            (unsigned long)atomic_load(&m->hibernate_failures),
-            (unsigned long)(m->held_peak >> 10), (unsigned long)paging_stat(m, PAGES_OUT),
-            (unsigned long)paging_stat(m, PAGES_IN), (unsigned long)paging_stat(m, ZERO_FILLS),
+            (unsigned long)atomic_load(&m->hibernate_failures), (unsigned long)(m->held_peak >> 10),
+            (unsigned long)paging_stat(m, PAGES_OUT), (unsigned long)paging_stat(m, PAGES_IN),
+            (unsigned long)paging_stat(m, ZERO_FILLS),
             (unsigned long)(paging_stat(m, SWAPPED_PEAK) * 4),
             (unsigned long)paging_stat(m, PAGING_FAILURES),
             (unsigned long)atomic_load(&m->page_out_failures));

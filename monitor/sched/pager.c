@@ -18,12 +18,12 @@
 #include "sched/hibernate.h"
 #include "sched/vm.h"
 
-#define PAGE           DENALI_PAGE_SIZE
-#define AGE_MAX        255u
-#define RUN_PAGES_MAX  64u /* pages copied to the swap file in one call */
-#define FAULT_BATCH    16u
+#define PAGE               DENALI_PAGE_SIZE
+#define AGE_MAX            255u
+#define RUN_PAGES_MAX      64u /* pages copied to the swap file in one call */
+#define FAULT_BATCH        16u
 #define FAULT_AROUND_PAGES 32u
-#define WINDOWS_EXTRA  1u /* the vregs page, besides the device's windows */
+#define WINDOWS_EXTRA      1u /* the vregs page, besides the device's windows */
 
 static uint64_t page_hash(const void *bytes, uint64_t gpa)
 {
@@ -78,15 +78,18 @@ static int read_swapped(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
     for (uint64_t i = 0; i < n; i++) {
         uint64_t at = gpa + i * PAGE;
         if (page_hash(buf + i * PAGE, at) != vp->hash[at / PAGE]) {
-            fail_vm(pg, vm, "paging: the swap file gave back other bytes for page 0x%lx%s", at,
-                    "");
+            fail_vm(pg, vm, "paging: the swap file gave back other bytes for page 0x%lx%s", at, "");
             return -1;
         }
     }
     return 0;
 }
 
-/* A page came back: its swap slot is freed, so the file holds only what is out now. */
+/*
+ * A page came back. Its slot in the swap file keeps the stale copy (a
+ * punch a page costs a journal transaction of the file system): the file
+ * holds at most the VM's memory, and its region is punched when it ends.
+ */
 static void note_back(struct pager *pg, struct vm *vm, uint64_t gpa)
 {
     struct vm_pager *vp = vm->pager;
@@ -95,8 +98,6 @@ static void note_back(struct pager *pg, struct vm *vm, uint64_t gpa)
     vp->swapped_count--;
     atomic_fetch_sub(&pg->swapped_now, 1);
     atomic_fetch_add(&pg->pages_in, 1);
-    fallocate(pg->swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-              (off_t)(swap_region(vm) + gpa), PAGE);
 }
 
 /*
@@ -117,8 +118,7 @@ static void serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
             n++;
         if (read_swapped(pg, vm, gpa, n, buf) < 0)
             return; /* the fault stays unanswered: the VM is stopped instead */
-        struct uffdio_copy copy = {
-            .dst = addr, .src = (uint64_t)(uintptr_t)buf, .len = n * PAGE};
+        struct uffdio_copy copy = {.dst = addr, .src = (uint64_t)(uintptr_t)buf, .len = n * PAGE};
         rc = ioctl(vp->uffd, UFFDIO_COPY, &copy);
         if (rc == 0)
             for (uint64_t i = 0; i < n; i++)
@@ -299,14 +299,12 @@ static int evict_run(struct scan *s, uint64_t first, uint64_t n)
     for (uint64_t i = 0; i < n; i++)
         vp->hash[first + i] = page_hash(buf + i * PAGE, gpa + i * PAGE);
     /*
-     * Out of the page cache too, or the freed memory would only have moved
-     * to the kernel. Then the hole: from now on a touch faults to us.
+     * Written back from now on, without waiting: the copy in the page cache
+     * is the kernel's to drop under pressure (clean, once written), and
+     * until then a fault reads it from memory rather than from the disk.
      */
     sync_file_range(s->pg->swap_fd, (off_t)(swap_region(vm) + gpa), (off_t)len,
-                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                        SYNC_FILE_RANGE_WAIT_AFTER);
-    posix_fadvise(s->pg->swap_fd, (off_t)(swap_region(vm) + gpa), (off_t)len,
-                  POSIX_FADV_DONTNEED);
+                    SYNC_FILE_RANGE_WRITE);
     if (ram_pool_release(s->pg->pool, vm->mem.ram, gpa, len) < 0) {
         s->error = EIO;
         return -1;
@@ -363,12 +361,10 @@ long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, char *err, s
     const struct platform_ops *ops = pg->platform->ops;
     uint64_t size = vm->mem.layout->mem_size, pages = size / PAGE;
     pthread_mutex_lock(&pg->lock);
-    if (!vm->pager) {
-        int rc = start(pg, vm, err, errlen);
-        if (rc == 0)
-            ops->forget_references(vm->vcpu);
+    /* A VM paged for the first time has no reference bits yet: its oldest pages go by address. */
+    if (!vm->pager && start(pg, vm, err, errlen) < 0) {
         pthread_mutex_unlock(&pg->lock);
-        return rc;
+        return -1;
     }
     uint8_t *referenced = calloc(pages, 1);
     unsigned char *in_memory = calloc(pages, 1);
@@ -463,8 +459,8 @@ void pager_detach(struct pager *pg, struct vm *vm)
     pg->by_id[vm->id] = NULL;
     if (vp->swapped_count) {
         atomic_fetch_sub(&pg->swapped_now, vp->swapped_count);
-        fallocate(pg->swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  (off_t)swap_region(vm), (off_t)(vp->pages * PAGE));
+        fallocate(pg->swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)swap_region(vm),
+                  (off_t)(vp->pages * PAGE));
     }
     vm->pager = NULL;
     pthread_mutex_unlock(&pg->lock);

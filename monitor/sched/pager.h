@@ -28,12 +28,12 @@ struct pager {
     pthread_t thread;
     struct vm **by_id; /* paged VMs, for the fault thread */
     uint32_t count;
-    _Atomic uint64_t pages_out;     /* pages written to the swap file */
-    _Atomic uint64_t pages_in;      /* pages read back on a fault or for the monitor */
-    _Atomic uint64_t zero_fills;    /* first touches of pages never paged */
-    _Atomic uint64_t swapped_now;   /* pages in the swap file now */
+    _Atomic uint64_t pages_out;   /* pages written to the swap file */
+    _Atomic uint64_t pages_in;    /* pages read back on a fault or for the monitor */
+    _Atomic uint64_t zero_fills;  /* first touches of pages never paged */
+    _Atomic uint64_t swapped_now; /* pages in the swap file now */
     _Atomic uint64_t swapped_peak;
-    _Atomic uint64_t failures;      /* VMs stopped because their pages could not come back */
+    _Atomic uint64_t failures; /* VMs stopped because their pages could not come back */
 };
 
 /* The pager's state of one paged VM (struct vm's pager); NULL until it is first paged. */
@@ -57,9 +57,8 @@ void pager_close(struct pager *pg);
 
 /*
  * Pages out up to want of vm's coldest pages, called by the worker that
- * owns the stopped VM. The first call only starts paging it and clears
- * its reference bits (it evicts nothing: every page would look used).
- * Returns the pages written out, or -1 with a reason (nothing changed).
+ * owns the stopped VM; the first call starts paging it (registers its
+ * memory for faults). Every call clears its reference bits. Returns the pages written out, or -1 with a reason (nothing changed).
  */
 long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, char *err, size_t errlen);
 

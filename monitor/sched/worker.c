@@ -24,6 +24,9 @@
 /* --mem-limit: between two balloon requests, time for the guests to answer the first. */
 #define PRESSURE_BATCH        64u /* VMs hibernated at most a tick for the limit */
 #define GOVERN_REQUEST_GAP_NS (200ull * 1000000ull)
+/* The watcher's round (progress, hibernation, memory), and its ticks for memory when paging. */
+#define WATCH_ROUND_NS     (100l * 1000 * 1000)
+#define WATCH_TICKS_PAGING 5u
 /* Paging aims this far under the limit, so that it is not back at it a tick later. */
 #define PAGING_TARGET 0.9
 
@@ -395,7 +398,8 @@ static bool hibernate(struct worker *w, struct vm *vm)
     vm->hibernate_asked = false;
     if (vm->hibernated || !vm->in_idle || atomic_load(&vm->pending_events))
         return false;
-    /* Its paged-out pages first: hibernation saves what is in memory (run_slice stops a failure). */
+    /* Its paged-out pages first: hibernation saves what is in memory (run_slice stops a failure).
+     */
     if (vm->pager && pager_make_resident(m->pager, vm, 0, vm->mem.layout->mem_size) < 0)
         return false;
     char err[200];
@@ -985,19 +989,23 @@ static void govern_memory(struct monitor *m)
 static void *progress_main(void *arg)
 {
     struct progress_watch *p = arg;
+    /* Paging keeps the limit at a finer grain: a busy guest touches megabytes in 100 ms. */
+    unsigned ticks_a_round = p->m->pager ? WATCH_TICKS_PAGING : 1;
     pthread_mutex_lock(&p->lock);
-    while (!p->done) {
+    for (unsigned tick_count = 0; !p->done; tick_count++) {
         struct timespec tick;
         clock_gettime(CLOCK_MONOTONIC, &tick);
-        tick.tv_nsec += 100 * 1000 * 1000;
+        tick.tv_nsec += WATCH_ROUND_NS / ticks_a_round;
         if (tick.tv_nsec >= 1000000000) {
             tick.tv_sec++;
             tick.tv_nsec -= 1000000000;
         }
         pthread_cond_timedwait(&p->done_cond, &p->lock, &tick);
+        govern_memory(p->m);
+        if (tick_count % ticks_a_round)
+            continue;
         if (p->progress)
             p->progress(p->m);
-        govern_memory(p->m);
         hibernate_idle_vms(p->m);
     }
     pthread_mutex_unlock(&p->lock);

@@ -292,8 +292,7 @@ static int take_pager(struct platform_vcpu *v, uint64_t fd, char *why, size_t le
     int pidfd = (int)syscall(SYS_pidfd_open, v->pid, 0);
     if (fd > INT_MAX || pidfd < 0 ||
         (v->uffd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0)) < 0) {
-        snprintf(why, len, "paging: cannot take the VM process's userfaultfd: %s",
-                 strerror(errno));
+        snprintf(why, len, "paging: cannot take the VM process's userfaultfd: %s", strerror(errno));
         if (pidfd >= 0)
             close(pidfd);
         return -1;
@@ -437,8 +436,7 @@ static int process_pager_start(struct platform_vcpu *v, uint64_t *addr_base, cha
 }
 
 /* Present in the VM process's page tables: touched since they were last dropped. */
-static int process_referenced(struct platform_vcpu *v, uint64_t gpa, uint64_t pages,
-                              uint8_t *bits)
+static int process_referenced(struct platform_vcpu *v, uint64_t gpa, uint64_t pages, uint8_t *bits)
 {
     uint64_t entries[512];
     for (uint64_t done = 0; done < pages;) {

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Paging: busy VMs over --mem-limit have their coldest pages in the swap file and find them intact; a damaged swap file stops them with a reason.
+set -u
+. "$(dirname "$0")/../lib/harness.sh"
+
+PATTERN="$GUESTS/pattern.elf"
+SWAP="$WORK/denali.swap"
+
+if [ "$DENALI_PLATFORM" = kvm ]; then
+    skip "paging" "paging is not supported on the kvm platform yet"
+    finish
+fi
+
+# --- eight busy VMs (no idle time to hibernate in) fill 2 MiB each, 16 MiB in all, under a
+# limit of a quarter of that, and check every word of it 40 times
+boot -n 8 -m 16M --mem-limit 4M --swap "$SWAP" --stats --console null "$PATTERN" 2 40 0
+expect "busy VMs four times over the --mem-limit all find their memory intact" 0 \
+    '8 VMs: 8 exited 0'
+out=$(stat_of pages_out) back=$(stat_of pages_in)
+[ "${out:-0}" -ge 2048 ] && [ "${back:-0}" -ge 2048 ] &&
+    ok "pages went out to the swap file and came back on touch ($out out, $back in)" ||
+    fail "pages went out to the swap file and came back on touch" "pages_out=$out pages_in=$back"
+[ "$(stat_of hibernations)" = 0 ] && ok "it was paging, not hibernation, that kept the limit" ||
+    fail "it was paging, not hibernation, that kept the limit" "hibernations=$(stat_of hibernations)"
+[ "$(stat_of paging_failures)" = 0 ] && ok "no page failed to come back" ||
+    fail "no page failed to come back" "paging_failures=$(stat_of paging_failures)"
+[ "$(stat -c %b "$SWAP")" = 0 ] && ok "the swap file holds nothing once the VMs are gone" ||
+    fail "the swap file holds nothing once the VMs are gone" "$(stat -c %b "$SWAP") blocks"
+peak=$(stat_of swapped_peak_kb)
+[ "${peak:-0}" -gt 0 ] && [ "$peak" -le $((8 * 2 * 1024 + 8 * 64)) ] &&
+    ok "the swap file never held more than the VMs' memory ($peak KiB at most)" ||
+    fail "the swap file never held more than the VMs' memory" "swapped_peak_kb=$peak"
+
+# --- a paged fleet that also idles: hibernation and paging together, still intact
+boot -n 12 -m 16M --mem-limit 8M --swap "$SWAP" --stats --console null "$PATTERN" 2 20 20
+expect "VMs that idle and run, paged and hibernated, all find their memory intact" 0 \
+    '12 VMs: 12 exited 0'
+
+# --- the swap file overwritten under paged VMs: they stop with the reason, never run on it
+run_damaged() {
+    "$DENALI" run -n 2 -m 16M --mem-limit 4M --swap "$SWAP" --stats --no-progress \
+        "$PATTERN" 4 100000 0 >"$WORK/out" 2>&1 </dev/null &
+    local pid=$! i
+    for i in $(seq 1 100); do
+        [ "$(stat -c %b "$SWAP" 2>/dev/null || echo 0)" -gt 64 ] && break
+        sleep 0.1
+    done
+    "$@"
+    wait "$pid"
+    STATUS=$?
+}
+run_damaged sh -c "head -c 33554432 /dev/urandom | dd of='$SWAP' conv=notrunc status=none"
+expect "a changed swap file stops the VMs whose pages changed, with the reason" 1 \
+    'stopped: paging: the swap file gave back other bytes for page 0x' \
+    '2 VMs: 0 exited 0, 0 exited non-zero, 2 stopped'
+[ "$(count_lines 'intact')" = 0 ] && [ "$(count_lines 'expected')" = 0 ] &&
+    ok "no VM saw a wrong word" || fail "no VM saw a wrong word"
+run_damaged truncate -s 0 "$SWAP"
+expect "an emptied swap file stops the VMs it held pages of, with the reason" 1 \
+    'stopped: paging: page 0x[0-9a-f]+ could not be read back from the swap file' \
+    '2 VMs: 0 exited 0, 0 exited non-zero, 2 stopped'
+
+finish
