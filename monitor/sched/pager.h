@@ -58,7 +58,8 @@ void pager_close(struct pager *pg);
 /*
  * Pages out up to want of vm's coldest pages, called by the worker that
  * owns the stopped VM; the first call starts paging it (registers its
- * memory for faults). Every call clears its reference bits. Returns the pages written out, or -1 with a reason (nothing changed).
+ * memory for faults). Every call clears its reference bits. Returns the pages written out, or -1
+ * with a reason (nothing changed).
  */
 long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, char *err, size_t errlen);
 
