@@ -39,6 +39,7 @@ run_one bench/clone.sh
 run_one bench/clone_share.sh
 run_one bench/balloon.sh
 run_one bench/hibernate.sh
+run_one bench/oversubscribe.sh
 run_one bench/long_tail.sh 1000
 run_one bench/scale.sh "${SCALE_COUNTS[@]}"
 # web_scale measures one platform per run: once per platform (a missing one gives a skipped line).
