@@ -36,6 +36,22 @@ boot -n 12 -m 16M --mem-limit 8M --swap "$SWAP" --stats --console null "$PATTERN
 expect "VMs that idle and run, paged and hibernated, all find their memory intact" 0 \
     '12 VMs: 12 exited 0'
 
+# --- a paged VM's process lent the monitor its userfaultfd and holds no descriptor itself
+"$DENALI" run -n 2 -m 16M --mem-limit 4M --swap "$SWAP" --no-progress "$PATTERN" 2 2 3000 \
+    >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+sleep 1
+fds= seen=0
+for child in $(pgrep -P "$pid"); do
+    seen=$((seen + 1))
+    fds+="$(ls "/proc/$child/fd" 2>/dev/null | tr '\n' ' ')"
+done
+kill -INT "$pid"
+wait "$pid"
+[ "$seen" -ge 1 ] && [ -z "${fds// /}" ] &&
+    ok "a paged VM's process holds no descriptor ($seen looked at)" ||
+    fail "a paged VM's process holds no descriptor" "$seen processes, descriptors: $fds"
+
 # --- the swap file overwritten under paged VMs: they stop with the reason, never run on it
 run_damaged() {
     "$DENALI" run -n 2 -m 16M --mem-limit 4M --swap "$SWAP" --stats --no-progress \
