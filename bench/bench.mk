@@ -80,3 +80,8 @@ bench-tools: $(BUILD)/bench/fork_floor
 $(BUILD)/bench/fork_floor: bench/fork_floor.c bench/bench_util.c bench/bench_util.h bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) -O2 -static -o $@ bench/fork_floor.c bench/bench_util.c
+
+# docs/denali-cliff.png from the data bench/cliff.sh wrote (run it first; needs gnuplot).
+.PHONY: plot-cliff
+plot-cliff:
+	bench/plot_cliff.sh

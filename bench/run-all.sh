@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every benchmark (hypercall, boot, scale, web, LAN) and ends with all their BENCH lines and
-# the kvm-vs-process table (bench/platforms.sh) built from them.
+# Runs every benchmark (hypercall, boot, scale, web, paging, LAN) and ends with all their BENCH lines
+# and the kvm-vs-process table (bench/platforms.sh) built from them.
 # Usage: bench/run-all.sh   (BENCH_QUICK=1: smaller scale sets, for a quick look; WEB_SCALE_10K=1:
 # web_scale also at N = 10000). Exits 1 when any driver did; bench/README.md lists what runs.
 set -uo pipefail
@@ -41,6 +41,7 @@ run_one bench/balloon.sh
 run_one bench/hibernate.sh
 run_one bench/oversubscribe.sh
 run_one bench/long_tail.sh 1000
+run_one bench/cliff.sh
 run_one bench/scale.sh "${SCALE_COUNTS[@]}"
 # web_scale measures one platform per run: once per platform (a missing one gives a skipped line).
 for p in $BENCH_PLATFORMS; do

@@ -1,5 +1,5 @@
 /* Single-threaded HTTP/1.1 server on a poll loop: a VM's name page and generated /doc/SIZE
- * documents. */
+ * documents, optionally read out of a working set of its own memory (-w). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +39,10 @@
 #define DOC_CHUNK      (32 * 1024)
 #define SCRATCH_SIZE   (16 * 1024)
 
+/* -w: the working set's bounds, and the piece of it every request reads at least. */
+#define MAX_WORKING_SET_MIB 1024
+#define WS_PAGE             4096
+
 enum method { METHOD_GET, METHOD_HEAD, METHOD_OTHER };
 
 /* What the parser learned about one request head. */
@@ -57,7 +61,7 @@ struct request {
     size_t target_len;
 };
 
-enum body_kind { BODY_NONE, BODY_STATIC, BODY_DOC };
+enum body_kind { BODY_NONE, BODY_STATIC, BODY_DOC, BODY_WORKING_SET };
 
 struct response {
     char head[HEAD_BUF_SIZE];
@@ -67,6 +71,7 @@ struct response {
     const char *body_static;
     uint64_t body_len;
     uint64_t body_sent;
+    uint64_t body_start; /* BODY_WORKING_SET: where in the working set the body begins */
     bool close_after;
 };
 
@@ -101,6 +106,21 @@ struct server {
 static char doc_pattern[DOC_CHUNK + PATTERN_PERIOD];
 static char scratch[SCRATCH_SIZE];
 
+/*
+ * -w: W MiB of the server's own memory, filled at start with the documents'
+ * pattern. A document's body is then copied out of it from a page chosen
+ * per request, so responses are byte for byte those without -w while the
+ * requests spread uniformly over the whole working set, as a server's
+ * reads of its data would: what the VM keeps touching is W MiB.
+ */
+static struct {
+    char *base;
+    uint64_t size;              /* a multiple of WS_PAGE and of PATTERN_PERIOD */
+    uint64_t next;              /* requests served from it so far: the position's seed */
+    uint64_t seed;              /* the VM's id, so VMs do not walk their pages in step */
+    volatile uint64_t checksum; /* of the pages read whole, so the reads cannot be left out */
+} working_set;
+
 static void fill_doc_pattern(void)
 {
     static const char line[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+";
@@ -108,6 +128,69 @@ static void fill_doc_pattern(void)
     for (size_t i = 0; i < sizeof doc_pattern; i++) {
         size_t col = i % PATTERN_PERIOD;
         doc_pattern[i] = col == PATTERN_PERIOD - 1 ? '\n' : line[col];
+    }
+}
+
+/* Allocates the -w working set of mib MiB and fills it with the documents' pattern. */
+static int working_set_init(uint64_t mib)
+{
+    uint64_t size = mib << 20;
+    /* Page-aligned, so the page a request reads is one page of the VM's memory, not parts of two.
+     */
+    working_set.base = aligned_alloc(WS_PAGE, (size_t)size);
+    if (working_set.base == NULL) {
+        fprintf(stderr,
+                "httpd: cannot allocate a working set of %llu MiB (is the VM's memory big "
+                "enough?)\n",
+                (unsigned long long)mib);
+        return -1;
+    }
+    for (uint64_t off = 0; off < size; off += DOC_CHUNK)
+        memcpy(working_set.base + off, doc_pattern,
+               (size_t)(size - off < DOC_CHUNK ? size - off : DOC_CHUNK));
+    working_set.size = size;
+    return 0;
+}
+
+/* A well-mixed 64-bit value from x (splitmix64's finaliser). */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/*
+ * Chooses where the next body starts: a page of the working set drawn
+ * uniformly by hashing a request counter, read whole now (the least piece a
+ * request reads; a longer body reads on through the following pages as it
+ * is sent, wrapping at the end).
+ */
+static uint64_t working_set_pick(void)
+{
+    uint64_t pages = working_set.size / WS_PAGE;
+    uint64_t start = mix64(working_set.seed + working_set.next++) % pages * WS_PAGE;
+    const uint64_t *page = (const uint64_t *)(working_set.base + start);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < WS_PAGE / sizeof *page; i++)
+        sum += page[i];
+    working_set.checksum += sum;
+    return start;
+}
+
+/* Copies n bytes of the working set from pos (taken modulo its size) to dst, wrapping at its end.
+ */
+static void working_set_copy(char *dst, uint64_t pos, size_t n)
+{
+    while (n > 0) {
+        uint64_t at = pos % working_set.size;
+        size_t part = working_set.size - at < n ? (size_t)(working_set.size - at) : n;
+        memcpy(dst, working_set.base + at, part);
+        dst += part;
+        pos += part;
+        n -= part;
     }
 }
 
@@ -377,6 +460,7 @@ static void queue_response(struct conn *c, int status, const char *content_type,
     r->body_static = body;
     r->body_len = send_body ? body_len : 0;
     r->body_sent = 0;
+    r->body_start = r->body_kind == BODY_WORKING_SET ? working_set_pick() : 0;
     c->responding = true;
 }
 
@@ -438,7 +522,8 @@ static void queue_route(struct server *s, struct conn *c, const struct request *
     if (path_len == 1 && path[0] == '/')
         queue_response(c, 200, "text/html", BODY_STATIC, s->root_page, s->root_page_len, send_body);
     else if (parse_doc_path(path, path_len, &doc_size))
-        queue_response(c, 200, "text/plain", BODY_DOC, NULL, doc_size, send_body);
+        queue_response(c, 200, "text/plain", working_set.base != NULL ? BODY_WORKING_SET : BODY_DOC,
+                       NULL, doc_size, send_body);
     else
         queue_error(c, 404, send_body);
 }
@@ -497,6 +582,8 @@ static size_t next_send_chunk(const struct response *r, const char **data)
             memcpy(scratch + head_left, r->body_static + r->body_sent, body_part);
         else if (r->body_kind == BODY_DOC)
             memcpy(scratch + head_left, doc_pattern + r->body_sent % PATTERN_PERIOD, body_part);
+        else if (r->body_kind == BODY_WORKING_SET)
+            working_set_copy(scratch + head_left, r->body_start + r->body_sent, body_part);
         else
             body_part = 0;
         *data = scratch;
@@ -506,6 +593,14 @@ static size_t next_send_chunk(const struct response *r, const char **data)
     if (r->body_kind == BODY_STATIC) {
         *data = r->body_static + r->body_sent;
         return (size_t)body_left;
+    }
+    if (r->body_kind == BODY_WORKING_SET) {
+        uint64_t at = (r->body_start + r->body_sent) % working_set.size;
+        uint64_t run = working_set.size - at;
+        if (run > DOC_CHUNK)
+            run = DOC_CHUNK;
+        *data = working_set.base + at;
+        return body_left < run ? (size_t)body_left : (size_t)run;
     }
     *data = doc_pattern + r->body_sent % PATTERN_PERIOD;
     return body_left < DOC_CHUNK ? (size_t)body_left : DOC_CHUNK;
@@ -824,25 +919,27 @@ static int allocate_conns(struct server *s, size_t want, bool exact)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: httpd [-p PORT] [-b] [-q] [-x] [-c MAXCONNS] [-t IDLE_SECS]\n"
+            "usage: httpd [-p PORT] [-b] [-q] [-x] [-c MAXCONNS] [-t IDLE_SECS] [-w MIB]\n"
             "  -p PORT       port to listen on (default %d)\n"
             "  -b            busy-poll the network instead of idling (in a VM)\n"
             "  -q            quiet: no start line\n"
             "  -c MAXCONNS   open connections kept at most (default %d)\n"
             "  -t IDLE_SECS  close connections idle this long (default %d)\n"
             "  -x            exit as soon as it is ready to serve (for start-up benchmarks)\n"
+            "  -w MIB        fill a working set of MIB MiB (1..%d) at start and copy every\n"
+            "                /doc body out of it from a page drawn per request\n"
             "serves / (a page naming the VM) and /doc/SIZE (SIZE bytes, 0..%llu)\n",
-            DEFAULT_PORT, DEFAULT_MAX_CONNS, DEFAULT_IDLE_S, MAX_DOC_SIZE);
+            DEFAULT_PORT, DEFAULT_MAX_CONNS, DEFAULT_IDLE_S, MAX_WORKING_SET_MIB, MAX_DOC_SIZE);
 }
 
 int main(int argc, char **argv)
 {
     struct server s = {0};
     uint16_t port = DEFAULT_PORT;
-    uint64_t max_conns = DEFAULT_MAX_CONNS, idle_s = DEFAULT_IDLE_S;
+    uint64_t max_conns = DEFAULT_MAX_CONNS, idle_s = DEFAULT_IDLE_S, working_set_mib = 0;
     bool busy_poll = false, explicit_cap = false, exit_when_ready = false;
     int opt;
-    while ((opt = getopt(argc, argv, "p:bqc:t:hx")) != -1) {
+    while ((opt = getopt(argc, argv, "p:bqc:t:hxw:")) != -1) {
         switch (opt) {
         case 'p':
             if (net_parse_port(optarg, &port) < 0) {
@@ -872,6 +969,13 @@ int main(int argc, char **argv)
         case 'x':
             exit_when_ready = true;
             break;
+        case 'w':
+            if (net_parse_u64(optarg, 1, MAX_WORKING_SET_MIB, &working_set_mib) < 0) {
+                fprintf(stderr, "httpd: bad working set '%s' (1..%d MiB)\n", optarg,
+                        MAX_WORKING_SET_MIB);
+                return 2;
+            }
+            break;
         case 'h':
             usage();
             return 0;
@@ -896,11 +1000,16 @@ int main(int argc, char **argv)
     }
     if (allocate_conns(&s, (size_t)max_conns, explicit_cap) < 0)
         return 1;
+    /* After the network's heap and the connections: what is left of the VM's memory is its data. */
+    if (working_set_mib > 0 && working_set_init(working_set_mib) < 0)
+        return 1;
 #ifdef DENALI_GUEST
     /* Ready to serve: with --clone every VM starts here, so its name page is its own. */
     if (ilwaco_ready())
         build_root_page(&s);
 #endif
+    /* After the ready call, which gives a clone its own id. */
+    working_set.seed = ((uint64_t)net_identity().vm_id + 1) * 0x9e3779b97f4a7c15ull;
     if (exit_when_ready)
         return 0;
     if (busy_poll)

@@ -2,7 +2,7 @@
 # Installs what building Denali needs on Debian 12; does nothing on a machine that has it all.
 set -eu
 
-PACKAGES="build-essential dpkg-dev libcmocka-dev clang-format libslirp-dev iproute2 curl"
+PACKAGES="build-essential dpkg-dev libcmocka-dev clang-format libslirp-dev iproute2 curl gnuplot-nox"
 SRC_LIST=/etc/apt/sources.list.d/denali-src.sources
 
 missing=""

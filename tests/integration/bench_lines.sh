@@ -86,7 +86,16 @@ check_output_contains "platforms.sh: a figure without a line is 'not run'" \
     'PLATFORM_ROW row=web_n1000 kvm="not run" process="not run"' \
     bench/platforms.sh "$TAP_TMP/hypercall.log"
 
+check_run "cliff: a bad setting gives an error line and exit 1" 1 \
+    "BENCH cliff ratio=NA pass=0 error=\"bad CLIFF_WS_MIB '0' (MiB, 1..1024)\"" \
+    env CLIFF_WS_MIB=0 DENALI="$FAKE" bench/cliff.sh
+check_run "cliff: published ports among the ephemeral ones are refused" 1 \
+    'BENCH cliff ratio=NA pass=0 error="ports' \
+    env CLIFF_PORT_BASE="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)" DENALI="$FAKE" bench/cliff.sh
 if command -v curl >/dev/null; then
+    check_run "cliff: without the process platform it gives a skipped line, exit 0" 0 \
+        'BENCH cliff ratio=NA platform=process goal=0.5 pass=NA skipped="the process platform is not measured here"' \
+        env BENCH_PLATFORMS=kvm DENALI="$FAKE" bench/cliff.sh
     check_run "web_scale: a platform the machine lacks gives a skipped line, exit 0" 0 \
         'BENCH web_scale ratio=NA platform=kvm goal=0.80 pass=NA skipped="fake: no kvm"' \
         env DENALI_PLATFORM=kvm DENALI="$FAKE" bench/web_scale.sh 1

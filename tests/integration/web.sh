@@ -106,6 +106,10 @@ if wait_http "http://127.0.0.1:$((BASE + 2))/"; then
         -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$BASE/doc/2258"
     check_http "a 1 MB document arrives whole" '^200 1000000$' \
         -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$BASE/doc/1000000"
+    # The bodies a working set (-w, below) must reproduce byte for byte.
+    for size in 2258 3000000; do
+        curl -s -m 10 "http://127.0.0.1:$BASE/doc/$size" | md5sum >"$WORK/doc-$size.md5"
+    done
     check_http "an unknown path is 404" '^404$' -o /dev/null -w '%{http_code}' \
         "http://127.0.0.1:$BASE/nope"
     check_http "HEAD gives the length and no body" '^200 0$' -I -o /dev/null \
@@ -127,6 +131,35 @@ stop_fleet
 expect "the fleet stops on SIGINT and counts its frames" 1 \
     '^denali: 3 VMs: 0 exited 0, 0 exited non-zero, 3 stopped$' \
     '^denali-net: tx_frames=[1-9]' '^denali-uplink: kind=slirp '
+
+# --- httpd -w: documents copied out of a working set of the VM's own memory, from a page drawn per
+# request; the bodies are those without -w, also one that wraps around the 1 MiB set three times.
+start_fleet -n 1 -m 6M -p "$((BASE + 3)):80" "$HTTPD" -w 1
+if wait_http "http://127.0.0.1:$((BASE + 3))/"; then
+    same=()
+    for size in 2258 2258 3000000; do
+        got=$(curl -s -m 10 "http://127.0.0.1:$((BASE + 3))/doc/$size" | md5sum)
+        [ "$got" = "$(cat "$WORK/doc-$size.md5" 2>/dev/null)" ] && same+=("$size")
+    done
+    if [ "${#same[@]}" = 3 ]; then
+        ok "httpd -w 1: /doc bodies from the working set are those without -w, one wrapping around it"
+    else
+        not_ok "httpd -w 1: /doc bodies from the working set are those without -w, one wrapping around it"
+        diag "identical: ${same[*]:-none} of 2258 2258 3000000"
+    fi
+    check_http "httpd -w 1: HEAD gives the length and no body" '^200 0$' -I -o /dev/null \
+        -w '%{http_code} %{size_download}' "http://127.0.0.1:$((BASE + 3))/doc/500"
+else
+    not_ok "httpd -w 1: the VM answers"
+fi
+stop_fleet
+boot -n 1 -m 4M --net none "$HTTPD" -w 0
+expect "httpd -w 0 is refused with the range" 1 "httpd: bad working set '0' \\(1\\.\\.1024 MiB\\)"
+boot -n 1 -m 4M --net none "$HTTPD" -w 2M
+expect "httpd -w with a unit is refused" 1 "httpd: bad working set '2M'"
+boot -n 1 -m 4M -t 20 "$HTTPD" -w 8
+expect "httpd -w larger than the VM's memory is a clear error" 1 \
+    'httpd: cannot allocate a working set of 8 MiB'
 
 # A published port already taken is a clear error before any VM runs.
 # The holder says when it listens: a fixed delay loses the race on a loaded machine.
