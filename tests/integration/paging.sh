@@ -37,10 +37,14 @@ expect "VMs that idle and run, paged and hibernated, all find their memory intac
     '12 VMs: 12 exited 0'
 
 # --- a paged VM's process lent the monitor its userfaultfd and holds no descriptor itself
-"$DENALI" run -n 2 -m 16M --mem-limit 4M --swap "$SWAP" --no-progress "$PATTERN" 2 2 3000 \
+"$DENALI" run -n 2 -m 16M --mem-limit 4M --swap "$SWAP" --no-progress "$PATTERN" 4 100000 0 \
     >"$WORK/out" 2>&1 </dev/null &
 pid=$!
-sleep 1
+for _ in $(seq 1 100); do
+    [ "$(pgrep -c -P "$pid")" -ge 2 ] && break
+    sleep 0.1
+done
+sleep 0.5
 fds= seen=0
 for child in $(pgrep -P "$pid"); do
     seen=$((seen + 1))
