@@ -102,9 +102,10 @@ static void note_back(struct pager *pg, struct vm *vm, uint64_t gpa)
 
 /*
  * One fault of vm at gpa (guest address addr in its process), with the lock
- * held. A swapped page comes back with the swapped pages that follow it, up
- * to FAULT_AROUND_PAGES, in one read and one copy: a guest walking its
- * memory would otherwise wait for the disk once a page.
+ * held. A swapped page comes back with the swapped pages that follow it
+ * when the guest walks its memory (each fault where the last one's pages
+ * ended doubles the window, up to FAULT_AROUND_PAGES), in one read and one
+ * copy: it would otherwise wait for the disk once a page.
  */
 static void serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t addr)
 {
@@ -113,9 +114,15 @@ static void serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
     int rc;
     uint64_t first = gpa / PAGE;
     if (first < vp->pages && vp->swapped[first]) {
+        /* Read-ahead only for a guest walking its memory: at random it would cost RAM for nothing.
+         */
+        vp->read_ahead = gpa == vp->next_fault_gpa ? 2 * vp->read_ahead : 1;
+        if (vp->read_ahead > FAULT_AROUND_PAGES)
+            vp->read_ahead = FAULT_AROUND_PAGES;
         uint64_t n = 1;
-        while (n < FAULT_AROUND_PAGES && first + n < vp->pages && vp->swapped[first + n])
+        while (n < vp->read_ahead && first + n < vp->pages && vp->swapped[first + n])
             n++;
+        vp->next_fault_gpa = gpa + n * PAGE;
         if (read_swapped(pg, vm, gpa, n, buf) < 0)
             return; /* the fault stays unanswered: the VM is stopped instead */
         struct uffdio_copy copy = {.dst = addr, .src = (uint64_t)(uintptr_t)buf, .len = n * PAGE};

@@ -43,8 +43,9 @@ struct vm {
     struct swap_run *swap_runs; /* where it went (guest addresses), so that exactly that returns */
     unsigned swap_run_count;
     uint64_t swapped_hash;
-    uint64_t last_used_ns; /* created, or last woken by something from outside (not a timer) */
-    uint64_t last_run_ns;  /* when a worker last ran it: the pager takes from the oldest first */
+    /* Created, last woken by something from outside (not a timer), or busy a whole quantum. */
+    uint64_t last_used_ns;
+    uint64_t last_run_ns; /* when a worker last ran it: the pager takes from the oldest first */
     /* Paging: the monitor's pager (NULL without), this VM's state in it, and what it asked for. */
     struct pager *paged_by;
     struct vm_pager *pager;

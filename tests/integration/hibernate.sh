@@ -39,12 +39,16 @@ expect "a damaged swap file stops the VMs it held, with the reason" 1 \
 [ "$(count_lines 'intact')" = 0 ] && ok "no VM ran on with memory the swap file lost" ||
     fail "no VM ran on with memory the swap file lost"
 
-# --- oversubscribed: 40 VMs fill 4 MiB each (160 MiB) under a 64 MiB --mem-limit; the least
-# recently used idle ones go to swap, and every one finds its memory intact each round
-boot -n 40 -m 8M --mem-limit 64M --swap "$SWAP" --stats --console null "$PATTERN" 4 3 500
+# --- oversubscribed: 40 VMs fill 4 MiB each (160 MiB) under a 64 MiB --mem-limit and idle
+# between checks, hibernated after 0.3 s idle and paged for the limit; every one finds its memory
+# intact each round
+boot -n 40 -m 8M --mem-limit 64M --hibernate-after 0.3 --swap "$SWAP" --stats --console null \
+    "$PATTERN" 4 3 500
 expect "40 VMs filling 2.5 times the --mem-limit all run to completion" 0 '40 VMs: 40 exited 0'
-[ "$(stat_of hibernations)" -ge 1 ] 2>/dev/null && ok "the limit sent idle VMs to swap" ||
-    fail "the limit sent idle VMs to swap" "hibernations=$(stat_of hibernations)"
+[ "$(stat_of hibernations)" -ge 1 ] 2>/dev/null && [ "$(stat_of pages_out)" -ge 1 ] &&
+    ok "idle VMs went whole to swap and the limit paged out the rest" ||
+    fail "idle VMs went whole to swap and the limit paged out the rest" \
+        "hibernations=$(stat_of hibernations) pages_out=$(stat_of pages_out)"
 
 # --- a word of VM 0's saved memory changed in the swap file: it is stopped, VM 1 goes on intact
 "$DENALI" run -n 2 -m 8M --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
