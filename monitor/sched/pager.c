@@ -363,7 +363,8 @@ static int scan_range(void *ctx, uint64_t gpa, uint64_t len)
     return 0;
 }
 
-long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, char *err, size_t errlen)
+long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_used, char *err,
+                    size_t errlen)
 {
     const struct platform_ops *ops = pg->platform->ops;
     uint64_t size = vm->mem.layout->mem_size, pages = size / PAGE;
@@ -394,6 +395,9 @@ long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, char *err, s
     hibernate_each_range(windows, size, scan_range, s);
     s->want = want < s->resident ? want : s->resident;
     s->threshold = pager_age_threshold(s->count_by_age, s->want);
+    /* A page the guest touched since the last scan stays, unless the limit cannot wait. */
+    if (s->threshold == 0 && !even_used)
+        s->threshold = 1;
     s->pass_two = true;
     if (s->want && hibernate_each_range(windows, size, scan_range, s) < 0)
         snprintf(err, errlen, "paging: writing to the swap file: %s", strerror(s->error));

@@ -58,12 +58,14 @@ int pager_init(struct pager *pg, struct platform *platform, struct ram_pool *poo
 void pager_close(struct pager *pg);
 
 /*
- * Pages out up to want of vm's coldest pages, called by the worker that
+ * Pages out up to want of vm's coldest pages (pages the guest touched since
+ * the last scan only when even_used), called by the worker that
  * owns the stopped VM; the first call starts paging it (registers its
  * memory for faults). Every call clears its reference bits. Returns the pages written out, or -1
  * with a reason (nothing changed).
  */
-long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, char *err, size_t errlen);
+long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_used, char *err,
+                    size_t errlen);
 
 /*
  * Brings [gpa, gpa + len) of a stopped vm back into memory, for the monitor

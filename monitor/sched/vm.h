@@ -50,6 +50,8 @@ struct vm {
     struct pager *paged_by;
     struct vm_pager *pager;
     uint64_t page_out_asked; /* pages the watcher wants out when a worker next takes it */
+    bool page_out_even_used; /* ... even pages the guest touched since the last scan */
+    uint64_t last_scan_ns;   /* when it was last asked (its reference bits read and cleared) */
     uint64_t resident_guess; /* its pages in memory at the last scan (0: not scanned yet) */
     uint64_t sleep_deadline;
     size_t live_index;

@@ -28,6 +28,10 @@
 /* The watcher's round (progress, hibernation, memory), and its ticks for memory when paging. */
 #define WATCH_ROUND_NS     (100l * 1000 * 1000)
 #define WATCH_TICKS_PAGING 5u
+/* A VM's reference bits are read (and cleared) at most this often, but when pages in use go. */
+#define PAGING_SCAN_GAP_NS (250ull * 1000000ull)
+/* Ticks in a row past the limit before paging takes pages in use as well. */
+#define PAGING_PATIENCE_TICKS 5u
 /* Paging aims this far under the limit, so that it is not back at it a tick later. */
 #define PAGING_TARGET 0.9
 
@@ -457,7 +461,7 @@ static bool page_out(struct worker *w, struct vm *vm)
     vm->page_out_asked = 0;
     if (vm->booted && !pager_failure(vm)) {
         char err[200];
-        if (pager_page_out(m->pager, vm, want, err, sizeof(err)) < 0 &&
+        if (pager_page_out(m->pager, vm, want, vm->page_out_even_used, err, sizeof(err)) < 0 &&
             atomic_fetch_add(&m->page_out_failures, 1) == 0)
             fprintf(stderr, "denali: vm %u keeps its pages in memory: %s\n", vm->id, err);
     }
@@ -917,12 +921,12 @@ static int by_last_use(const void *a, const void *b)
  * PAGING_TARGET of the limit) needs at what each held at its last scan, at most PRESSURE_BATCH a
  * tick. Each VM's own clock picks which (pager.c). Returns the VMs asked.
  */
-static unsigned page_coldest(struct monitor *m, uint64_t held, uint64_t limit)
+static unsigned page_coldest(struct monitor *m, uint64_t held, uint64_t limit, bool even_used)
 {
     struct scheduler *s = m->scheduler;
     if (!s || !m->pager)
         return 0;
-    uint64_t goal = (uint64_t)((double)limit * PAGING_TARGET);
+    uint64_t goal = (uint64_t)((double)limit * PAGING_TARGET), now = monitor_now_ns();
     uint64_t left = held > goal ? (held - goal) / DENALI_PAGE_SIZE : 0;
     unsigned asked = 0;
     pthread_mutex_lock(&s->lock);
@@ -930,7 +934,10 @@ static unsigned page_coldest(struct monitor *m, uint64_t held, uint64_t limit)
     size_t n = 0;
     for (size_t i = 0; order && i < s->live_count; i++) {
         struct vm *vm = s->live[i];
-        if (vm->booted && !vm->hibernated && !vm->hibernate_asked && !vm->page_out_asked)
+        /* A scan clears the VM's reference bits: one too soon after the last learns nothing. */
+        bool scanned_lately = now - vm->last_scan_ns < PAGING_SCAN_GAP_NS && !even_used;
+        if (vm->booted && !vm->hibernated && !vm->hibernate_asked && !vm->page_out_asked &&
+            !scanned_lately)
             order[n++] = vm;
     }
     if (order)
@@ -943,6 +950,8 @@ static unsigned page_coldest(struct monitor *m, uint64_t held, uint64_t limit)
         if (!want)
             continue;
         vm->page_out_asked = want;
+        vm->page_out_even_used = even_used;
+        vm->last_scan_ns = now;
         if (!vm->running && !vm->sched.on_run_queue) {
             timer_heap_remove(&s->timers, &vm->sched);
             run_queue_push(&s->run_queue, &vm->sched);
@@ -975,8 +984,18 @@ static void govern_memory(struct monitor *m)
         held += m->platform->ops->private_bytes(m->platform);
     if (held > m->held_peak)
         m->held_peak = held;
-    if (held <= limit)
+    /*
+     * WSClock's second chance: paging first takes only pages no guest
+     * touched since its last scan. Pages in use go too once the limit has
+     * been passed for PAGING_PATIENCE_TICKS ticks in a row (every VM busy
+     * with all of its memory), or the limit would not hold.
+     */
+    static unsigned over_ticks;
+    if (held <= limit) {
+        over_ticks = 0;
         return;
+    }
+    over_ticks++;
     static uint64_t last_request_ns;
     uint64_t now = monitor_now_ns();
     /*
@@ -987,7 +1006,8 @@ static void govern_memory(struct monitor *m)
      * --hibernate-after still hibernates VMs idle that long.
      */
     if (last_request_ns &&
-        (m->pager ? page_coldest(m, held, limit) : hibernate_coldest(m, held - limit, held)))
+        (m->pager ? page_coldest(m, held, limit, over_ticks > PAGING_PATIENCE_TICKS)
+                  : hibernate_coldest(m, held - limit, held)))
         return;
     /*
      * With paging, rarely: a request wakes every VM, which touches pages
