@@ -67,10 +67,10 @@ ports_free() {
         "$(tr -s ' \n' ' ' <<<"$busy")"
 }
 
-# vm_ip I: VM I's LAN address, 10.77.0.16 + I counting on into the third octet.
+# vm_ip I: VM I's LAN address, 10.77.0.16 + I counting on into the third octet and beyond.
 vm_ip() {
-    local a=$((16 + $1))
-    echo "10.77.$((a >> 8)).$((a & 255))"
+    local a=$(((10 << 24 | 77 << 16) + 16 + $1))
+    echo "$((a >> 24)).$((a >> 16 & 255)).$((a >> 8 & 255)).$((a & 255))"
 }
 
 # tap_usable: succeeds when --net tap can work here: root, /dev/net/tun, and no interface already
