@@ -184,18 +184,15 @@ static uint64_t tcp_wake_at(uint64_t lwip_next)
  * When the VM must next run for lwIP: when TCP needs it (above). ARP
  * ageing and IP reassembly ticks (once a second each) only expire state on
  * this static LAN, where a MAC never changes and the switch answers ARP at
- * once, so they run late rather than waking an otherwise idle VM: at most
- * every LAZY_TIMERS_NS, or whenever the VM runs anyway.
+ * once, so they never wake an otherwise idle VM: they run whenever it runs
+ * anyway. A VM with nothing of its own due sleeps until a frame comes, so
+ * a long tail of idle (or hibernated) servers costs no wake-ups at all.
  */
-#define LAZY_TIMERS_NS (10 * 1000000000ull)
 static uint64_t next_wake_ns(void)
 {
     uint64_t timer = next_timer_ns();
-    uint64_t wake = ilwaco_time_ns() + LAZY_TIMERS_NS;
     uint64_t tcp = tcp_wake_at(timer);
-    if (tcp < wake)
-        wake = tcp;
-    return wake > timer ? wake : timer;
+    return tcp > timer ? tcp : timer;
 }
 
 /* Does any connection still have data lwIP has not sent (it waits for the peer's window)? */

@@ -66,6 +66,20 @@ expect "--hibernate-after with clones is a usage error" 2 'cannot be hibernated 
 boot --hibernate-after 1 --swap /nonexistent-dir/swap "$PATTERN"
 expect "an unwritable --swap is refused before any VM starts" 2 '--swap /nonexistent-dir/swap: '
 
+# --- idle web servers, hibernated, stay asleep: nothing of their own (httpd's poll, lwIP's ARP
+# and reassembly ticks) wakes them, so a long tail of them costs nothing (their deadlines would
+# come every 3 s here: ten times --hibernate-after)
+"$DENALI" run -n 3 -m 4M --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
+    "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+sleep 8
+kill -INT "$pid"
+wait "$pid"
+[ "$(stat_of hibernations)" = 3 ] && [ "$(stat_of wakes)" = 0 ] &&
+    ok "idle httpd VMs, hibernated, are not woken by timers of their own" ||
+    fail "idle httpd VMs, hibernated, are not woken by timers of their own" \
+        "hibernations=$(stat_of hibernations) wakes=$(stat_of wakes)"
+
 # --- a frame wakes a hibernated web server, which answers as itself
 "$DENALI" run -n 2 -m 4M --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
     -p "$BASE-$((BASE + 1)):80" "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &
