@@ -16,6 +16,7 @@
 #include "sched/worker.h"
 #include "sched/snapshot_store.h"
 #include "sched/hibernate.h"
+#include "sched/residency.h"
 #include <sys/stat.h>
 
 #define EXIT_VM_FAILED      1
@@ -139,15 +140,15 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             "vm_process_max_rss_kb=%ld ready_vms=%u ready_p50_us=%u ready_p99_us=%u "
             "balloon_requests=%lu balloon_vms=%u balloon_p50_us=%u balloon_p99_us=%u "
             "balloon_released_kb=%lu hibernations=%lu wakes=%lu hibernate_failures=%lu "
-            "guest_ram_peak_kb=%lu\n",
+            "guest_ram_peak_kb=%lu max_resident=%u resident_bound=%s resident_peak=%u\n",
             m->platform->ops->name, count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
             (unsigned long)atomic_load(&m->exits), cpu_ms, vm_cpu_ms, wall_ns / 1e6, ru.ru_maxrss,
             vms.ru_maxrss, ready, ready_p50, ready_p99,
             (unsigned long)atomic_load(&m->balloon_requests), ballooned, balloon_p50, balloon_p99,
             (unsigned long)(atomic_load(&m->balloon_released) >> 10),
             (unsigned long)atomic_load(&m->hibernations), (unsigned long)atomic_load(&m->wakes),
-            (unsigned long)atomic_load(&m->hibernate_failures),
-            (unsigned long)(m->held_peak >> 10));
+            (unsigned long)atomic_load(&m->hibernate_failures), (unsigned long)(m->held_peak >> 10),
+            m->max_resident, m->resident_bound, atomic_load(&m->resident_peak));
 }
 
 static int report(const struct monitor *m)
@@ -282,6 +283,14 @@ static int run_command(int argc, char **argv)
     if (m.worker_count > options.count)
         m.worker_count = options.count;
     m.max_live = live_vm_limit(&options, m.platform->fds_per_vm);
+    struct host_limits host;
+    residency_read_host(&host);
+    m.max_resident = residency_limit(options.count, options.max_resident, m.platform->pids_per_vm,
+                                     &host, &m.resident_bound);
+    if (m.max_resident > m.max_live) {
+        m.max_resident = m.max_live;
+        m.resident_bound = "max_live"; /* descriptors or the RAM reservation */
+    }
     /* Clones are forked from a zygote, which holds one more RAM slot. */
     bool cloning = options.clone || options.restore_path;
     m.results = calloc(options.count, sizeof(*m.results));

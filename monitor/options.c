@@ -45,6 +45,10 @@ const char options_run_usage[] =
     "                         process released) and comes back on its next event\n"
     "      --swap FILE        where hibernated VMs' memory goes (created, private); with\n"
     "                         --mem-limit, the least recently used idle VMs go there too\n"
+    "      --max-resident N   at most N VMs in memory at once (a hibernated VM is not);\n"
+    "                         more wait to be created until others hibernate or end\n"
+    "                         (default: as many as the host's pids allow, leaving an\n"
+    "                         eighth of kernel.pid_max to everything else)\n"
     "      --restore FILE     start every VM as a clone of the snapshot FILE (written by\n"
     "                         `denali snapshot`); the image and its arguments come from it\n"
     "      --progress, --no-progress\n"
@@ -141,6 +145,7 @@ enum {
     OPT_MEM_LIMIT,
     OPT_HIBERNATE_AFTER,
     OPT_SWAP,
+    OPT_MAX_RESIDENT,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_NET,
@@ -161,6 +166,7 @@ static const struct option long_options[] = {
     {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
     {"hibernate-after", required_argument, NULL, OPT_HIBERNATE_AFTER},
     {"swap", required_argument, NULL, OPT_SWAP},
+    {"max-resident", required_argument, NULL, OPT_MAX_RESIDENT},
     {"output", required_argument, NULL, 'o'},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -299,6 +305,11 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
         }
         case OPT_SWAP:
             out->swap_path = optarg;
+            break;
+        case OPT_MAX_RESIDENT:
+            if (parse_unsigned(optarg, 1, OPTIONS_MAX_COUNT, &out->max_resident) < 0)
+                return fail(err, errlen, "--max-resident: expected a number from 1 to %u, got '%s'",
+                            OPTIONS_MAX_COUNT, optarg);
             break;
         case OPT_MEM_LIMIT:
             if (options_parse_size(optarg, &out->mem_limit) < 0 || out->mem_limit < (1u << 20))

@@ -94,6 +94,8 @@ struct platform {
     bool shared_ram;
     /* Host descriptors each live VM holds (bounds how many can be live). */
     unsigned fds_per_vm;
+    /* Host pids each VM in memory holds (bounds how many can be in memory at once). */
+    unsigned pids_per_vm;
     char why[192]; /* why this platform was chosen, for --stats and errors */
     struct ram_pool *ram;
     /*

@@ -3,6 +3,7 @@
 #include "sched/worker.h"
 #include "sched/snapshot_store.h"
 #include "sched/hibernate.h"
+#include "sched/residency.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -144,6 +145,8 @@ static void record(struct monitor *m, uint32_t id, enum vm_outcome outcome, int 
 static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, int status,
                    const char *reason)
 {
+    if (!vm->hibernated)
+        residency_leave(m);
     if (!vm->booted)
         note_booted(m, vm);
     console_flush(vm->console, vm->id, &vm->console_line);
@@ -240,6 +243,7 @@ static void create_vm(struct worker *w, uint32_t id)
     atomic_fetch_add(&m->booted, 1);
     record(m, id, OUTCOME_STOPPED, 0, err);
     atomic_fetch_sub(&m->live, 1);
+    residency_leave(m);
     pthread_mutex_lock(&s->lock);
     s->creating--;
     pthread_cond_broadcast(&s->wake);
@@ -392,6 +396,7 @@ static bool hibernate(struct worker *w, struct vm *vm)
         return false;
     }
     atomic_fetch_add(&m->hibernations, 1);
+    residency_leave(m);
     /*
      * Its own timers wake it late: a server's poll timeout or a TCP timer
      * of a connection long idle would otherwise bring each hibernated VM
@@ -410,6 +415,7 @@ static bool wake(struct worker *w, struct vm *vm)
 {
     struct monitor *m = w->m;
     char err[200];
+    residency_enter(m);
     if (vm_wake(vm, m->platform, &m->ram, &m->image, m->swap_fd, err, sizeof(err)) < 0) {
         char reason[240];
         snprintf(reason, sizeof(reason), "could not wake from hibernation: %s", err);
@@ -613,10 +619,13 @@ static void enforce_time_limit(struct monitor *m, struct scheduler *s)
 
 static bool reserve_live_slot(struct monitor *m)
 {
+    if (!residency_reserve(m)) /* room in memory: hibernated VMs take none */
+        return false;
     unsigned live = atomic_load(&m->live);
     while (live < m->max_live)
         if (atomic_compare_exchange_weak(&m->live, &live, live + 1))
             return true;
+    residency_leave(m);
     return false;
 }
 

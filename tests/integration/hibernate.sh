@@ -80,6 +80,33 @@ wait "$pid"
     fail "idle httpd VMs, hibernated, are not woken by timers of their own" \
         "hibernations=$(stat_of hibernations) wakes=$(stat_of wakes)"
 
+# --- --max-resident: 40 web servers, at most 8 in memory at once; the others are created as
+# earlier ones hibernate, and every one boots to its ready call
+"$DENALI" run -n 40 -m 4M --max-resident 8 --hibernate-after 0.3 --swap "$SWAP" --stats \
+    --no-progress --console null "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+most=0
+for _ in $(seq 1 150); do
+    n=$(pgrep -c -P "$pid")
+    [ "$n" -gt "$most" ] && most=$n
+    grep -q 'all 40 VMs booted' "$WORK/out" && break
+    sleep 0.1
+done
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+peak=$(stat_of resident_peak) ready=$(stat_of ready_vms)
+[ "$ready" = 40 ] && [ "${peak:-99}" -le 8 ] && [ "$most" -le 8 ] &&
+    grep -q '8 VMs in memory at most (bound: --max-resident)' "$WORK/out" &&
+    ok "--max-resident 8: all 40 web servers boot, never more than 8 processes at once" ||
+    fail "--max-resident 8: all 40 web servers boot, never more than 8 processes at once" \
+        "ready_vms=$ready resident_peak=$peak processes seen at most: $most"
+
+# --- without hibernation, creation waits for VMs to end
+boot -n 12 --max-resident 2 --stats --console null --net none "$GUESTS/hello.elf"
+expect "--max-resident 2: twelve VMs run two at a time, all to the end" 0 '12 VMs: 12 exited 0' \
+    'max_resident=2 resident_bound=--max-resident resident_peak=2'
+
 # --- a frame wakes a hibernated web server, which answers as itself
 "$DENALI" run -n 2 -m 4M --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
     -p "$BASE-$((BASE + 1)):80" "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &
