@@ -115,6 +115,14 @@ int ilwaco_net_pump(void)
     int work = 0;
     /* Looped-back packets produce replies (SYN, SYN-ACK, ACK...): run until the stack is quiet. */
     for (int round = 0; round < 64; round++) {
+        /*
+         * Ticks slept through first, before any frame: a connection the
+         * frames open now (a SYN) must not age by the ticks missed before
+         * it existed, or a VM asleep for over 20 s (SYN_RCVD's timeout)
+         * drops the half-open connection as it answers it, and the
+         * client's ACK meets a reset.
+         */
+        tcp_catch_up();
         int did = ilwaco_nic_poll() > 0;
         for (struct netif *n = netif_list; n; n = n->next) {
             if (n->loop_first) {
@@ -122,7 +130,6 @@ int ilwaco_net_pump(void)
                 did = 1;
             }
         }
-        tcp_catch_up();
         sys_check_timeouts();
         tcp_note_tick();
         ilwaco_tcp_trim_time_wait();
