@@ -204,6 +204,12 @@ static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
     return false;
 }
 
+static bool is_arp_request(const uint8_t *frame, size_t len, struct frame_view *view)
+{
+    return frame_view_parse(frame, len, view) == 0 && view->ethertype == ETHERTYPE_ARP &&
+           ntohs(view->arp.arp_op) == ARPOP_REQUEST;
+}
+
 /*
  * ARP suppression: a request for an address whose MAC the switch knows is
  * answered here, so 1,000 VMs are not woken to ignore it. Returns true if
@@ -212,8 +218,7 @@ static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
 static bool answer_arp(struct lan *lan, int64_t src, const uint8_t *frame, size_t len)
 {
     struct frame_view view;
-    if (frame_view_parse(frame, len, &view) != 0 || view.ethertype != ETHERTYPE_ARP ||
-        ntohs(view.arp.arp_op) != ARPOP_REQUEST)
+    if (!is_arp_request(frame, len, &view))
         return false;
     /* A gratuitous request announces a MAC the switch assigned itself: absorb it. */
     if (src >= 0 && view.arp_sender_ipv4 == view.arp_target_ipv4)
@@ -299,7 +304,18 @@ void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
     if (!atomic_load(&lan->gateway_mac) && !is_group(src_mac))
         atomic_store(&lan->gateway_mac, frame_mac_to_u64(src_mac));
     if (is_group(frame)) {
-        if (!answer_arp(lan, -1, frame, len))
+        struct frame_view view;
+        if (answer_arp(lan, -1, frame, len))
+            return;
+        /*
+         * A request for an address no VM has: no VM can answer it (each
+         * has the one address assigned to it), so it wakes none of them.
+         * Flooded, a host probing past the last VM would wake a whole
+         * hibernated tail.
+         */
+        if (is_arp_request(frame, len, &view))
+            atomic_fetch_add(&lan->counters.dropped_unknown, 1);
+        else
             flood(lan, -1, frame, len);
         return;
     }

@@ -41,7 +41,7 @@ struct lan_counters {
     _Atomic uint64_t arp_answered; /* ARP requests for VM addresses answered by the switch */
     _Atomic uint64_t dropped_spoofed;
     _Atomic uint64_t dropped_malformed;
-    _Atomic uint64_t dropped_unknown; /* unicast to nobody (no uplink, no such MAC) */
+    _Atomic uint64_t dropped_unknown; /* to nobody: no such MAC, or the uplink's ARP for no VM */
     _Atomic uint64_t dropped_garbage; /* VMs stopped for a garbage tx ring */
     _Atomic uint64_t lazy_acks;       /* pure TCP ACKs queued without waking a lazily idle VM */
     _Atomic uint64_t fragmented;      /* uplink IPv4 packets split to fit a VM's receive MTU */

@@ -252,6 +252,28 @@ static void test_arp_for_unknown_address_floods(void **state)
     assert_int_equal(rx_count(c, 1), 0);
 }
 
+/* From the uplink, no VM could answer it: it wakes none (a hibernated tail would all wake). */
+static void test_uplink_arp_for_no_vm_wakes_none(void **state)
+{
+    struct ctx *c = *state;
+    static const uint8_t host[6] = {0x52, 0x55, 0x0a, 0x4d, 0x00, 0x01};
+    c->lan.uplink = &c->uplink.base;
+    uint8_t f[60];
+    size_t len = make_arp_request(f, host, c->lan.gateway, lan_vm_ipv4(&c->lan, VMS));
+    lan_input_from_uplink(&c->lan, f, len);
+    for (unsigned i = 0; i < VMS; i++) {
+        assert_int_equal(rx_count(c, i), 0);
+        assert_int_equal(c->wakes[i], 0);
+    }
+    assert_int_equal(c->uplink.frames, 0);
+    assert_int_equal(atomic_load(&c->lan.counters.dropped_unknown), 1);
+    /* one for a VM is still answered by the switch */
+    len = make_arp_request(f, host, c->lan.gateway, lan_vm_ipv4(&c->lan, 2));
+    lan_input_from_uplink(&c->lan, f, len);
+    assert_int_equal(c->uplink.frames, 1);
+    assert_int_equal(rx_count(c, 2), 0);
+}
+
 static void test_gratuitous_arp_absorbed(void **state)
 {
     struct ctx *c = *state;
@@ -520,6 +542,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broadcast_floods_all_but_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arp_for_vm_answered_by_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arp_for_unknown_address_floods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uplink_arp_for_no_vm_wakes_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gratuitous_arp_absorbed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_unicast_goes_to_uplink_or_is_dropped, setup,
                                         teardown),
