@@ -668,24 +668,31 @@ static void *worker_main(void *arg)
         abort();
     }
     const uint32_t count = m->options->count;
+    bool created = false; /* on this worker's last turn */
     pthread_mutex_lock(&s->lock);
     for (;;) {
         uint64_t vnow = virtual_now(m);
         if (time_limit_passed(m, vnow) && !s->limit_enforced)
             enforce_time_limit(m, s);
         wake_due(s, vnow);
-        /* Creating comes first so that booting many VMs is not held back by running ones. */
-        bool blocked_on_room = false;
+        /*
+         * Creating comes first so that booting many VMs is not held back by running ones, but
+         * takes every other turn while others wait: VMs already made (to hibernate, woken by a
+         * frame) are not held back by booting either.
+         */
+        bool blocked_on_room = false, my_turn = !created || s->run_queue.length == 0;
+        created = false;
         /* --clone: the others wait for VM 0's snapshot (or its end without one). */
         bool blocked_on_template =
             m->options->clone && s->next_id == 1 && !m->snapshot && !m->template_ended;
-        if (s->next_id < count && !blocked_on_template) {
+        if (s->next_id < count && !blocked_on_template && my_turn) {
             if (reserve_live_slot(m)) {
                 uint32_t id = s->next_id++;
                 s->creating++;
                 pthread_mutex_unlock(&s->lock);
                 create_vm(w, id);
                 pthread_mutex_lock(&s->lock);
+                created = true;
             } else {
                 blocked_on_room = true;
             }

@@ -110,6 +110,23 @@ peak=$(stat_of resident_peak) ready=$(stat_of ready_vms)
     fail "--max-resident 8: all 40 web servers boot, never more than 8 processes at once" \
         "ready_vms=$ready resident_peak=$peak processes seen at most: $most"
 
+# --- while many boot, those made earlier hibernate meanwhile: creating takes every other turn of a
+# worker while VMs wait in the queue (it used to take them all, and no VM hibernated before the
+# last was made, so all 600 were processes at once)
+"$DENALI" run -n 600 -m 4M --hibernate-after 0.2 --swap "$SWAP" --stats --no-progress \
+    --console null --net none "$GUESTS/idle.elf" 600 600 >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+for _ in $(seq 1 300); do
+    grep -q 'all 600 VMs booted' "$WORK/out" && break
+    sleep 0.1
+done
+kill -INT "$pid"
+wait "$pid"
+peak=$(stat_of resident_peak) h=$(stat_of hibernations)
+[ "${peak:-600}" -lt 300 ] && [ "${h:-0}" -ge 300 ] &&
+    ok "booting 600, at most $peak are in memory at once: the earlier ones hibernate meanwhile" ||
+    fail "booting 600, the earlier ones hibernate meanwhile" "resident_peak=$peak hibernations=$h"
+
 # --- without hibernation, creation waits for VMs to end
 boot -n 12 --max-resident 2 --stats --console null --net none "$GUESTS/hello.elf"
 expect "--max-resident 2: twelve VMs run two at a time, all to the end" 0 '12 VMs: 12 exited 0' \
