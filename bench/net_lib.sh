@@ -16,6 +16,9 @@ WEB_STOP_S=${WEB_STOP_S:-20}
 
 NET_NAME=
 NET_WORK=
+# A command prefix for everything that talks to the fleet (the monitor, curl, zipf), e.g.
+# (ip netns exec NS) to keep a TAP fleet in a network namespace of its own; empty by default.
+NET_EXEC=()
 FLEET_PID=
 FLEET_OUT=
 NATIVE_PID=
@@ -67,10 +70,10 @@ ports_free() {
         "$(tr -s ' \n' ' ' <<<"$busy")"
 }
 
-# vm_ip I: VM I's LAN address, 10.77.0.16 + I counting on into the third octet.
+# vm_ip I: VM I's LAN address, 10.77.0.16 + I counting on into the third octet and beyond.
 vm_ip() {
-    local a=$((16 + $1))
-    echo "10.77.$((a >> 8)).$((a & 255))"
+    local a=$(((10 << 24 | 77 << 16) + 16 + $1))
+    echo "$((a >> 24)).$((a >> 16 & 255)).$((a >> 8 & 255)).$((a & 255))"
 }
 
 # tap_usable: succeeds when --net tap can work here: root, /dev/net/tun, and no interface already
@@ -109,7 +112,7 @@ fleet_start() {
     FLEET_OUT=$NET_WORK/$label.out
     echo "== $DENALI run $*" >&2
     FLEET_T0=$(now_us)
-    "$DENALI" run "$@" >"$FLEET_OUT" 2>&1 &
+    "${NET_EXEC[@]}" "$DENALI" run "$@" >"$FLEET_OUT" 2>&1 &
     FLEET_PID=$!
 }
 
@@ -211,7 +214,7 @@ wait_http() {
         next=("${pending[@]:200}")
         while read -r code url; do
             [[ $code == 200 ]] || next+=("${url##*#}")
-        done < <(curl -s --parallel --parallel-max 50 --connect-timeout 2 -m 3 \
+        done < <("${NET_EXEC[@]}" curl -s --parallel --parallel-max 50 --connect-timeout 2 -m 3 \
             -w '%{http_code} %{url}\n' "${urls[@]}" 2>/dev/null)
         if ((${#next[@]} == ${#pending[@]})); then
             sleep 0.3
@@ -250,8 +253,8 @@ zipf_run() {
     h0=$(host_busy_ticks) z0=$(child_ticks)
     w0=$(now_us)
     # shellcheck disable=SC2086 # ZIPF_EXTRA is a list of options
-    "$BENCH_BIN/zipf" "$@" -s "$WEB_ZIPF_S" --size "$WEB_SIZE" -c "$WEB_CONC" -d "$WEB_DURATION" \
-        --warmup "$WEB_WARMUP" ${ZIPF_EXTRA:-} >"$out" 2>&1
+    "${NET_EXEC[@]}" "$BENCH_BIN/zipf" "$@" -s "$WEB_ZIPF_S" --size "$WEB_SIZE" -c "$WEB_CONC" \
+        -d "$WEB_DURATION" --warmup "$WEB_WARMUP" ${ZIPF_EXTRA:-} >"$out" 2>&1
     c1=$(proc_tree_cpu_us "$pid")
     kill -0 "$pid" 2>/dev/null || net_fail "the server ended during $label"
     h1=$(host_busy_ticks) z1=$(child_ticks)

@@ -1,6 +1,7 @@
 /* Single-threaded HTTP/1.1 server on a poll loop: a VM's name page and generated /doc/SIZE
  * documents, optionally read out of a working set of its own memory (-w). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -811,15 +812,40 @@ static void accept_conns(struct server *s, uint64_t now)
     }
 }
 
-/* Closes connections idle past the timeout and lingering ones past their grace period. */
+/* When connection c is due to close: idle past the timeout, or lingering past its grace period. */
+static uint64_t conn_expiry_ns(const struct server *s, const struct conn *c)
+{
+    return c->last_active_ns + (c->state == CONN_LINGER ? LINGER_NS : s->idle_timeout_ns);
+}
+
+/* Closes the connections whose time is up. */
 static void expire_conns(struct server *s, uint64_t now)
 {
-    for (size_t i = s->conn_count; i-- > 0;) {
-        const struct conn *c = &s->conns[i];
-        uint64_t limit = c->state == CONN_LINGER ? LINGER_NS : s->idle_timeout_ns;
-        if (now - c->last_active_ns > limit)
+    for (size_t i = s->conn_count; i-- > 0;)
+        if (now >= conn_expiry_ns(s, &s->conns[i]))
             close_conn(s, i);
+}
+
+/*
+ * poll's timeout: until the first connection is due to close, or none (-1)
+ * when there is no connection. A server with nothing to do sets no timer,
+ * so an idle VM sleeps until a frame wakes it (and, hibernated, costs
+ * nothing until then).
+ */
+static int poll_timeout_ms(const struct server *s, uint64_t now)
+{
+    uint64_t first = UINT64_MAX;
+    for (size_t i = 0; i < s->conn_count; i++) {
+        uint64_t due = conn_expiry_ns(s, &s->conns[i]);
+        if (due < first)
+            first = due;
     }
+    if (first == UINT64_MAX)
+        return -1;
+    if (first <= now)
+        return 0;
+    uint64_t ms = (first - now + NS_PER_MS - 1) / NS_PER_MS;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 static short wanted_events(const struct conn *c)
@@ -836,7 +862,6 @@ static short wanted_events(const struct conn *c)
 
 static int run_server(struct server *s)
 {
-    uint64_t last_expiry = net_now_ns();
     for (;;) {
         struct pollfd *fds = s->pollfds;
         fds[0] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
@@ -844,7 +869,8 @@ static int run_server(struct server *s)
             fds[i + 1] =
                 (struct pollfd){.fd = s->conns[i].fd, .events = wanted_events(&s->conns[i])};
         size_t polled = s->conn_count;
-        if (poll(fds, (nfds_t)(polled + 1), 1000) < 0 && errno != EINTR) {
+        if (poll(fds, (nfds_t)(polled + 1), poll_timeout_ms(s, net_now_ns())) < 0 &&
+            errno != EINTR) {
             fprintf(stderr, "httpd: poll failed: %s\n", strerror(errno));
             return 1;
         }
@@ -855,10 +881,7 @@ static int run_server(struct server *s)
                 service_conn(s, i, fds[i + 1].revents, now);
         if (fds[0].revents & POLLIN)
             accept_conns(s, now);
-        if (now - last_expiry >= NS_PER_S) {
-            expire_conns(s, now);
-            last_expiry = now;
-        }
+        expire_conns(s, now);
     }
 }
 

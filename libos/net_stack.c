@@ -115,6 +115,14 @@ int ilwaco_net_pump(void)
     int work = 0;
     /* Looped-back packets produce replies (SYN, SYN-ACK, ACK...): run until the stack is quiet. */
     for (int round = 0; round < 64; round++) {
+        /*
+         * Ticks slept through first, before any frame: a connection the
+         * frames open now (a SYN) must not age by the ticks missed before
+         * it existed, or a VM asleep for over 20 s (SYN_RCVD's timeout)
+         * drops the half-open connection as it answers it, and the
+         * client's ACK meets a reset.
+         */
+        tcp_catch_up();
         int did = ilwaco_nic_poll() > 0;
         for (struct netif *n = netif_list; n; n = n->next) {
             if (n->loop_first) {
@@ -122,7 +130,6 @@ int ilwaco_net_pump(void)
                 did = 1;
             }
         }
-        tcp_catch_up();
         sys_check_timeouts();
         tcp_note_tick();
         ilwaco_tcp_trim_time_wait();
@@ -184,18 +191,15 @@ static uint64_t tcp_wake_at(uint64_t lwip_next)
  * When the VM must next run for lwIP: when TCP needs it (above). ARP
  * ageing and IP reassembly ticks (once a second each) only expire state on
  * this static LAN, where a MAC never changes and the switch answers ARP at
- * once, so they run late rather than waking an otherwise idle VM: at most
- * every LAZY_TIMERS_NS, or whenever the VM runs anyway.
+ * once, so they never wake an otherwise idle VM: they run whenever it runs
+ * anyway. A VM with nothing of its own due sleeps until a frame comes, so
+ * a long tail of idle (or hibernated) servers costs no wake-ups at all.
  */
-#define LAZY_TIMERS_NS (10 * 1000000000ull)
 static uint64_t next_wake_ns(void)
 {
     uint64_t timer = next_timer_ns();
-    uint64_t wake = ilwaco_time_ns() + LAZY_TIMERS_NS;
     uint64_t tcp = tcp_wake_at(timer);
-    if (tcp < wake)
-        wake = tcp;
-    return wake > timer ? wake : timer;
+    return tcp > timer ? tcp : timer;
 }
 
 /* Does any connection still have data lwIP has not sent (it waits for the peer's window)? */

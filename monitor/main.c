@@ -17,6 +17,7 @@
 #include "sched/snapshot_store.h"
 #include "sched/hibernate.h"
 #include "sched/pager.h"
+#include "sched/residency.h"
 #include <sys/stat.h>
 
 #define EXIT_VM_FAILED      1
@@ -163,7 +164,8 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             "balloon_requests=%lu balloon_vms=%u balloon_p50_us=%u balloon_p99_us=%u "
             "balloon_released_kb=%lu hibernations=%lu wakes=%lu hibernate_failures=%lu "
             "guest_ram_peak_kb=%lu pages_out=%lu pages_in=%lu zero_fills=%lu "
-            "swapped_peak_kb=%lu paging_failures=%lu page_out_failures=%lu\n",
+            "swapped_peak_kb=%lu paging_failures=%lu page_out_failures=%lu max_resident=%u "
+            "resident_bound=%s resident_peak=%u\n",
             m->platform->ops->name, count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
             (unsigned long)atomic_load(&m->exits), cpu_ms, vm_cpu_ms, wall_ns / 1e6, ru.ru_maxrss,
             vms.ru_maxrss, ready, ready_p50, ready_p99,
@@ -175,7 +177,8 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             (unsigned long)paging_stat(m, ZERO_FILLS),
             (unsigned long)(paging_stat(m, SWAPPED_PEAK) * 4),
             (unsigned long)paging_stat(m, PAGING_FAILURES),
-            (unsigned long)atomic_load(&m->page_out_failures));
+            (unsigned long)atomic_load(&m->page_out_failures), m->max_resident, m->resident_bound,
+            atomic_load(&m->resident_peak));
 }
 
 static int report(const struct monitor *m)
@@ -326,6 +329,14 @@ static int run_command(int argc, char **argv)
         m.platform->fds_per_vm += 2;
     }
     m.max_live = live_vm_limit(&options, m.platform->fds_per_vm);
+    struct host_limits host;
+    residency_read_host(&host);
+    m.max_resident = residency_limit(options.count, options.max_resident, m.platform->pids_per_vm,
+                                     &host, &m.resident_bound);
+    if (m.max_resident > m.max_live) {
+        m.max_resident = m.max_live;
+        m.resident_bound = "max_live"; /* descriptors or the RAM reservation */
+    }
     m.results = calloc(options.count, sizeof(*m.results));
     if (!m.results || ram_pool_init(&m.ram, options.mem_size, m.max_live + (cloning ? 1 : 0),
                                     m.platform->shared_ram) < 0) {

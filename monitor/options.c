@@ -46,6 +46,10 @@ const char options_run_usage[] =
     "      --swap FILE        where hibernated VMs' memory goes (created, private); with\n"
     "                         --mem-limit, the coldest pages of the least recently run VMs\n"
     "                         go there too (paging), and come back when touched\n"
+    "      --max-resident N   at most N VMs in memory at once (a hibernated VM is not);\n"
+    "                         more wait to be created until others hibernate or end\n"
+    "                         (default: as many as the host's pids allow, leaving an\n"
+    "                         eighth of kernel.pid_max to everything else)\n"
     "      --restore FILE     start every VM as a clone of the snapshot FILE (written by\n"
     "                         `denali snapshot`); the image and its arguments come from it\n"
     "      --progress, --no-progress\n"
@@ -61,8 +65,10 @@ const char options_run_usage[] =
     "                         it next runs; immediate: each frame wakes its receiver at\n"
     "                         once, preempting the sender (for comparison)\n"
     "\n"
-    "The LAN is 10.77.0.0/16: the gateway is 10.77.0.1, VM i is 10.77.0.(16+i)\n"
-    "counting on into the third octet, with MAC 02:de:00 followed by i in 24 bits.\n"
+    "The LAN is 10.77.0.0/16: the gateway is 10.77.0.1, VM i is 10.77.0.16 + i\n"
+    "counting on into the third octet and beyond, with MAC 02:de:00 followed by i in\n"
+    "24 bits; past 65,519 VMs the subnet widens (10.76.0.0/14, then /11), the\n"
+    "addresses stay.\n"
     "  -h, --help             show this help\n"
     "\n"
     "Signals: SIGINT or SIGTERM stops every VM; SIGUSR2 asks every VM for its free memory\n"
@@ -140,6 +146,7 @@ enum {
     OPT_MEM_LIMIT,
     OPT_HIBERNATE_AFTER,
     OPT_SWAP,
+    OPT_MAX_RESIDENT,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_NET,
@@ -160,6 +167,7 @@ static const struct option long_options[] = {
     {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
     {"hibernate-after", required_argument, NULL, OPT_HIBERNATE_AFTER},
     {"swap", required_argument, NULL, OPT_SWAP},
+    {"max-resident", required_argument, NULL, OPT_MAX_RESIDENT},
     {"output", required_argument, NULL, 'o'},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -298,6 +306,11 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
         }
         case OPT_SWAP:
             out->swap_path = optarg;
+            break;
+        case OPT_MAX_RESIDENT:
+            if (parse_unsigned(optarg, 1, OPTIONS_MAX_COUNT, &out->max_resident) < 0)
+                return fail(err, errlen, "--max-resident: expected a number from 1 to %u, got '%s'",
+                            OPTIONS_MAX_COUNT, optarg);
             break;
         case OPT_MEM_LIMIT:
             if (options_parse_size(optarg, &out->mem_limit) < 0 || out->mem_limit < (1u << 20))

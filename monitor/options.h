@@ -20,7 +20,8 @@ struct run_options {
     char **guest_argv;
     unsigned count;
     uint64_t mem_size;
-    unsigned workers; /* 0: one per online CPU */
+    unsigned workers;      /* 0: one per online CPU */
+    unsigned max_resident; /* --max-resident: VMs in memory at once (0: what the host allows) */
     enum console_mode console;
     const char *console_dir;
     unsigned quantum_ms;

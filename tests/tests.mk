@@ -15,6 +15,7 @@ TEST_LAYERS_test_console        := util
 TEST_LAYERS_test_elf_image      := image util
 TEST_LAYERS_test_guest_layout   := image util
 TEST_LAYERS_test_sched_queue    := sched util
+TEST_LAYERS_test_residency      := sched util
 TEST_LAYERS_test_exit_handler   := sched platform image util
 TEST_LAYERS_test_frame_view     := net image util
 TEST_LAYERS_test_guest_sockets  := net image util

@@ -21,22 +21,37 @@
 #define VM_ID_BITS    24u
 #define VM_ID_MASK    ((1u << VM_ID_BITS) - 1u)
 
-int lan_init(struct lan *lan, uint32_t network, unsigned prefix, unsigned vm_count,
-             bool batch_events, char *err, size_t errlen)
+int lan_prefix_for(uint32_t base, unsigned want, uint64_t vm_count)
+{
+    uint64_t last = (uint64_t)base + LAN_FIRST_VM_HOST + (vm_count ? vm_count - 1 : 0);
+    for (unsigned prefix = want; prefix >= LAN_PREFIX_MIN && prefix <= 32; prefix--) {
+        uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
+        uint64_t broadcast = (uint64_t)(base & mask) | (uint64_t)~mask;
+        if (last < broadcast)
+            return (int)prefix;
+    }
+    return -1;
+}
+
+int lan_init(struct lan *lan, uint32_t base, unsigned prefix, unsigned vm_count, bool batch_events,
+             char *err, size_t errlen)
 {
     memset(lan, 0, sizeof(*lan));
-    if (prefix < 8 || prefix > 30) {
-        snprintf(err, errlen, "LAN prefix /%u: must be between /8 and /30", prefix);
+    if (prefix < LAN_PREFIX_MIN || prefix > 30) {
+        snprintf(err, errlen, "LAN prefix /%u: must be between /%u and /30", prefix,
+                 LAN_PREFIX_MIN);
         return -1;
     }
-    lan->netmask = ~0u << (32 - prefix);
-    lan->network = network & lan->netmask;
-    lan->gateway = lan->network | LAN_GATEWAY_HOST;
-    uint64_t hosts = (uint64_t)~lan->netmask; /* the last one is the broadcast address */
-    if ((uint64_t)vm_count + LAN_FIRST_VM_HOST > hosts || vm_count >= (1u << VM_ID_BITS)) {
-        snprintf(err, errlen, "%u VMs do not fit the LAN's /%u subnet", vm_count, prefix);
+    int fits = vm_count < (1u << VM_ID_BITS) ? lan_prefix_for(base, prefix, vm_count) : -1;
+    if (fits < 0) {
+        snprintf(err, errlen, "%u VMs do not fit the LAN: not even a /%u subnet holds them",
+                 vm_count, LAN_PREFIX_MIN);
         return -1;
     }
+    lan->base = base;
+    lan->netmask = ~0u << (32 - (unsigned)fits);
+    lan->network = base & lan->netmask;
+    lan->gateway = base + LAN_GATEWAY_HOST;
     lan->vm_count = vm_count;
     lan->batch_events = batch_events;
     lan->ports = calloc(vm_count ? vm_count : 1, sizeof(*lan->ports));
@@ -68,7 +83,7 @@ void lan_vm_mac(uint32_t vm_id, uint8_t mac[6])
 
 uint32_t lan_vm_ipv4(const struct lan *lan, uint32_t vm_id)
 {
-    return lan->network + LAN_FIRST_VM_HOST + vm_id;
+    return lan->base + LAN_FIRST_VM_HOST + vm_id;
 }
 
 /* Any VM's MAC, of this LAN or not. */
@@ -87,7 +102,7 @@ int64_t lan_vm_of_mac(const struct lan *lan, const uint8_t mac[6])
 
 static int64_t vm_of_ipv4(const struct lan *lan, uint32_t ip)
 {
-    uint32_t first = lan->network + LAN_FIRST_VM_HOST;
+    uint32_t first = lan->base + LAN_FIRST_VM_HOST;
     if (ip < first || ip - first >= lan->vm_count)
         return -1;
     return (int64_t)(ip - first);
@@ -189,6 +204,12 @@ static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
     return false;
 }
 
+static bool is_arp_request(const uint8_t *frame, size_t len, struct frame_view *view)
+{
+    return frame_view_parse(frame, len, view) == 0 && view->ethertype == ETHERTYPE_ARP &&
+           ntohs(view->arp.arp_op) == ARPOP_REQUEST;
+}
+
 /*
  * ARP suppression: a request for an address whose MAC the switch knows is
  * answered here, so 1,000 VMs are not woken to ignore it. Returns true if
@@ -197,8 +218,7 @@ static bool known_mac_of(struct lan *lan, uint32_t ip, uint8_t *mac)
 static bool answer_arp(struct lan *lan, int64_t src, const uint8_t *frame, size_t len)
 {
     struct frame_view view;
-    if (frame_view_parse(frame, len, &view) != 0 || view.ethertype != ETHERTYPE_ARP ||
-        ntohs(view.arp.arp_op) != ARPOP_REQUEST)
+    if (!is_arp_request(frame, len, &view))
         return false;
     /* A gratuitous request announces a MAC the switch assigned itself: absorb it. */
     if (src >= 0 && view.arp_sender_ipv4 == view.arp_target_ipv4)
@@ -284,7 +304,18 @@ void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
     if (!atomic_load(&lan->gateway_mac) && !is_group(src_mac))
         atomic_store(&lan->gateway_mac, frame_mac_to_u64(src_mac));
     if (is_group(frame)) {
-        if (!answer_arp(lan, -1, frame, len))
+        struct frame_view view;
+        if (answer_arp(lan, -1, frame, len))
+            return;
+        /*
+         * A request for an address no VM has: no VM can answer it (each
+         * has the one address assigned to it), so it wakes none of them.
+         * Flooded, a host probing past the last VM would wake a whole
+         * hibernated tail.
+         */
+        if (is_arp_request(frame, len, &view))
+            atomic_fetch_add(&lan->counters.dropped_unknown, 1);
+        else
             flood(lan, -1, frame, len);
         return;
     }

@@ -11,9 +11,13 @@
 
 #include "net/net_port.h"
 
-/* The default LAN: 10.77.0.0/16, gateway .1, VM i at .16 + i. */
+/*
+ * The default LAN: addresses count from 10.77.0.0, the gateway is .1 and VM i is .16 + i (on
+ * into the third octet and beyond); the subnet is 10.77.0.0/16 unless more VMs need a wider one.
+ */
 #define LAN_DEFAULT_NETWORK 0x0a4d0000u
 #define LAN_DEFAULT_PREFIX  16u
+#define LAN_PREFIX_MIN      8u
 #define LAN_GATEWAY_HOST    1u
 #define LAN_FIRST_VM_HOST   16u
 
@@ -37,14 +41,15 @@ struct lan_counters {
     _Atomic uint64_t arp_answered; /* ARP requests for VM addresses answered by the switch */
     _Atomic uint64_t dropped_spoofed;
     _Atomic uint64_t dropped_malformed;
-    _Atomic uint64_t dropped_unknown; /* unicast to nobody (no uplink, no such MAC) */
+    _Atomic uint64_t dropped_unknown; /* to nobody: no such MAC, or the uplink's ARP for no VM */
     _Atomic uint64_t dropped_garbage; /* VMs stopped for a garbage tx ring */
     _Atomic uint64_t lazy_acks;       /* pure TCP ACKs queued without waking a lazily idle VM */
     _Atomic uint64_t fragmented;      /* uplink IPv4 packets split to fit a VM's receive MTU */
 };
 
 struct lan {
-    uint32_t network; /* host byte order */
+    uint32_t base;    /* what the addresses count from: gateway base + 1, VM i base + 16 + i */
+    uint32_t network; /* base's subnet (host byte order, as all three) */
     uint32_t netmask;
     uint32_t gateway;
     unsigned vm_count;
@@ -60,9 +65,20 @@ struct lan {
     void *wake_ctx;
 };
 
-/* Sets up a LAN for vm_count VMs; returns -1 (err filled) if they do not fit the subnet. */
-int lan_init(struct lan *lan, uint32_t network, unsigned prefix, unsigned vm_count,
-             bool batch_events, char *err, size_t errlen);
+/*
+ * The longest prefix from want down to LAN_PREFIX_MIN whose subnet around base holds the gateway
+ * (base + 1) and vm_count VMs (base + 16 on) below its broadcast address; -1 when none does.
+ * A VM's address never depends on how many there are: only the mask widens.
+ */
+int lan_prefix_for(uint32_t base, unsigned want, uint64_t vm_count);
+
+/*
+ * Sets up a LAN for vm_count VMs whose addresses count from base, in a /prefix subnet or, when
+ * they need one, the narrowest wider one (lan_prefix_for); returns -1 (err filled) if they do
+ * not fit even a /8.
+ */
+int lan_init(struct lan *lan, uint32_t base, unsigned prefix, unsigned vm_count, bool batch_events,
+             char *err, size_t errlen);
 void lan_destroy(struct lan *lan);
 
 /* Addresses the monitor assigns: VM i's MAC and IPv4 (host byte order). */

@@ -718,8 +718,8 @@ static Slirp *create_slirp(struct slirp_instance *inst)
         .vnetmask = lan_addr(lan->netmask),
         .vhost = lan_addr(lan->gateway),
         .in6_enabled = false,
-        .vdhcp_start = lan_addr(lan->network + DHCP_START_HOST),
-        .vnameserver = lan_addr(lan->network + NAMESERVER_HOST),
+        .vdhcp_start = lan_addr(lan->base + DHCP_START_HOST),
+        .vnameserver = lan_addr(lan->base + NAMESERVER_HOST),
         .disable_dhcp = true,
         /*
          * The VMs' send MTU: slirp advertises the matching MSS, so a VM

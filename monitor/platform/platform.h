@@ -111,6 +111,8 @@ struct platform {
     unsigned fds_per_vm;
     /* Set by the monitor before any vCPU exists: VMs will be paged (see pager_start). */
     bool paging;
+    /* Host pids each VM in memory holds (bounds how many can be in memory at once). */
+    unsigned pids_per_vm;
     char why[192]; /* why this platform was chosen, for --stats and errors */
     struct ram_pool *ram;
     /*

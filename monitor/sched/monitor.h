@@ -40,7 +40,17 @@ struct monitor {
     struct vm_result *results;
     unsigned worker_count;
     unsigned max_live;
-    uint64_t epoch_ns; /* virtual time zero */
+    /*
+     * VMs in memory, each with its vCPU (a process on the process platform);
+     * a hibernated VM is live but not in memory. Creating one waits for room
+     * under max_resident (sched/residency.h); waking one never does.
+     */
+    unsigned max_resident;
+    const char *resident_bound; /* what set max_resident, for messages and --stats */
+    _Atomic unsigned resident;
+    _Atomic unsigned resident_peak;
+    _Atomic bool resident_waited; /* creation has waited for room (said once) */
+    uint64_t epoch_ns;            /* virtual time zero */
     uint64_t quantum_ns;
     /* Virtual time at which running VMs are stopped; 0: none. A signal moves it to now. */
     _Atomic uint64_t time_limit_ns;

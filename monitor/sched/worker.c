@@ -4,6 +4,7 @@
 #include "sched/snapshot_store.h"
 #include "sched/hibernate.h"
 #include "sched/pager.h"
+#include "sched/residency.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -155,6 +156,8 @@ static void record(struct monitor *m, uint32_t id, enum vm_outcome outcome, int 
 static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, int status,
                    const char *reason)
 {
+    if (!vm->hibernated)
+        residency_leave(m);
     if (!vm->booted)
         note_booted(m, vm);
     console_flush(vm->console, vm->id, &vm->console_line);
@@ -258,6 +261,7 @@ static void create_vm(struct worker *w, uint32_t id)
     atomic_fetch_add(&m->booted, 1);
     record(m, id, OUTCOME_STOPPED, 0, err);
     atomic_fetch_sub(&m->live, 1);
+    residency_leave(m);
     pthread_mutex_lock(&s->lock);
     s->creating--;
     pthread_cond_broadcast(&s->wake);
@@ -419,6 +423,7 @@ static bool hibernate(struct worker *w, struct vm *vm)
         pager_detach(m->pager, vm);
     vm->page_out_asked = 0;
     vm->resident_guess = 0;
+    residency_leave(m);
     /*
      * Its own timers wake it late: a server's poll timeout or a TCP timer
      * of a connection long idle would otherwise bring each hibernated VM
@@ -437,6 +442,7 @@ static bool wake(struct worker *w, struct vm *vm)
 {
     struct monitor *m = w->m;
     char err[200];
+    residency_enter(m);
     if (vm_wake(vm, m->platform, &m->ram, &m->image, m->swap_fd, err, sizeof(err)) < 0) {
         char reason[240];
         snprintf(reason, sizeof(reason), "could not wake from hibernation: %s", err);
@@ -670,10 +676,13 @@ static void enforce_time_limit(struct monitor *m, struct scheduler *s)
 
 static bool reserve_live_slot(struct monitor *m)
 {
+    if (!residency_reserve(m)) /* room in memory: hibernated VMs take none */
+        return false;
     unsigned live = atomic_load(&m->live);
     while (live < m->max_live)
         if (atomic_compare_exchange_weak(&m->live, &live, live + 1))
             return true;
+    residency_leave(m);
     return false;
 }
 
@@ -716,24 +725,31 @@ static void *worker_main(void *arg)
         abort();
     }
     const uint32_t count = m->options->count;
+    bool created = false; /* on this worker's last turn */
     pthread_mutex_lock(&s->lock);
     for (;;) {
         uint64_t vnow = virtual_now(m);
         if (time_limit_passed(m, vnow) && !s->limit_enforced)
             enforce_time_limit(m, s);
         wake_due(s, vnow);
-        /* Creating comes first so that booting many VMs is not held back by running ones. */
-        bool blocked_on_room = false;
+        /*
+         * Creating comes first so that booting many VMs is not held back by running ones, but
+         * takes every other turn while others wait: VMs already made (to hibernate, woken by a
+         * frame) are not held back by booting either.
+         */
+        bool blocked_on_room = false, my_turn = !created || s->run_queue.length == 0;
+        created = false;
         /* --clone: the others wait for VM 0's snapshot (or its end without one). */
         bool blocked_on_template =
             m->options->clone && s->next_id == 1 && !m->snapshot && !m->template_ended;
-        if (s->next_id < count && !blocked_on_template) {
+        if (s->next_id < count && !blocked_on_template && my_turn) {
             if (reserve_live_slot(m)) {
                 uint32_t id = s->next_id++;
                 s->creating++;
                 pthread_mutex_unlock(&s->lock);
                 create_vm(w, id);
                 pthread_mutex_lock(&s->lock);
+                created = true;
             } else {
                 blocked_on_room = true;
             }

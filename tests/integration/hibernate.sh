@@ -70,6 +70,72 @@ expect "--hibernate-after with clones is a usage error" 2 'cannot be hibernated 
 boot --hibernate-after 1 --swap /nonexistent-dir/swap "$PATTERN"
 expect "an unwritable --swap is refused before any VM starts" 2 '--swap /nonexistent-dir/swap: '
 
+# --- idle web servers, hibernated, stay asleep: nothing of their own (httpd's poll, lwIP's ARP
+# and reassembly ticks) wakes them, so a long tail of them costs nothing (their deadlines would
+# come every 3 s here: ten times --hibernate-after); and after 22 s asleep, past TCP's 20 s for a
+# half-open connection, each still answers its first request (the ticks it slept through must
+# not age the connection the request opens)
+"$DENALI" run -n 3 -m 4M --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
+    -p "$BASE-$((BASE + 2)):80" "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+sleep 22
+answers=$(for i in 0 1 2; do
+    curl -s -m 10 "http://127.0.0.1:$((BASE + i))/"
+done | grep -c '<h1>Denali VM [0-2] of 3')
+kill -INT "$pid"
+wait "$pid"
+h=$(stat_of hibernations) wk=$(stat_of wakes)
+[ "${h:-0}" -ge 3 ] && [ "${wk:-99}" -le 6 ] &&
+    ok "idle httpd VMs, hibernated, are not woken by timers of their own ($h, $wk)" ||
+    fail "idle httpd VMs, hibernated, are not woken by timers of their own" \
+        "hibernations=$h wakes=$wk (the requests and the connections' ends: 3 to 6)"
+[ "$answers" = 3 ] && ok "after 22 s asleep every httpd answers its first request" ||
+    fail "after 22 s asleep every httpd answers its first request" "$answers of 3 answered"
+
+# --- --max-resident: 40 web servers, at most 8 in memory at once; the others are created as
+# earlier ones hibernate, and every one boots to its ready call
+"$DENALI" run -n 40 -m 4M --max-resident 8 --hibernate-after 0.3 --swap "$SWAP" --stats \
+    --no-progress --console null "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+most=0
+for _ in $(seq 1 150); do
+    n=$(pgrep -c -P "$pid")
+    [ "$n" -gt "$most" ] && most=$n
+    grep -q 'all 40 VMs booted' "$WORK/out" && break
+    sleep 0.1
+done
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+peak=$(stat_of resident_peak) ready=$(stat_of ready_vms)
+[ "$ready" = 40 ] && [ "${peak:-99}" -le 8 ] && [ "$most" -le 8 ] &&
+    grep -q '8 VMs in memory at most (bound: --max-resident)' "$WORK/out" &&
+    ok "--max-resident 8: all 40 web servers boot, never more than 8 processes at once" ||
+    fail "--max-resident 8: all 40 web servers boot, never more than 8 processes at once" \
+        "ready_vms=$ready resident_peak=$peak processes seen at most: $most"
+
+# --- while many boot, those made earlier hibernate meanwhile: creating takes every other turn of a
+# worker while VMs wait in the queue (it used to take them all, and no VM hibernated before the
+# last was made, so all 600 were processes at once)
+"$DENALI" run -n 600 -m 4M --hibernate-after 0.2 --swap "$SWAP" --stats --no-progress \
+    --console null --net none "$GUESTS/idle.elf" 600 600 >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+for _ in $(seq 1 300); do
+    grep -q 'all 600 VMs booted' "$WORK/out" && break
+    sleep 0.1
+done
+kill -INT "$pid"
+wait "$pid"
+peak=$(stat_of resident_peak) h=$(stat_of hibernations)
+[ "${peak:-600}" -lt 300 ] && [ "${h:-0}" -ge 300 ] &&
+    ok "booting 600, at most $peak are in memory at once: the earlier ones hibernate meanwhile" ||
+    fail "booting 600, the earlier ones hibernate meanwhile" "resident_peak=$peak hibernations=$h"
+
+# --- without hibernation, creation waits for VMs to end
+boot -n 12 --max-resident 2 --stats --console null --net none "$GUESTS/hello.elf"
+expect "--max-resident 2: twelve VMs run two at a time, all to the end" 0 '12 VMs: 12 exited 0' \
+    'max_resident=2 resident_bound=--max-resident resident_peak=2'
+
 # --- a frame wakes a hibernated web server, which answers as itself
 "$DENALI" run -n 2 -m 4M --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
     -p "$BASE-$((BASE + 1)):80" "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &

@@ -137,10 +137,57 @@ static void test_init_refuses_too_many_vms(void **state)
     (void)state;
     struct lan lan;
     char err[128] = "";
-    assert_int_equal(lan_init(&lan, LAN_DEFAULT_NETWORK, 16, 65536, true, err, sizeof(err)), -1);
+    /* VM ids are 24 bits of the MAC. */
+    assert_int_equal(lan_init(&lan, LAN_DEFAULT_NETWORK, 16, 1u << 24, true, err, sizeof(err)), -1);
+    assert_contains(err, "do not fit");
+    /* Counting from 10.255.255.0, 1,000 VMs would leave 10.0.0.0/8. */
+    assert_int_equal(lan_init(&lan, 0x0affff00u, 24, 1000, true, err, sizeof(err)), -1);
     assert_contains(err, "do not fit");
     assert_int_equal(lan_init(&lan, LAN_DEFAULT_NETWORK, 31, 1, true, err, sizeof(err)), -1);
     assert_contains(err, "prefix");
+}
+
+/* The subnet widens only when the VMs need it, and a VM's address never moves. */
+static void test_prefix_widens_only_when_it_must(void **state)
+{
+    (void)state;
+    const uint32_t base = LAN_DEFAULT_NETWORK; /* 10.77.0.0 */
+    assert_int_equal(lan_prefix_for(base, 16, 0), 16);
+    assert_int_equal(lan_prefix_for(base, 16, 1), 16);
+    /* 10.77.0.16 + 65,518 = 10.77.255.254, the last address below the /16's broadcast. */
+    assert_int_equal(lan_prefix_for(base, 16, 65519), 16);
+    /* One more would be the broadcast; a /15 (10.76.0.0/15) ends there too, so /14. */
+    assert_int_equal(lan_prefix_for(base, 16, 65520), 14);
+    /* 10.76.0.0/14 ends at 10.79.255.255: 3 x 65,536 - 17 VMs fit; /13 and /12 end there too. */
+    assert_int_equal(lan_prefix_for(base, 16, 3 * 65536 - 17), 14);
+    assert_int_equal(lan_prefix_for(base, 16, 3 * 65536 - 16), 11);
+    assert_int_equal(lan_prefix_for(base, 16, 1000000), 11);
+    /* A narrower wish is widened one bit at a time. */
+    assert_int_equal(lan_prefix_for(base, 24, 239), 24);
+    assert_int_equal(lan_prefix_for(base, 24, 240), 23);
+    /* Nothing fits past /8, and nothing wraps past 255.255.255.255. */
+    assert_int_equal(lan_prefix_for(0x0affff00u, 24, 1000), -1);
+    assert_int_equal(lan_prefix_for(0xffffff00u, 24, 300), -1);
+    assert_int_equal(lan_prefix_for(base, 7, 1), -1);
+}
+
+static void test_wide_lan_keeps_addresses(void **state)
+{
+    (void)state;
+    struct lan lan;
+    char err[128] = "";
+    assert_int_equal(lan_init(&lan, LAN_DEFAULT_NETWORK, 16, 70000, true, err, sizeof(err)), 0);
+    assert_int_equal(lan.netmask, 0xfffc0000u); /* /14 */
+    assert_int_equal(lan.network, 0x0a4c0000u); /* 10.76.0.0 */
+    assert_int_equal(lan.gateway, 0x0a4d0001u); /* 10.77.0.1, as in a /16 */
+    assert_int_equal(lan_vm_ipv4(&lan, 0), 0x0a4d0010u);
+    assert_int_equal(lan_vm_ipv4(&lan, 65519), 0x0a4dffffu); /* a host address in a /14 */
+    assert_int_equal(lan_vm_ipv4(&lan, 69999), 0x0a4e117fu); /* 10.78.17.127 */
+    assert_int_equal(lan.ports[69999].ipv4, 0x0a4e117fu);
+    uint8_t mac[6];
+    lan_vm_mac(69999, mac);
+    assert_int_equal(lan_vm_of_mac(&lan, mac), 69999);
+    lan_destroy(&lan);
 }
 
 static void test_unicast_reaches_only_its_vm(void **state)
@@ -203,6 +250,28 @@ static void test_arp_for_unknown_address_floods(void **state)
     assert_int_equal(rx_count(c, 0), 1);
     assert_int_equal(rx_count(c, 2), 1);
     assert_int_equal(rx_count(c, 1), 0);
+}
+
+/* From the uplink, no VM could answer it: it wakes none (a hibernated tail would all wake). */
+static void test_uplink_arp_for_no_vm_wakes_none(void **state)
+{
+    struct ctx *c = *state;
+    static const uint8_t host[6] = {0x52, 0x55, 0x0a, 0x4d, 0x00, 0x01};
+    c->lan.uplink = &c->uplink.base;
+    uint8_t f[60];
+    size_t len = make_arp_request(f, host, c->lan.gateway, lan_vm_ipv4(&c->lan, VMS));
+    lan_input_from_uplink(&c->lan, f, len);
+    for (unsigned i = 0; i < VMS; i++) {
+        assert_int_equal(rx_count(c, i), 0);
+        assert_int_equal(c->wakes[i], 0);
+    }
+    assert_int_equal(c->uplink.frames, 0);
+    assert_int_equal(atomic_load(&c->lan.counters.dropped_unknown), 1);
+    /* one for a VM is still answered by the switch */
+    len = make_arp_request(f, host, c->lan.gateway, lan_vm_ipv4(&c->lan, 2));
+    lan_input_from_uplink(&c->lan, f, len);
+    assert_int_equal(c->uplink.frames, 1);
+    assert_int_equal(rx_count(c, 2), 0);
 }
 
 static void test_gratuitous_arp_absorbed(void **state)
@@ -467,10 +536,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_addresses, setup, teardown),
         cmocka_unit_test(test_init_refuses_too_many_vms),
+        cmocka_unit_test(test_prefix_widens_only_when_it_must),
+        cmocka_unit_test(test_wide_lan_keeps_addresses),
         cmocka_unit_test_setup_teardown(test_unicast_reaches_only_its_vm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broadcast_floods_all_but_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arp_for_vm_answered_by_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arp_for_unknown_address_floods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uplink_arp_for_no_vm_wakes_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gratuitous_arp_absorbed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_unicast_goes_to_uplink_or_is_dropped, setup,
                                         teardown),

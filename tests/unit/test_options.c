@@ -271,6 +271,21 @@ static void test_bad_workers(void **state)
     EXPECT_ERROR("--workers", "-j", "-1", "img");
 }
 
+static void test_max_resident(void **state)
+{
+    (void)state;
+    struct run_options o;
+    assert_int_equal(PARSE(&o, "img"), OPTIONS_OK);
+    assert_int_equal(o.max_resident, 0); /* what the host allows */
+    assert_int_equal(PARSE(&o, "-n", "50000", "--max-resident", "12000", "img"), OPTIONS_OK);
+    assert_int_equal(o.max_resident, 12000);
+    assert_int_equal(PARSE(&o, "--max-resident=1", "img"), OPTIONS_OK);
+    assert_int_equal(o.max_resident, 1);
+    EXPECT_ERROR("--max-resident", "--max-resident", "0", "img");
+    EXPECT_ERROR("--max-resident", "--max-resident", "1000001", "img");
+    EXPECT_ERROR("'lots'", "--max-resident", "lots", "img");
+}
+
 static void test_bad_console(void **state)
 {
     (void)state;
@@ -533,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_net_defaults),
         cmocka_unit_test(test_net_modes),
         cmocka_unit_test(test_publish_rules),
+        cmocka_unit_test(test_max_resident),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

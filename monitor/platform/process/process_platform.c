@@ -956,5 +956,6 @@ struct platform *process_platform_open(char *err, size_t errlen)
     pp->base.kind = PLATFORM_PROCESS;
     pp->base.shared_ram = true;
     pp->base.fds_per_vm = 0;
+    pp->base.pids_per_vm = 1;
     return &pp->base;
 }
