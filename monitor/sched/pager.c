@@ -23,6 +23,7 @@
 #define RUN_PAGES_MAX      64u /* pages copied to the swap file in one call */
 #define FAULT_BATCH        16u
 #define FAULT_AROUND_PAGES 32u
+#define ZERO_AHEAD_PAGES   256u
 #define WINDOWS_EXTRA      1u /* the vregs page, besides the device's windows */
 
 static uint64_t page_hash(const void *bytes, uint64_t gpa)
@@ -133,10 +134,27 @@ static void serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
         else if (errno == EEXIST)
             note_back(pg, vm, gpa);
     } else {
-        struct uffdio_zeropage zero = {.range = {.start = addr, .len = PAGE}};
+        /*
+         * A first touch: zero pages, and when the guest walks fresh memory
+         * (filling a buffer) the holes that follow, in the same window.
+         */
+        vp->read_ahead = gpa == vp->next_fault_gpa ? 2 * vp->read_ahead : 1;
+        if (vp->read_ahead > ZERO_AHEAD_PAGES)
+            vp->read_ahead = ZERO_AHEAD_PAGES;
+        uint64_t n = 1;
+        while (n < vp->read_ahead && first + n < vp->pages && !vp->swapped[first + n])
+            n++;
+        struct uffdio_zeropage zero = {.range = {.start = addr, .len = n * PAGE}};
         rc = ioctl(vp->uffd, UFFDIO_ZEROPAGE, &zero);
+        if (rc < 0 && errno == EEXIST && n > 1) {
+            /* Some page in the window is there already: just the one that faulted. */
+            n = 1;
+            zero = (struct uffdio_zeropage){.range = {.start = addr, .len = PAGE}};
+            rc = ioctl(vp->uffd, UFFDIO_ZEROPAGE, &zero);
+        }
+        vp->next_fault_gpa = gpa + n * PAGE;
         if (rc == 0)
-            atomic_fetch_add(&pg->zero_fills, 1);
+            atomic_fetch_add(&pg->zero_fills, n);
     }
     /* Already there (the monitor brought it back meanwhile): the faulting thread just retries. */
     if (rc < 0 && errno == EEXIST) {
