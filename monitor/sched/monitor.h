@@ -83,6 +83,7 @@ struct monitor {
     /* --mem-limit with --swap: the pager (NULL without paging), and page-outs that failed. */
     struct pager *pager;
     _Atomic uint64_t page_out_failures;
+    _Atomic bool creation_held; /* paging is behind the limit: new VMs wait */
 };
 
 #endif

@@ -31,6 +31,8 @@
 #define WATCH_TICKS_PAGING 5u
 /* A VM's reference bits are read (and cleared) at most this often, but when pages in use go. */
 #define PAGING_SCAN_GAP_NS (250ull * 1000000ull)
+/* Creating waits for paging at most this long without a page going out. */
+#define CREATION_HOLD_MAX_NS (1000ull * 1000000ull)
 /* Ticks in a row past the limit before paging takes pages in use as well. */
 #define PAGING_PATIENCE_TICKS 5u
 /* Paging aims this far under the limit, so that it is not back at it a tick later. */
@@ -743,7 +745,9 @@ static void *worker_main(void *arg)
         bool blocked_on_template =
             m->options->clone && s->next_id == 1 && !m->snapshot && !m->template_ended;
         if (s->next_id < count && !blocked_on_template && my_turn) {
-            if (reserve_live_slot(m)) {
+            if (atomic_load(&m->creation_held)) {
+                blocked_on_room = true; /* paging catches up with the limit first */
+            } else if (reserve_live_slot(m)) {
                 uint32_t id = s->next_id++;
                 s->creating++;
                 pthread_mutex_unlock(&s->lock);
@@ -983,6 +987,27 @@ static unsigned page_coldest(struct monitor *m, uint64_t held, uint64_t limit, b
 }
 
 /*
+ * With paging: new VMs wait while guest RAM is past the limit by half of it
+ * and paging is still taking pages out (a second without a page out lets
+ * them go, so a limit paging cannot reach never stops the fleet). Without
+ * it, VMs filling their memory as they boot outran the pager: 1,507 VMs
+ * filling 32 MiB under a 4 GiB limit held 15 GiB.
+ */
+static void hold_creation(struct monitor *m, uint64_t held, uint64_t limit)
+{
+    static uint64_t last_pages_out, last_progress_ns;
+    if (!m->pager)
+        return;
+    uint64_t now = monitor_now_ns(), out = atomic_load(&m->pager->pages_out);
+    if (out != last_pages_out || !last_progress_ns) {
+        last_pages_out = out;
+        last_progress_ns = now;
+    }
+    bool paging_works = now - last_progress_ns < CREATION_HOLD_MAX_NS;
+    atomic_store(&m->creation_held, held > limit + limit / 2 && paging_works);
+}
+
+/*
  * --mem-limit, on the watcher's tick: guest memory above the limit first
  * asks every VM for its free pages back (ballooning), then, with --swap,
  * pages out the coldest pages of the least recently run VMs (or, on a
@@ -1007,6 +1032,7 @@ static void govern_memory(struct monitor *m)
      * with all of its memory), or the limit would not hold.
      */
     static unsigned over_ticks;
+    hold_creation(m, held, limit);
     if (held <= limit) {
         over_ticks = 0;
         return;
