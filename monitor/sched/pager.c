@@ -387,8 +387,9 @@ long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_us
     const struct platform_ops *ops = pg->platform->ops;
     uint64_t size = vm->mem.layout->mem_size, pages = size / PAGE;
     pthread_mutex_lock(&pg->lock);
-    /* A VM paged for the first time has no reference bits yet: its oldest pages go by address. */
-    if (!vm->pager && start(pg, vm, err, errlen) < 0) {
+    /* A VM paged for the first time has no reference bits yet: its pages go by address. */
+    bool first_visit = !vm->pager;
+    if (first_visit && start(pg, vm, err, errlen) < 0) {
         pthread_mutex_unlock(&pg->lock);
         return -1;
     }
@@ -414,7 +415,7 @@ long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_us
     s->want = want < s->resident ? want : s->resident;
     s->threshold = pager_age_threshold(s->count_by_age, s->want);
     /* A page the guest touched since the last scan stays, unless the limit cannot wait. */
-    if (s->threshold == 0 && !even_used)
+    if (s->threshold == 0 && !even_used && !first_visit)
         s->threshold = 1;
     s->pass_two = true;
     if (s->want && hibernate_each_range(windows, size, scan_range, s) < 0)
