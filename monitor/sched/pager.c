@@ -86,6 +86,14 @@ static int read_swapped(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
     return 0;
 }
 
+/* Page p of the VM is no longer in the swap file (lock held). */
+static void unswap(struct pager *pg, struct vm_pager *vp, uint64_t p)
+{
+    vp->swapped[p] = 0;
+    vp->swapped_count--;
+    atomic_fetch_sub(&pg->swapped_now, 1);
+}
+
 /*
  * A page came back. Its slot in the swap file keeps the stale copy (a
  * punch a page costs a journal transaction of the file system): the file
@@ -93,57 +101,55 @@ static int read_swapped(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
  */
 static void note_back(struct pager *pg, struct vm *vm, uint64_t gpa)
 {
-    struct vm_pager *vp = vm->pager;
-    vp->swapped[gpa / PAGE] = 0;
-    vp->age[gpa / PAGE] = 0;
-    vp->swapped_count--;
-    atomic_fetch_sub(&pg->swapped_now, 1);
+    vm->pager->age[gpa / PAGE] = 0;
+    unswap(pg, vm->pager, gpa / PAGE);
     atomic_fetch_add(&pg->pages_in, 1);
 }
 
 /*
+ * How many pages from gpa one fault answers: one, or, when the guest walks
+ * its memory (the fault is where the last one's pages ended), a window that
+ * doubles each time up to cap, over the following pages in the same state
+ * (all swapped, or all not). At random a window would cost RAM for nothing.
+ */
+static uint64_t fault_window(struct vm_pager *vp, uint64_t gpa, bool swapped, uint64_t cap)
+{
+    uint64_t first = gpa / PAGE, n = 1;
+    vp->read_ahead = gpa == vp->next_fault_gpa ? 2 * vp->read_ahead : 1;
+    if (vp->read_ahead > cap)
+        vp->read_ahead = cap;
+    while (n < vp->read_ahead && first + n < vp->pages && vp->swapped[first + n] == swapped)
+        n++;
+    return n;
+}
+
+/*
  * One fault of vm at gpa (guest address addr in its process), with the lock
- * held. A swapped page comes back with the swapped pages that follow it
- * when the guest walks its memory (each fault where the last one's pages
- * ended doubles the window, up to FAULT_AROUND_PAGES), in one read and one
- * copy: it would otherwise wait for the disk once a page.
+ * held. A swapped page comes back, with the swapped pages of its window, in
+ * one read and one copy: a guest walking its memory would otherwise wait for
+ * the disk once a page. A first touch gets zero pages, its window's holes
+ * with it (a guest filling a buffer).
  */
 static void serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t addr)
 {
     struct vm_pager *vp = vm->pager;
     static _Alignas(4096) uint8_t buf[FAULT_AROUND_PAGES * PAGE];
     int rc;
-    uint64_t first = gpa / PAGE;
-    if (first < vp->pages && vp->swapped[first]) {
-        /* Read-ahead only for a guest walking its memory: at random it would cost RAM for nothing.
-         */
-        vp->read_ahead = gpa == vp->next_fault_gpa ? 2 * vp->read_ahead : 1;
-        if (vp->read_ahead > FAULT_AROUND_PAGES)
-            vp->read_ahead = FAULT_AROUND_PAGES;
-        uint64_t n = 1;
-        while (n < vp->read_ahead && first + n < vp->pages && vp->swapped[first + n])
-            n++;
+    bool swapped = gpa / PAGE < vp->pages && vp->swapped[gpa / PAGE];
+    uint64_t n = fault_window(vp, gpa, swapped, swapped ? FAULT_AROUND_PAGES : ZERO_AHEAD_PAGES);
+    if (swapped) {
         vp->next_fault_gpa = gpa + n * PAGE;
         if (read_swapped(pg, vm, gpa, n, buf) < 0)
             return; /* the fault stays unanswered: the VM is stopped instead */
         struct uffdio_copy copy = {.dst = addr, .src = (uint64_t)(uintptr_t)buf, .len = n * PAGE};
         rc = ioctl(vp->uffd, UFFDIO_COPY, &copy);
-        if (rc == 0)
-            for (uint64_t i = 0; i < n; i++)
-                note_back(pg, vm, gpa + i * PAGE);
-        else if (errno == EEXIST)
-            note_back(pg, vm, gpa);
+        /* Exactly the pages copied are back, and one found there already (EEXIST) is too. */
+        uint64_t back = rc == 0 ? n : copy.copy > 0 ? (uint64_t)copy.copy / PAGE : 0;
+        if (rc < 0 && errno == EEXIST && back < n)
+            back++;
+        for (uint64_t i = 0; i < back; i++)
+            note_back(pg, vm, gpa + i * PAGE);
     } else {
-        /*
-         * A first touch: zero pages, and when the guest walks fresh memory
-         * (filling a buffer) the holes that follow, in the same window.
-         */
-        vp->read_ahead = gpa == vp->next_fault_gpa ? 2 * vp->read_ahead : 1;
-        if (vp->read_ahead > ZERO_AHEAD_PAGES)
-            vp->read_ahead = ZERO_AHEAD_PAGES;
-        uint64_t n = 1;
-        while (n < vp->read_ahead && first + n < vp->pages && !vp->swapped[first + n])
-            n++;
         struct uffdio_zeropage zero = {.range = {.start = addr, .len = n * PAGE}};
         rc = ioctl(vp->uffd, UFFDIO_ZEROPAGE, &zero);
         if (rc < 0 && errno == EEXIST && n > 1) {
@@ -470,9 +476,7 @@ void pager_forget(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t len)
     for (uint64_t p = gpa / PAGE; p < (gpa + len) / PAGE && p < vp->pages; p++) {
         if (!vp->swapped[p])
             continue;
-        vp->swapped[p] = 0;
-        vp->swapped_count--;
-        atomic_fetch_sub(&pg->swapped_now, 1);
+        unswap(pg, vp, p);
         fallocate(pg->swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                   (off_t)(swap_region(vm) + p * PAGE), PAGE);
     }

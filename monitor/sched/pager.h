@@ -45,7 +45,6 @@ struct vm_pager {
     uint8_t *swapped; /* 1: the page is in the swap file, not in memory */
     uint64_t *hash;   /* of a swapped page's bytes, checked when it comes back */
     uint64_t swapped_count;
-    uint64_t resident;       /* the guest's pages in memory at the last scan */
     uint64_t next_fault_gpa; /* where the last fault's pages ended: the next is sequential */
     uint64_t read_ahead;     /* pages the next sequential fault may bring */
     _Atomic bool failed;
