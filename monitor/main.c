@@ -121,28 +121,6 @@ static unsigned percentiles(const struct monitor *m, size_t offset, uint32_t *p5
     return n;
 }
 
-enum paging_figure { PAGES_OUT, PAGES_IN, ZERO_FILLS, SWAPPED_PEAK, PAGING_FAILURES };
-
-static uint64_t paging_stat(const struct monitor *m, enum paging_figure which)
-{
-    struct pager *pg = m->pager;
-    if (!pg)
-        return 0;
-    switch (which) {
-    case PAGES_OUT:
-        return atomic_load(&pg->pages_out);
-    case PAGES_IN:
-        return atomic_load(&pg->pages_in);
-    case ZERO_FILLS:
-        return atomic_load(&pg->zero_fills);
-    case SWAPPED_PEAK:
-        return atomic_load(&pg->swapped_peak);
-    case PAGING_FAILURES:
-        return atomic_load(&pg->failures);
-    }
-    return 0;
-}
-
 static void print_stats(const struct monitor *m, uint64_t wall_ns)
 {
     unsigned count = m->options->count;
@@ -157,6 +135,7 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
     /* VM processes (process platform) are children, all reaped by now; under kvm there are none. */
     getrusage(RUSAGE_CHILDREN, &vms);
     double cpu_ms = cpu_ms_of(&ru), vm_cpu_ms = cpu_ms_of(&vms);
+    struct pager_counts paging = pager_counts(m->pager);
     fprintf(stderr,
             "denali-stats: platform=%s vms=%u boot_p50_us=%u boot_p99_us=%u all_booted_ms=%.1f "
             "exits=%lu cpu_ms=%.1f vm_process_cpu_ms=%.1f wall_ms=%.1f max_rss_kb=%ld "
@@ -173,12 +152,10 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             (unsigned long)(atomic_load(&m->balloon_released) >> 10),
             (unsigned long)atomic_load(&m->hibernations), (unsigned long)atomic_load(&m->wakes),
             (unsigned long)atomic_load(&m->hibernate_failures), (unsigned long)(m->held_peak >> 10),
-            (unsigned long)paging_stat(m, PAGES_OUT), (unsigned long)paging_stat(m, PAGES_IN),
-            (unsigned long)paging_stat(m, ZERO_FILLS),
-            (unsigned long)(paging_stat(m, SWAPPED_PEAK) * 4),
-            (unsigned long)paging_stat(m, PAGING_FAILURES),
-            (unsigned long)atomic_load(&m->page_out_failures), m->max_resident, m->resident_bound,
-            atomic_load(&m->resident_peak));
+            (unsigned long)paging.pages_out, (unsigned long)paging.pages_in,
+            (unsigned long)paging.zero_fills, (unsigned long)(paging.swapped_peak * 4),
+            (unsigned long)paging.failures, (unsigned long)atomic_load(&m->page_out_failures),
+            m->max_resident, m->resident_bound, atomic_load(&m->resident_peak));
 }
 
 static int report(const struct monitor *m)

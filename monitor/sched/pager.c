@@ -242,6 +242,19 @@ void pager_close(struct pager *pg)
     pthread_mutex_destroy(&pg->lock);
 }
 
+struct pager_counts pager_counts(const struct pager *pg)
+{
+    struct pager_counts c = {0};
+    if (pg) {
+        c.pages_out = atomic_load(&pg->pages_out);
+        c.pages_in = atomic_load(&pg->pages_in);
+        c.zero_fills = atomic_load(&pg->zero_fills);
+        c.swapped_peak = atomic_load(&pg->swapped_peak);
+        c.failures = atomic_load(&pg->failures);
+    }
+    return c;
+}
+
 static void free_state(struct vm_pager *vp)
 {
     if (vp->uffd >= 0)

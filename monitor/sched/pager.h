@@ -51,6 +51,12 @@ struct vm_pager {
     char failure[160];
 };
 
+/* A pager's counters at one moment (all 0 for no pager), for --stats. */
+struct pager_counts {
+    uint64_t pages_out, pages_in, zero_fills, swapped_peak, failures;
+};
+struct pager_counts pager_counts(const struct pager *pg);
+
 /* Starts the fault thread for VMs 0 .. count-1. -1 with a reason. */
 int pager_init(struct pager *pg, struct platform *platform, struct ram_pool *pool, int swap_fd,
                uint32_t count, char *err, size_t errlen);

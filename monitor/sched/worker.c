@@ -579,6 +579,16 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
     }
 }
 
+/* Called with the lock held: a VM neither running nor queued goes off its timer, onto the queue. */
+static bool queue_if_asleep(struct scheduler *s, struct vm *vm)
+{
+    if (vm->running || vm->sched.on_run_queue)
+        return false;
+    timer_heap_remove(&s->timers, &vm->sched);
+    run_queue_push(&s->run_queue, &vm->sched);
+    return true;
+}
+
 /*
  * Called with the lock held: for immediate delivery, a worker running some
  * other VM gives it up now, as an interrupt would force a switch.
@@ -619,9 +629,7 @@ void workers_deliver_events(struct monitor *m, uint32_t vm_id, uint64_t events, 
                 run_queue_push_front(&s->run_queue, &vm->sched);
             }
             preempt_for(s, vm);
-        } else if (!vm->running && !vm->sched.on_run_queue) {
-            timer_heap_remove(&s->timers, &vm->sched);
-            run_queue_push(&s->run_queue, &vm->sched);
+        } else if (queue_if_asleep(s, vm)) {
             wake_one(s);
         }
     }
@@ -638,11 +646,8 @@ static void wake_for_platform(void *ctx, uint32_t vm_id)
     struct scheduler *s = ctx;
     pthread_mutex_lock(&s->lock);
     struct vm *vm = s->by_id[vm_id];
-    if (vm && !vm->running && !vm->sched.on_run_queue) {
-        timer_heap_remove(&s->timers, &vm->sched);
-        run_queue_push(&s->run_queue, &vm->sched);
+    if (vm && queue_if_asleep(s, vm))
         wake_one(s);
-    }
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -845,10 +850,7 @@ void workers_request_balloon(struct monitor *m, uint64_t pages)
         uint64_t none = 0;
         atomic_compare_exchange_strong(&vm->balloon_requested_ns, &none, now);
         atomic_fetch_or(&vm->pending_events, DENALI_EVENT_BALLOON);
-        if (!vm->running && !vm->sched.on_run_queue) {
-            timer_heap_remove(&s->timers, &vm->sched);
-            run_queue_push(&s->run_queue, &vm->sched);
-        }
+        queue_if_asleep(s, vm);
     }
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
@@ -972,10 +974,7 @@ static unsigned page_coldest(struct monitor *m, uint64_t held, uint64_t limit, b
         vm->page_out_asked = want;
         vm->page_out_even_used = even_used;
         vm->last_scan_ns = now;
-        if (!vm->running && !vm->sched.on_run_queue) {
-            timer_heap_remove(&s->timers, &vm->sched);
-            run_queue_push(&s->run_queue, &vm->sched);
-        }
+        queue_if_asleep(s, vm);
         left -= want;
         asked++;
     }
