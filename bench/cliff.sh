@@ -77,7 +77,8 @@ read -r EPH_LO EPH_HI </proc/sys/net/ipv4/ip_local_port_range
 
 bench_need $NAME "$DENALI" "$GUESTS/httpd.elf" "$BENCH_BIN/zipf"
 command -v curl >/dev/null || bench_fail $NAME "curl is needed to check that the fleet answers"
-# --swap is refused on kvm today (hibernation needs the process platform's shared RAM).
+# Process platform only: the held-memory probe below reads the process platform's guest-RAM memfd
+# (kvm pages too, but this driver was never run on a machine with /dev/kvm).
 if [[ " $BENCH_PLATFORMS " != *" process "* ]] || ! platform_available process; then
     bench_skip $NAME process $GOAL "the process platform is not measured here"
     exit 0

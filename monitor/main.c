@@ -143,8 +143,8 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             "balloon_requests=%lu balloon_vms=%u balloon_p50_us=%u balloon_p99_us=%u "
             "balloon_released_kb=%lu hibernations=%lu wakes=%lu hibernate_failures=%lu "
             "guest_ram_peak_kb=%lu pages_out=%lu pages_in=%lu zero_fills=%lu "
-            "swapped_peak_kb=%lu paging_failures=%lu page_out_failures=%lu max_resident=%u "
-            "resident_bound=%s resident_peak=%u\n",
+            "swapped_peak_kb=%lu paging_failures=%lu page_out_failures=%lu fault_waits=%lu "
+            "limit_overruns=%lu max_resident=%u resident_bound=%s resident_peak=%u\n",
             m->platform->ops->name, count, p50, p99, atomic_load(&m->all_booted_ns) / 1e6,
             (unsigned long)atomic_load(&m->exits), cpu_ms, vm_cpu_ms, wall_ns / 1e6, ru.ru_maxrss,
             vms.ru_maxrss, ready, ready_p50, ready_p99,
@@ -155,6 +155,7 @@ static void print_stats(const struct monitor *m, uint64_t wall_ns)
             (unsigned long)paging.pages_out, (unsigned long)paging.pages_in,
             (unsigned long)paging.zero_fills, (unsigned long)(paging.swapped_peak * 4),
             (unsigned long)paging.failures, (unsigned long)atomic_load(&m->page_out_failures),
+            (unsigned long)paging.fault_waits, (unsigned long)paging.limit_overruns,
             m->max_resident, m->resident_bound, atomic_load(&m->resident_peak));
 }
 
@@ -314,6 +315,13 @@ static int run_command(int argc, char **argv)
         m.max_resident = m.max_live;
         m.resident_bound = "max_live"; /* descriptors or the RAM reservation */
     }
+    /*
+     * Hibernation and paging keep guest RAM in one memfd on every platform:
+     * pages go out by punching holes, come back through it, and survive a
+     * dropped mapping. kvm maps either kind.
+     */
+    if (options.hibernate_after_s > 0 || options.swap_path)
+        m.platform->shared_ram = true;
     m.results = calloc(options.count, sizeof(*m.results));
     if (!m.results || ram_pool_init(&m.ram, options.mem_size, m.max_live + (cloning ? 1 : 0),
                                     m.platform->shared_ram) < 0) {
@@ -333,11 +341,6 @@ static int run_command(int argc, char **argv)
         fprintf(stderr, "denali: %s\n", err);
         return EXIT_USAGE;
     }
-    if ((options.hibernate_after_s > 0 || options.swap_path) && !m.platform->shared_ram) {
-        fprintf(stderr, "denali: hibernation (--swap): not supported on the %s platform yet\n",
-                m.platform->ops->name);
-        return EXIT_USAGE;
-    }
     struct pager pager;
     if (paging) {
         if (pager_init(&pager, m.platform, &m.ram, m.swap_fd, options.count, err, sizeof(err)) <
@@ -345,6 +348,7 @@ static int run_command(int argc, char **argv)
             fprintf(stderr, "denali: %s\n", err);
             return EXIT_USAGE;
         }
+        pager.hard_limit = options.mem_limit;
         m.pager = &pager;
     }
     m.quantum_ns = (uint64_t)options.quantum_ms * 1000000ull;

@@ -117,12 +117,18 @@ int ram_pool_release(struct ram_pool *pool, uint8_t *ram, uint64_t gpa, uint64_t
 
 int ram_pool_drop_page_tables(struct ram_pool *pool, uint8_t *ram)
 {
-    if (pool->memfd < 0)
-        return 0;
+    return pool->memfd < 0 ? 0 : ram_pool_remap(pool, ram);
+}
+
+int ram_pool_remap(struct ram_pool *pool, uint8_t *ram)
+{
     /* MAP_FIXED replaces the old mapping in one step: no moment where the address is unmapped. */
-    void *again =
-        mmap(ram, pool->slot_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
-             pool->memfd, (off_t)ram_pool_offset(pool, ram));
+    void *again = pool->memfd >= 0
+                      ? mmap(ram, pool->slot_size, PROT_READ | PROT_WRITE,
+                             MAP_SHARED | MAP_FIXED | MAP_NORESERVE, pool->memfd,
+                             (off_t)ram_pool_offset(pool, ram))
+                      : mmap(ram, pool->slot_size, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
     if (again == MAP_FAILED)
         return -errno;
     madvise(ram, pool->slot_size, MADV_NOHUGEPAGE);

@@ -45,6 +45,13 @@ int ram_pool_release(struct ram_pool *pool, uint8_t *ram, uint64_t gpa, uint64_t
  */
 int ram_pool_drop_page_tables(struct ram_pool *pool, uint8_t *ram);
 /*
+ * Maps the slot at ram afresh as the pool's own memory (its memfd's pages,
+ * or anonymous memory for a private pool), replacing whatever a platform
+ * mapped over it (a kvm clone's copy-on-write view of a snapshot). A
+ * private slot reads as zero afterwards. 0 or -errno.
+ */
+int ram_pool_remap(struct ram_pool *pool, uint8_t *ram);
+/*
  * Host memory all slots hold now: a shared pool's memfd's allocated blocks;
  * for a private pool the monitor's resident set, which includes it.
  */

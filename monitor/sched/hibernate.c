@@ -163,7 +163,8 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
                  char *err, size_t errlen)
 {
     if (pool->memfd < 0 || !platform->ops->vcpu_resume) {
-        snprintf(err, errlen, "hibernation needs the process platform");
+        snprintf(err, errlen,
+                 "hibernation needs guest RAM in a memfd and a platform that can resume");
         return -1;
     }
     struct platform_snapshot *state = calloc(1, sizeof(*state));

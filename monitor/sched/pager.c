@@ -17,6 +17,7 @@
 #include "image/snapshot_file.h"
 #include "sched/hibernate.h"
 #include "sched/vm.h"
+#include "util/clock.h"
 
 #define PAGE               DENALI_PAGE_SIZE
 #define AGE_MAX            255u
@@ -25,6 +26,8 @@
 #define FAULT_AROUND_PAGES 32u
 #define ZERO_AHEAD_PAGES   256u
 #define WINDOWS_EXTRA      1u /* the vregs page, besides the device's windows */
+#define ROOM_POLL_MS       2  /* how often faults waiting for room look again */
+#define DEFER_PATIENCE_NS  (2000ull * 1000000ull)
 
 static uint64_t page_hash(const void *bytes, uint64_t gpa)
 {
@@ -118,7 +121,8 @@ static uint64_t fault_window(struct vm_pager *vp, uint64_t gpa, bool swapped, ui
     vp->read_ahead = gpa == vp->next_fault_gpa ? 2 * vp->read_ahead : 1;
     if (vp->read_ahead > cap)
         vp->read_ahead = cap;
-    while (n < vp->read_ahead && first + n < vp->pages && vp->swapped[first + n] == swapped)
+    while (n < vp->read_ahead && first + n < vp->pages && vp->swapped[first + n] == swapped &&
+           (swapped || !vp->filled[first + n]))
         n++;
     return n;
 }
@@ -130,35 +134,118 @@ static uint64_t fault_window(struct vm_pager *vp, uint64_t gpa, bool swapped, ui
  * the disk once a page. A first touch gets zero pages, its window's holes
  * with it (a guest filling a buffer).
  */
-static void serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t addr)
+/*
+ * Whether n pages (or, short of that, one) fit under the hard limit now.
+ * After DEFER_PATIENCE_NS of waiting with no page paged out meanwhile, the
+ * fault is served anyway: a limit that paging cannot reach (memory it may
+ * not take) must not stop the fleet; that is counted and said once.
+ */
+static bool room_for(struct pager *pg, struct vm_pager *vp, uint64_t *n)
+{
+    if (!pg->hard_limit)
+        return true;
+    uint64_t held = ram_pool_resident_bytes(pg->pool);
+    if (held + *n * PAGE <= pg->hard_limit)
+        return true;
+    *n = 1;
+    if (held + PAGE <= pg->hard_limit)
+        return true;
+    uint64_t now = monitor_now_ns(), out = atomic_load(&pg->pages_out);
+    if (!vp->waiting_addr || out != vp->waiting_pages_out) {
+        vp->waiting_since_ns = now;
+        vp->waiting_pages_out = out;
+        return false;
+    }
+    if (now - vp->waiting_since_ns < DEFER_PATIENCE_NS)
+        return false;
+    if (atomic_fetch_add(&pg->limit_overruns, 1) == 0)
+        fprintf(stderr,
+                "denali: --mem-limit: paging made no room for %lu ms; faults are served past the "
+                "limit (guest RAM %lu MiB, limit %lu MiB)\n",
+                (unsigned long)(DEFER_PATIENCE_NS / 1000000), (unsigned long)(held >> 20),
+                (unsigned long)(pg->hard_limit >> 20));
+    return true;
+}
+
+/* vm's fault at addr waits for room: the fault thread tries it again until it fits (lock held). */
+static void wait_for_room(struct pager *pg, struct vm *vm, uint64_t addr)
+{
+    struct vm_pager *vp = vm->pager;
+    if (!vp->waiting_addr) {
+        pg->waiting[pg->waiting_count++] = vm->id;
+        atomic_fetch_add(&pg->fault_waits, 1);
+        if (pg->want_room)
+            pg->want_room(pg->want_room_ctx);
+    }
+    vp->waiting_addr = addr;
+}
+
+static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t addr)
 {
     struct vm_pager *vp = vm->pager;
     static _Alignas(4096) uint8_t buf[FAULT_AROUND_PAGES * PAGE];
     int rc;
     bool swapped = gpa / PAGE < vp->pages && vp->swapped[gpa / PAGE];
     uint64_t n = fault_window(vp, gpa, swapped, swapped ? FAULT_AROUND_PAGES : ZERO_AHEAD_PAGES);
+    if (!room_for(pg, vp, &n)) {
+        wait_for_room(pg, vm, addr);
+        return false;
+    }
     if (swapped) {
         vp->next_fault_gpa = gpa + n * PAGE;
         if (read_swapped(pg, vm, gpa, n, buf) < 0)
-            return; /* the fault stays unanswered: the VM is stopped instead */
+            return true; /* the fault stays unanswered: the VM is stopped instead */
         struct uffdio_copy copy = {.dst = addr, .src = (uint64_t)(uintptr_t)buf, .len = n * PAGE};
         rc = ioctl(vp->uffd, UFFDIO_COPY, &copy);
-        /* Exactly the pages copied are back, and one found there already (EEXIST) is too. */
+        if (rc < 0 && errno == EAGAIN && copy.copy <= 0) {
+            wait_for_room(pg, vm, addr);
+            return false;
+        }
+        /*
+         * A page the pager holds in the swap file cannot be in memory too:
+         * something wrote it behind the pager's back, and the guest must
+         * not run on it.
+         */
+        if (rc < 0 && errno == EEXIST && copy.copy <= 0) {
+            fail_vm(pg, vm,
+                    "paging: page 0x%lx was in memory while its copy was in the swap file%s", gpa,
+                    "");
+            return true;
+        }
+        /* Exactly the pages copied are back. */
         uint64_t back = rc == 0 ? n : copy.copy > 0 ? (uint64_t)copy.copy / PAGE : 0;
-        if (rc < 0 && errno == EEXIST && back < n)
-            back++;
-        for (uint64_t i = 0; i < back; i++)
+        for (uint64_t i = 0; i < back; i++) {
             note_back(pg, vm, gpa + i * PAGE);
+            vp->filled[gpa / PAGE + i] = 1;
+        }
     } else {
+        if (gpa / PAGE < vp->pages && vp->filled[gpa / PAGE]) {
+            fail_vm(pg, vm,
+                    "paging: page 0x%lx lost its contents (missing, and not in the swap file)%s",
+                    gpa, "");
+            return true;
+        }
         struct uffdio_zeropage zero = {.range = {.start = addr, .len = n * PAGE}};
         rc = ioctl(vp->uffd, UFFDIO_ZEROPAGE, &zero);
-        if (rc < 0 && errno == EEXIST && n > 1) {
-            /* Some page in the window is there already: just the one that faulted. */
+        if (rc < 0 && zero.zeropage <= 0 && n > 1) {
+            /*
+             * Nothing filled: the window's first page is there already, or
+             * the window crosses into memory registered apart. Just the one
+             * that faulted.
+             */
             n = 1;
             zero = (struct uffdio_zeropage){.range = {.start = addr, .len = PAGE}};
             rc = ioctl(vp->uffd, UFFDIO_ZEROPAGE, &zero);
         }
+        if (rc < 0 && errno == EAGAIN && zero.zeropage <= 0) {
+            /* The VM process's mappings were changing: the fault is tried again shortly. */
+            wait_for_room(pg, vm, addr);
+            return false;
+        }
         vp->next_fault_gpa = gpa + n * PAGE;
+        uint64_t done = rc == 0 ? n : zero.zeropage > 0 ? (uint64_t)zero.zeropage / PAGE : 0;
+        for (uint64_t i = 0; i < done && gpa / PAGE + i < vp->pages; i++)
+            vp->filled[gpa / PAGE + i] = 1;
         if (rc == 0)
             atomic_fetch_add(&pg->zero_fills, n);
     }
@@ -167,6 +254,7 @@ static void serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
         struct uffdio_range range = {.start = addr, .len = PAGE};
         ioctl(vp->uffd, UFFDIO_WAKE, &range);
     }
+    return true;
 }
 
 static void serve_vm(struct pager *pg, uint32_t id)
@@ -180,9 +268,37 @@ static void serve_vm(struct pager *pg, uint32_t id)
             if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
                 continue;
             uint64_t addr = msgs[i].arg.pagefault.address & ~(uint64_t)(PAGE - 1);
-            serve_fault(pg, vm, addr - vm->pager->addr_base, addr);
+            /* Its fault that waited came again (the VM was preempted meanwhile): one wait. */
+            if (vm->pager->waiting_addr)
+                vm->pager->waiting_addr = addr;
+            else
+                serve_fault(pg, vm, addr - vm->pager->addr_base, addr);
         }
     }
+    pthread_mutex_unlock(&pg->lock);
+}
+
+/* The faults waiting for room, oldest first, while they fit; those of VMs gone are dropped. */
+static void serve_waiting(struct pager *pg)
+{
+    pthread_mutex_lock(&pg->lock);
+    uint32_t kept = 0, i = 0;
+    for (; i < pg->waiting_count; i++) {
+        uint32_t id = pg->waiting[i];
+        struct vm *vm = pg->by_id[id];
+        struct vm_pager *vp = vm ? vm->pager : NULL;
+        if (!vp || !vp->waiting_addr)
+            continue;
+        uint64_t addr = vp->waiting_addr;
+        if (!serve_fault(pg, vm, addr - vp->addr_base, addr)) {
+            /* No room yet: this one and every later one keep their turn. */
+            break;
+        }
+        vp->waiting_addr = 0;
+    }
+    for (; i < pg->waiting_count; i++)
+        pg->waiting[kept++] = pg->waiting[i];
+    pg->waiting_count = kept;
     pthread_mutex_unlock(&pg->lock);
 }
 
@@ -191,7 +307,10 @@ static void *fault_thread(void *arg)
     struct pager *pg = arg;
     for (;;) {
         struct epoll_event events[32];
-        int n = epoll_wait(pg->epoll_fd, events, 32, -1);
+        pthread_mutex_lock(&pg->lock);
+        bool waiting = pg->waiting_count > 0;
+        pthread_mutex_unlock(&pg->lock);
+        int n = epoll_wait(pg->epoll_fd, events, 32, waiting ? ROOM_POLL_MS : -1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -201,6 +320,8 @@ static void *fault_thread(void *arg)
                 return NULL;
             serve_vm(pg, (uint32_t)events[i].data.u64);
         }
+        if (waiting)
+            serve_waiting(pg);
     }
 }
 
@@ -213,15 +334,17 @@ int pager_init(struct pager *pg, struct platform *platform, struct ram_pool *poo
     pg->swap_fd = swap_fd;
     pg->count = count;
     pg->by_id = calloc(count, sizeof(*pg->by_id));
+    pg->waiting = calloc(count, sizeof(*pg->waiting));
     pg->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     pg->stop_fd = eventfd(0, EFD_CLOEXEC);
     struct epoll_event stop = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
-    if (!pg->by_id || pg->epoll_fd < 0 || pg->stop_fd < 0 ||
+    if (!pg->by_id || !pg->waiting || pg->epoll_fd < 0 || pg->stop_fd < 0 ||
         epoll_ctl(pg->epoll_fd, EPOLL_CTL_ADD, pg->stop_fd, &stop) < 0 ||
         pthread_mutex_init(&pg->lock, NULL) != 0 ||
         pthread_create(&pg->thread, NULL, fault_thread, pg) != 0) {
         snprintf(err, errlen, "paging: cannot start the pager: %s", strerror(errno));
         free(pg->by_id);
+        free(pg->waiting);
         if (pg->epoll_fd >= 0)
             close(pg->epoll_fd);
         if (pg->stop_fd >= 0)
@@ -239,6 +362,7 @@ void pager_close(struct pager *pg)
     close(pg->stop_fd);
     close(pg->epoll_fd);
     free(pg->by_id);
+    free(pg->waiting);
     pthread_mutex_destroy(&pg->lock);
 }
 
@@ -251,6 +375,8 @@ struct pager_counts pager_counts(const struct pager *pg)
         c.zero_fills = atomic_load(&pg->zero_fills);
         c.swapped_peak = atomic_load(&pg->swapped_peak);
         c.failures = atomic_load(&pg->failures);
+        c.fault_waits = atomic_load(&pg->fault_waits);
+        c.limit_overruns = atomic_load(&pg->limit_overruns);
     }
     return c;
 }
@@ -262,6 +388,7 @@ static void free_state(struct vm_pager *vp)
     free(vp->age);
     free(vp->swapped);
     free(vp->hash);
+    free(vp->filled);
     free(vp);
 }
 
@@ -283,7 +410,8 @@ static int start(struct pager *pg, struct vm *vm, char *err, size_t errlen)
     vp->age = calloc(vp->pages, 1);
     vp->swapped = calloc(vp->pages, 1);
     vp->hash = calloc(vp->pages, sizeof(*vp->hash));
-    if (!vp->age || !vp->swapped || !vp->hash) {
+    vp->filled = calloc(vp->pages, 1);
+    if (!vp->age || !vp->swapped || !vp->hash || !vp->filled) {
         snprintf(err, errlen, "paging: out of memory");
         free_state(vp);
         return -1;
@@ -325,6 +453,7 @@ struct scan {
     uint64_t want, evicted;
     struct pager *pg;
     int error;
+    uint64_t reappeared; /* 1 + the first swapped page found in memory, or 0 */
 };
 
 /* Copies pages [first, first + n) of the VM to its swap slots and frees them; lock held. */
@@ -374,6 +503,9 @@ static int scan_range(void *ctx, uint64_t gpa, uint64_t len)
     for (uint64_t p = first; p < end; p++) {
         bool candidate = s->in_memory[p] & 1 && !vp->swapped[p];
         if (!s->pass_two) {
+            /* In memory although its copy is in the swap file: written behind the pager's back. */
+            if ((s->in_memory[p] & 1) && vp->swapped[p] && !s->reappeared)
+                s->reappeared = p * PAGE + 1;
             if (!candidate)
                 continue;
             s->resident++;
@@ -406,12 +538,13 @@ long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_us
     const struct platform_ops *ops = pg->platform->ops;
     uint64_t size = vm->mem.layout->mem_size, pages = size / PAGE;
     pthread_mutex_lock(&pg->lock);
-    /* A VM paged for the first time has no reference bits yet: its pages go by address. */
-    bool first_visit = !vm->pager;
-    if (first_visit && start(pg, vm, err, errlen) < 0) {
+    if (!vm->pager && start(pg, vm, err, errlen) < 0) {
         pthread_mutex_unlock(&pg->lock);
         return -1;
     }
+    /* A VM scanned for the first time has no reference bits yet: its pages go by address. */
+    bool first_visit = !vm->pager->scanned;
+    vm->pager->scanned = true;
     uint8_t *referenced = calloc(pages, 1);
     unsigned char *in_memory = calloc(pages, 1);
     struct scan *s = calloc(1, sizeof(*s));
@@ -431,6 +564,14 @@ long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_us
     never_paged(vm, windows);
     *s = (struct scan){.vm = vm, .referenced = referenced, .in_memory = in_memory, .pg = pg};
     hibernate_each_range(windows, size, scan_range, s);
+    if (s->reappeared) {
+        /* The guest may already have run on it: it must not run on. */
+        fail_vm(pg, vm, "paging: page 0x%lx was in memory while its copy was in the swap file%s",
+                s->reappeared - 1, "");
+        snprintf(err, errlen, "page 0x%lx was in memory while its copy was in the swap file",
+                 (unsigned long)(s->reappeared - 1));
+        goto out;
+    }
     s->want = want < s->resident ? want : s->resident;
     s->threshold = pager_age_threshold(s->count_by_age, s->want);
     /* A page the guest touched since the last scan stays, unless the limit cannot wait. */
@@ -450,6 +591,30 @@ out:
     free(s);
     free(windows);
     return result;
+}
+
+void pager_set_want_room(struct pager *pg, void (*want_room)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&pg->lock);
+    pg->want_room = want_room;
+    pg->want_room_ctx = ctx;
+    pthread_mutex_unlock(&pg->lock);
+}
+
+bool pager_waiting(struct pager *pg)
+{
+    pthread_mutex_lock(&pg->lock);
+    bool waiting = pg->waiting_count > 0;
+    pthread_mutex_unlock(&pg->lock);
+    return waiting;
+}
+
+int pager_attach(struct pager *pg, struct vm *vm, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&pg->lock);
+    int rc = vm->pager ? 0 : start(pg, vm, err, errlen);
+    pthread_mutex_unlock(&pg->lock);
+    return rc;
 }
 
 int pager_make_resident(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t len)
@@ -487,6 +652,8 @@ void pager_forget(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t len)
     pthread_mutex_lock(&pg->lock);
     struct vm_pager *vp = vm->pager;
     for (uint64_t p = gpa / PAGE; p < (gpa + len) / PAGE && p < vp->pages; p++) {
+        /* Given back: it reads as zero when next touched, as it should. */
+        vp->filled[p] = 0;
         if (!vp->swapped[p])
             continue;
         unswap(pg, vp, p);
@@ -504,6 +671,12 @@ void pager_detach(struct pager *pg, struct vm *vm)
     struct vm_pager *vp = vm->pager;
     epoll_ctl(pg->epoll_fd, EPOLL_CTL_DEL, vp->uffd, NULL);
     pg->by_id[vm->id] = NULL;
+    /* Off the list of faults waiting for room, or a VM coming back could be on it twice. */
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < pg->waiting_count; i++)
+        if (pg->waiting[i] != vm->id)
+            pg->waiting[kept++] = pg->waiting[i];
+    pg->waiting_count = kept;
     if (vp->swapped_count) {
         atomic_fetch_sub(&pg->swapped_now, vp->swapped_count);
         fallocate(pg->swap_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)swap_region(vm),

@@ -34,6 +34,19 @@ struct pager {
     _Atomic uint64_t swapped_now; /* pages in the swap file now */
     _Atomic uint64_t swapped_peak;
     _Atomic uint64_t failures; /* VMs stopped because their pages could not come back */
+    /*
+     * --mem-limit, kept at every fault: a page that would take guest RAM
+     * past it waits (its VM is blocked in the fault) until paging makes
+     * room. 0: none. Set before the first VM is attached.
+     */
+    uint64_t hard_limit;
+    uint32_t *waiting; /* VMs whose fault waits for room, oldest first */
+    uint32_t waiting_count;
+    _Atomic uint64_t fault_waits;    /* faults that had to wait for room */
+    _Atomic uint64_t limit_overruns; /* faults served past the limit: paging made no room */
+    /* Called (lock held) when a fault begins to wait for room: paging should not wait a tick. */
+    void (*want_room)(void *ctx);
+    void *want_room_ctx;
 };
 
 /* The pager's state of one paged VM (struct vm's pager); NULL until it is first paged. */
@@ -44,16 +57,26 @@ struct vm_pager {
     uint8_t *age;     /* WSClock: scans since the guest last touched the page */
     uint8_t *swapped; /* 1: the page is in the swap file, not in memory */
     uint64_t *hash;   /* of a swapped page's bytes, checked when it comes back */
+    /*
+     * 1: the guest has had the page since it was attached (a fault filled
+     * it): were it ever missing without being swapped, its bytes were lost,
+     * and a zero page must not stand in for them.
+     */
+    uint8_t *filled;
     uint64_t swapped_count;
     uint64_t next_fault_gpa; /* where the last fault's pages ended: the next is sequential */
     uint64_t read_ahead;     /* pages the next sequential fault may bring */
+    bool scanned;            /* WSClock has looked at it: its reference bits mean something */
+    uint64_t waiting_addr;   /* its fault that waits for room (0: none) */
+    uint64_t waiting_since_ns;
+    uint64_t waiting_pages_out; /* the pager's pages_out when it began to wait */
     _Atomic bool failed;
     char failure[160];
 };
 
 /* A pager's counters at one moment (all 0 for no pager), for --stats. */
 struct pager_counts {
-    uint64_t pages_out, pages_in, zero_fills, swapped_peak, failures;
+    uint64_t pages_out, pages_in, zero_fills, swapped_peak, failures, fault_waits, limit_overruns;
 };
 struct pager_counts pager_counts(const struct pager *pg);
 
@@ -62,6 +85,13 @@ int pager_init(struct pager *pg, struct platform *platform, struct ram_pool *poo
                uint32_t count, char *err, size_t errlen);
 void pager_close(struct pager *pg);
 
+/*
+ * Puts vm under the pager as soon as its vCPU exists, before its first
+ * instruction: from then on every page it touches first comes through the
+ * fault thread, which keeps hard_limit. Attaching twice is harmless. -1
+ * with a reason (the VM then runs unpaged until its first page-out).
+ */
+int pager_attach(struct pager *pg, struct vm *vm, char *err, size_t errlen);
 /*
  * Pages out up to want of vm's coldest pages (pages the guest touched since
  * the last scan only when even_used), called by the worker that
@@ -87,6 +117,10 @@ void pager_forget(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t len);
  */
 void pager_detach(struct pager *pg, struct vm *vm);
 
+/* Sets (or, with NULL, clears) the pager's want_room call. */
+void pager_set_want_room(struct pager *pg, void (*want_room)(void *ctx), void *ctx);
+/* Whether some VM's fault waits for room under hard_limit now. */
+bool pager_waiting(struct pager *pg);
 /* Why vm's memory could not be brought back, once that has happened; NULL otherwise. */
 const char *pager_failure(const struct vm *vm);
 

@@ -36,7 +36,8 @@
 /* Ticks in a row past the limit before paging takes pages in use as well. */
 #define PAGING_PATIENCE_TICKS 5u
 /* Paging aims this far under the limit, so that it is not back at it a tick later. */
-#define PAGING_TARGET 0.9
+#define PAGING_TARGET  0.9
+#define PAGING_TRIGGER 0.95
 
 /*
  * One scheduler shared by all workers: any worker runs any VM, so CPU-bound
@@ -195,6 +196,15 @@ static void wake_one(struct scheduler *s)
         pthread_cond_signal(&s->wake);
 }
 
+/* Under the pager from its first instruction, so that --mem-limit holds at every fault. */
+static void attach_pager(struct monitor *m, struct vm *vm)
+{
+    char err[200];
+    if (pager_attach(m->pager, vm, err, sizeof(err)) < 0 &&
+        atomic_fetch_add(&m->page_out_failures, 1) == 0)
+        fprintf(stderr, "denali: vm %u runs unpaged until its first page-out: %s\n", vm->id, err);
+}
+
 /* Called without the lock: makes VM id and queues it. */
 static void create_vm(struct worker *w, uint32_t id)
 {
@@ -222,6 +232,9 @@ static void create_vm(struct worker *w, uint32_t id)
             vm->paged_by = m->pager;
             vm->mem.make_resident = pager_resident_hook;
             vm->mem.resident_ctx = vm;
+            /* A clone's memory is the snapshot's, copy-on-write: not paged. */
+            if (!cloned)
+                attach_pager(m, vm);
         }
         if (rc == 0) {
             vm->device = m->device;
@@ -295,6 +308,13 @@ static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
         ops->vcpu_set_result(vm->vcpu, vm->result);
     current_ops = ops;
     current_vcpu = vm->vcpu;
+    /*
+     * The quantum may have run out since run_slice looked, while no vCPU
+     * was current to kick: the one-shot timer would not fire again, and a
+     * guest that never exits would keep this worker for good.
+     */
+    if (slice_expired)
+        ops->vcpu_kick(vm->vcpu);
     ops->vcpu_run(vm->vcpu, exit);
     current_vcpu = NULL;
     /*
@@ -454,6 +474,8 @@ static bool wake(struct worker *w, struct vm *vm)
         return false;
     }
     atomic_fetch_add(&m->wakes, 1);
+    if (m->pager)
+        attach_pager(m, vm);
     return true;
 }
 
@@ -467,7 +489,8 @@ static bool page_out(struct worker *w, struct vm *vm)
     struct monitor *m = w->m;
     uint64_t want = vm->page_out_asked;
     vm->page_out_asked = 0;
-    if (vm->booted && !pager_failure(vm)) {
+    /* Attached at creation, a VM is paged from its first instruction: booted or not. */
+    if ((vm->booted || vm->pager) && !pager_failure(vm)) {
         char err[200];
         if (pager_page_out(m->pager, vm, want, vm->page_out_even_used, err, sizeof(err)) < 0 &&
             atomic_fetch_add(&m->page_out_failures, 1) == 0)
@@ -834,6 +857,7 @@ struct progress_watch {
     pthread_mutex_t lock;
     pthread_cond_t done_cond;
     bool done;
+    _Atomic bool nudged; /* a fault waits for room: govern memory now, not at the next tick */
 };
 
 void workers_request_balloon(struct monitor *m, uint64_t pages)
@@ -958,8 +982,8 @@ static unsigned page_coldest(struct monitor *m, uint64_t held, uint64_t limit, b
         struct vm *vm = s->live[i];
         /* A scan clears the VM's reference bits: one too soon after the last learns nothing. */
         bool scanned_lately = now - vm->last_scan_ns < PAGING_SCAN_GAP_NS && !even_used;
-        if (vm->booted && !vm->hibernated && !vm->hibernate_asked && !vm->page_out_asked &&
-            !scanned_lately)
+        if ((vm->booted || vm->pager) && !vm->hibernated && !vm->hibernate_asked &&
+            !vm->page_out_asked && !scanned_lately)
             order[n++] = vm;
     }
     if (order)
@@ -1032,7 +1056,13 @@ static void govern_memory(struct monitor *m)
      */
     static unsigned over_ticks;
     hold_creation(m, held, limit);
-    if (held <= limit) {
+    /*
+     * The pager keeps the limit at every fault (a fault that does not fit
+     * waits), so guest RAM never passes it: paging starts short of it, at
+     * PAGING_TRIGGER, and whenever a fault waits for room.
+     */
+    uint64_t trigger = m->pager ? (uint64_t)((double)limit * PAGING_TRIGGER) : limit;
+    if (held <= trigger && !(m->pager && pager_waiting(m->pager))) {
         over_ticks = 0;
         return;
     }
@@ -1072,6 +1102,18 @@ static void govern_memory(struct monitor *m)
     workers_request_balloon(m, UINT64_MAX);
 }
 
+/*
+ * The pager's want_room: called by its fault thread with the pager's lock
+ * held, so it takes no lock (the watcher takes the pager's under its own);
+ * a signal lost meanwhile costs a tick at most.
+ */
+static void nudge_watcher(void *ctx)
+{
+    struct progress_watch *p = ctx;
+    atomic_store(&p->nudged, true);
+    pthread_cond_signal(&p->done_cond);
+}
+
 static void *progress_main(void *arg)
 {
     struct progress_watch *p = arg;
@@ -1086,8 +1128,12 @@ static void *progress_main(void *arg)
             tick.tv_sec++;
             tick.tv_nsec -= 1000000000;
         }
-        pthread_cond_timedwait(&p->done_cond, &p->lock, &tick);
+        int rc = pthread_cond_timedwait(&p->done_cond, &p->lock, &tick);
+        bool nudged = atomic_exchange(&p->nudged, false);
         govern_memory(p->m);
+        /* A nudge is not a tick: the progress line and idle hibernation keep their pace. */
+        if (nudged && rc != ETIMEDOUT)
+            tick_count--;
         if (tick_count % ticks_a_round)
             continue;
         if (p->progress)
@@ -1151,6 +1197,8 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
         if (pthread_create(&watcher, NULL, progress_main, &watch) != 0)
             watching = false;
     }
+    if (watching && m->pager)
+        pager_set_want_room(m->pager, nudge_watcher, &watch);
     for (unsigned i = 0; i < m->worker_count; i++) {
         workers[i].m = m;
         workers[i].s = &s;
@@ -1165,6 +1213,8 @@ int workers_run(struct monitor *m, void (*progress)(struct monitor *m))
         exits += workers[i].exits;
     }
     atomic_store(&m->exits, exits);
+    if (watching && m->pager)
+        pager_set_want_room(m->pager, NULL, NULL);
     if (watching) {
         pthread_mutex_lock(&watch.lock);
         watch.done = true;

@@ -7,11 +7,6 @@ READY="$GUESTS/ready.elf"
 HTTPD="$GUESTS/httpd.elf"
 BASE=$((26500 + ($$ % 400) * 8))
 
-if [ "$DENALI_PLATFORM" = kvm ]; then
-    skip "clones" "clones are not supported on the kvm platform yet"
-    finish
-fi
-
 # --- 100 clones: each its own id, address and random stream; only the template boots
 boot -n 100 -m 2M --clone "$READY"
 expect "100 clones of ready.elf all exit 0" 0 '100 VMs: 100 exited 0'

@@ -7,11 +7,6 @@ PATTERN="$GUESTS/pattern.elf"
 SWAP="$WORK/denali.swap"
 BASE=$((27900 + ($$ % 80)))
 
-if [ "$DENALI_PLATFORM" = kvm ]; then
-    skip "hibernation" "hibernation is not supported on the kvm platform yet"
-    finish
-fi
-
 # --- four VMs check a pattern of their id after each of three 1 s idles, hibernated in each
 boot -n 4 -m 8M --hibernate-after 0.3 --swap "$SWAP" --stats "$PATTERN" 2 3 1000
 expect "hibernated VMs find their memory intact, round after round" 0 \

@@ -6,16 +6,19 @@ set -u
 PATTERN="$GUESTS/pattern.elf"
 SWAP="$WORK/denali.swap"
 
-if [ "$DENALI_PLATFORM" = kvm ]; then
-    skip "paging" "paging is not supported on the kvm platform yet"
-    finish
-fi
 
 # --- eight busy VMs (no idle time to hibernate in) fill 2 MiB each, 16 MiB in all, under a
-# limit of a quarter of that, and check every word of it 100 times
-boot -n 8 -m 16M --mem-limit 4M --swap "$SWAP" --stats --console null "$PATTERN" 2 100 0
+# limit of a quarter of that, and check every word of it 10 times
+boot -n 8 -m 16M --mem-limit 4M --swap "$SWAP" --stats --console null "$PATTERN" 2 10 0
 expect "busy VMs four times over the --mem-limit all find their memory intact" 0 \
     '8 VMs: 8 exited 0'
+# The pager keeps the limit at every fault; beside it only the pages the monitor writes itself
+# (each VM's set-up and virtual registers, a few pages) are not counted in advance.
+peak=$(stat_of guest_ram_peak_kb)
+[ -n "$peak" ] && [ "$peak" -le $((4096 + 8 * 64)) ] && [ "$(stat_of fault_waits)" -gt 0 ] &&
+    ok "guest RAM never passed the limit: faults waited for room ($peak KiB at most)" ||
+    fail "guest RAM never passed the limit" \
+        "guest_ram_peak_kb=$peak fault_waits=$(stat_of fault_waits) (limit 4096 KiB)"
 out=$(stat_of pages_out) back=$(stat_of pages_in)
 [ "${out:-0}" -ge 2048 ] && [ "${back:-0}" -ge 2048 ] &&
     ok "pages went out to the swap file and came back on touch ($out out, $back in)" ||
@@ -37,24 +40,28 @@ expect "VMs that idle and run, paged and hibernated, all find their memory intac
     '12 VMs: 12 exited 0'
 
 # --- a paged VM's process lent the monitor its userfaultfd and holds no descriptor itself
-"$DENALI" run -n 2 -m 16M --mem-limit 4M --swap "$SWAP" --no-progress "$PATTERN" 4 100000 0 \
-    >"$WORK/out" 2>&1 </dev/null &
-pid=$!
-for _ in $(seq 1 100); do
-    [ "$(pgrep -c -P "$pid")" -ge 2 ] && break
-    sleep 0.1
-done
-sleep 0.5
-fds= seen=0
-for child in $(pgrep -P "$pid"); do
-    seen=$((seen + 1))
-    fds+="$(ls "/proc/$child/fd" 2>/dev/null | tr '\n' ' ')"
-done
-kill -INT "$pid"
-wait "$pid"
-[ "$seen" -ge 1 ] && [ -z "${fds// /}" ] &&
-    ok "a paged VM's process holds no descriptor ($seen looked at)" ||
-    fail "a paged VM's process holds no descriptor" "$seen processes, descriptors: $fds"
+if [ "$DENALI_PLATFORM" = process ]; then
+    "$DENALI" run -n 2 -m 16M --mem-limit 4M --swap "$SWAP" --no-progress "$PATTERN" 4 100000 0 \
+        >"$WORK/out" 2>&1 </dev/null &
+    pid=$!
+    for _ in $(seq 1 100); do
+        [ "$(pgrep -c -P "$pid")" -ge 2 ] && break
+        sleep 0.1
+    done
+    sleep 0.5
+    fds= seen=0
+    for child in $(pgrep -P "$pid"); do
+        seen=$((seen + 1))
+        fds+="$(ls "/proc/$child/fd" 2>/dev/null | tr '\n' ' ')"
+    done
+    kill -INT "$pid"
+    wait "$pid"
+    [ "$seen" -ge 1 ] && [ -z "${fds// /}" ] &&
+        ok "a paged VM's process holds no descriptor ($seen looked at)" ||
+        fail "a paged VM's process holds no descriptor" "$seen processes, descriptors: $fds"
+else
+    skip "a paged VM's process holds no descriptor" "a kvm VM has no process of its own"
+fi
 
 # --- the swap file overwritten under paged VMs: they stop with the reason, never run on it
 # Two VMs walk their memory under a 4 MiB limit until the time limit; "$@" damages the swap file

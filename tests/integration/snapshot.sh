@@ -8,11 +8,6 @@ HTTPD="$GUESTS/httpd.elf"
 SNAP="$WORK/ready.snap"
 BASE=$((27300 + ($$ % 80) * 8))
 
-if [ "$DENALI_PLATFORM" = kvm ]; then
-    skip "snapshots" "snapshots are not supported on the kvm platform yet"
-    finish
-fi
-
 # snap_run ARGS...: `denali ARGS...` (not `run`), output in $WORK/out, status in $STATUS.
 snap_run() {
     STATUS=0

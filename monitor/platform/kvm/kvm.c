@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 
 #define RFLAGS_RESERVED (1ull << 1)
 #define RFLAGS_IOPL3    (3ull << 12)
+/* The arithmetic flags and DF: what a guest at IOPL 3 may change itself. */
+#define RFLAGS_GUEST_MASK 0xcd5ull
+#define MXCSR_VALID_MASK  0xffffu
 
 static const int required_caps[] = {KVM_CAP_USER_MEMORY, KVM_CAP_READONLY_MEM, KVM_CAP_SYNC_REGS,
                                     KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_EXT_CPUID};
@@ -187,6 +191,64 @@ int kvm_vcpu_set_initial_state(const struct kvm_host *host, struct kvm_vcpu *vcp
     regs.rsp = state->rsp;
     regs.rflags = RFLAGS_RESERVED | RFLAGS_IOPL3;
     return ioctl(vcpu->fd, KVM_SET_REGS, &regs);
+}
+
+_Static_assert(sizeof(struct kvm_regs) == sizeof(((struct kvm_cpu_state *)0)->gprs),
+               "kvm_cpu_state holds struct kvm_regs");
+_Static_assert(offsetof(struct kvm_regs, rip) == KVM_CPU_STATE_RIP * 8, "rip's place");
+_Static_assert(offsetof(struct kvm_regs, rax) == KVM_CPU_STATE_RAX * 8, "rax's place");
+
+/* The gate is `out %al, (%dx); ret`: the OUT is one byte. */
+#define GATE_OUT_LENGTH 1u
+
+int kvm_vcpu_save(struct kvm_vcpu *vcpu, uint64_t gate_addr, struct kvm_cpu_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    /* Synced into the run page at every exit (KVM_SYNC_X86_REGS). */
+    const struct kvm_regs *regs = &vcpu->run->s.regs.regs;
+    if (vcpu->run->exit_reason != KVM_EXIT_IO || regs->rip != gate_addr) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(out->gprs, regs, sizeof(out->gprs));
+    /* KVM completes the OUT (moves %rip on) only on the next KVM_RUN of this vCPU. */
+    out->gprs[KVM_CPU_STATE_RIP] += GATE_OUT_LENGTH;
+    struct kvm_sregs sregs;
+    struct kvm_fpu fpu;
+    if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0 || ioctl(vcpu->fd, KVM_GET_FPU, &fpu) < 0)
+        return -1;
+    out->fs_base = sregs.fs.base;
+    out->gs_base = sregs.gs.base;
+    memcpy(out->xmm, fpu.xmm, sizeof(out->xmm));
+    out->mxcsr = fpu.mxcsr;
+    out->fcw = fpu.fcw;
+    return 0;
+}
+
+int kvm_vcpu_restore(struct kvm_vcpu *vcpu, const struct kvm_cpu_state *state, uint64_t rax)
+{
+    struct kvm_regs regs;
+    memcpy(&regs, state->gprs, sizeof(regs));
+    regs.rax = rax;
+    /* Whatever the saved flags say, the guest stays at IOPL 3 with interrupts as it booted. */
+    regs.rflags = (regs.rflags & RFLAGS_GUEST_MASK) | RFLAGS_RESERVED | RFLAGS_IOPL3;
+    struct kvm_sregs sregs;
+    struct kvm_fpu fpu;
+    if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0 || ioctl(vcpu->fd, KVM_GET_FPU, &fpu) < 0)
+        return -1;
+    /* Canonical or the entry fails; a bad base only faults this guest, never the host. */
+    sregs.fs.base = state->fs_base;
+    sregs.gs.base = state->gs_base;
+    memcpy(fpu.xmm, state->xmm, sizeof(fpu.xmm));
+    /* Reserved MXCSR bits make KVM_SET_FPU fail: the guest's file cannot carry them. */
+    fpu.mxcsr = state->mxcsr & MXCSR_VALID_MASK;
+    fpu.fcw = state->fcw;
+    if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0 ||
+        ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
+        return -1;
+    /* A hypercall's result is later written through the run page: it must hold these too. */
+    vcpu->run->s.regs.regs = regs;
+    return 0;
 }
 
 void kvm_vcpu_destroy(const struct kvm_host *host, struct kvm_vcpu *vcpu)

@@ -2,22 +2,37 @@
 #include "platform/kvm/kvm_platform.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "image/guest_image.h"
+#include "image/ram_pool.h"
 #include "platform/kvm/kvm.h"
+#include "platform/kvm/kvm_memory.h"
 
 struct kvm_platform {
     struct platform base;
     struct kvm_host host;
+    /* The monitor's own /proc/self/pagemap, opened by the first VM paged (-1 before). */
+    _Atomic int pagemap_fd;
+    /* Clones alive: their copy-on-write pages are the monitor's anonymous memory. */
+    _Atomic unsigned live_clones;
 };
 
 struct platform_vcpu {
     struct kvm_vcpu vcpu;
+    struct kvm_platform *owner;
+    uint8_t *ram;
+    uint64_t mem_size;
+    bool cow_clone; /* its slot maps a snapshot copy-on-write: mapped back when it ends */
 };
+
+_Static_assert(sizeof(struct kvm_cpu_state) <= PLATFORM_CPU_STATE_MAX,
+               "the kvm platform's CPU state fits a snapshot");
 
 static struct kvm_platform *kvm_of(struct platform *p)
 {
@@ -30,11 +45,13 @@ static void write_gate(uint8_t *ram)
     memcpy(ram + DENALI_GATE_ADDR, code, sizeof(code));
 }
 
-static struct platform_vcpu *kvm_vcpu_create_for(struct platform *p,
-                                                 const struct guest_image *image, uint8_t *ram,
-                                                 uint32_t id, char *err, size_t errlen)
+/*
+ * A new KVM VM over the slot at ram, its vCPU at the image's entry; a
+ * clone's gate page is already in its memory (the snapshot's).
+ */
+static struct platform_vcpu *make_vcpu(struct platform *p, const struct guest_image *image,
+                                       uint8_t *ram, bool with_gate, char *err, size_t errlen)
 {
-    (void)id;
     const struct kvm_host *kvm = &kvm_of(p)->host;
     const struct guest_layout *layout = &image->layout;
     struct platform_vcpu *v = calloc(1, sizeof(*v));
@@ -43,6 +60,9 @@ static struct platform_vcpu *kvm_vcpu_create_for(struct platform *p,
         return NULL;
     }
     v->vcpu.fd = -1;
+    v->owner = kvm_of(p);
+    v->ram = ram;
+    v->mem_size = layout->mem_size;
     int vm_fd = kvm_vm_create(kvm);
     if (vm_fd < 0) {
         snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
@@ -59,7 +79,8 @@ static struct platform_vcpu *kvm_vcpu_create_for(struct platform *p,
     }
     guest_layout_write_page_tables(layout, ram);
     guest_layout_write_system_tables(ram);
-    write_gate(ram);
+    if (with_gate)
+        write_gate(ram);
     if (kvm_vcpu_create(kvm, vm_fd, &v->vcpu) < 0) {
         snprintf(err, errlen, "KVM_CREATE_VCPU: %s", strerror(errno));
         goto fail;
@@ -90,6 +111,14 @@ fail:
     return NULL;
 }
 
+static struct platform_vcpu *kvm_vcpu_create_for(struct platform *p,
+                                                 const struct guest_image *image, uint8_t *ram,
+                                                 uint32_t id, char *err, size_t errlen)
+{
+    (void)id;
+    return make_vcpu(p, image, ram, true, err, errlen);
+}
+
 static void kvm_run_vcpu(struct platform_vcpu *v, struct vm_exit *exit)
 {
     kvm_vcpu_run(&v->vcpu, exit);
@@ -113,55 +142,167 @@ static void kvm_kick(struct platform_vcpu *v)
 static void kvm_destroy(struct platform *p, struct platform_vcpu *v)
 {
     kvm_vcpu_destroy(&kvm_of(p)->host, &v->vcpu);
+    /* The next VM in this slot must see the pool's zeroed memory, not this clone's. */
+    if (v->cow_clone) {
+        int rc = ram_pool_remap(p->ram, v->ram);
+        if (rc < 0)
+            fprintf(stderr, "denali: mapping a clone's slot back: %s\n", strerror(-rc));
+        atomic_fetch_sub(&kvm_of(p)->live_clones, 1);
+    }
     free(v);
 }
 
 static void kvm_close(struct platform *p)
 {
+    int fd = atomic_load(&kvm_of(p)->pagemap_fd);
+    if (fd >= 0)
+        close(fd);
     kvm_host_close(&kvm_of(p)->host);
     free(p);
 }
 
+/* Puts a new vCPU where state left off, or ends it; rax is what the guest's hypercall returns. */
+static struct platform_vcpu *restore_or_end(struct platform *p, struct platform_vcpu *v,
+                                            const struct platform_snapshot *state, uint64_t rax,
+                                            char *err, size_t errlen)
+{
+    struct kvm_cpu_state cpu;
+    memcpy(&cpu, state->cpu_state, sizeof(cpu));
+    if (kvm_vcpu_restore(&v->vcpu, &cpu, rax) < 0) {
+        snprintf(err, errlen, "setting the saved vCPU state: %s", strerror(errno));
+        kvm_destroy(p, v);
+        return NULL;
+    }
+    return v;
+}
+
+static bool is_kvm_state(const struct platform_snapshot *state)
+{
+    return state->platform == PLATFORM_KVM && state->cpu_state_len == sizeof(struct kvm_cpu_state);
+}
+
 /*
- * Clones need the vCPU's registers saved and set (KVM_GET_REGS/SREGS/FPU)
- * and RAM mapped private from the snapshot: not built yet, and no machine
- * with /dev/kvm was at hand to test it; a clear refusal until then.
+ * A clone: its memory the snapshot's, copy-on-write in the monitor's own
+ * address space (KVM maps whatever the monitor maps), but for its virtual
+ * registers and windows, which the monitor has written; its vCPU resumes
+ * from the ready call with the result 1.
  */
 static struct platform_vcpu *kvm_clone(struct platform *p, const struct guest_image *image,
                                        uint8_t *ram, uint32_t id,
                                        const struct platform_snapshot *snap, char *err,
                                        size_t errlen)
 {
-    (void)p, (void)image, (void)ram, (void)id, (void)snap;
-    snprintf(err, errlen,
-             "clones are not supported on the kvm platform yet (use --platform process)");
-    return NULL;
+    (void)id;
+    if (!is_kvm_state(snap)) {
+        snprintf(err, errlen, "the snapshot was not taken on the kvm platform");
+        return NULL;
+    }
+    uint64_t size = image->layout.mem_size;
+    if (kvm_memory_map_clone(ram, size, snap, err, errlen) < 0) {
+        ram_pool_remap(p->ram, ram);
+        return NULL;
+    }
+    /* Under the copy-on-write view a shared pool's own pages are never read again. */
+    if (p->ram->memfd >= 0)
+        ram_pool_release(p->ram, ram, DENALI_LOW_LIMIT, size - DENALI_LOW_LIMIT);
+    struct platform_vcpu *v = make_vcpu(p, image, ram, false, err, errlen);
+    if (!v) {
+        ram_pool_remap(p->ram, ram);
+        return NULL;
+    }
+    v->cow_clone = true;
+    atomic_fetch_add(&kvm_of(p)->live_clones, 1);
+    return restore_or_end(p, v, snap, 1, err, errlen);
 }
 
+/* Back from hibernation: its memory is in its slot again, its registers in state. */
 static struct platform_vcpu *kvm_resume(struct platform *p, const struct guest_image *image,
                                         uint8_t *ram, uint32_t id,
                                         const struct platform_snapshot *state, char *err,
                                         size_t errlen)
 {
-    (void)p, (void)image, (void)ram, (void)id, (void)state;
-    snprintf(err, errlen, "hibernation is not supported on the kvm platform yet");
-    return NULL;
+    (void)id;
+    if (!is_kvm_state(state) || state->memfd >= 0) {
+        snprintf(err, errlen, "a hibernated VM's state is not the kvm platform's");
+        return NULL;
+    }
+    struct platform_vcpu *v = make_vcpu(p, image, ram, true, err, errlen);
+    return v ? restore_or_end(p, v, state, 0, err, errlen) : NULL;
 }
 
-static int kvm_capture(struct platform_vcpu *vcpu, struct platform_snapshot *snap, char *err,
+/* At a hypercall through the gate (a ready call, an idle). */
+static int kvm_capture(struct platform_vcpu *v, struct platform_snapshot *snap, char *err,
                        size_t errlen)
 {
-    (void)vcpu, (void)snap;
-    snprintf(err, errlen,
-             "snapshots are not supported on the kvm platform yet (use --platform process)");
-    return -1;
+    struct kvm_cpu_state cpu;
+    if (kvm_vcpu_save(&v->vcpu, DENALI_GATE_ADDR, &cpu) < 0) {
+        if (errno == EINVAL)
+            snprintf(err, errlen, "the vCPU did not stop at a hypercall through the gate");
+        else
+            snprintf(err, errlen, "reading the vCPU's state: %s", strerror(errno));
+        return -1;
+    }
+    memcpy(snap->cpu_state, &cpu, sizeof(cpu));
+    snap->cpu_state_len = sizeof(cpu);
+    snap->platform = PLATFORM_KVM;
+    return 0;
 }
 
-/* A KVM VM's memory is all in the pool, mapped by the monitor. */
+/*
+ * A KVM VM's memory is all in the pool, mapped by the monitor, but for
+ * clones' copy-on-write pages: in a shared pool they are the monitor's
+ * anonymous memory (its RssAnon, which also holds its own small heap).
+ */
 static uint64_t kvm_private_bytes(struct platform *p)
 {
-    (void)p;
-    return 0;
+    if (atomic_load(&kvm_of(p)->live_clones) == 0 || !p->ram || p->ram->memfd < 0)
+        return 0;
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[128];
+    unsigned long kib = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "RssAnon: %lu kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kib << 10;
+}
+
+/*
+ * Paging: a userfaultfd over the VM's slot in the monitor itself, where
+ * KVM's own accesses fault too; the slot must be in the shared pool, whose
+ * memfd keeps the pages while page-table entries are dropped.
+ */
+static int kvm_pager_start(struct platform_vcpu *v, uint64_t *addr_base, char *err, size_t errlen)
+{
+    struct kvm_platform *k = v->owner;
+    if (!k->base.ram || k->base.ram->memfd < 0) {
+        snprintf(err, errlen, "paging on kvm needs guest RAM in a memfd");
+        return -1;
+    }
+    if (atomic_load(&k->pagemap_fd) < 0) {
+        int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        int none = -1;
+        if (fd < 0) {
+            snprintf(err, errlen, "paging: /proc/self/pagemap: %s", strerror(errno));
+            return -1;
+        }
+        if (!atomic_compare_exchange_strong(&k->pagemap_fd, &none, fd))
+            close(fd);
+    }
+    *addr_base = (uint64_t)(uintptr_t)v->ram;
+    return kvm_memory_userfault(v->ram, v->mem_size, err, errlen);
+}
+
+static int kvm_referenced(struct platform_vcpu *v, uint64_t gpa, uint64_t pages, uint8_t *bits)
+{
+    return kvm_memory_referenced(atomic_load(&v->owner->pagemap_fd), v->ram, gpa, pages, bits);
+}
+
+static void kvm_forget_references(struct platform_vcpu *v)
+{
+    if (v->owner->base.ram && v->owner->base.ram->memfd >= 0 && !v->cow_clone)
+        kvm_memory_forget_references(v->ram, v->mem_size);
 }
 
 static const struct platform_ops kvm_ops = {
@@ -171,6 +312,9 @@ static const struct platform_ops kvm_ops = {
     .vcpu_resume = kvm_resume,
     .vcpu_capture = kvm_capture,
     .private_bytes = kvm_private_bytes,
+    .pager_start = kvm_pager_start,
+    .referenced = kvm_referenced,
+    .forget_references = kvm_forget_references,
     .vcpu_run = kvm_run_vcpu,
     .vcpu_set_result = kvm_set_result,
     .vcpu_result_pending = kvm_result_pending,
@@ -191,6 +335,7 @@ struct platform *kvm_platform_open(char *err, size_t errlen)
         return NULL;
     }
     k->base.ops = &kvm_ops;
+    atomic_init(&k->pagemap_fd, -1);
     k->base.kind = PLATFORM_KVM;
     k->base.shared_ram = false;
     k->base.fds_per_vm = 1; /* the vCPU's */

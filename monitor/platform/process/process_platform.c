@@ -22,6 +22,7 @@
 
 #include "image/guest_image.h"
 #include "image/ram_pool.h"
+#include "util/pagemap.h"
 
 #define VMPROC_PROGRAM "denali-vmproc"
 /* While a VM runs, its worker looks this often whether the process still lives. */
@@ -308,6 +309,34 @@ static int take_pager(struct platform_vcpu *v, uint64_t fd, char *why, size_t le
     return 0;
 }
 
+/*
+ * A VM process started for paging hands its userfaultfd over in the middle
+ * of its set-up, before it locks down. Taken at launch, so that the pager
+ * can watch every fault of the guest's, from its very first instruction.
+ */
+static int receive_pager(struct platform_vcpu *v, char *err, size_t errlen)
+{
+    struct vm_exit exit;
+    struct vmproc_control *c = v->control;
+    if (!wait_for_turn(v, &exit, SETUP_LIMIT_NS)) {
+        snprintf(err, errlen, "%s", exit.detail);
+        return -1;
+    }
+    if (c->kind != VMPROC_EXIT_PAGER) {
+        char message[VMPROC_MESSAGE_MAX];
+        setup_message(c, message);
+        snprintf(err, errlen, "%s",
+                 c->kind == VMPROC_EXIT_SETUP_FAILED ? message : "VM process set-up went wrong");
+        return -1;
+    }
+    if (take_pager(v, c->args[0], err, errlen) < 0)
+        return -1;
+    c->kind = 0;
+    atomic_store_explicit((_Atomic uint32_t *)&c->turn, VMPROC_TURN_GUEST, memory_order_release);
+    futex(&c->turn, FUTEX_WAKE, 1, NULL);
+    return 0;
+}
+
 static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
 {
     memset(exit, 0, sizeof(*exit));
@@ -324,19 +353,6 @@ static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
     if (!v->started) {
         if (!wait_for_turn(v, exit, SETUP_LIMIT_NS))
             return;
-        if (c->kind == VMPROC_EXIT_PAGER && v->uffd < 0 && v->pagemap_fd < 0) {
-            char why[sizeof(exit->detail)];
-            if (take_pager(v, c->args[0], why, sizeof(why)) < 0) {
-                failed(exit, why);
-                return;
-            }
-            c->kind = 0;
-            atomic_store_explicit((_Atomic uint32_t *)&c->turn, VMPROC_TURN_GUEST,
-                                  memory_order_release);
-            futex(&c->turn, FUTEX_WAKE, 1, NULL);
-            if (!wait_for_turn(v, exit, SETUP_LIMIT_NS))
-                return;
-        }
         if (c->kind != VMPROC_EXIT_READY) {
             char message[VMPROC_MESSAGE_MAX];
             setup_message(c, message);
@@ -438,18 +454,7 @@ static int process_pager_start(struct platform_vcpu *v, uint64_t *addr_base, cha
 /* Present in the VM process's page tables: touched since they were last dropped. */
 static int process_referenced(struct platform_vcpu *v, uint64_t gpa, uint64_t pages, uint8_t *bits)
 {
-    uint64_t entries[512];
-    for (uint64_t done = 0; done < pages;) {
-        uint64_t n = pages - done < 512 ? pages - done : 512;
-        off_t at = (off_t)((gpa / DENALI_PAGE_SIZE + done) * sizeof(uint64_t));
-        ssize_t got = v->pagemap_fd < 0 ? -1 : pread(v->pagemap_fd, entries, n * 8, at);
-        if (got != (ssize_t)(n * 8))
-            return -1;
-        for (uint64_t i = 0; i < n; i++)
-            bits[done + i] = (uint8_t)(entries[i] >> 63);
-        done += n;
-    }
-    return 0;
+    return pagemap_present(v->pagemap_fd, gpa / DENALI_PAGE_SIZE, pages, bits);
 }
 
 static void process_forget_references(struct platform_vcpu *v)
@@ -686,6 +691,10 @@ static struct platform_vcpu *launch_vm(struct platform *p, const struct guest_im
         kill(v->pid, SIGKILL);
         reap(v->pid);
         free(v);
+        return NULL;
+    }
+    if ((l->flags & VMPROC_LAUNCH_PAGER) && receive_pager(v, err, errlen) < 0) {
+        process_destroy(p, v);
         return NULL;
     }
     return v;
