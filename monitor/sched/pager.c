@@ -180,6 +180,18 @@ static void wait_for_room(struct pager *pg, struct vm *vm, uint64_t addr)
     vp->waiting_addr = addr;
 }
 
+/*
+ * Whether the page is in the pool's memfd now. A fault's message can be
+ * stale (a VM preempted while it waited faults again, and each fault is
+ * one message): the page it names may have been put there since.
+ */
+static bool in_pool(struct pager *pg, struct vm *vm, uint64_t gpa)
+{
+    (void)pg;
+    unsigned char present = 0;
+    return mincore(vm->mem.ram + gpa, PAGE, &present) == 0 && (present & 1);
+}
+
 static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t addr)
 {
     struct vm_pager *vp = vm->pager;
@@ -219,7 +231,7 @@ static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
             vp->filled[gpa / PAGE + i] = 1;
         }
     } else {
-        if (gpa / PAGE < vp->pages && vp->filled[gpa / PAGE]) {
+        if (gpa / PAGE < vp->pages && vp->filled[gpa / PAGE] && !in_pool(pg, vm, gpa)) {
             fail_vm(pg, vm,
                     "paging: page 0x%lx lost its contents (missing, and not in the swap file)%s",
                     gpa, "");
