@@ -1162,6 +1162,10 @@ void workers_request_stop(struct monitor *m, const char *reason)
         return;
     pthread_mutex_lock(&s->lock);
     pthread_cond_broadcast(&s->wake);
+    /* Now, not at the end of each running VM's quantum: a stop must not hang on one. */
+    for (unsigned i = 0; i < s->worker_count; i++)
+        if (s->workers[i].current)
+            pthread_kill(s->workers[i].thread, SIGUSR1);
     pthread_mutex_unlock(&s->lock);
 }
 
