@@ -209,6 +209,12 @@ static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
             return true; /* the fault stays unanswered: the VM is stopped instead */
         struct uffdio_copy copy = {.dst = addr, .src = (uint64_t)(uintptr_t)buf, .len = n * PAGE};
         rc = ioctl(vp->uffd, UFFDIO_COPY, &copy);
+        if (rc < 0 && errno != EAGAIN && errno != EEXIST && copy.copy <= 0 && n > 1) {
+            /* The window crosses into memory registered apart: just the page that faulted. */
+            copy = (struct uffdio_copy){.dst = addr, .src = (uint64_t)(uintptr_t)buf, .len = PAGE};
+            rc = ioctl(vp->uffd, UFFDIO_COPY, &copy);
+            n = 1;
+        }
         if (rc < 0 && errno == EAGAIN && copy.copy <= 0) {
             wait_for_room(pg, vm, addr);
             return false;
