@@ -128,13 +128,6 @@ static uint64_t fault_window(struct vm_pager *vp, uint64_t gpa, bool swapped, ui
 }
 
 /*
- * One fault of vm at gpa (guest address addr in its process), with the lock
- * held. A swapped page comes back, with the swapped pages of its window, in
- * one read and one copy: a guest walking its memory would otherwise wait for
- * the disk once a page. A first touch gets zero pages, its window's holes
- * with it (a guest filling a buffer).
- */
-/*
  * Whether n pages (or, short of that, one) fit under the hard limit now.
  * After DEFER_PATIENCE_NS of waiting with no page paged out meanwhile, the
  * fault is served anyway: a limit that paging cannot reach (memory it may
@@ -192,6 +185,14 @@ static bool in_pool(struct pager *pg, struct vm *vm, uint64_t gpa)
     return mincore(vm->mem.ram + gpa, PAGE, &present) == 0 && (present & 1);
 }
 
+/*
+ * One fault of vm at gpa (guest address addr in its process), with the lock
+ * held. A swapped page comes back, with the swapped pages of its window, in
+ * one read and one copy: a guest walking its memory would otherwise wait for
+ * the disk once a page. A first touch gets zero pages, its window's holes
+ * with it (a guest filling a buffer).
+ * False when it waits (for room, or for the kernel to let it retry).
+ */
 static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t addr)
 {
     struct vm_pager *vp = vm->pager;
