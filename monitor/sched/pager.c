@@ -129,11 +129,12 @@ static uint64_t fault_window(struct vm_pager *vp, uint64_t gpa, bool swapped, ui
 
 /*
  * Whether n pages (or, short of that, one) fit under the hard limit now.
- * After DEFER_PATIENCE_NS of waiting with no page paged out meanwhile, the
- * fault is served anyway: a limit that paging cannot reach (memory it may
- * not take) must not stop the fleet; that is counted and said once.
+ * A limit that paging cannot reach (memory it may not take) must not stop
+ * the fleet: once faults have waited DEFER_PATIENCE_NS with no page paged
+ * out, faults are served past the limit until a page goes out again (then
+ * the limit holds once more); that is counted and said once.
  */
-static bool room_for(struct pager *pg, struct vm_pager *vp, uint64_t *n)
+static bool room_for(struct pager *pg, uint64_t *n)
 {
     if (!pg->hard_limit)
         return true;
@@ -144,19 +145,25 @@ static bool room_for(struct pager *pg, struct vm_pager *vp, uint64_t *n)
     if (held + PAGE <= pg->hard_limit)
         return true;
     uint64_t now = monitor_now_ns(), out = atomic_load(&pg->pages_out);
-    if (!vp->waiting_addr || out != vp->waiting_pages_out) {
-        vp->waiting_since_ns = now;
-        vp->waiting_pages_out = out;
-        return false;
+    if (out != pg->stall_pages_out) {
+        pg->stall_pages_out = out;
+        pg->stall_since_ns = 0;
+        pg->overrunning = false;
     }
-    if (now - vp->waiting_since_ns < DEFER_PATIENCE_NS)
-        return false;
-    if (atomic_fetch_add(&pg->limit_overruns, 1) == 0)
-        fprintf(stderr,
-                "denali: --mem-limit: paging made no room for %lu ms; faults are served past the "
-                "limit (guest RAM %lu MiB, limit %lu MiB)\n",
-                (unsigned long)(DEFER_PATIENCE_NS / 1000000), (unsigned long)(held >> 20),
-                (unsigned long)(pg->hard_limit >> 20));
+    if (!pg->overrunning) {
+        if (!pg->stall_since_ns)
+            pg->stall_since_ns = now;
+        if (now - pg->stall_since_ns < DEFER_PATIENCE_NS)
+            return false;
+        pg->overrunning = true;
+        if (atomic_load(&pg->limit_overruns) == 0)
+            fprintf(stderr,
+                    "denali: --mem-limit: paging made no room for %lu ms; faults are served past "
+                    "the limit until it does (guest RAM %lu MiB, limit %lu MiB)\n",
+                    (unsigned long)(DEFER_PATIENCE_NS / 1000000), (unsigned long)(held >> 20),
+                    (unsigned long)(pg->hard_limit >> 20));
+    }
+    atomic_fetch_add(&pg->limit_overruns, 1);
     return true;
 }
 
@@ -200,7 +207,7 @@ static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
     int rc;
     bool swapped = gpa / PAGE < vp->pages && vp->swapped[gpa / PAGE];
     uint64_t n = fault_window(vp, gpa, swapped, swapped ? FAULT_AROUND_PAGES : ZERO_AHEAD_PAGES);
-    if (!room_for(pg, vp, &n)) {
+    if (!room_for(pg, &n)) {
         wait_for_room(pg, vm, addr);
         return false;
     }

@@ -44,6 +44,9 @@ struct pager {
     uint32_t waiting_count;
     _Atomic uint64_t fault_waits;    /* faults that had to wait for room */
     _Atomic uint64_t limit_overruns; /* faults served past the limit: paging made no room */
+    /* Since when faults wait with no page paged out (0: not now), and past that, served anyway. */
+    uint64_t stall_since_ns, stall_pages_out;
+    bool overrunning;
     /* Called (lock held) when a fault begins to wait for room: paging should not wait a tick. */
     void (*want_room)(void *ctx);
     void *want_room_ctx;
@@ -68,8 +71,6 @@ struct vm_pager {
     uint64_t read_ahead;     /* pages the next sequential fault may bring */
     bool scanned;            /* WSClock has looked at it: its reference bits mean something */
     uint64_t waiting_addr;   /* its fault that waits for room (0: none) */
-    uint64_t waiting_since_ns;
-    uint64_t waiting_pages_out; /* the pager's pages_out when it began to wait */
     _Atomic bool failed;
     char failure[160];
 };
