@@ -228,11 +228,19 @@ static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
             return false;
         }
         /*
-         * A page the pager holds in the swap file cannot be in memory too:
-         * something wrote it behind the pager's back, and the guest must
-         * not run on it.
+         * EEXIST does not always mean the page is there: the kernel also
+         * says it when the page table it was filling went away under it (a
+         * concurrent MADV_DONTNEED may free empty page tables). Taking it
+         * for "back" left the page marked in memory, and the guest's next
+         * touch got a zero page instead of its bytes. So it is looked at:
+         * really there, something wrote it behind the pager's back and the
+         * guest must not run on it; not there, the copy is tried again.
          */
         if (rc < 0 && errno == EEXIST && copy.copy <= 0) {
+            if (!in_pool(pg, vm, gpa)) {
+                wait_for_room(pg, vm, addr);
+                return false;
+            }
             fail_vm(pg, vm,
                     "paging: page 0x%lx was in memory while its copy was in the swap file%s", gpa,
                     "");
