@@ -145,9 +145,15 @@ provenance() {
         fi
         [[ " ${seen[*]} " == *" $text "* ]] || seen+=("$text")
     done
-    local joined
-    joined=$(printf '%s; ' "${seen[@]}")
-    echo "${joined%; }"
+    joined "; " "${seen[@]}"
+}
+
+# joined SEPARATOR WORDS...: the words with SEPARATOR between them.
+joined() {
+    local separator=$1 text
+    shift
+    text=$(printf "%s$separator" "$@")
+    echo "${text%"$separator"}"
 }
 
 # group NUMBER: rounded to a whole number with thousands separators (31900.4 -> 31,900).
@@ -161,10 +167,22 @@ p99_text() {
         else if (u + 0 > 0) printf "p99 %.1f ms", u / 1000 }'
 }
 
-# quote TEXT: TEXT made safe inside a gnuplot double-quoted string.
+# quote TEXT: TEXT made safe inside a gnuplot double-quoted string, and printed as it is by the
+# enhanced text mode (where _ ^ { } @ & ~ are markup: a skip reason may hold KVM_CAP_...).
 quote() {
     local text=${1//\\/}
-    echo "${text//\"/\'}"
+    text=${text//\"/\'}
+    # shellcheck disable=SC2001 # one character class, where ${//} would need seven replacements
+    sed 's/[_^{}@&~]/\\\\&/g' <<<"$text"
+}
+
+# label_lines TEXT...: each TEXT quoted for gnuplot, one a line of a label.
+label_lines() {
+    local text out=''
+    for text in "$@"; do
+        out+="${out:+\\n}$(quote "$text")"
+    done
+    echo "$out"
 }
 
 # pngcairo (antialiased, black and white, as the Denali paper's figures) where gnuplot has it, else
@@ -199,11 +217,11 @@ set grid ytics lt 0 lc rgb "#bbbbbb"'
 
 # Web throughput against the number of VMs: one curve per platform with web_scale figures.
 plot_throughput() {
-    local png=denali-throughput-vs-vms.png p i n rps line data='' plots='' missing='' style=0
-    local -a used=() counts
+    local png=denali-throughput-vs-vms.png p i n rps line data='' plots='' style=0
+    local -a used=() counts missing=()
     for p in $(platforms_of web_scale); do
         if ! i=$(latest web_scale "$p" rps_1); then
-            missing+="$p: $(why_missing web_scale "$p" bench/web_scale.sh)\\n"
+            missing+=("$p: $(why_missing web_scale "$p" bench/web_scale.sh)")
             continue
         fi
         used+=("$i")
@@ -224,8 +242,8 @@ plot_throughput() {
         plots+=", \$$p using 1:2:3 notitle with labels offset 0, 1 font \",10\""
     done
     if ((${#used[@]} == 0)); then
-        missing=${missing:-"$(why_missing web_scale "" bench/web_scale.sh)"}
-        skipped "$png" "no web_scale figures: ${missing//\\n/; }"
+        ((${#missing[@]} > 0)) || missing=("$(why_missing web_scale "" bench/web_scale.sh)")
+        skipped "$png" "no web_scale figures: $(joined "; " "${missing[@]}")"
         return 0
     fi
     local title="Web throughput against the number of VMs"
@@ -242,7 +260,7 @@ set xrange [0.7:*]
 set yrange [0:*]
 set offsets 0, graph 0.15, graph 0.12, 0
 set key top right nobox
-$([[ -n $missing ]] && echo "set label \"$(quote "${missing%\\n}")\" at graph 0.02, graph 0.06 left font \",10\"")
+$( ((${#missing[@]} == 0)) || echo "set label \"$(label_lines "${missing[@]}")\" at graph 0.02, graph 0.06 left font \",10\"")
 plot $plots"
 }
 
@@ -284,11 +302,11 @@ plot \$bars using 1:2:xticlabels(stringcolumn(3).\"\\n\".stringcolumn(4)) notitl
 
 # Memory per VM on each platform: the monitor's VMs against that platform's floor, at the largest N.
 plot_memory() {
-    local png=denali-memory-per-vm.png p i x=0 line data='' tics='' missing='' floor_name
-    local -a used=()
+    local png=denali-memory-per-vm.png p i x=0 line data='' tics='' floor_name
+    local -a used=() missing=()
     for p in $(platforms_of 'scale_[a-z0-9]+'); do
         if ! i=$(latest "scale_$p" "$p" mem_kib_per_vm floor_mem_kib_per_vm); then
-            missing+="$p: $(why_missing "scale_$p" "$p" bench/scale.sh)\\n"
+            missing+=("$p: $(why_missing "scale_$p" "$p" bench/scale.sh)")
             continue
         fi
         used+=("$i")
@@ -304,8 +322,8 @@ plot_memory() {
         x=$((x + 1))
     done
     if ((${#used[@]} == 0)); then
-        missing=${missing:-"$(why_missing scale "" bench/scale.sh)"}
-        skipped "$png" "no scale figures: ${missing//\\n/; }"
+        ((${#missing[@]} > 0)) || missing=("$(why_missing scale "" bench/scale.sh)")
+        skipped "$png" "no scale figures: $(joined "; " "${missing[@]}")"
         return 0
     fi
     local title="Host memory per idle VM on each platform"
@@ -319,16 +337,16 @@ EOD
 set title \"$title\"
 set ylabel \"memory per VM (KiB)\"
 set xrange [-0.7:$x - 0.3]
-$(awk '$2 < 0 || $3 < 0 { n = 1 } END { exit !n }' <<<"$data" &&
+$(awk 'NF >= 3 && ($2 < 0 || $3 < 0) { n = 1 } END { exit !n }' <<<"$data" &&
         echo 'set yrange [*:*]; set xzeroaxis lt 1 lc rgb "black"' || echo 'set yrange [0:*]')
 set offsets 0, 0, graph 0.15, 0
 set xtics ($tics) scale 0
 set boxwidth 0.3
-set key top right nobox
-set bmargin 5
-$([[ -n $missing ]] && echo "set label \"not measured: $(quote "${missing%\\n}")\" at graph 0.02, graph 0.95 left font \",10\"")
+set key below center horizontal nobox spacing 1.5
+set bmargin 7
+$( ((${#missing[@]} == 0)) || printf '%s\n' "set label \"not measured:\\n$(label_lines "${missing[@]}")\" at graph 0.02, graph 0.95 left font \",10\"")
 plot \$mem using (\$1 - 0.17):2 title \"Denali\" with boxes fs solid 0.35 border lc rgb \"black\" lc rgb \"black\", \
-     \$mem using (\$1 + 0.17):3 title \"floor: the same memory and idling with no monitor\" \
+     \$mem using (\$1 + 0.17):3 title \"floor: the same VMs with no monitor\" \
         with boxes fs pattern 2 border lc rgb \"black\" lc rgb \"black\", \
      \$mem using (\$1 - 0.17):2:(sprintf(\"%.0f\", \$2)) notitle with labels offset 0, 0.8, \
      \$mem using (\$1 + 0.17):3:(sprintf(\"%.0f\", \$3)) notitle with labels offset 0, 0.8"
