@@ -148,6 +148,17 @@ provenance() {
     joined "; " "${seen[@]}"
 }
 
+# disturbed INDEX...: a note on the runs the web drivers kept although other processes used the
+# machine meanwhile (disturbed_runs=), for a title; empty when there were none.
+disturbed() {
+    local i runs=0 n
+    for i in "$@"; do
+        n=$(value disturbed_runs "${LINES[i]}")
+        [[ $n =~ ^[0-9]+$ ]] && runs=$((runs + n))
+    done
+    ((runs == 0)) || echo "; $runs load runs disturbed by other work on the machine"
+}
+
 # joined SEPARATOR WORDS...: the words with SEPARATOR between them.
 joined() {
     local separator=$1 text
@@ -249,7 +260,7 @@ plot_throughput() {
     local title="Web throughput against the number of VMs"
     title+="\\n{/*0.75 Zipf requests over N httpd VMs, 2,258-byte documents;"
     title+=" $(value concurrency "${LINES[used[0]]}") in flight}"
-    title+="\\n{/*0.7 $(quote "$(provenance "${used[@]}")")}"
+    title+="\\n{/*0.7 $(quote "$(provenance "${used[@]}")$(disturbed "${used[@]}")")}"
     draw "$png" "$(provenance "${used[@]}")" "$COMMON
 $data
 set title \"$title\"
@@ -281,7 +292,7 @@ plot_pair() {
     local ms_a ms_b
     ms_a=$(p99_text "$(value "$p99_a" "$line")") ms_b=$(p99_text "$(value "$p99_b" "$line")")
     title+="\\n{/*0.75 $(group "$(value vms "$line")") httpd VMs; ratio $(value ratio "$line") ($goal_text)}"
-    title+="\\n{/*0.7 $(quote "$(provenance "$i")")}"
+    title+="\\n{/*0.7 $(quote "$(provenance "$i")$(disturbed "$i")")}"
     draw "$png" "$(provenance "$i")" "$COMMON
 \$bars << EOD
 0 $a \"$label_a\" \"$ms_a\" \"$(group "$a") req/s\"
