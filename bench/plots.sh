@@ -156,7 +156,7 @@ disturbed() {
         n=$(value disturbed_runs "${LINES[i]}")
         [[ $n =~ ^[0-9]+$ ]] && runs=$((runs + n))
     done
-    ((runs == 0)) || echo "; $runs load runs disturbed by other work on the machine"
+    ((runs == 0)) || echo "; $runs zipf run$( ((runs == 1)) || echo s) disturbed by other work on the machine"
 }
 
 # joined SEPARATOR WORDS...: the words with SEPARATOR between them.
@@ -275,6 +275,13 @@ $( ((${#missing[@]} == 0)) || echo "set label \"$(label_lines "${missing[@]}")\"
 plot $plots"
 }
 
+# log_range A B: a log axis from the decade below the smaller to a little over the larger, so
+# neither bar meets an edge and no empty decade is left on top.
+log_range() {
+    awk -v a="$1" -v b="$2" 'BEGIN { lo = a < b ? a : b; hi = a < b ? b : a
+        printf "set yrange [%g:%g]", 10 ^ int(log(lo) / log(10) - (lo < 1)), hi * 2.5 }'
+}
+
 # Two bars, A against B, from one driver's line (web_batch, web_idle).
 # plot_pair PNG NAME DRIVER KEY_A LABEL_A KEY_B LABEL_B P99_A P99_B TITLE GOAL_TEXT
 plot_pair() {
@@ -301,7 +308,8 @@ EOD
 set title \"$title\"
 set ylabel \"throughput (requests/s$([[ -n $logscale ]] && echo ", log scale"))\"
 set xrange [-0.7:1.7]
-$([[ -n $logscale ]] && echo "$logscale; set format y '%.0f'" || echo 'set yrange [0:*]')
+$([[ -n $logscale ]] && echo "$logscale; set format y '%.0f'; $(log_range "$a" "$b")" ||
+        echo 'set yrange [0:*]')
 set offsets 0, 0, graph 0.12, 0
 set boxwidth 0.55
 set xtics scale 0
