@@ -36,7 +36,7 @@ run_one() {
     mapfile -t lines < <(grep '^BENCH ' "$LOG")
     ((${#lines[@]} > 0)) || lines=("BENCH $(basename "$1" .sh) ratio=NA pass=0 error=\"no summary line\"")
     summaries+=("${lines[@]}")
-    BENCH_SOURCE="run-all.sh: $*" BENCH_RESULTS_HEADER_DONE='' BENCH_RESULTS=$RESULTS bench_keep "${lines[@]}"
+    BENCH_SOURCE="run-all.sh: ${DENALI_PLATFORM:+DENALI_PLATFORM=$DENALI_PLATFORM }$*" BENCH_RESULTS_HEADER_DONE='' BENCH_RESULTS=$RESULTS bench_keep "${lines[@]}"
 }
 
 run_one bench/hypercall.sh
