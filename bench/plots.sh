@@ -14,7 +14,7 @@ as bench/run-all.sh and the drivers keep them), into OUTDIR (default docs):
   denali-memory-per-vm.png         memory per VM on each platform, against its floor (scale_* lines)
 Each figure uses the latest lines with figures for it; a figure with none is skipped, with the
 reason. Exits 1 on a real error only: gnuplot missing, RESULTS unreadable, OUTDIR not writable,
-gnuplot failing.
+gnuplot failing. GNUPLOT names the gnuplot to run (default: gnuplot from PATH).
 EOF
 }
 
@@ -37,8 +37,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=${1:-${BENCH_RESULTS:-$ROOT/build/bench-results/summary.txt}}
 OUTDIR=${2:-$ROOT/docs}
 
-command -v gnuplot >/dev/null ||
-    fail "gnuplot is missing (scripts/install-deps.sh installs gnuplot-nox)"
+GNUPLOT=${GNUPLOT:-gnuplot}
+command -v "$GNUPLOT" >/dev/null ||
+    fail "$GNUPLOT is missing (scripts/install-deps.sh installs gnuplot-nox)"
 [[ -e $RESULTS ]] || fail "no results file $RESULTS (run make bench, or the drivers, e.g." \
     "bench/web_scale.sh; see bench/README.md)"
 [[ -f $RESULTS && -r $RESULTS ]] || fail "cannot read results file $RESULTS"
@@ -199,7 +200,7 @@ label_lines() {
 # pngcairo (antialiased, black and white, as the Denali paper's figures) where gnuplot has it, else
 # libgd's png.
 TERMINAL='pngcairo size 900,600 font "sans,12" monochrome'
-gnuplot -e 'set terminal pngcairo' 2>/dev/null || TERMINAL='png size 900,600'
+"$GNUPLOT" -e 'set terminal pngcairo' 2>/dev/null || TERMINAL='png size 900,600'
 
 WROTE=() SKIPPED=() ERRORS=0
 # draw PNG FROM SCRIPT: runs gnuplot on SCRIPT with the terminal and output set; FROM says which
@@ -207,7 +208,7 @@ WROTE=() SKIPPED=() ERRORS=0
 draw() {
     local png=$OUTDIR/$1 from=$2 script=$3 log
     if log=$(printf 'set terminal %s\nset output "%s"\n%s\n' "$TERMINAL" "$png" "$script" |
-        gnuplot 2>&1) && [[ -s $png ]]; then
+        "$GNUPLOT" 2>&1) && [[ -s $png ]]; then
         WROTE+=("$png (from $from)")
         [[ -z $log ]] || printf '%s\n' "$log" | sed 's/^/plots: gnuplot: /' >&2
     else

@@ -37,11 +37,17 @@ check_run "an unreadable results path (a directory) is an error, exit 1" 1 \
     "plots: error: cannot read results file $TAP_TMP" \
     bench/plots.sh "$TAP_TMP" "$OUT"
 check_run "an unknown option is refused" 1 "unknown option '--bogus'" bench/plots.sh --bogus
+check_run "a missing gnuplot is a clear error, exit 1" 1 \
+    "plots: error: $TAP_TMP/no-gnuplot is missing (scripts/install-deps.sh installs gnuplot-nox)" \
+    env GNUPLOT="$TAP_TMP/no-gnuplot" bench/plots.sh "$RESULTS" "$OUT"
+# A gnuplot that fails: the figure is an error, not a silent skip.
+printf '#!/bin/sh\ncat >/dev/null\necho "fake gnuplot: broken" >&2\nexit 1\n' >"$TAP_TMP/bad-gnuplot"
+chmod +x "$TAP_TMP/bad-gnuplot"
+check_run "a failing gnuplot is reported, exit 1" 1 "plots: error: gnuplot failed to draw" \
+    env GNUPLOT="$TAP_TMP/bad-gnuplot" bench/plots.sh "$RESULTS" "$TAP_TMP/broken"
 
 if ! command -v gnuplot >/dev/null; then
     skip "figures drawn from the fixture" "gnuplot is not installed (scripts/install-deps.sh)"
-    check_run "without gnuplot it says so, exit 1" 1 "gnuplot is missing" \
-        bench/plots.sh "$RESULTS" "$OUT"
     finish
 fi
 
