@@ -240,18 +240,20 @@ plot_throughput() {
         line=${LINES[i]}
         mapfile -t counts < <(grep -o ' rps_[0-9]*=[0-9.]*' <<<" $line" | sed 's/ rps_\([0-9]*\)=.*/\1/' |
             sort -n)
-        data+="\$$p << EOD"$'\n'
+        style=$((style + 1))
+        # Datablocks are named by number: a platform's name need not be a gnuplot identifier.
+        data+="\$curve$style << EOD"$'\n'
         for n in "${counts[@]}"; do
             rps=$(value "rps_$n" "$line")
             is_number "$rps" && data+="$n $rps \"$(group "$rps")\""$'\n'
         done
         data+="EOD"$'\n'
-        style=$((style + 1))
         # The largest N's ratio to N = 1 (ratio= is the goal's N, absent from a shorter run).
-        plots+="${plots:+, }\$$p using 1:2 title \"$p platform (N = $(group "${counts[-1]}")"
-        plots+=" at $(value "ratio_${counts[-1]}" "$line") of N = 1)\""
-        plots+=" with linespoints lt 1 dt $style lw 2 pt $((style == 1 ? 7 : 6)) ps 1.4 lc rgb \"black\""
-        plots+=", \$$p using 1:2:3 notitle with labels offset 0, 1 font \",10\""
+        plots+="${plots:+, }\$curve$style using 1:2 title \"$(quote "$p") platform"
+        ((counts[-1] == 1)) ||
+            plots+=" (N = $(group "${counts[-1]}") at $(value "ratio_${counts[-1]}" "$line") of N = 1)"
+        plots+="\" with linespoints lt 1 dt $style lw 2 pt $((style == 1 ? 7 : 6)) ps 1.4 lc rgb \"black\""
+        plots+=", \$curve$style using 1:2:3 notitle with labels offset 0, 1 font \",10\""
     done
     if ((${#used[@]} == 0)); then
         ((${#missing[@]} > 0)) || missing=("$(why_missing web_scale "" bench/web_scale.sh)")
