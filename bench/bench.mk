@@ -85,3 +85,23 @@ $(BUILD)/bench/fork_floor: bench/fork_floor.c bench/bench_util.c bench/bench_uti
 .PHONY: plot-cliff
 plot-cliff:
 	bench/plot_cliff.sh
+
+# docs/denali-*.png from the kept summary lines (bench/plots.sh), and docs/denali-cliff.png when
+# bench/cliff.sh's data is there. Draws only: it never runs a benchmark.
+BENCH_RESULTS ?= $(BUILD)/bench-results/summary.txt
+.PHONY: plots
+plots:
+	@if [ ! -e "$(BENCH_RESULTS)" ]; then \
+		echo "make plots: no benchmark results in $(BENCH_RESULTS); run make bench (every driver, a long" \
+			"run), or only the drivers the figures need: bench/web_scale.sh, bench/web_batch.sh," \
+			"bench/web_idle.sh, bench/scale.sh (see bench/README.md, Plots)" >&2; \
+		exit 1; \
+	fi
+	bench/plots.sh "$(BENCH_RESULTS)"
+	@cliff=$${CLIFF_DATA:-$(BUILD)/bench-results/cliff.dat}; \
+	if [ -e "$$cliff" ]; then \
+		bench/plot_cliff.sh "$$cliff"; \
+	else \
+		echo "make plots: no cliff data ($$cliff): docs/denali-cliff.png left as it is" \
+			"(bench/cliff.sh writes the data)"; \
+	fi

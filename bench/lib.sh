@@ -9,12 +9,56 @@ DENALI=${DENALI:-build/denali}
 BENCH_BIN=${BENCH_BIN:-build/bench}
 GUESTS=${GUESTS:-build/guests}
 
+# Where summary lines are kept for bench/plots.sh: appended, each run's lines after a comment
+# naming the date, commit and machine. Empty: not kept (run-all.sh keeps its drivers' lines
+# itself, so that every driver's are kept, not only those that call bench_line).
+BENCH_RESULTS=${BENCH_RESULTS-build/bench-results/summary.txt}
+BENCH_RESULTS_HEADER_DONE=
+# What produced the lines, for the header (the rest of its line): the driver and its arguments.
+BENCH_SOURCE="$(basename "$0")${*:+ $*}"
+
+# bench_results_header SOURCE: the comment line that opens a run's lines in BENCH_RESULTS
+# (source= comes last and takes the rest of the line).
+bench_results_header() {
+    local commit cpus mem_mib
+    commit=$(git -C "$BENCH_ROOT" describe --always --dirty 2>/dev/null) || commit=unknown
+    cpus=$(nproc 2>/dev/null || echo NA)
+    mem_mib=$(awk '$1 == "MemTotal:" { printf "%d", $2 / 1024 }' /proc/meminfo 2>/dev/null)
+    echo "# bench-results date=$(date -u +%Y-%m-%dT%H:%M:%SZ) commit=$commit host=$(hostname 2>/dev/null ||
+        echo unknown) cpus=$cpus mem_mib=${mem_mib:-NA} source=$1"
+}
+
+# bench_keep LINE...: appends summary lines to BENCH_RESULTS (after this run's header comment, once
+# per process); a results file that cannot be written costs a warning, never the measurement.
+bench_keep() {
+    [[ -n $BENCH_RESULTS && $# -gt 0 ]] || return 0
+    {
+        mkdir -p "$(dirname "$BENCH_RESULTS")" &&
+            {
+                [[ -n $BENCH_RESULTS_HEADER_DONE ]] ||
+                    bench_results_header "$BENCH_SOURCE"
+                printf '%s\n' "$@"
+            } >>"$BENCH_RESULTS"
+    } 2>/dev/null || {
+        echo "bench: warning: cannot append to $BENCH_RESULTS; these summary lines are not kept" >&2
+        return 0
+    }
+    BENCH_RESULTS_HEADER_DONE=1
+}
+
+# bench_line WORDS...: prints a summary line (its words joined by spaces, as echo does) and keeps
+# it in BENCH_RESULTS.
+bench_line() {
+    echo "$*"
+    bench_keep "$*"
+}
+
 # bench_fail NAME MESSAGE: prints the error and a failing summary line, then exits 1.
 bench_fail() {
     local name=$1
     shift
     echo "$name: error: $*" >&2
-    echo "BENCH $name ratio=NA pass=0 error=\"$*\""
+    bench_line "BENCH $name ratio=NA pass=0 error=\"$*\""
     exit 1
 }
 
@@ -278,7 +322,7 @@ bench_skip() {
     local name=$1 platform=$2 goal=$3
     shift 3
     echo "$name: skipped on $platform: $*"
-    echo "BENCH $name ratio=NA platform=$platform goal=$goal pass=NA skipped=\"$*\""
+    bench_line "BENCH $name ratio=NA platform=$platform goal=$goal pass=NA skipped=\"$*\""
 }
 
 # for_each_platform MEASURE SKIP: runs MEASURE P in a subshell for every platform in

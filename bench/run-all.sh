@@ -3,6 +3,8 @@
 # and the kvm-vs-process table (bench/platforms.sh) built from them.
 # Usage: bench/run-all.sh   (BENCH_QUICK=1: smaller scale sets, for a quick look; WEB_SCALE_10K=1:
 # web_scale also at N = 10000). Exits 1 when any driver did; bench/README.md lists what runs.
+# Every BENCH line is also appended to BENCH_RESULTS (build/bench-results/summary.txt), for
+# bench/plots.sh.
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -16,6 +18,9 @@ else
 fi
 [[ ${WEB_SCALE_10K:-0} == 1 ]] && WEB_COUNTS+=(10000)
 
+# Every driver's lines are kept here, each driver's after its own header comment (bench/plots.sh
+# reads them); the drivers themselves keep none, so that none is kept twice.
+RESULTS=$BENCH_RESULTS
 summaries=()
 failed=0
 LOG=$(mktemp /tmp/denali-bench-all.XXXXXX)
@@ -24,13 +29,14 @@ run_one() {
     local status
     local -a lines
     echo "######## $*"
-    "$@" | tee "$LOG"
+    BENCH_RESULTS='' "$@" | tee "$LOG"
     status=${PIPESTATUS[0]}
     [[ $status -eq 0 ]] || failed=1
     # Every BENCH line: a driver may judge several figures, or several platforms, one per line.
     mapfile -t lines < <(grep '^BENCH ' "$LOG")
     ((${#lines[@]} > 0)) || lines=("BENCH $(basename "$1" .sh) ratio=NA pass=0 error=\"no summary line\"")
     summaries+=("${lines[@]}")
+    BENCH_SOURCE="run-all.sh: ${DENALI_PLATFORM:+DENALI_PLATFORM=$DENALI_PLATFORM }$*" BENCH_RESULTS_HEADER_DONE='' BENCH_RESULTS=$RESULTS bench_keep "${lines[@]}"
 }
 
 run_one bench/hypercall.sh

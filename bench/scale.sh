@@ -330,7 +330,7 @@ measure() {
         judged_mem=mem_kib_per_vm goal_mem=$GOAL_MEM_KIB
         judged_idle=idle_cpu_frac goal_idle=$GOAL_IDLE_CORES
     fi
-    echo "BENCH $CURRENT ratio=$(kv boot_ratio "$last") platform=$platform n=$(kv n "$last")" \
+    bench_line "BENCH $CURRENT ratio=$(kv boot_ratio "$last") platform=$platform n=$(kv n "$last")" \
         "workers=$WORKERS boot_ms=$(kv boot_ms "$last") floor_boot_ms=$(kv floor_boot_ms "$last")" \
         "mem_kib_per_vm=$(kv mem_kib_per_vm "$last") floor_mem_kib_per_vm=$(kv floor_mem_kib_per_vm "$last")" \
         "mem_over_floor_kib=$(kv mem_over_floor_kib "$last") mem_noisy=$(kv mem_noisy "$last")" \

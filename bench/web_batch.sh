@@ -44,6 +44,6 @@ done
 echo "  ratio batch/immediate $r (goal >= $GOAL); errors $errors (rate $err_rate, pass needs <= $GOAL_ERR)"
 ((DISTURBED == 0)) || echo "  disturbed: $DISTURBED runs kept although other processes used" \
     "over $WEB_OTHER_MAX cores meanwhile; the figures are rough"
-echo "BENCH $NAME ratio=$r vms=$VMS rps_batch=$(fmt %.0f "$rps_b") rps_immediate=$(fmt %.0f "$rps_i")" \
+bench_line "BENCH $NAME ratio=$r vms=$VMS rps_batch=$(fmt %.0f "$rps_b") rps_immediate=$(fmt %.0f "$rps_i")" \
     "p99_batch_us=$(med "${R_P99[batch]}") p99_immediate_us=$(med "${R_P99[immediate]}")" \
     "errors=$errors disturbed_runs=$DISTURBED stop_hangs=$FLEET_HANGS goal=$GOAL pass=$pass"

@@ -52,7 +52,7 @@ echo "  ratio idle/busy $r (goal >= $GOAL); errors $errors: idle ${R_ERR[idle]},
     "(rate $err_rate over both fleets; pass needs <= $GOAL_ERR)"
 ((DISTURBED == 0)) || echo "  disturbed: $DISTURBED runs kept although other processes used" \
     "over $WEB_OTHER_MAX cores meanwhile; the figures are rough"
-echo "BENCH $NAME ratio=$r vms=$VMS rps_idle=$(fmt %.0f "$rps_i") rps_busy=$(fmt %.0f "$rps_b")" \
+bench_line "BENCH $NAME ratio=$r vms=$VMS rps_idle=$(fmt %.0f "$rps_i") rps_busy=$(fmt %.0f "$rps_b")" \
     "p99_idle_us=$(med "${R_P99[idle]}") p99_busy_us=$(med "${R_P99[busy]}")" \
     "cpu_idle=$(med "${R_CPU[idle]}") cpu_busy=$(med "${R_CPU[busy]}") errors_idle=${R_ERR[idle]}" \
     "errors_busy=${R_ERR[busy]} disturbed_runs=$DISTURBED stop_hangs=$FLEET_HANGS goal=$GOAL pass=$pass"

@@ -244,6 +244,6 @@ echo "  errors: $errors in all runs (rate $err_rate; pass needs <= $GOAL_ERR)"
     "over $WEB_OTHER_MAX cores meanwhile; the figures are rough"
 ((FLEET_HANGS == 0)) || echo "  monitor hangs: $FLEET_HANGS fleets ignored SIGINT and were killed" \
     "(their CPU and memory figures come from /proc)"
-echo "BENCH $NAME ratio=$goal_ratio platform=$PLATFORM ${summary[*]} errors=$errors" \
+bench_line "BENCH $NAME ratio=$goal_ratio platform=$PLATFORM ${summary[*]} errors=$errors" \
     "concurrency=$WEB_CONC duration_s=$WEB_DURATION disturbed_runs=$DISTURBED stop_hangs=$FLEET_HANGS" \
     "goal=$GOAL pass=$pass"

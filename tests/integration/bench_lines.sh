@@ -55,7 +55,8 @@ EOF
 : >"$TAP_TMP/guests/httpd.elf"
 printf '#!/bin/sh\nexit 0\n' >"$TAP_TMP/bench/zipf"
 chmod +x "$FAKE" "$OLD" "$TAP_TMP/bench/"*
-export BENCH_BIN=$TAP_TMP/bench GUESTS=$TAP_TMP/guests
+# Lines the drivers keep for bench/plots.sh go here, never among the real results in build/.
+export BENCH_BIN=$TAP_TMP/bench GUESTS=$TAP_TMP/guests BENCH_RESULTS=$TAP_TMP/summary.txt
 
 # shellcheck disable=SC2317 # called through the check_* helpers
 bench() {
@@ -71,6 +72,27 @@ check_output_matches "hypercall: process measured against futex_pingpong, goal 1
 check_status "hypercall: exits 0 when every platform ran or was skipped" 0 \
     bench bench/hypercall.sh 1000
 printf '%s\n' "$TAP_OUTPUT" >"$TAP_TMP/hypercall.log"
+
+# kept_lines FILE CMD...: runs CMD keeping its summary lines in FILE, then prints FILE.
+# shellcheck disable=SC2317 # called through the check_* helpers
+kept_lines() {
+    local file=$1
+    shift
+    rm -f "$file"
+    BENCH_RESULTS=$file "$@" >/dev/null 2>&1
+    cat "$file"
+}
+check_output_matches "results: a driver keeps its skipped line after a header naming it" \
+    '^# bench-results date=[0-9T:-]+Z commit=[^ ]+ host=[^ ]+ cpus=[0-9]+ mem_mib=[0-9]+ source=hypercall\.sh 1000$' \
+    kept_lines "$TAP_TMP/kept.txt" bench bench/hypercall.sh 1000
+check_output_contains "results: the kept line is the printed one" \
+    'BENCH hypercall_kvm ratio=NA platform=kvm goal=1.15 pass=NA skipped="fake: no kvm"' \
+    cat "$TAP_TMP/kept.txt"
+check_output_contains "results: an error line is kept too" \
+    'BENCH hypercall_process ratio=NA pass=0 error="denali exited with status 1"' \
+    kept_lines "$TAP_TMP/kept.txt" env FAKE_FAIL=1 DENALI="$FAKE" bench/hypercall.sh 1000
+check_run "results: an empty BENCH_RESULTS keeps nothing" 1 "" \
+    kept_lines "$TAP_TMP/kept-none.txt" env BENCH_RESULTS= DENALI="$FAKE" bench/hypercall.sh 1000
 
 check_run "hypercall: a failing monitor gives an error line and exit 1" 1 \
     'BENCH hypercall_process ratio=NA pass=0 error="denali exited with status 1"' \
