@@ -180,14 +180,20 @@ static void wait_for_room(struct pager *pg, struct vm *vm, uint64_t addr)
     vp->waiting_addr = addr;
 }
 
+/* A page the pager holds in the swap file was found in memory too: written behind its back. */
+static void fail_reappeared(struct pager *pg, struct vm *vm, uint64_t gpa)
+{
+    fail_vm(pg, vm, "paging: page 0x%lx was in memory while its copy was in the swap file%s", gpa,
+            "");
+}
+
 /*
  * Whether the page is in the pool's memfd now. A fault's message can be
  * stale (a VM preempted while it waited faults again, and each fault is
  * one message): the page it names may have been put there since.
  */
-static bool in_pool(struct pager *pg, struct vm *vm, uint64_t gpa)
+static bool in_pool(struct vm *vm, uint64_t gpa)
 {
-    (void)pg;
     unsigned char present = 0;
     return mincore(vm->mem.ram + gpa, PAGE, &present) == 0 && (present & 1);
 }
@@ -237,13 +243,11 @@ static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
          * guest must not run on it; not there, the copy is tried again.
          */
         if (rc < 0 && errno == EEXIST && copy.copy <= 0) {
-            if (!in_pool(pg, vm, gpa)) {
+            if (!in_pool(vm, gpa)) {
                 wait_for_room(pg, vm, addr);
                 return false;
             }
-            fail_vm(pg, vm,
-                    "paging: page 0x%lx was in memory while its copy was in the swap file%s", gpa,
-                    "");
+            fail_reappeared(pg, vm, gpa);
             return true;
         }
         /* Exactly the pages copied are back. */
@@ -253,7 +257,7 @@ static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
             vp->filled[gpa / PAGE + i] = 1;
         }
     } else {
-        if (gpa / PAGE < vp->pages && vp->filled[gpa / PAGE] && !in_pool(pg, vm, gpa)) {
+        if (gpa / PAGE < vp->pages && vp->filled[gpa / PAGE] && !in_pool(vm, gpa)) {
             fail_vm(pg, vm,
                     "paging: page 0x%lx lost its contents (missing, and not in the swap file)%s",
                     gpa, "");
@@ -600,8 +604,7 @@ long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_us
     hibernate_each_range(windows, size, scan_range, s);
     if (s->reappeared) {
         /* The guest may already have run on it: it must not run on. */
-        fail_vm(pg, vm, "paging: page 0x%lx was in memory while its copy was in the swap file%s",
-                s->reappeared - 1, "");
+        fail_reappeared(pg, vm, s->reappeared - 1);
         snprintf(err, errlen, "page 0x%lx was in memory while its copy was in the swap file",
                  (unsigned long)(s->reappeared - 1));
         goto out;

@@ -1033,7 +1033,7 @@ static void hold_creation(struct monitor *m, uint64_t held, uint64_t limit)
 /*
  * --mem-limit, on the watcher's tick: guest memory above the limit first
  * asks every VM for its free pages back (ballooning), then, with --swap,
- * pages out the coldest pages of the least recently run VMs (or, on a
+ * pages out the coldest pages of the least recently used VMs (or, on a
  * platform that cannot page, hibernates the least recently used idle VMs).
  * Still past the limit with nothing left to do, it says so once.
  */

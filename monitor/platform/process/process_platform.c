@@ -220,6 +220,15 @@ static void setup_message(const struct vmproc_control *c, char message[VMPROC_ME
     message[VMPROC_MESSAGE_MAX - 1] = 0;
 }
 
+/* Why set-up did not reach the step it should have: the process's own reason, or a plain one. */
+static void setup_went_wrong(const struct vmproc_control *c, char *why, size_t len)
+{
+    char message[VMPROC_MESSAGE_MAX];
+    setup_message(c, message);
+    snprintf(why, len, "%s",
+             c->kind == VMPROC_EXIT_SETUP_FAILED ? message : "VM process set-up went wrong");
+}
+
 static void failed(struct vm_exit *exit, const char *text)
 {
     memset(exit, 0, sizeof(*exit));
@@ -323,10 +332,7 @@ static int receive_pager(struct platform_vcpu *v, char *err, size_t errlen)
         return -1;
     }
     if (c->kind != VMPROC_EXIT_PAGER) {
-        char message[VMPROC_MESSAGE_MAX];
-        setup_message(c, message);
-        snprintf(err, errlen, "%s",
-                 c->kind == VMPROC_EXIT_SETUP_FAILED ? message : "VM process set-up went wrong");
+        setup_went_wrong(c, err, errlen);
         return -1;
     }
     if (take_pager(v, c->args[0], err, errlen) < 0)
@@ -354,10 +360,9 @@ static void process_run(struct platform_vcpu *v, struct vm_exit *exit)
         if (!wait_for_turn(v, exit, SETUP_LIMIT_NS))
             return;
         if (c->kind != VMPROC_EXIT_READY) {
-            char message[VMPROC_MESSAGE_MAX];
-            setup_message(c, message);
-            failed(exit,
-                   c->kind == VMPROC_EXIT_SETUP_FAILED ? message : "VM process set-up went wrong");
+            char why[VMPROC_MESSAGE_MAX];
+            setup_went_wrong(c, why, sizeof(why));
+            failed(exit, why);
             return;
         }
         v->started = true;
