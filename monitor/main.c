@@ -11,6 +11,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cli/cli_main.h"
+#include "daemon/daemon_main.h"
 #include "sched/monitor.h"
 #include "net/network.h"
 #include "sched/worker.h"
@@ -35,6 +37,9 @@ static const char top_usage[] =
     "  run [OPTIONS] IMAGE [GUEST-ARGS...]   boot IMAGE in one or more VMs\n"
     "  run [OPTIONS] --restore FILE          start VMs as clones of a snapshot file\n"
     "  snapshot -o FILE [OPTIONS] IMAGE ...  boot IMAGE to its ready call and write FILE\n"
+    "  daemon [OPTIONS]                      the supervisor: serves the API (docs/API.md)\n"
+    "  ps | inspect | logs | stats | start | stop | kill | rm | pause | resume | events\n"
+    "  | version | run -d ...                clients of the daemon; COMMAND --help for each\n"
     "  platforms                             say which platforms this host can run, and\n"
     "                                        which `--platform auto` picks\n"
     "\n"
@@ -439,8 +444,14 @@ int main(int argc, char **argv)
         fputs(top_usage, stdout);
         return 0;
     }
+    if (strcmp(argv[1], "run") == 0 && cli_run_is_detached(argc - 1, argv + 1))
+        return cli_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "snapshot") == 0)
         return run_command(argc - 1, argv + 1);
+    if (strcmp(argv[1], "daemon") == 0)
+        return daemon_main(argc - 1, argv + 1);
+    if (cli_is_command(argv[1]))
+        return cli_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "platforms") == 0)
         return platforms_command(argc - 1);
     fprintf(stderr, "denali: unknown command '%s'\n", argv[1]);

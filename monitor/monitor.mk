@@ -1,9 +1,10 @@
 # Builds the monitor, build/denali, one library per layer of it (each a unit test can link with
 # only the layers below it), and the process platform's VM-process program, build/denali-vmproc.
 #
-# Layers, each calling only those below it: net (the LAN, NIC, uplinks), sched (workers, exit
+# Layers, each calling only those below it: daemon (`denali daemon`, the API server) and cli (the
+# API's client commands), which call no layer below them but start `denali run` monitors; net (the LAN, NIC, uplinks), sched (workers, exit
 # handling, VMs), platform (kvm, process), image (ELF, layout, RAM), util (console, clock).
-MONITOR_LAYERS := net sched platform image util
+MONITOR_LAYERS := daemon cli net sched platform image util
 layer_srcs = $(wildcard monitor/$(1)/*.c monitor/$(1)/*/*.c)
 layer_lib  = $(BUILD)/monitor/libdenali_$(1).a
 MONITOR_HDRS := $(wildcard monitor/*.h monitor/*/*.h monitor/*/*/*.h)
@@ -13,7 +14,9 @@ MONITOR_SRCS := $(filter-out $(VMPROC_DIR)/vmproc/%,$(foreach l,$(MONITOR_LAYERS
 MONITOR_LIBS := $(foreach l,$(MONITOR_LAYERS),$(call layer_lib,$(l)))
 # libslirp (Debian libslirp-dev for its header, libslirp0 at run time) gives `--net user` its
 # TCP/IP to the host; net/slirp_library.c loads it only when an uplink needs it.
-MONITOR_LDLIBS := -lm
+# libmicrohttpd serves the daemon's API, json-c reads and writes its JSON (and the control channel's),
+# libcurl is the client commands' HTTP over the Unix socket.
+MONITOR_LDLIBS := -lm -lmicrohttpd -ljson-c -lcurl
 
 $(BUILD)/monitor/%.o: monitor/%.c $(MONITOR_HDRS) include/denali/abi.h
 	@mkdir -p $(dir $@)

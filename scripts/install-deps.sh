@@ -2,7 +2,8 @@
 # Installs what building Denali needs on Debian 12; does nothing on a machine that has it all.
 set -eu
 
-PACKAGES="build-essential dpkg-dev libcmocka-dev clang-format libslirp-dev iproute2 curl gnuplot-nox"
+PACKAGES="build-essential dpkg-dev libcmocka-dev clang-format libslirp-dev iproute2 curl gnuplot-nox \
+    libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev"
 SRC_LIST=/etc/apt/sources.list.d/denali-src.sources
 
 missing=""
