@@ -26,6 +26,7 @@ enum {
     OPT_NET,
     OPT_NET_EVENTS,
     OPT_PLATFORM,
+    OPT_CONTROL_FD,
     OPT_NAME,
     OPT_API,
 };
@@ -55,6 +56,7 @@ static const struct option long_options[] = {
     {"publish", required_argument, NULL, 'p'},
     {"net-events", required_argument, NULL, OPT_NET_EVENTS},
     {"platform", required_argument, NULL, OPT_PLATFORM},
+    {"control-fd", required_argument, NULL, OPT_CONTROL_FD},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -114,6 +116,8 @@ static const char *not_detached(int c)
         return "--net-events: not in the API's create body";
     case 'o':
         return "-o/--output is for `denali snapshot`";
+    case OPT_CONTROL_FD:
+        return "--control-fd: the daemon gives its own monitors their control channel";
     default:
         return NULL;
     }

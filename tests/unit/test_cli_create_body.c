@@ -141,6 +141,7 @@ static void test_attached_only_options_refused(void **state)
     EXPECT_ERROR("--progress", "-d", "--no-progress", "/g/a.elf");
     EXPECT_ERROR("--max-resident", "-d", "--max-resident", "4", "/g/a.elf");
     EXPECT_ERROR("snapshot", "-d", "-o", "x.snap", "/g/a.elf");
+    EXPECT_ERROR("--control-fd", "-d", "--control-fd", "3", "/g/a.elf");
 }
 
 static void test_bad_arguments(void **state)
@@ -168,7 +169,10 @@ static void test_is_detached(void **state)
     /* After IMAGE, -d is the guest's. */
     assert_false(create_body_is_detached(3, (char *[]){"run", "x.elf", "-d", NULL}));
     assert_false(create_body_is_detached(4, (char *[]){"run", "-n", "2", "x.elf", NULL}));
-    /* -n's value is not an option, even when it reads like one. */
+    /* How the daemon starts a fleet's monitor: not detached. */
+    assert_false(create_body_is_detached(
+        7, (char *[]){"run", "--control-fd", "3", "-n", "2", "x.elf", "-d", NULL}));
+    /* --name's value is not an option, even when it reads like one. */
     assert_false(create_body_is_detached(4, (char *[]){"run", "--name", "-d", "x.elf", NULL}));
 }
 
