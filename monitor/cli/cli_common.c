@@ -1,6 +1,7 @@
 /* What every client command shares: exit statuses, option handling and calls to the daemon. */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +35,6 @@ int cli_fail(const struct cli_command *cmd, const char *fmt, ...)
 
 int cli_bad_option(const struct cli_command *cmd, int c, char **argv)
 {
-    extern int optind, optopt;
     const char *word = argv[optind - 1];
     if (c == ':')
         return cli_usage_error(cmd, "option '%s' needs a value", word);
