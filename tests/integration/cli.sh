@@ -89,7 +89,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 DAEMON_CASES=(version "run -d" ps inspect logs "logs -f" stats pause/resume stop kill rm
-    "run -d -n 3" start events)
+    "run -d -n 3" "run -d progress" start events)
 if [ ! -S "$SOCK" ]; then
     wait "$DAEMON_PID" 2>/dev/null
     DAEMON_PID=
@@ -241,6 +241,11 @@ else
     not_ok "run -d -n 3 prints three ids"
     tap_explain "$DENALI" run -d -n 3 --name trio "$GUESTS/idle.elf" 120
 fi
+if [[ $FLEET_IDS != *booting* && $FLEET_IDS != *booted* ]]; then
+    ok "run -d -n 3: no progress when stderr is not a terminal"
+else
+    not_ok "run -d -n 3: no progress when stderr is not a terminal"
+fi
 all_running=1
 for id in $FLEET_IDS; do
     wait_state "$id" running || all_running=0
@@ -250,6 +255,21 @@ check_output_contains "a fleet's VM by NAME.INDEX" "\"name\": \"trio.2\"" \
     "$DENALI" inspect trio.2
 # shellcheck disable=SC2086 # the ids, one per word
 check_run "kill of the whole fleet: exit 0" 0 "" "$DENALI" kill $FLEET_IDS
+
+if command -v script >/dev/null; then
+    # script(1) gives the command a terminal; its output is the terminal's.
+    tap_run script -qec "$DENALI run -d -n 2 $GUESTS/idle.elf 120" /dev/null
+    if [ "$TAP_STATUS" -eq 0 ] && [[ $TAP_OUTPUT == *"booted 2/2"* ]]; then
+        ok "run -d -n 2 on a terminal: boot progress until all have started"
+    else
+        not_ok "run -d -n 2 on a terminal: boot progress until all have started"
+        tap_explain script -qec "$DENALI run -d -n 2 $GUESTS/idle.elf 120" /dev/null
+    fi
+    # shellcheck disable=SC2046 # the ids, one per word
+    "$DENALI" kill $(printf '%s\n' "$TAP_OUTPUT" | grep -oE '^f[0-9]+\.[0-9]+') >/dev/null 2>&1
+else
+    skip "run -d -n 2 on a terminal: boot progress" "no script(1) to give it a terminal"
+fi
 
 # start: a fleet created without starting (the API's "start": false; no command creates one).
 if command -v curl >/dev/null; then
