@@ -24,13 +24,13 @@ TEST_LAYERS_test_lan            := net image util
 TEST_LAYERS_test_publish        := net image util
 TEST_LAYERS_test_uplink_slirp   := net sched image util
 TEST_LAYERS_test_options        := command net platform image util
+TEST_LAYERS_test_cli_create_body := cli command net platform image util
+TEST_LAYERS_test_cli_view       := cli net image util
 TEST_LAYERS_test_vmproc_filter  := platform image util
 TEST_LAYERS_test_process_platform := platform image util
 TEST_LAYERS_test_kvm_memory     := platform image util
 TEST_LAYERS_test_ram_pool       := image util
 TEST_LAYERS_test_snapshot_file  := image util
-TEST_LAYERS_test_cli_create_body := cli command net platform image util
-TEST_LAYERS_test_cli_view       := cli net image util
 test_layers = $(or $(TEST_LAYERS_$(1)),command $(MONITOR_LAYERS))
 test_libs   = $(foreach l,$(call test_layers,$(1)),$(call layer_lib,$(l)))
 
