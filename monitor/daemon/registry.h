@@ -40,6 +40,7 @@ struct vm {
     char mac[24], ipv4[24]; /* empty until the monitor's created event */
     struct vm_counters counters;
     uint64_t stats_answers; /* counts the monitor's stats events for this VM */
+    uint64_t stats_asked;   /* the answer count a stats request waits for */
     uint64_t errors;        /* counts its error events; the last message is kept */
     char *last_error;
 };
