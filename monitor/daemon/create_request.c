@@ -254,11 +254,20 @@ static json_object *parse_json(const char *body, size_t length, char *err, size_
     json_tokener_set_flags(tokener, JSON_TOKENER_STRICT);
     json_object *root = json_tokener_parse_ex(tokener, body, (int)length);
     enum json_tokener_error error = json_tokener_get_error(tokener);
-    if (!root && error == json_tokener_continue)
+    /* A bare literal or number at the very end is complete only once something follows it. */
+    bool flushed = false;
+    if (!root && error == json_tokener_continue) {
+        root = json_tokener_parse_ex(tokener, " ", 1);
+        error = json_tokener_get_error(tokener);
+        flushed = true;
+    }
+    if (!root && error == json_tokener_success)
+        fail(err, errlen, "the body must be a JSON object, not null");
+    else if (!root && error == json_tokener_continue)
         fail(err, errlen, "malformed JSON: the body ends too soon");
     else if (!root)
         fail(err, errlen, "malformed JSON: %s", json_tokener_error_desc(error));
-    size_t used = json_tokener_get_parse_end(tokener);
+    size_t used = flushed ? length : json_tokener_get_parse_end(tokener);
     json_tokener_free(tokener);
     if (!root)
         return NULL;
