@@ -130,28 +130,69 @@ static uint64_t tag(const struct fleet *fleet, unsigned which)
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void exec_monitor(struct daemon *daemon, struct fleet *fleet, int channel, int log_fd,
-                         pid_t daemon_pid)
+static void exec_monitor(const struct spawn *job)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != daemon_pid)
+    if (getppid() != job->daemon_pid)
         _exit(127); /* the daemon died before the line above took effect */
     int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
-        dup2(log_fd, STDERR_FILENO) < 0)
+    if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(job->log_fd, STDOUT_FILENO) < 0 ||
+        dup2(job->log_fd, STDERR_FILENO) < 0)
         _exit(127);
-    if (channel == RUN_CONTROL_FD) {
-        if (fcntl(channel, F_SETFD, 0) < 0)
+    if (job->channel == RUN_CONTROL_FD) {
+        if (fcntl(job->channel, F_SETFD, 0) < 0)
             _exit(127);
-    } else if (dup2(channel, RUN_CONTROL_FD) < 0) {
+    } else if (dup2(job->channel, RUN_CONTROL_FD) < 0) {
         _exit(127);
     }
     close_range(RUN_CONTROL_FD + 1, ~0u, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(daemon->self_exe, fleet->run_argv);
+    execv(job->exe, job->argv);
     _exit(127);
+}
+
+/*
+ * The spawner thread forks every monitor. PR_SET_PDEATHSIG fires when the thread that forked the
+ * child ends, not the process: forked from a connection's thread, a monitor would be killed as
+ * soon as its client hung up. The spawner lives as long as the daemon.
+ */
+static void *spawner_main(void *arg)
+{
+    struct daemon *daemon = arg;
+    struct spawner *s = &daemon->spawner;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->job && !s->closing)
+            pthread_cond_wait(&s->wake, &s->lock);
+        if (!s->job)
+            break;
+        struct spawn *job = s->job;
+        job->pid = fork();
+        if (job->pid == 0)
+            exec_monitor(job);
+        job->error = job->pid < 0 ? errno : 0;
+        s->job = NULL;
+        pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Forks job on the spawner thread; job->pid is the child or -1 (job->error). */
+static void spawn(struct daemon *daemon, struct spawn *job)
+{
+    struct spawner *s = &daemon->spawner;
+    pthread_mutex_lock(&s->lock);
+    while (s->job)
+        pthread_cond_wait(&s->done, &s->lock);
+    job->pid = 0;
+    s->job = job;
+    pthread_cond_broadcast(&s->wake);
+    while (s->job == job)
+        pthread_cond_wait(&s->done, &s->lock);
+    pthread_mutex_unlock(&s->lock);
 }
 
 int fleet_start(struct daemon *daemon, struct fleet *fleet, char *err, size_t errlen)
@@ -166,18 +207,20 @@ int fleet_start(struct daemon *daemon, struct fleet *fleet, char *err, size_t er
             close(log_fd);
         return -1;
     }
-    pid_t daemon_pid = getpid();
-    pid_t pid = fork();
-    if (pid == 0)
-        exec_monitor(daemon, fleet, pair[1], log_fd, daemon_pid);
-    int saved = errno;
+    struct spawn job = {.exe = daemon->self_exe,
+                        .argv = fleet->run_argv,
+                        .channel = pair[1],
+                        .log_fd = log_fd,
+                        .daemon_pid = getpid()};
+    spawn(daemon, &job);
     close(pair[1]);
     close(log_fd);
-    if (pid < 0) {
+    if (job.pid < 0) {
         close(pair[0]);
-        snprintf(err, errlen, "cannot start the fleet's monitor: %s", strerror(saved));
+        snprintf(err, errlen, "cannot start the fleet's monitor: %s", strerror(job.error));
         return -1;
     }
+    pid_t pid = job.pid;
     fleet->pid = pid;
     fleet->started = true;
     fleet->control_fd = pair[0];
@@ -410,12 +453,16 @@ static void *control_loop(void *arg)
 
 int control_loop_start(struct daemon *daemon, char *err, size_t errlen)
 {
+    pthread_mutex_init(&daemon->spawner.lock, NULL);
+    pthread_cond_init(&daemon->spawner.wake, NULL);
+    pthread_cond_init(&daemon->spawner.done, NULL);
     daemon->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     daemon->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event wake = {.events = EPOLLIN, .data.u64 = TAG_WAKE};
     if (daemon->epoll_fd < 0 || daemon->wake_fd < 0 ||
         epoll_ctl(daemon->epoll_fd, EPOLL_CTL_ADD, daemon->wake_fd, &wake) < 0 ||
-        pthread_create(&daemon->control_thread, NULL, control_loop, daemon) != 0) {
+        pthread_create(&daemon->control_thread, NULL, control_loop, daemon) != 0 ||
+        pthread_create(&daemon->spawner.thread, NULL, spawner_main, daemon) != 0) {
         snprintf(err, errlen, "cannot start the control loop: %s", strerror(errno));
         return -1;
     }
@@ -444,6 +491,11 @@ void control_loop_stop(struct daemon *daemon)
     if (write(daemon->wake_fd, &one, sizeof(one)) < 0)
         perror("denali daemon: ending the control loop");
     pthread_join(daemon->control_thread, NULL);
+    pthread_mutex_lock(&daemon->spawner.lock);
+    daemon->spawner.closing = true;
+    pthread_cond_broadcast(&daemon->spawner.wake);
+    pthread_mutex_unlock(&daemon->spawner.lock);
+    pthread_join(daemon->spawner.thread, NULL);
     pthread_mutex_lock(&daemon->registry.lock);
     /* A closed channel already stops a monitor's VMs; SIGTERM is for one that does not read it. */
     for (struct fleet *f = daemon->registry.fleets; f; f = f->next) {

@@ -184,7 +184,7 @@ void vm_set_state(struct registry *registry, struct vm *vm, enum vm_state state,
         return;
     char id[64];
     vm_id(vm, id, sizeof(id));
-    event_log_add(registry->events, event, id, state == VM_EXITED || state == VM_STOPPED,
+    event_log_add(registry->events, event, id, vm_state_is_final(state) && vm->has_exit_status,
                   vm->exit_status, state == VM_STOPPED ? vm->stop_reason : NULL);
 }
 
