@@ -13,6 +13,7 @@
 
 #include "cli/cli_main.h"
 #include "daemon/daemon_main.h"
+#include "sched/control.h"
 #include "sched/monitor.h"
 #include "net/network.h"
 #include "sched/worker.h"
@@ -361,10 +362,17 @@ static int run_command(int argc, char **argv)
     if (options.time_limit_s > 0)
         m.time_limit_ns = (uint64_t)(options.time_limit_s * 1e9);
     bool watch = options.stats || (options.progress_set ? options.progress : isatty(STDERR_FILENO));
+    struct control *control = NULL;
+    if (options.control_fd &&
+        !(control = control_start(&m, options.control_fd, err, sizeof(err)))) {
+        fprintf(stderr, "denali: %s\n", err);
+        return EXIT_USAGE;
+    }
     if (workers_run(&m, watch ? show_progress : NULL) < 0) {
         fprintf(stderr, "denali: cannot start the workers: %s\n", strerror(errno));
         return EXIT_USAGE;
     }
+    control_stop(control);
     uint64_t wall = monitor_now_ns() - m.epoch_ns;
     console_destroy(&m.console);
     int status = report(&m);

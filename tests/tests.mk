@@ -60,3 +60,12 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_LIB_OBJS) $$(call test_libs,%) $(TE
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(TEST_LIB_OBJS) $(call test_libs,$*) -lcmocka -pthread \
 		$(MONITOR_LDLIBS)
 
+
+# Test tools: small programs the integration scripts drive (build/tests/tools/*).
+TEST_TOOL_SRCS := $(wildcard tests/tools/*.c)
+TEST_TOOLS     := $(TEST_TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+unit-tests: $(TEST_TOOLS)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -o $@ $<

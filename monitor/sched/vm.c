@@ -215,3 +215,21 @@ void vm_destroy(struct vm *vm, struct platform *platform)
         platform->ops->vcpu_destroy(platform, vm->vcpu);
     vm->vcpu = NULL;
 }
+
+uint64_t vm_resident_bytes(const struct vm *vm)
+{
+    if (vm->hibernated || !vm->mem.ram || !vm->mem.layout)
+        return 0;
+    uint64_t pages = vm->mem.layout->mem_size / 4096;
+    unsigned char in_memory[4096];
+    uint64_t resident = 0;
+    /* In chunks, so that no VM size needs a large vector on the stack. */
+    for (uint64_t first = 0; first < pages; first += sizeof(in_memory)) {
+        uint64_t n = pages - first < sizeof(in_memory) ? pages - first : sizeof(in_memory);
+        if (mincore(vm->mem.ram + first * 4096, n * 4096, in_memory) < 0)
+            return 0;
+        for (uint64_t i = 0; i < n; i++)
+            resident += in_memory[i] & 1;
+    }
+    return resident * 4096;
+}

@@ -54,6 +54,12 @@ struct vm {
     uint64_t last_scan_ns;   /* when it was last asked (its reference bits read and cleared) */
     uint64_t resident_guess; /* its pages in memory at the last scan (0: not scanned yet) */
     uint64_t sleep_deadline;
+    /* The daemon's control channel: paused (set aside, neither queued nor asleep), or to be killed.
+     */
+    bool paused;
+    bool kill_asked;
+    const char *kill_reason;
+    uint64_t exits; /* exits to the monitor, for the daemon's stats */
     size_t live_index;
     struct console *console;
     struct console_line *console_line;
@@ -79,5 +85,7 @@ void vm_become_clone(struct vm *vm, struct platform *platform, const struct gues
 int vm_snapshot_take(struct vm *vm, struct platform *platform, struct platform_snapshot *snap,
                      char *err, size_t errlen);
 void vm_destroy(struct vm *vm, struct platform *platform);
+/* Host memory the VM's guest RAM holds now, as the monitor's view of its slot shows it. */
+uint64_t vm_resident_bytes(const struct vm *vm);
 
 #endif
