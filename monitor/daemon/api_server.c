@@ -39,7 +39,8 @@ enum MHD_Result api_reply(struct api_call *call, unsigned status, struct MHD_Res
 enum MHD_Result api_reply_json(struct api_call *call, unsigned status, json_object *body)
 {
     size_t length;
-    const char *text = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &length);
+    const char *text = json_object_to_json_string_length(
+        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &length);
     char *copy = malloc(length + 1);
     if (copy) {
         memcpy(copy, text, length);

@@ -271,8 +271,9 @@ static ssize_t read_stats(void *context, uint64_t position, char *buf, size_t ma
         json_object *list = api_live_stats(s->daemon);
         pthread_mutex_unlock(&s->daemon->registry.lock);
         char *text;
-        int length =
-            asprintf(&text, "%s\n", json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+        int length = asprintf(&text, "%s\n",
+                              json_object_to_json_string_ext(
+                                  list, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(list);
         if (length < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;

@@ -66,7 +66,8 @@ void event_log_add(struct event_log *log, enum event_type type, const char *id, 
     if (reason)
         json_object_object_add(event, "reason", json_object_new_string(reason));
     size_t length;
-    const char *text = json_object_to_json_string_length(event, JSON_C_TO_STRING_PLAIN, &length);
+    const char *text = json_object_to_json_string_length(
+        event, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &length);
     char *line = malloc(length + 2);
     if (line) {
         memcpy(line, text, length);

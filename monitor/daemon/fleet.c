@@ -256,7 +256,8 @@ int fleet_send(struct fleet *fleet, const char *op, long vm, json_object *extra)
         }
     }
     size_t length;
-    const char *text = json_object_to_json_string_length(packet, JSON_C_TO_STRING_PLAIN, &length);
+    const char *text = json_object_to_json_string_length(
+        packet, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &length);
     ssize_t sent = send(fleet->control_fd, text, length, MSG_DONTWAIT | MSG_NOSIGNAL);
     json_object_put(packet);
     return sent == (ssize_t)length ? 0 : -1;
