@@ -166,9 +166,14 @@ enum MHD_Result api_logs(struct api_call *call)
     off_t start = tail_text && fd >= 0 ? tail_offset(fd, size, tail) : 0;
     if (!follow) {
         free(path);
-        if (fd < 0)
-            return api_reply(
-                call, 200, MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
+        if (fd < 0) {
+            /* No console file yet: the VM has written nothing. */
+            struct MHD_Response *empty =
+                MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+            if (empty)
+                MHD_add_response_header(empty, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+            return api_reply(call, 200, empty);
+        }
         struct MHD_Response *response =
             MHD_create_response_from_fd_at_offset64((uint64_t)(size - start), fd, (uint64_t)start);
         if (!response) {
