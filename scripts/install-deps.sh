@@ -2,8 +2,10 @@
 # Installs what building Denali needs on Debian 12; does nothing on a machine that has it all.
 set -eu
 
+# clang builds the libFuzzer targets (tests/fuzz); prometheus brings promtool, which checks the
+# daemon's /metrics (its postinst enables a service but, where no init system runs, starts nothing).
 PACKAGES="build-essential dpkg-dev libcmocka-dev clang-format libslirp-dev iproute2 curl gnuplot-nox \
-    libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev"
+    libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev clang prometheus"
 SRC_LIST=/etc/apt/sources.list.d/denali-src.sources
 
 missing=""
