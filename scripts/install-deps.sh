@@ -3,7 +3,8 @@
 set -eu
 
 # clang builds the libFuzzer targets (tests/fuzz); prometheus brings promtool, which checks the
-# daemon's /metrics (its postinst enables a service but, where no init system runs, starts nothing).
+# daemon's /metrics. Its postinst enables a Prometheus service: in a container without an init
+# system (CI) that starts nothing; on a host running systemd it starts a server on port 9090.
 PACKAGES="build-essential dpkg-dev libcmocka-dev clang-format libslirp-dev iproute2 curl gnuplot-nox \
     libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev clang prometheus"
 SRC_LIST=/etc/apt/sources.list.d/denali-src.sources
