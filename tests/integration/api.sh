@@ -153,8 +153,9 @@ expect "no image: 400" 400 POST /vms '{"count": 1}' 'image: required'
 expect "a relative image path: 400" 400 POST /vms '{"image": "hello.elf"}' 'absolute path'
 expect "a missing image: 400" 400 POST /vms "{\"image\": \"$TAP_TMP/none.elf\"}" 'No such file'
 expect "a bad combination gets the run option parser's message: 400" 400 POST /vms \
-    "{\"image\": \"$HELLO\", \"hibernate_after\": 1, \"swap\": \"$TAP_TMP/swap\", \"clone\": true}" \
-    'clones keep their memory'
+    "{\"image\": \"$HELLO\", \"hibernate_after\": 1}" 'needs --swap'
+expect "restore with clone gets the run option parser's message: 400" 400 POST /vms \
+    "{\"restore\": \"$HELLO\", \"clone\": true}" 'a restore already starts clones'
 expect "a bad memory size gets the run option parser's message: 400" 400 POST /vms \
     "{\"image\": \"$HELLO\", \"memory\": \"3M\"}" 'multiple of 2M'
 if grep -q '^kvm: available' < <("$DENALI" platforms 2>/dev/null); then
