@@ -28,12 +28,9 @@ enum MHD_Result api_create(struct api_call *call)
         create_request_free(&request);
         return api_reply_error(call, (unsigned)status, "%s", err);
     }
-    if (fleet->request.start && fleet_start(call->daemon, fleet, err, sizeof(err)) < 0) {
-        /* The fleet exists, its VMs created: they say why in their stop reason. */
-        for (unsigned i = 0; i < fleet->count; i++)
-            vm_set_stopped(registry, &fleet->vms[i], -1, err);
-        fleet->monitor_done = true;
-    }
+    /* A fleet that cannot start still exists: its VMs say why in their stop reason. */
+    if (fleet->request.start)
+        fleet_start(call->daemon, fleet, err, sizeof(err));
     json_object *body = json_object_new_object();
     json_object_object_add(body, "fleet", json_object_new_string(fleet->id));
     json_object *ids = json_object_new_array_ext((int)fleet->count);

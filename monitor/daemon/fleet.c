@@ -195,6 +195,17 @@ static void spawn(struct daemon *daemon, struct spawn *job)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* A fleet whose monitor could not be started or watched: it has ended, every VM stopped. */
+static int start_failed(struct daemon *daemon, struct fleet *fleet, char *err, size_t errlen,
+                        const char *what, int error)
+{
+    snprintf(err, errlen, "%s: %s", what, strerror(error));
+    fleet->started = fleet->monitor_done = true;
+    for (unsigned i = 0; i < fleet->count; i++)
+        vm_set_stopped(&daemon->registry, &fleet->vms[i], -1, err);
+    return -1;
+}
+
 int fleet_start(struct daemon *daemon, struct fleet *fleet, char *err, size_t errlen)
 {
     int pair[2] = {-1, -1};
@@ -202,10 +213,10 @@ int fleet_start(struct daemon *daemon, struct fleet *fleet, char *err, size_t er
     int log_fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640) : -1;
     free(log_path);
     if (log_fd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-        snprintf(err, errlen, "cannot start the fleet's monitor: %s", strerror(errno));
+        int error = errno;
         if (log_fd >= 0)
             close(log_fd);
-        return -1;
+        return start_failed(daemon, fleet, err, errlen, "cannot start the fleet's monitor", error);
     }
     struct spawn job = {.exe = daemon->self_exe,
                         .argv = fleet->run_argv,
@@ -217,26 +228,29 @@ int fleet_start(struct daemon *daemon, struct fleet *fleet, char *err, size_t er
     close(log_fd);
     if (job.pid < 0) {
         close(pair[0]);
-        snprintf(err, errlen, "cannot start the fleet's monitor: %s", strerror(job.error));
-        return -1;
+        return start_failed(daemon, fleet, err, errlen, "cannot start the fleet's monitor",
+                            job.error);
     }
-    pid_t pid = job.pid;
-    fleet->pid = pid;
+    fleet->pid = job.pid;
     fleet->started = true;
     fleet->control_fd = pair[0];
     fcntl(fleet->control_fd, F_SETFL, O_NONBLOCK);
-    fleet->pidfd = pidfd_open(pid, 0);
+    fleet->pidfd = pidfd_open(job.pid, 0);
     struct epoll_event control = {.events = EPOLLIN, .data.u64 = tag(fleet, TAG_CONTROL)};
     struct epoll_event exit = {.events = EPOLLIN, .data.u64 = tag(fleet, TAG_EXIT)};
     if (fleet->pidfd < 0 ||
         epoll_ctl(daemon->epoll_fd, EPOLL_CTL_ADD, fleet->control_fd, &control) < 0 ||
         epoll_ctl(daemon->epoll_fd, EPOLL_CTL_ADD, fleet->pidfd, &exit) < 0) {
-        /* Without its exit watched the fleet could never end: stop it now. */
-        snprintf(err, errlen, "cannot watch the fleet's monitor: %s", strerror(errno));
-        kill(pid, SIGKILL);
-        if (fleet->pidfd < 0)
-            waitpid(pid, NULL, 0);
-        return -1;
+        /* Without its exit watched the fleet could never end: end it now. */
+        int error = errno;
+        kill(job.pid, SIGKILL);
+        waitpid(job.pid, NULL, 0);
+        close(fleet->control_fd); /* closing also takes it out of the epoll set */
+        fleet->control_fd = -1;
+        if (fleet->pidfd >= 0)
+            close(fleet->pidfd);
+        fleet->pidfd = -1;
+        return start_failed(daemon, fleet, err, errlen, "cannot watch the fleet's monitor", error);
     }
     return 0;
 }
@@ -399,11 +413,15 @@ static void reap_monitor(struct daemon *daemon, struct fleet *fleet)
 {
     drain_channel(daemon, fleet);
     int wstatus = 0;
-    if (waitpid(fleet->pid, &wstatus, WNOHANG) <= 0)
-        return;
-    int status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    pid_t reaped = waitpid(fleet->pid, &wstatus, WNOHANG);
+    if (reaped == 0)
+        return; /* not yet: the pidfd stays readable until it has */
     char reason[64];
-    snprintf(reason, sizeof(reason), "monitor exited with status %d", status);
+    if (reaped < 0)
+        snprintf(reason, sizeof(reason), "monitor ended (its status is lost: %s)", strerror(errno));
+    else
+        snprintf(reason, sizeof(reason), "monitor exited with status %d",
+                 WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus));
     for (unsigned i = 0; i < fleet->count; i++)
         vm_set_stopped(&daemon->registry, &fleet->vms[i], -1, reason);
     epoll_ctl(daemon->epoll_fd, EPOLL_CTL_DEL, fleet->pidfd, NULL);

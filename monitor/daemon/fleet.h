@@ -16,7 +16,8 @@
 struct fleet *fleet_create(struct daemon *daemon, struct create_request *request, int *status,
                            char *err, size_t errlen);
 
-/* Starts the fleet's monitor. The caller holds the registry lock. -1 with err when it cannot. */
+/* Starts the fleet's monitor. The caller holds the registry lock. -1 with err when it cannot;
+ * the fleet has then ended, its VMs stopped with err as their reason. */
 int fleet_start(struct daemon *daemon, struct fleet *fleet, char *err, size_t errlen);
 
 /* Sends one control packet ({"op": op, "vm": vm}, plus extra's members; vm < 0 for none).

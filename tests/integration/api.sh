@@ -372,6 +372,25 @@ else
     expect "DELETE a running VM with force: 204" 204 DELETE "/vms/spin3?force=true"
     expect "it is gone: 404" 404 GET /vms/spin3
 
+    # A fleet on the network: its addresses in inspect, its published ports served.
+    port=$((20000 + $$ % 9000))
+    expect "create two web servers with published ports: 201" 201 POST /vms \
+        "{\"image\": \"$GUESTS/httpd.elf\", \"count\": 2, \"name\": \"www\", \"net\": \"user\", \"publish\": [\"$port-$((port + 1)):80\"]}"
+    if wait_state www.1 running && grep -q '"network":{"mode":"user","mac":"02:de:00:00:00:01","ipv4":"10.77.0.17","publish":\["'"$port-$((port + 1))"':80"\]}' "$TAP_TMP/body"; then
+        ok "inspect shows a networked VM's MAC, address and published ports"
+    else
+        not_ok "inspect shows a networked VM's MAC, address and published ports"
+        diag "$(cat "$TAP_TMP/body")"
+    fi
+    page=
+    for _ in $(seq 50); do
+        page=$(curl -s -m 5 "http://127.0.0.1:$((port + 1))/") && [[ $page == *"Denali VM 1 of 2"* ]] && break
+        sleep 0.2
+    done
+    [[ $page == *"Denali VM 1 of 2"* ]] && ok "VM 1 of the fleet answers on its published port" ||
+        not_ok "VM 1 of the fleet answers on its published port"
+    expect "its stats count the frames it received" 200 GET /vms/www.1/stats "" '"rx_frames":[1-9]'
+
     # A monitor that cannot start its VMs: they are stopped with its exit status.
     printf 'not an ELF' >"$TAP_TMP/bad.elf"
     expect "create a VM of a file that is no image: 201" 201 POST /vms "{\"image\": \"$TAP_TMP/bad.elf\", \"name\": \"bad\"}"
