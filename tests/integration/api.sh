@@ -129,6 +129,15 @@ check "the first daemon still answers after the second was refused" \
 # --- version, create, list, inspect
 HELLO="$GUESTS/hello.elf"
 expect "GET /version: 200, the process platform listed" 200 GET /version "" '"platforms":\[[^]]*"process"'
+# The checker itself must be able to fail: a wrong type, a missing field, an undeclared status.
+printf '{"version": 1}' >"$TAP_TMP/body"
+CODE=200 TYPE=application/json
+conforms GET /version && not_ok "the OpenAPI checker rejects a body with a wrong type and missing fields" ||
+    ok "the OpenAPI checker rejects a body with a wrong type and missing fields"
+printf '{"fault_message": "x"}' >"$TAP_TMP/body"
+CODE=418
+conforms GET /version && not_ok "the OpenAPI checker rejects an undeclared status" ||
+    ok "the OpenAPI checker rejects an undeclared status"
 expect "POST /vms with start false: 201, two ids" 201 POST /vms \
     "{\"image\": \"$HELLO\", \"count\": 2, \"name\": \"web\", \"start\": false, \"args\": [\"a b\"]}" \
     '"fleet":"f1","ids":\["f1.0","f1.1"\]'
