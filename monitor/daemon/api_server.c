@@ -18,6 +18,12 @@ struct api_server {
     struct MHD_Daemon *mhd;
 };
 
+/*
+ * A body past API_BODY_MAX is read and dropped, so the client, still sending, is not cut off
+ * before it can read its 413; one past this much more is not worth reading at all.
+ */
+#define API_DISCARD_MAX (16u << 20)
+
 /* The body read so far; too_large once it passed API_BODY_MAX (it is then only counted). */
 struct request_state {
     char *body;
@@ -210,11 +216,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         *request_context = state;
         const char *declared = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                            MHD_HTTP_HEADER_CONTENT_LENGTH);
-        /* Answered before a byte of the body is read: a huge body is not worth receiving. */
-        if (declared && strtoull(declared, NULL, 10) > API_BODY_MAX) {
+        unsigned long long declared_length = declared ? strtoull(declared, NULL, 10) : 0;
+        /* Answered at once, and the connection closed: not a byte of it is read. */
+        if (declared_length > API_DISCARD_MAX) {
             state->too_large = true;
             return api_reply_error(&call, 413, "the body is larger than %u bytes", API_BODY_MAX);
         }
+        state->too_large = declared_length > API_BODY_MAX;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -222,8 +230,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             state->too_large = true;
             free(state->body);
             state->body = NULL;
+            state->length = 0;
         }
-        if (!state->too_large) {
+        if (state->too_large) {
+            state->length += *upload_data_size;
+            if (state->length > API_DISCARD_MAX)
+                return MHD_NO; /* a chunked body without end: drop the connection */
+        } else {
             char *body = realloc(state->body, state->length + *upload_data_size + 1);
             if (!body)
                 return MHD_NO;
