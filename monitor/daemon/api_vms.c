@@ -322,46 +322,55 @@ enum MHD_Result api_resume(struct api_call *call)
     return pause_or_resume(call, "resume", VM_PAUSED, VM_RUNNING);
 }
 
+static bool answer_pending(const struct vm *vm)
+{
+    return vm_is_live(vm) && vm->stats_answers < vm->stats_asked;
+}
+
 static bool answers_pending(struct registry *registry, const char *id)
 {
     if (id) {
         struct vm *vm = registry_find(registry, id);
-        return vm && vm_is_live(vm) && vm->stats_answers < vm->stats_asked;
+        return vm && answer_pending(vm);
     }
     for (struct fleet *f = registry->fleets; f; f = f->next)
-        for (unsigned i = 0; f->started && !f->monitor_done && i < f->count; i++)
-            if (vm_is_live(&f->vms[i]) && f->vms[i].stats_answers < f->vms[i].stats_asked)
+        for (unsigned i = 0; i < f->count; i++)
+            if (answer_pending(&f->vms[i]))
                 return true;
     return false;
 }
 
-void api_refresh_stats(struct daemon *daemon, const char *id)
+/* Asks for stats; each VM asked waits for one more answer than it has had. */
+static bool ask_stats(struct registry *registry, const char *id)
 {
-    struct registry *registry = &daemon->registry;
+    if (id) {
+        struct vm *vm = registry_find(registry, id);
+        if (!vm || !vm_is_live(vm) || fleet_send(vm->fleet, "stats", vm->index, NULL) < 0)
+            return false;
+        vm->stats_asked = vm->stats_answers + 1;
+        return true;
+    }
     bool asked = false;
     for (struct fleet *f = registry->fleets; f; f = f->next) {
-        if (!f->started || f->monitor_done)
-            continue;
-        if (id) {
-            struct vm *vm = registry_find(registry, id);
-            if (!vm || vm->fleet != f || !vm_is_live(vm))
-                continue;
-            if (fleet_send(f, "stats", vm->index, NULL) == 0) {
-                vm->stats_asked = vm->stats_answers + 1;
-                asked = true;
-            }
-            continue;
-        }
-        if (fleet_send(f, "stats", -1, NULL) < 0)
+        if (!f->started || f->monitor_done || fleet_send(f, "stats", -1, NULL) < 0)
             continue;
         for (unsigned i = 0; i < f->count; i++)
             if (vm_is_live(&f->vms[i]))
                 f->vms[i].stats_asked = f->vms[i].stats_answers + 1;
         asked = true;
     }
+    return asked;
+}
+
+void api_refresh_stats(struct daemon *daemon, const char *id)
+{
+    struct registry *registry = &daemon->registry;
+    if (!ask_stats(registry, id))
+        return;
+    /* The lock is released while waiting; VMs are found again after each wake. */
     struct timespec deadline;
     registry_deadline_in(&deadline, STATS_WAIT_MS);
-    while (asked && answers_pending(registry, id) && registry_wait(registry, &deadline))
+    while (answers_pending(registry, id) && registry_wait(registry, &deadline))
         ;
 }
 
