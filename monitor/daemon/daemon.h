@@ -34,7 +34,6 @@ struct spawner {
 
 struct daemon {
     const char *state_dir;
-    char self_exe[4096]; /* this binary, which each fleet's monitor runs */
     const char *default_platform;
     bool kvm_available, process_available;
     struct event_log events;

@@ -114,12 +114,6 @@ int daemon_main(int argc, char **argv)
         return parsed > 0 ? 0 : EXIT_USAGE;
     static struct daemon daemon;
     daemon.state_dir = options.state_dir;
-    ssize_t n = readlink("/proc/self/exe", daemon.self_exe, sizeof(daemon.self_exe) - 1);
-    if (n <= 0) {
-        fprintf(stderr, "denali daemon: cannot find its own binary: %s\n", strerror(errno));
-        return 1;
-    }
-    daemon.self_exe[n] = '\0';
     if (make_state_dir(options.state_dir) < 0) {
         fprintf(stderr, "denali daemon: --state-dir %s: %s\n", options.state_dir, strerror(errno));
         return 1;

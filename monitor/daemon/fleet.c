@@ -20,6 +20,9 @@
 #include "daemon/run_command_line.h"
 
 #define CONTROL_PACKET_MAX (64u << 10)
+/* Each fleet's monitor is this very binary, even if the file was replaced since the daemon
+ * started (the forked child's /proc/self/exe is the daemon's). */
+#define MONITOR_BINARY "/proc/self/exe"
 /* epoll data: the fleet's number, shifted, and which of its descriptors woke the loop. */
 #define TAG_CONTROL 0u
 #define TAG_EXIT    1u
@@ -218,7 +221,7 @@ int fleet_start(struct daemon *daemon, struct fleet *fleet, char *err, size_t er
             close(log_fd);
         return start_failed(daemon, fleet, err, errlen, "cannot start the fleet's monitor", error);
     }
-    struct spawn job = {.exe = daemon->self_exe,
+    struct spawn job = {.exe = MONITOR_BINARY,
                         .argv = fleet->run_argv,
                         .channel = pair[1],
                         .log_fd = log_fd,
