@@ -113,11 +113,15 @@ int daemon_main(int argc, char **argv)
     if (parsed != 0)
         return parsed > 0 ? 0 : EXIT_USAGE;
     static struct daemon daemon;
-    daemon.state_dir = options.state_dir;
-    if (make_state_dir(options.state_dir) < 0) {
+    /* Absolute, so the paths in each monitor's command line do not depend on a working directory.
+     */
+    char *state_dir =
+        make_state_dir(options.state_dir) == 0 ? realpath(options.state_dir, NULL) : NULL;
+    if (!state_dir) {
         fprintf(stderr, "denali daemon: --state-dir %s: %s\n", options.state_dir, strerror(errno));
         return 1;
     }
+    daemon.state_dir = state_dir;
     find_platforms(&daemon);
     /* Blocked before any thread starts, so only sigwait below sees them. */
     sigset_t stop_signals;
@@ -155,5 +159,6 @@ int daemon_main(int argc, char **argv)
     control_loop_stop(&daemon);
     registry_destroy(&daemon.registry);
     event_log_destroy(&daemon.events);
+    free(state_dir);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "daemon/fleet_files.h"
 #include "daemon/run_command_line.h"
 
 #define CONTROL_PACKET_MAX (64u << 10)
@@ -106,6 +107,7 @@ struct fleet *fleet_create(struct daemon *daemon, struct create_request *request
         *status = 500;
         if (make_dir(fleets, 0750, err, errlen) == 0 && make_dir(dir, 0750, err, errlen) == 0 &&
             make_dir(console_dir, 0750, err, errlen) == 0) {
+            fleet_files_clear(dir, console_dir);
             fleet = registry_add_fleet(&daemon->registry, request);
             if (!fleet)
                 snprintf(err, errlen, "out of memory");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/fleet_files.h"
 #include "daemon/rfc3339.h"
 
 static const char *const state_names[VM_STATE_COUNT] = {
@@ -227,6 +228,7 @@ bool registry_release_fleet(struct registry *registry, struct fleet *fleet)
     for (struct fleet **link = &registry->fleets; *link; link = &(*link)->next) {
         if (*link == fleet) {
             *link = fleet->next;
+            fleet_files_remove(fleet->dir, fleet->console_dir);
             free_fleet(fleet);
             return true;
         }

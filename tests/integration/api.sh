@@ -243,6 +243,8 @@ expect "DELETE a created VM: 204" 204 DELETE /vms/f1.1
 expect "the deleted VM is gone: 404" 404 GET /vms/f1.1
 expect "DELETE it again: 404" 404 DELETE /vms/f1.1
 expect "DELETE the other one by name: 204" 204 DELETE /vms/web.0
+[ ! -e "$STATE/fleets/f1" ] && ok "a fleet's files go once all its VMs are deleted" ||
+    not_ok "a fleet's files go once all its VMs are deleted"
 expect "the name is free again once its VMs are deleted: 201" 201 POST /vms \
     "{\"image\": \"$HELLO\", \"name\": \"web\", \"start\": false}"
 curl -s -m 2 --unix-socket "$SOCK" -o "$TAP_TMP/body" "http://d/events?since=0"
@@ -448,10 +450,17 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 DAEMON_PID=
+# What an earlier daemon's fleet f1 left is not the new f1's console.
+mkdir -p "$STATE/fleets/f1/console"
+echo "stale line" >"$STATE/fleets/f1/console/vm-0.log"
 if [ -S "$SOCK" ] && start_daemon; then
     ok "a stale socket (its daemon killed) is replaced by the next daemon"
 else
     not_ok "a stale socket (its daemon killed) is replaced by the next daemon"
     diag "$(tail -n 5 "$TAP_TMP/daemon.log")"
 fi
+expect "a new daemon's first fleet is f1: 201" 201 POST /vms "{\"image\": \"$HELLO\", \"start\": false}" '"fleet":"f1"'
+call GET /vms/f1.0/logs
+[ "$CODE" = 200 ] && ! grep -q stale "$TAP_TMP/body" && ok "its console holds nothing an earlier f1 wrote" ||
+    not_ok "its console holds nothing an earlier f1 wrote"
 finish
