@@ -60,8 +60,8 @@ enum MHD_Result api_stats_stream(struct api_call *call);
 /* Every live VM's STATS; the caller holds the registry lock. */
 json_object *api_live_stats(struct daemon *daemon);
 
-/* Asks the monitors for fresh counters of vm (or every live VM when NULL, by id otherwise) and
- * waits a moment for the answers. The caller holds the registry lock. */
+/* Asks the monitors for fresh counters of the VM id (every live VM when id is NULL) and waits up
+ * to a second for the answers. The caller holds the registry lock, released while it waits. */
 void api_refresh_stats(struct daemon *daemon, const char *id);
 
 #endif

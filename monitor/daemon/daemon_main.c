@@ -13,6 +13,7 @@
 #include "daemon/api_server.h"
 #include "daemon/api_socket.h"
 #include "daemon/daemon.h"
+#include "daemon/control_loop.h"
 #include "daemon/fleet.h"
 #include "platform/platform.h"
 

@@ -1,5 +1,5 @@
-/* Fleets: making one from a create request, starting its `denali run` monitor, and talking to it
- * over the control channel (docs/API.md, "The control channel"). */
+/* Fleets: making one from a create request, starting its `denali run` monitor on the spawner
+ * thread, and sending it commands over its control channel (docs/API.md, "The control channel"). */
 #ifndef DENALI_FLEET_H
 #define DENALI_FLEET_H
 
@@ -24,9 +24,8 @@ int fleet_start(struct daemon *daemon, struct fleet *fleet, char *err, size_t er
  * -1 when the monitor is gone or not reading. The caller holds the registry lock. */
 int fleet_send(struct fleet *fleet, const char *op, long vm, json_object *extra);
 
-/* The control loop: one thread reading every monitor's packets and reaping every monitor. */
-int control_loop_start(struct daemon *daemon, char *err, size_t errlen);
-/* Ends every fleet's monitor (closing its channel, then SIGTERM, then SIGKILL) and the loop. */
-void control_loop_stop(struct daemon *daemon);
+/* The spawner thread, which forks every monitor. */
+int fleet_spawner_start(struct daemon *daemon);
+void fleet_spawner_stop(struct daemon *daemon);
 
 #endif
