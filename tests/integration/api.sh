@@ -436,9 +436,14 @@ else
     not_ok "SIGTERM: the daemon exits 0 and removes its socket"
     diag "exit status $status" "$(tail -n 5 "$TAP_TMP/daemon.log")"
 fi
-if pgrep -f -- "--console dir:$STATE/" >/dev/null; then
+left=
+for cmdline in /proc/[0-9]*/cmdline; do
+    text=$(tr '\0' ' ' <"$cmdline" 2>/dev/null)
+    [[ $text == "denali run --control-fd 3 --console dir:$STATE/"* ]] && left+="$cmdline: $text"$'\n'
+done
+if [ -n "$left" ]; then
     not_ok "no fleet monitor outlives the daemon"
-    diag "$(pgrep -af -- "--console dir:$STATE/")"
+    diag "$left"
 else
     ok "no fleet monitor outlives the daemon"
 fi
