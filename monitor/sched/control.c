@@ -100,7 +100,7 @@ void control_vm_created(struct monitor *m, const struct vm *vm)
     if (!m->control)
         return;
     json_object *event = vm_event("created", vm->id);
-    if (vm->device) {
+    if (vm->vregs->ipv4) {
         const uint8_t *mac = vm->vregs->mac;
         char text[INET_ADDRSTRLEN + 18];
         snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
