@@ -243,10 +243,10 @@ static void create_vm(struct worker *w, uint32_t id)
         if (rc == 0) {
             vm->devices = &m->devices;
             vm_devices_attach(vm->devices, vm);
-            if (cloned)
+            if (cloned) {
                 vm_devices_resume_clone(vm->devices, vm, m->snapshot);
-            if (cloned)
                 vm->clone_requested_ns = vm->created_ns;
+            }
             pthread_mutex_lock(&s->lock);
             bool room = true;
             if (s->live_count == s->live_capacity) {
