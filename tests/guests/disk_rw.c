@@ -80,6 +80,8 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "verify";
     unsigned seed = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 1;
+    /* Under --clone every VM is a clone from here on, its disks attached where VM 0's were. */
+    ilwaco_ready();
     unsigned vm = ilwaco_vregs()->vm_id;
     if (ilwaco_disk_count() == 0) {
         printf("disk_rw: no disk\n");
