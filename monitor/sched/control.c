@@ -148,10 +148,15 @@ static void report_stats(void *ctx, const struct vm_stats *st)
     json_object_object_add(event, "state", json_object_new_string(st->state));
     json_object_object_add(event, "exits", json_object_new_uint64(st->exits));
     json_object_object_add(event, "memory_bytes", json_object_new_uint64(st->memory_bytes));
-    json_object_object_add(event, "rx_frames", json_object_new_uint64(st->net.rx_frames));
-    json_object_object_add(event, "tx_frames", json_object_new_uint64(st->net.tx_frames));
-    json_object_object_add(event, "rx_bytes", json_object_new_uint64(st->net.rx_bytes));
-    json_object_object_add(event, "tx_bytes", json_object_new_uint64(st->net.tx_bytes));
+    json_object_object_add(event, "rx_frames", json_object_new_uint64(st->io.rx_frames));
+    json_object_object_add(event, "tx_frames", json_object_new_uint64(st->io.tx_frames));
+    json_object_object_add(event, "rx_bytes", json_object_new_uint64(st->io.rx_bytes));
+    json_object_object_add(event, "tx_bytes", json_object_new_uint64(st->io.tx_bytes));
+    json_object_object_add(event, "disk_requests", json_object_new_uint64(st->io.disk_requests));
+    json_object_object_add(event, "disk_read_bytes",
+                           json_object_new_uint64(st->io.disk_read_bytes));
+    json_object_object_add(event, "disk_written_bytes",
+                           json_object_new_uint64(st->io.disk_written_bytes));
     emit(c, event);
 }
 

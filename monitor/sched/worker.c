@@ -1283,7 +1283,7 @@ static void fill_stats(const struct vm *vm, struct vm_stats *out)
     *out = (struct vm_stats){.id = vm->id, .exits = vm->exits};
     out->state = vm->paused ? "paused" : vm->hibernated ? "hibernated" : "running";
     out->memory_bytes = vm_resident_bytes(vm);
-    vm_devices_counters(vm->devices, vm, &out->net);
+    vm_devices_counters(vm->devices, vm, &out->io);
 }
 
 int workers_vm_stats(struct monitor *m, uint32_t id, bool all,
