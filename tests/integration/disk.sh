@@ -91,6 +91,10 @@ boot -n 3 --net none --clone --disk "$BASE,ro" "$DISK_RW" verify 7
 expect "clones read the disk through the area in their snapshot" 0 \
     "\[vm 2\] disk_rw: vm 2 verified $SECTORS sectors" '3 VMs: 3 exited 0'
 
+boot -n 3 --clone --disk "$BASE,ro" "$DISK_RW" netverify 7
+expect "clones of a VM with a NIC and a disk find each their own window" 0 \
+    "\[vm 2\] disk_rw: vm 2 verified $SECTORS sectors" '3 VMs: 3 exited 0'
+
 # --- a malformed ring: errors for bad requests, a stop for bad counters; others unharmed
 boot -n 3 --net none --disk "$SMALL,ro" "$BAD_BLK" requests
 expect "bad requests come back with EINVAL or EROFS, the good one is served" 0 \
