@@ -223,6 +223,22 @@ static void test_read_only_view_refuses_writes(void **state)
     expect_base_unchanged(c);
 }
 
+/* An overlay that cannot be made fails the write (the guest gets EIO); reads still work. */
+static void test_write_fails_without_an_overlay_file(void **state)
+{
+    struct ctx *c = *state;
+    char err[256], path[160];
+    assert_int_equal(disk_base_open(&c->base, c->base_path, false, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/no-such-dir/vm-0-disk-0.overlay", c->dir);
+    disk_view_init(&c->view, &c->base, strdup(path));
+    uint8_t one[SECTOR] = {0};
+    assert_int_equal(disk_view_write(&c->view, 0, one, SECTOR), -1);
+    assert_false(c->view.has_overlay);
+    expect_disk(c, c->base_bytes);
+    disk_view_close(&c->view, false);
+    expect_base_unchanged(c);
+}
+
 static void test_bad_bases_are_refused(void **state)
 {
     struct ctx *c = *state;
@@ -252,6 +268,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overlay_is_sparse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_overlay_is_readable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_view_refuses_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_fails_without_an_overlay_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_bases_are_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
