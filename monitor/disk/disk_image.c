@@ -121,6 +121,7 @@ int disk_view_write(struct disk_view *view, uint64_t offset, const void *src, si
     if (populate(view, first, offset, end) < 0 ||
         (last != first && populate(view, last, offset, end) < 0))
         return -1;
+    view->unsynced = true;
     if (overlay_pwrite_full(ov->fd, src, len, ov->data_offset + offset) < 0)
         return -1;
     overlay_mark(ov, first, last);
@@ -129,9 +130,13 @@ int disk_view_write(struct disk_view *view, uint64_t offset, const void *src, si
 
 int disk_view_flush(struct disk_view *view)
 {
-    if (!view->has_overlay)
+    /* A guest flushing in a loop must not make the host's storage sync for nothing. */
+    if (!view->has_overlay || !view->unsynced)
         return 0;
-    return overlay_sync(&view->overlay, true);
+    if (overlay_sync(&view->overlay, true) < 0)
+        return -1;
+    view->unsynced = false;
+    return 0;
 }
 
 void disk_view_close(struct disk_view *view, bool keep)

@@ -31,6 +31,7 @@ struct disk_view {
     const struct disk_base *base;
     char *overlay_path; /* where the overlay goes (owned) */
     bool has_overlay;
+    bool unsynced; /* written since the last flush: a flush with nothing to sync costs nothing */
     struct overlay overlay;
 };
 
