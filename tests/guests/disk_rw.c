@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <ilwaco.h>
 #include <ilwaco_disk.h>
@@ -140,6 +141,18 @@ int main(int argc, char **argv)
                 return 1;
         }
         printf("disk_rw: vm %u verified %llu sectors\n", vm, (unsigned long long)sectors);
+        return 0;
+    }
+    /* sleepverify SEED: verify, sleep 2 s (long enough to be hibernated), verify again. */
+    if (strcmp(mode, "sleepverify") == 0) {
+        if (verify(0, seed, 0, 0, 0, 256) < 0)
+            return 1;
+        struct timespec two = {.tv_sec = 2};
+        nanosleep(&two, NULL);
+        if (verify(0, seed, 0, 0, 0, 256) < 0)
+            return 1;
+        printf("disk_rw: vm %u verified %llu sectors before and after sleeping\n", vm,
+               (unsigned long long)sectors);
         return 0;
     }
     /* write SEED NEWSEED FIRST COUNT: writes, flushes, reads everything back. */

@@ -123,6 +123,14 @@ done
 [ $good = 3 ] && ok "each clone's kept overlay, over the template's layer, holds its own write" ||
     fail "each clone's kept overlay, over the template's layer, holds its own write" "$good of 3"
 
+# --- hibernated in the middle: the area stays with the VM's memory, the disk works after
+boot -n 2 --net none --stats --hibernate-after 0.3 --swap "$WORK/swap" --disk "$SMALL,ro" \
+    "$DISK_RW" sleepverify 3
+expect "VMs hibernated between two reads of their disk read it intact after waking" 0 \
+    'vm 1 verified 300 sectors before and after sleeping' '2 VMs: 2 exited 0'
+[ "$(stat_of hibernations)" -ge 1 ] 2>/dev/null && ok "the sleeping disk VMs were hibernated" ||
+    fail "the sleeping disk VMs were hibernated" "hibernations=$(stat_of hibernations)"
+
 # --- a malformed ring: errors for bad requests, a stop for bad counters; others unharmed
 boot -n 3 --net none --disk "$SMALL,ro" "$BAD_BLK" requests
 expect "bad requests come back with EINVAL or EROFS, the good one is served" 0 \
