@@ -158,7 +158,15 @@ static uint64_t area_window_size(void)
     return (DENALI_BLK_AREA_SIZE + DENALI_PAGE_SIZE - 1) & ~(uint64_t)(DENALI_PAGE_SIZE - 1);
 }
 
-/* The block area is a window: the monitor reads and writes it itself, as the NIC's rings. */
+/*
+ * The block area is a window: the monitor reads and writes it itself, as
+ * the NIC's rings, so a clone's must be shared with it. A paged VM's data
+ * pages need not stay in memory, though: the ring pages them back in
+ * before each use (block_port.c), so only the header page, which the
+ * monitor may touch at any exit, is kept from the pager. Without that, 8
+ * VMs' areas alone could fill a --mem-limit of 1 MiB, and paging could make
+ * no room at all.
+ */
 static void disk_add_windows(void *ctx, struct vm *vm, struct platform_snapshot *snap)
 {
     struct disks *d = ctx;
@@ -167,7 +175,8 @@ static void disk_add_windows(void *ctx, struct vm *vm, struct platform_snapshot 
         return;
     uint64_t start = (uint64_t)((uint8_t *)dv->port.area - vm->mem.ram);
     snap->windows[snap->window_count].start = start;
-    snap->windows[snap->window_count].end = start + area_window_size();
+    snap->windows[snap->window_count].end =
+        start + (vm->pager ? DENALI_PAGE_SIZE : area_window_size());
     snap->window_count++;
 }
 

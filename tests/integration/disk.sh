@@ -131,6 +131,14 @@ expect "VMs hibernated between two reads of their disk read it intact after waki
 [ "$(stat_of hibernations)" -ge 1 ] 2>/dev/null && ok "the sleeping disk VMs were hibernated" ||
     fail "the sleeping disk VMs were hibernated" "hibernations=$(stat_of hibernations)"
 
+# --- paged: the areas' data pages go out and come back; only their header pages stay
+boot -n 8 -m 8M --net none --stats --mem-limit 1M --swap "$WORK/swap-paged" --disk "$SMALL,ro" \
+    "$DISK_RW" sleepverify 3
+expect "8 disk VMs under a 1 MiB --mem-limit page their areas and read their disk intact" 0 \
+    '8 VMs: 8 exited 0'
+[ "$(stat_of pages_out)" -ge 1 ] 2>/dev/null && ok "the disk VMs were paged" ||
+    fail "the disk VMs were paged" "pages_out=$(stat_of pages_out)"
+
 # --- a malformed ring: errors for bad requests, a stop for bad counters; others unharmed
 boot -n 3 --net none --disk "$SMALL,ro" "$BAD_BLK" requests
 expect "bad requests come back with EINVAL or EROFS, the good one is served" 0 \
