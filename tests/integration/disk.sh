@@ -131,6 +131,11 @@ expect "VMs hibernated between two reads of their disk read it intact after waki
 [ "$(stat_of hibernations)" -ge 1 ] 2>/dev/null && ok "the sleeping disk VMs were hibernated" ||
     fail "the sleeping disk VMs were hibernated" "hibernations=$(stat_of hibernations)"
 
+boot -n 3 --net none --clone --stats --hibernate-after 0.3 --swap "$WORK/swap-clones" \
+    --disk "$SMALL,ro" "$DISK_RW" sleepverify 3
+expect "clones hibernated between two reads of their disk read it intact after waking" 0 \
+    'vm 2 verified 300 sectors before and after sleeping' '3 VMs: 3 exited 0'
+
 # --- paged: the areas' data pages go out and come back; only their header pages stay
 boot -n 8 -m 8M --net none --stats --mem-limit 1M --swap "$WORK/swap-paged" --disk "$SMALL,ro" \
     "$DISK_RW" sleepverify 3
