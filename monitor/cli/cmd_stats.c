@@ -18,8 +18,8 @@ const struct cli_command cli_stats = {
              "\n"
              "      --no-stream     print the counters once and end\n"
              "      --format F      table (default): ID STATE EXITS EXITS/S MEMORY NET I/O\n"
-             "                      FRAMES I/O; json: the API's STATS objects, one array (a\n"
-             "                      line of its own when streaming) per sample\n"
+             "                      FRAMES I/O BLOCK I/O; json: the API's STATS objects, one\n"
+             "                      array (a line of its own when streaming) per sample\n"
              "      --api PATH      the daemon's socket (default $DENALI_API, else\n"
              "                      " API_DEFAULT_SOCKET ")\n"
              "  -h, --help          show this help\n",

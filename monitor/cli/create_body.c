@@ -27,6 +27,9 @@ enum {
     OPT_NET_EVENTS,
     OPT_PLATFORM,
     OPT_CONTROL_FD,
+    OPT_DISK,
+    OPT_OVERLAY_DIR,
+    OPT_KEEP_OVERLAYS,
     OPT_NAME,
     OPT_API,
 };
@@ -57,6 +60,9 @@ static const struct option long_options[] = {
     {"net-events", required_argument, NULL, OPT_NET_EVENTS},
     {"platform", required_argument, NULL, OPT_PLATFORM},
     {"control-fd", required_argument, NULL, OPT_CONTROL_FD},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"overlay-dir", required_argument, NULL, OPT_OVERLAY_DIR},
+    {"keep-overlays", no_argument, NULL, OPT_KEEP_OVERLAYS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -89,6 +95,9 @@ bool create_name_is_valid(const char *name)
     size_t n = strlen(name);
     if (n == 0 || n > NAME_MAX_LENGTH)
         return false;
+    /* "f12" would read as a fleet's id. */
+    if (name[0] == 'f' && n > 1 && strspn(name + 1, "0123456789") == n - 1)
+        return false;
     for (size_t i = 0; i < n; i++) {
         char ch = name[i];
         bool alnum =
@@ -116,6 +125,10 @@ static const char *not_detached(int c)
         return "--net-events: not in the API's create body";
     case 'o':
         return "-o/--output is for `denali snapshot`";
+    case OPT_DISK:
+    case OPT_OVERLAY_DIR:
+    case OPT_KEEP_OVERLAYS:
+        return "--disk, --overlay-dir and --keep-overlays: not in the API's create body yet";
     case OPT_CONTROL_FD:
         return "--control-fd: the daemon gives its own monitors their control channel";
     default:
@@ -270,7 +283,7 @@ enum create_result create_body_parse(int argc, char **argv, const char *cwd,
     if (result == CREATE_OK && name && !create_name_is_valid(name))
         result = fail(err, errlen,
                       "--name: '%s' is not a name: a letter or digit, then up to 62 letters, "
-                      "digits, '_' or '-'",
+                      "digits, '_' or '-', and not f followed by digits (a fleet's id)",
                       name);
     struct run_options options;
     if (result == CREATE_OK) {

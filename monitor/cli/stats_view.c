@@ -9,8 +9,8 @@
 
 void stats_table_init(struct table *t)
 {
-    static const char *const headings[] = {"ID",     "STATE",   "EXITS",      "EXITS/S",
-                                           "MEMORY", "NET I/O", "FRAMES I/O", NULL};
+    static const char *const headings[] = {
+        "ID", "STATE", "EXITS", "EXITS/S", "MEMORY", "NET I/O", "FRAMES I/O", "BLOCK I/O", NULL};
     table_init(t, headings);
 }
 
@@ -34,8 +34,12 @@ void stats_table_add(struct table *t, json_object *samples, json_object *previou
         snprintf(net, sizeof(net), "%s / %s", rx, tx);
         snprintf(frames, sizeof(frames), "%lu / %lu", (unsigned long)vm_json_u64(s, "rx_frames"),
                  (unsigned long)vm_json_u64(s, "tx_frames"));
-        const char *cells[] = {id,    cli_json_string(s, "state"), exits_text, rate, memory, net,
-                               frames};
+        char read[24], written[24], block[64];
+        vm_format_bytes(vm_json_u64(s, "disk_read_bytes"), read, sizeof(read));
+        vm_format_bytes(vm_json_u64(s, "disk_written_bytes"), written, sizeof(written));
+        snprintf(block, sizeof(block), "%s / %s", read, written);
+        const char *cells[] = {
+            id, cli_json_string(s, "state"), exits_text, rate, memory, net, frames, block};
         table_add_row(t, cells);
     }
 }

@@ -6,7 +6,7 @@
 
 #include "cli/table.h"
 
-/* ID STATE EXITS EXITS/S MEMORY NET I/O FRAMES I/O */
+/* ID STATE EXITS EXITS/S MEMORY NET I/O FRAMES I/O BLOCK I/O (disk bytes read / written) */
 void stats_table_init(struct table *t);
 
 /*

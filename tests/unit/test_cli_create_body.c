@@ -142,6 +142,7 @@ static void test_attached_only_options_refused(void **state)
     EXPECT_ERROR("--max-resident", "-d", "--max-resident", "4", "/g/a.elf");
     EXPECT_ERROR("snapshot", "-d", "-o", "x.snap", "/g/a.elf");
     EXPECT_ERROR("--control-fd", "-d", "--control-fd", "3", "/g/a.elf");
+    EXPECT_ERROR("--disk", "-d", "--disk", "/var/d.img", "/g/a.elf");
 }
 
 static void test_bad_arguments(void **state)
@@ -185,6 +186,9 @@ static void test_names(void **state)
     assert_false(create_name_is_valid(""));
     assert_false(create_name_is_valid("_web"));
     assert_false(create_name_is_valid("web.1"));
+    assert_false(create_name_is_valid("f12"));
+    assert_true(create_name_is_valid("f"));
+    assert_true(create_name_is_valid("f1x"));
     char longest[64], too_long[65];
     memset(longest, 'x', 63);
     longest[63] = '\0';

@@ -255,7 +255,8 @@ static void test_stats_rows_and_rates(void **state)
     (void)state;
     json_object *first = json_tokener_parse(
         "[{\"id\": \"f1.0\", \"state\": \"running\", \"exits\": 1000, \"memory_bytes\": 1048576,"
-        " \"rx_frames\": 10, \"tx_frames\": 12, \"rx_bytes\": 900, \"tx_bytes\": 1536}]");
+        " \"rx_frames\": 10, \"tx_frames\": 12, \"rx_bytes\": 900, \"tx_bytes\": 1536,"
+        " \"disk_requests\": 1, \"disk_read_bytes\": 4096, \"disk_written_bytes\": 0}]");
     json_object *second = json_tokener_parse(
         "[{\"id\": \"f1.0\", \"state\": \"running\", \"exits\": 1500, \"memory_bytes\": 1048576,"
         " \"rx_frames\": 11, \"tx_frames\": 13, \"rx_bytes\": 1000, \"tx_bytes\": 2048},"
@@ -268,9 +269,9 @@ static void test_stats_rows_and_rates(void **state)
     stats_table_add(&t, first, NULL, 0);
     char *text = printed(&t);
     assert_string_equal(text, "ID     STATE     EXITS   EXITS/S   MEMORY   NET I/O         "
-                              "FRAMES I/O\n"
+                              "FRAMES I/O   BLOCK I/O\n"
                               "f1.0   running   1000    --        1MiB     900B / 1.5KiB   "
-                              "10 / 12\n");
+                              "10 / 12      4KiB / 0B\n");
     free(text);
     table_free(&t);
     /* Half a second later: 500 more exits is 1000 a second; a new VM has no rate yet. */
