@@ -2,7 +2,7 @@
 # API benchmark (issue 11): the daemon's round trip for inspect against a trivial endpoint's, and
 # creating VMS VMs through the API against `denali run -n VMS`, both in the same run.
 # Usage: bench/api.sh [VMS]   (default 1000; API_CALLS round trips, default 1000; API_ROUNDS
-# creations of each kind, alternating, default 1, medians reported)
+# creations of each kind, default 1, medians reported: API then run, run then API, and so on)
 #   inspect: API_CALLS GET /vms/ID alternating with as many GET /version (the floor) over one
 #            kept-alive connection (build/bench/api_bench, libcurl, as the client commands use);
 #            p50 and p99 of each. Judged: inspect p50 / version p50, goal <= GOAL_INSPECT.
@@ -36,12 +36,39 @@ IDLE_S=3600
 WORK=$(mktemp -d /tmp/denali-bench-api.XXXXXX) || bench_fail $NAME "mktemp failed"
 SOCK=$WORK/api.sock
 DAEMON_PID=
+# descendants PID: every process under PID (its fleets' monitors and their VM processes).
+descendants() {
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '{
+        i = index($0, ") "); split(substr($0, i + 2), f, " "); parent[$1] = f[2] }
+        END {
+            for (p in parent) {
+                q = parent[p]
+                for (d = 0; d < 64 && q != "" && q != 0; d++) {
+                    if (q == root) { print p; break }
+                    q = parent[q]
+                }
+            }
+        }'
+}
+
+# stop_daemon: ends the daemon (and so its fleets) and waits, up to 30 s, until every process it
+# had is gone, so that the next measurement runs alone.
 stop_daemon() {
-    if [[ -n $DAEMON_PID ]]; then
-        kill "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID" 2>/dev/null
-        DAEMON_PID=
-    fi
+    local pids=() i left p
+    [[ -n $DAEMON_PID ]] || return 0
+    mapfile -t pids < <(descendants "$DAEMON_PID")
+    kill "$DAEMON_PID" 2>/dev/null
+    wait "$DAEMON_PID" 2>/dev/null
+    DAEMON_PID=
+    for ((i = 0; i < 300; i++)); do
+        left=0
+        for p in "${pids[@]}"; do
+            [[ -d /proc/$p ]] && left=1 && break
+        done
+        ((left)) || return 0
+        sleep 0.1
+    done
+    echo "api: warning: the daemon's processes outlived it by 30 s" >&2
 }
 trap 'stop_daemon; rm -rf "$WORK"' EXIT
 
@@ -78,27 +105,40 @@ floor=$(grep "^RTT path=/version " <<<"$rtt")
 BODY="{\"image\": \"$IMAGE\", \"args\": [\"$IDLE_S\"], \"count\": $VMS, \"net\": \"none\","
 BODY+=" \"platform\": \"$PLATFORM\"}"
 api_ms=() post_ms=() run_ms=()
-for ((round = 0; round < ROUNDS; round++)); do
-    # A fresh daemon each round after the first: the last round's fleet goes with the old one.
-    if ((round > 0)); then
-        start_daemon
-        "$DENALI" run -d --api "$SOCK" --net none --platform "$PLATFORM" "$IMAGE" 1 >/dev/null ||
-            bench_fail $NAME "run -d failed"
-    fi
+# measure_api: one fleet through the API (the daemon must be serving and have had an event).
+measure_api() {
     echo "== api_bench fleet: POST /vms count $VMS" >&2
     out=$("$BENCH_BIN/api_bench" fleet "$SOCK" "$BODY") || bench_fail $NAME "api_bench fleet failed"
     echo "$out" >&2
     api_ms+=("$(kv all_started_ms "$out")") post_ms+=("$(kv post_ms "$out")")
     stop_daemon
-    # The fleet's VM processes end after their monitor; the next run should not share the CPU.
-    settle_memory 10 2>/dev/null
+}
+# measure_run: the same fleet as one `denali run`.
+measure_run() {
     echo "== api_bench boot: denali run --progress --net none --platform $PLATFORM -n $VMS" \
         "idle.elf $IDLE_S" >&2
     out=$("$BENCH_BIN/api_bench" boot "$VMS" -- "$DENALI" run --progress --net none \
         --platform "$PLATFORM" -n "$VMS" "$IMAGE" "$IDLE_S") || bench_fail $NAME "api_bench boot failed"
     echo "$out" >&2
     run_ms+=("$(kv all_booted_ms "$out")")
-    ((round + 1 < ROUNDS)) && settle_memory 10 2>/dev/null
+}
+# A fresh daemon for each creation after the first (the last fleet goes with the old one), with
+# one short-lived VM for its event log; rounds alternate which creation comes first.
+fresh_daemon() {
+    start_daemon
+    "$DENALI" run -d --api "$SOCK" --net none --platform "$PLATFORM" "$IMAGE" 1 >/dev/null ||
+        bench_fail $NAME "run -d failed"
+}
+for ((round = 0; round < ROUNDS; round++)); do
+    if ((round % 2 == 0)); then
+        ((round > 0)) && fresh_daemon
+        measure_api
+        measure_run
+    else
+        measure_run
+        fresh_daemon
+        measure_api
+    fi
 done
 
 ip50=$(kv p50_us "$inspect") ip99=$(kv p99_us "$inspect")

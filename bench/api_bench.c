@@ -1,6 +1,7 @@
 /* The API benchmark's client (bench/api.sh): round trips over one kept-alive connection, time to a
  * fleet's last start through the API, and time to `denali run`'s last boot, all on one clock. */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <pthread.h>
@@ -25,8 +26,8 @@ static const char usage[] =
     "  /vms, and waits for every new VM's `started` event; prints `FLEET vms= post_ms=\n"
     "  all_started_ms=`, from just before the POST.\n"
     "boot: starts COMMAND (a `denali run --progress -n N ...`), waits for its `all N VMs\n"
-    "  booted` line, then stops it with SIGTERM; prints `BOOT vms= all_booted_ms=`, from just\n"
-    "  before the start.\n";
+    "  booted` line, then stops it with SIGTERM and waits until its child processes are gone;\n"
+    "  prints `BOOT vms= all_booted_ms=`, from just before the start.\n";
 
 static size_t discard(char *data, size_t size, size_t count, void *ctx)
 {
@@ -251,6 +252,47 @@ static int fleet(const char *socket_path, const char *body)
     return 0;
 }
 
+/* The processes whose parent is pid (a process platform's VM processes, for a monitor). */
+static size_t children_of(pid_t pid, pid_t *out, size_t max)
+{
+    DIR *proc = opendir("/proc");
+    size_t n = 0;
+    struct dirent *e;
+    while (proc && n < max && (e = readdir(proc))) {
+        char path[288], stat[512];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = e->d_name[0] >= '1' && e->d_name[0] <= '9' ? fopen(path, "r") : NULL;
+        if (!f)
+            continue;
+        size_t len = fread(stat, 1, sizeof(stat) - 1, f);
+        fclose(f);
+        stat[len] = '\0';
+        /* The parent is the second field after the command, which may hold spaces. */
+        const char *after = strrchr(stat, ')');
+        int parent;
+        if (after && sscanf(after + 1, " %*c %d", &parent) == 1 && parent == pid)
+            out[n++] = (pid_t)atol(e->d_name);
+    }
+    if (proc)
+        closedir(proc);
+    return n;
+}
+
+/* Waits (up to 30 s) until none of the processes is left, so the next measurement runs alone. */
+static void wait_gone(const pid_t *pids, size_t n)
+{
+    for (int tries = 0; tries < 3000; tries++) {
+        size_t left = 0;
+        for (size_t i = 0; i < n; i++)
+            if (kill(pids[i], 0) == 0)
+                left++;
+        if (!left)
+            return;
+        usleep(10000);
+    }
+    fprintf(stderr, "api_bench: some of the monitor's processes outlived it by 30 s\n");
+}
+
 static int boot(size_t n, char **command)
 {
     int pipe_fds[2];
@@ -281,12 +323,15 @@ static int boot(size_t n, char **command)
     while (!booted && fgets(line, sizeof(line), err))
         if (strstr(line, marker))
             booted = bench_now_ns();
+    static pid_t vm_processes[1 << 17];
+    size_t vm_count = children_of(pid, vm_processes, sizeof(vm_processes) / sizeof(pid_t));
     kill(pid, SIGTERM);
     while (fgets(line, sizeof(line), err))
         ;
     fclose(err);
     int status;
     waitpid(pid, &status, 0);
+    wait_gone(vm_processes, vm_count);
     if (!booted) {
         fprintf(stderr, "api_bench: %s never said '%s' (exit status %d)\n", command[0], marker,
                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
