@@ -73,6 +73,7 @@ fi
 
 SOCK=$TAP_TMP/api.sock
 DAEMON_PID=
+# shellcheck disable=SC2317 # run by the EXIT trap
 stop_daemon() {
     if [ -n "$DAEMON_PID" ]; then
         kill "$DAEMON_PID" 2>/dev/null
