@@ -17,7 +17,12 @@ LWIP_LIB := $(BUILD)/libos/liblwip.a
 LWIP_PORT_FILES := $(shell find libos/lwip-port -type f)
 ILWACO_CRT0 := $(BUILD)/libos/crt0.o
 ILWACO_LD := libos/guest.ld
-ILWACO_SRCS := $(filter-out libos/crt0.c,$(wildcard libos/*.c))
+# libext2fs from Debian's e2fsprogs, for the files on disk 0 (build-ext2fs.sh).
+EXT2FS_LIB := $(BUILD)/libos/libext2fs.a
+# Until the block ring driver (libos/disk.c) exists, a test-only stand-in serves a disk from an
+# image linked into the guest (disk_stub.c).
+ILWACO_SRCS := $(filter-out libos/crt0.c $(if $(wildcard libos/disk.c),libos/disk_stub.c),\
+	$(wildcard libos/*.c))
 ILWACO_OBJS := $(patsubst libos/%.c,$(BUILD)/libos/%.o,$(ILWACO_SRCS))
 
 GUEST_GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
@@ -34,18 +39,26 @@ ILWACO_CFLAGS := $(GUEST_CFLAGS) -fno-stack-protector -Ilibos
 # lwIP's headers (installed by build-lwip.sh) and our lwipopts.h, for the network parts of ilwaco.
 LWIP_INCLUDES := -I$(BUILD)/lwip/include -Ilibos/lwip-port
 LWIP_CFLAGS := $(GUEST_CPPFLAGS) $(LWIP_INCLUDES) $(ILWACO_CFLAGS)
+# libext2fs's headers (installed by build-ext2fs.sh), as system headers: they are not held to our
+# warnings.
+EXT2FS_INCLUDES := -isystem $(BUILD)/ext2fs/include
+# e2fsprogs compiles with its own warnings and our code generation: static, non-PIC, no red zone.
+EXT2FS_CFLAGS := -O2 -g -fno-pic -fno-pie -mno-red-zone -ffunction-sections -fdata-sections \
+	-fno-stack-protector
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(ILWACO_LD) \
 	-Wl,-z,max-page-size=4096 -Wl,-z,separate-code -Wl,-z,noexecstack \
 	-Wl,--build-id=none -Wl,--gc-sections
 # musl's libc.a calls back into ilwaco (__ilwaco_syscall), hence the group.
-GUEST_LIBS := -Wl,--start-group $(ILWACO_LIB) $(LWIP_LIB) $(MUSL_LIBC) $(GUEST_LIBGCC) -Wl,--end-group
-GUEST_LINK_DEPS := $(ILWACO_CRT0) $(ILWACO_LIB) $(LWIP_LIB) $(MUSL_LIBC) $(ILWACO_LD) \
+GUEST_LIBS := -Wl,--start-group $(ILWACO_LIB) $(LWIP_LIB) $(EXT2FS_LIB) $(MUSL_LIBC) $(GUEST_LIBGCC) \
+	-Wl,--end-group
+GUEST_LINK_DEPS := $(ILWACO_CRT0) $(ILWACO_LIB) $(LWIP_LIB) $(EXT2FS_LIB) $(MUSL_LIBC) $(ILWACO_LD) \
 	libos/check-guest.sh
 
-.PHONY: libos musl lwip
+.PHONY: libos musl lwip ext2fs
 libos: $(ILWACO_LIB) $(ILWACO_CRT0)
 musl: $(MUSL_LIBC)
 lwip: $(LWIP_LIB)
+ext2fs: $(EXT2FS_LIB)
 
 # Builds only when libc.a is missing or the port changed; libc.a is written last.
 $(MUSL_LIBC): libos/build-musl.sh $(MUSL_PORT_FILES)
@@ -55,10 +68,17 @@ $(MUSL_LIBC): libos/build-musl.sh $(MUSL_PORT_FILES)
 $(LWIP_LIB): libos/build-lwip.sh $(LWIP_PORT_FILES) | $(MUSL_LIBC)
 	CC="$(CC)" LWIP_CFLAGS="$(LWIP_CFLAGS)" libos/build-lwip.sh $(BUILD)
 
-# musl's and lwIP's headers are installed before their libraries, so ordering on those is enough.
-$(ILWACO_OBJS) $(ILWACO_CRT0): $(BUILD)/libos/%.o: libos/%.c | $(MUSL_LIBC) $(LWIP_LIB)
+# libext2fs from Debian's source package; the script skips the work when nothing changed.
+$(EXT2FS_LIB): libos/build-ext2fs.sh | $(MUSL_LIBC)
+	CC="$(CC)" EXT2FS_CFLAGS="$(EXT2FS_CFLAGS)" \
+	EXT2FS_CPPFLAGS="-nostdinc -isystem $(abspath $(MUSL_PREFIX))/include -isystem $(GUEST_GCC_INCLUDE)" \
+	MUSL_LIBC="$(abspath $(MUSL_LIBC))" libos/build-ext2fs.sh $(BUILD)
+
+# musl's, lwIP's and libext2fs's headers are installed before their libraries, so ordering on
+# those is enough.
+$(ILWACO_OBJS) $(ILWACO_CRT0): $(BUILD)/libos/%.o: libos/%.c | $(MUSL_LIBC) $(LWIP_LIB) $(EXT2FS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(GUEST_CPPFLAGS) $(LWIP_INCLUDES) $(ILWACO_CFLAGS) -c $< -o $@
+	$(CC) $(GUEST_CPPFLAGS) $(LWIP_INCLUDES) $(EXT2FS_INCLUDES) $(ILWACO_CFLAGS) -c $< -o $@
 
 $(ILWACO_LIB): $(ILWACO_OBJS)
 	@mkdir -p $(@D)

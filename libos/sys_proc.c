@@ -9,6 +9,8 @@
 
 _Noreturn void ilwaco_sys_exit(long status)
 {
+    /* A guest that wrote files and never called fsync still leaves a consistent file system. */
+    ilwaco_fs_unmount();
     ilwaco_exit((int)status);
 }
 

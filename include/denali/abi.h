@@ -121,8 +121,10 @@ enum denali_hypercall {
 /* An idle deadline that never expires: the VM sleeps until an event. */
 #define DENALI_DEADLINE_NONE UINT64_MAX
 
+#define DENALI_EIO    5
 #define DENALI_EINVAL 22
 #define DENALI_ENODEV 19
+#define DENALI_EROFS  30
 #define DENALI_ENOSYS 38
 
 /* Batched virtual interrupts: bits of denali_vregs.events and of idle's result. */

@@ -1,0 +1,248 @@
+/* ilwaco's directory calls: getdents64 (under opendir/readdir), mkdir, unlink and rmdir on disk 0. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include "fd_table.h"
+#include "fs.h"
+#include "internal.h"
+
+/* The kernel's record, which musl's readdir walks. */
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+struct dents_fill {
+    uint64_t skip; /* entries the descriptor already returned */
+    uint64_t index;
+    char *buf;
+    size_t len, used;
+    bool full;
+};
+
+static unsigned char dirent_type(int ext2_type)
+{
+    switch (ext2_type) {
+    case EXT2_FT_REG_FILE:
+        return DT_REG;
+    case EXT2_FT_DIR:
+        return DT_DIR;
+    case EXT2_FT_SYMLINK:
+        return DT_LNK;
+    case EXT2_FT_CHRDEV:
+        return DT_CHR;
+    case EXT2_FT_BLKDEV:
+        return DT_BLK;
+    case EXT2_FT_FIFO:
+        return DT_FIFO;
+    case EXT2_FT_SOCK:
+        return DT_SOCK;
+    default:
+        return DT_UNKNOWN;
+    }
+}
+
+static int fill_one(struct ext2_dir_entry *dirent, int offset, int blocksize, char *block,
+                    void *arg)
+{
+    (void)offset, (void)blocksize, (void)block;
+    struct dents_fill *d = arg;
+    if (d->index < d->skip) {
+        d->index++;
+        return 0;
+    }
+    size_t name_len = (size_t)ext2fs_dirent_name_len(dirent);
+    size_t reclen = (offsetof(struct linux_dirent64, d_name) + name_len + 1 + 7) & ~(size_t)7;
+    if (d->used + reclen > d->len) {
+        d->full = true;
+        return DIRENT_ABORT;
+    }
+    struct linux_dirent64 *out = (struct linux_dirent64 *)(d->buf + d->used);
+    out->d_ino = dirent->inode;
+    out->d_off = (int64_t)(d->index + 1);
+    out->d_reclen = (unsigned short)reclen;
+    out->d_type = dirent_type(ext2fs_dirent_file_type(dirent));
+    memcpy(out->d_name, dirent->name, name_len);
+    memset(out->d_name + name_len, 0, reclen - offsetof(struct linux_dirent64, d_name) - name_len);
+    d->used += reclen;
+    d->index++;
+    return 0;
+}
+
+long ilwaco_sys_getdents64(long fd, void *buf, size_t len)
+{
+    struct open_file *f = ilwaco_fd_file(fd);
+    if (!f)
+        return ilwaco_fd_sock(fd) || (fd >= 0 && fd <= 2) ? -ENOTDIR : -EBADF;
+    if (!f->is_dir)
+        return -ENOTDIR;
+    ext2_filsys fs;
+    (void)ilwaco_fs_get(&fs);
+    /*
+     * Positions count entries, so each call walks the directory from its
+     * start: simple, and stable while entries are added behind the reader.
+     */
+    struct dents_fill d = {.skip = f->pos, .buf = buf, .len = len};
+    errcode_t err = ext2fs_dir_iterate(fs, f->node->ino, 0, NULL, fill_one, &d);
+    if (err)
+        return -ilwaco_fs_errno(err);
+    if (d.full && d.used == 0)
+        return -EINVAL; /* not even one entry fits */
+    f->pos = d.index;
+    return (long)d.used;
+}
+
+long ilwaco_sys_mkdirat(long dirfd, const char *path, long mode)
+{
+    ext2_filsys fs;
+    ext2_ino_t base, dir, ino;
+    char leaf[EXT2_NAME_LEN + 1];
+    long r = ilwaco_fs_get(&fs);
+    if (r == 0)
+        r = ilwaco_fs_base_dir(dirfd, path, &base);
+    if (r == 0)
+        r = ilwaco_fs_parent(fs, base, path, &dir, leaf);
+    if (r < 0)
+        return r;
+    if (ext2fs_lookup(fs, dir, leaf, (int)strlen(leaf), NULL, &ino) == 0)
+        return -EEXIST;
+    if (!(fs->flags & EXT2_FLAG_RW))
+        return -EROFS;
+    errcode_t err = ext2fs_mkdir(fs, dir, 0, leaf);
+    if (err == EXT2_ET_DIR_NO_SPACE) {
+        err = ext2fs_expand_dir(fs, dir);
+        if (!err)
+            err = ext2fs_mkdir(fs, dir, 0, leaf);
+    }
+    if (!err)
+        err = ext2fs_lookup(fs, dir, leaf, (int)strlen(leaf), NULL, &ino);
+    if (err)
+        return -ilwaco_fs_errno(err);
+    /* ext2fs_mkdir gives 0777 less the (zero) umask; the caller's mode is the one asked for. */
+    struct ext2_inode inode;
+    r = ilwaco_fs_read_inode(fs, ino, &inode);
+    if (r < 0)
+        return r;
+    inode.i_mode = (__u16)(LINUX_S_IFDIR | (mode & 07777));
+    return ilwaco_fs_write_inode(fs, ino, &inode);
+}
+
+long ilwaco_sys_mkdir(const char *path, long mode)
+{
+    return ilwaco_sys_mkdirat(AT_FDCWD, path, mode);
+}
+
+struct empty_check {
+    bool has_entries;
+};
+
+static int note_entry(struct ext2_dir_entry *dirent, int offset, int blocksize, char *block,
+                      void *arg)
+{
+    (void)offset, (void)blocksize, (void)block;
+    struct empty_check *c = arg;
+    int n = ext2fs_dirent_name_len(dirent);
+    bool dot = (n == 1 && dirent->name[0] == '.') ||
+               (n == 2 && dirent->name[0] == '.' && dirent->name[1] == '.');
+    if (dot)
+        return 0;
+    c->has_entries = true;
+    return DIRENT_ABORT;
+}
+
+/* Removes leaf's entry from dir and drops the inode's link; rmdir: it must be an empty directory. */
+static long remove_entry(ext2_filsys fs, ext2_ino_t dir, const char *leaf, bool rmdir)
+{
+    ext2_ino_t ino;
+    errcode_t err = ext2fs_lookup(fs, dir, leaf, (int)strlen(leaf), NULL, &ino);
+    if (err)
+        return -ilwaco_fs_errno(err);
+    struct ext2_inode inode;
+    long r = ilwaco_fs_read_inode(fs, ino, &inode);
+    if (r < 0)
+        return r;
+    bool is_dir = LINUX_S_ISDIR(inode.i_mode);
+    if (rmdir) {
+        if (!is_dir)
+            return -ENOTDIR;
+        if (strcmp(leaf, ".") == 0)
+            return -EINVAL;
+        if (strcmp(leaf, "..") == 0 || ino == EXT2_ROOT_INO)
+            return -ENOTEMPTY;
+        struct empty_check c = {false};
+        err = ext2fs_dir_iterate(fs, ino, 0, NULL, note_entry, &c);
+        if (err)
+            return -ilwaco_fs_errno(err);
+        if (c.has_entries)
+            return -ENOTEMPTY;
+    } else if (is_dir) {
+        return -EISDIR;
+    }
+    if (!(fs->flags & EXT2_FLAG_RW))
+        return -EROFS;
+    err = ext2fs_unlink(fs, dir, leaf, ino, 0);
+    if (err)
+        return -ilwaco_fs_errno(err);
+
+    if (is_dir) {
+        /* The directory's ".." was a link to its parent. */
+        struct ext2_inode parent;
+        r = ilwaco_fs_read_inode(fs, dir, &parent);
+        if (r == 0 && parent.i_links_count > 1) {
+            parent.i_links_count--;
+            r = ilwaco_fs_write_inode(fs, dir, &parent);
+        }
+        if (r < 0)
+            return r;
+        inode.i_links_count = 0;
+    } else if (inode.i_links_count > 0) {
+        inode.i_links_count--;
+    }
+    inode.i_ctime = (__u32)time(NULL);
+    r = ilwaco_fs_write_inode(fs, ino, &inode);
+    if (r < 0 || inode.i_links_count > 0)
+        return r;
+    /* Still open somewhere: it goes at its last close, as on Linux. */
+    struct vnode *v = ilwaco_vnode_find(ino);
+    if (v) {
+        v->unlinked = true;
+        return 0;
+    }
+    return ilwaco_fs_release_inode(fs, ino);
+}
+
+long ilwaco_sys_unlinkat(long dirfd, const char *path, long flags)
+{
+    ext2_filsys fs;
+    ext2_ino_t base, dir;
+    char leaf[EXT2_NAME_LEN + 1];
+    if (flags & ~AT_REMOVEDIR)
+        return -EINVAL;
+    long r = ilwaco_fs_get(&fs);
+    if (r == 0)
+        r = ilwaco_fs_base_dir(dirfd, path, &base);
+    if (r == 0)
+        r = ilwaco_fs_parent(fs, base, path, &dir, leaf);
+    if (r == -EEXIST)
+        r = (flags & AT_REMOVEDIR) ? -EBUSY : -EISDIR; /* the root */
+    if (r < 0)
+        return r;
+    return remove_entry(fs, dir, leaf, flags & AT_REMOVEDIR);
+}
+
+long ilwaco_sys_unlink(const char *path)
+{
+    return ilwaco_sys_unlinkat(AT_FDCWD, path, 0);
+}
+
+long ilwaco_sys_rmdir(const char *path)
+{
+    return ilwaco_sys_unlinkat(AT_FDCWD, path, AT_REMOVEDIR);
+}
