@@ -64,12 +64,31 @@ void ilwaco_vnode_flush_all(void);
 /* Fills a Linux struct stat from an inode. */
 void ilwaco_fs_fill_stat(ext2_filsys fs, ext2_ino_t ino, const struct ext2_inode *inode, void *st);
 
-/* sys_file.c: what the descriptor calls in sys_io.c do with a file. */
+/* sys_file.c, sys_dir.c: files and directories on disk 0's ext2 file system (ENOENT without one). */
+long ilwaco_sys_open(const char *path, long flags, long mode);
+long ilwaco_sys_openat(long dirfd, const char *path, long flags, long mode);
+long ilwaco_sys_pread(long fd, void *buf, size_t len, long offset);
+long ilwaco_sys_pwrite(long fd, const void *buf, size_t len, long offset);
+long ilwaco_sys_fstatat(long dirfd, const char *path, void *st, long flags);
+long ilwaco_sys_faccessat(long dirfd, const char *path, long amode);
+long ilwaco_sys_ftruncate(long fd, long length);
+long ilwaco_sys_truncate(const char *path, long length);
+long ilwaco_sys_fsync(long fd);
+long ilwaco_sys_sync(void);
+long ilwaco_sys_getdents64(long fd, void *buf, size_t len);
+long ilwaco_sys_mkdir(const char *path, long mode);
+long ilwaco_sys_mkdirat(long dirfd, const char *path, long mode);
+long ilwaco_sys_unlink(const char *path);
+long ilwaco_sys_unlinkat(long dirfd, const char *path, long flags);
+long ilwaco_sys_rmdir(const char *path);
+
+/* sys_file.c: what the descriptor calls in sys_io.c do with a file (files.c's table). */
 /* The directory a relative path starts from: the root (AT_FDCWD), or an open directory's inode. */
 long ilwaco_fs_base_dir(long dirfd, const char *path, ext2_ino_t *base);
-long ilwaco_file_read(struct open_file *f, void *buf, size_t len);
-long ilwaco_file_write(struct open_file *f, const void *buf, size_t len);
-long ilwaco_file_readv(struct open_file *f, const void *iov, long iovcnt, bool write);
+long ilwaco_file_read(struct open_file *f, void *buf, unsigned long len);
+long ilwaco_file_write(struct open_file *f, const void *buf, unsigned long len);
+long ilwaco_file_readv(struct open_file *f, const void *iov, long iovcnt, int write);
+long ilwaco_file_fcntl(struct open_file *f, long cmd, long arg);
 long ilwaco_file_lseek(struct open_file *f, long offset, long whence);
 long ilwaco_file_fstat(struct open_file *f, void *st);
 /* Releases fd and drops f's reference to its vnode. */

@@ -65,25 +65,6 @@ long ilwaco_sys_lseek(long fd, long offset, long whence);
 long ilwaco_sys_fcntl(long fd, long cmd, long arg);
 long ilwaco_sys_fstat(long fd, void *st);
 
-/* sys_file.c, sys_dir.c: files and directories on disk 0's ext2 file system (ENOENT without one). */
-long ilwaco_sys_open(const char *path, long flags, long mode);
-long ilwaco_sys_openat(long dirfd, const char *path, long flags, long mode);
-long ilwaco_sys_pread(long fd, void *buf, size_t len, long offset);
-long ilwaco_sys_pwrite(long fd, const void *buf, size_t len, long offset);
-long ilwaco_sys_fstatat(long dirfd, const char *path, void *st, long flags);
-long ilwaco_sys_faccessat(long dirfd, const char *path, long amode);
-long ilwaco_sys_ftruncate(long fd, long length);
-long ilwaco_sys_truncate(const char *path, long length);
-long ilwaco_sys_fsync(long fd);
-long ilwaco_sys_sync(void);
-long ilwaco_sys_getdents64(long fd, void *buf, size_t len);
-long ilwaco_sys_mkdir(const char *path, long mode);
-long ilwaco_sys_mkdirat(long dirfd, const char *path, long mode);
-long ilwaco_sys_unlink(const char *path);
-long ilwaco_sys_unlinkat(long dirfd, const char *path, long flags);
-long ilwaco_sys_rmdir(const char *path);
-/* fs_ext2.c: at exit, a writable file system's state goes to disk. */
-void ilwaco_fs_unmount(void);
 
 /* sys_socket.c, socket_io.c, sys_sockopt.c: BSD sockets over lwIP (AF_INET only). */
 long ilwaco_sys_socket(long domain, long type, long protocol);

@@ -3,9 +3,11 @@
 # A guest is one line in any makefile included after this one:
 #
 #   $(call ilwaco_guest,$(BUILD)/guests/hello.elf,guests/hello.c)
+#   $(call ilwaco_guest,$(BUILD)/guests/httpd.elf,guests/httpd.c,,$(ILWACO_FILES))
 #
-# (arguments: the ELF to build, its C sources, optional extra CFLAGS). Each
-# source compiles to $(BUILD)/<source path>.o; a source listed by several
+# (arguments: the ELF to build, its C sources, optional extra CFLAGS, optional
+# extra link flags: $(ILWACO_FILES) gives the guest POSIX files on its disk).
+# Each source compiles to $(BUILD)/<source path>.o; a source listed by several
 # guests must use the same extra flags.
 
 MUSL_PREFIX := $(BUILD)/musl
@@ -17,8 +19,11 @@ LWIP_LIB := $(BUILD)/libos/liblwip.a
 LWIP_PORT_FILES := $(shell find libos/lwip-port -type f)
 ILWACO_CRT0 := $(BUILD)/libos/crt0.o
 ILWACO_LD := libos/guest.ld
-# libext2fs from Debian's e2fsprogs, for the files on disk 0 (build-ext2fs.sh).
+# libext2fs from Debian's e2fsprogs, for the files on disk 0 (build-ext2fs.sh). It is linked only
+# into guests that ask for files, since it adds some 250 KiB of text: asking for files.c's table
+# pulls in the file system, and without it syscall.c finds no file anywhere.
 EXT2FS_LIB := $(BUILD)/libos/libext2fs.a
+ILWACO_FILES := -Wl,--undefined=ilwaco_file_calls
 # Until the block ring driver (libos/disk.c) exists, a test-only stand-in serves a disk from an
 # image linked into the guest (disk_stub.c).
 ILWACO_SRCS := $(filter-out libos/crt0.c $(if $(wildcard libos/disk.c),libos/disk_stub.c),\
@@ -96,14 +101,14 @@ $(1): $(2) | $(MUSL_LIBC)
 -include $(1:.o=.d)
 endef
 
-# $(1): ELF, $(2): sources, $(3): extra CFLAGS.
+# $(1): ELF, $(2): sources, $(3): extra CFLAGS, $(4): extra link flags.
 define ilwaco_guest_rules
 $(foreach src,$(2),$(if $(ILWACO_OBJECT_DONE_$(BUILD)/$(src:.c=.o)),,\
 	$(eval $(call ilwaco_object_rules,$(BUILD)/$(src:.c=.o),$(src),$(3)))))
 $(1): $(patsubst %.c,$(BUILD)/%.o,$(2)) $$(GUEST_LINK_DEPS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(GUEST_LDFLAGS) -o $$@ $$(ILWACO_CRT0) $(patsubst %.c,$(BUILD)/%.o,$(2)) $$(GUEST_LIBS)
+	$$(CC) $$(GUEST_LDFLAGS) $(4) -o $$@ $$(ILWACO_CRT0) $(patsubst %.c,$(BUILD)/%.o,$(2)) $$(GUEST_LIBS)
 	libos/check-guest.sh $$@ || { rm -f $$@; exit 1; }
 endef
 
-ilwaco_guest = $(eval $(call ilwaco_guest_rules,$(1),$(2),$(3)))
+ilwaco_guest = $(eval $(call ilwaco_guest_rules,$(1),$(2),$(3),$(4)))

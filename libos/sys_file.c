@@ -195,7 +195,7 @@ static long file_write_at(struct open_file *f, uint64_t pos, const void *buf, si
     return put;
 }
 
-long ilwaco_file_read(struct open_file *f, void *buf, size_t len)
+long ilwaco_file_read(struct open_file *f, void *buf, unsigned long len)
 {
     long n = file_read_at(f, f->pos, buf, len);
     if (n > 0)
@@ -203,7 +203,7 @@ long ilwaco_file_read(struct open_file *f, void *buf, size_t len)
     return n;
 }
 
-long ilwaco_file_write(struct open_file *f, const void *buf, size_t len)
+long ilwaco_file_write(struct open_file *f, const void *buf, unsigned long len)
 {
     uint64_t at = f->pos;
     long n = file_write_at(f, f->pos, buf, len, &at);
@@ -213,7 +213,7 @@ long ilwaco_file_write(struct open_file *f, const void *buf, size_t len)
 }
 
 /* readv/writev: piece by piece, stopping at the first short transfer. */
-long ilwaco_file_readv(struct open_file *f, const void *iov_arg, long iovcnt, bool write)
+long ilwaco_file_readv(struct open_file *f, const void *iov_arg, long iovcnt, int write)
 {
     const struct iovec *iov = iov_arg;
     if (iovcnt < 0 || iovcnt > IOV_MAX)
@@ -277,6 +277,22 @@ long ilwaco_file_lseek(struct open_file *f, long offset, long whence)
         return -EINVAL;
     f->pos = (uint64_t)(base + offset);
     return (long)f->pos;
+}
+
+long ilwaco_file_fcntl(struct open_file *f, long cmd, long arg)
+{
+    switch (cmd) {
+    case F_GETFL:
+        return f->flags;
+    case F_SETFL:
+        f->flags = (f->flags & O_ACCMODE) | (int)(arg & (O_APPEND | O_NONBLOCK));
+        return 0;
+    case F_GETFD:
+    case F_SETFD:
+        return 0;
+    default:
+        return -EINVAL;
+    }
 }
 
 long ilwaco_file_fstat(struct open_file *f, void *st)

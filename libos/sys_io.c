@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include "fs.h"
+#include "fd_table.h"
 #include "internal.h"
 #include "socket.h"
 
@@ -32,7 +32,7 @@ long ilwaco_sys_read(long fd, void *buf, size_t len)
     }
     struct open_file *f = ilwaco_fd_file(fd);
     if (f)
-        return ilwaco_file_read(f, buf, len);
+        return ilwaco_file_calls.read(f, buf, len);
     /* The console has no input yet: stdin is always at end of file. */
     if (fd == 0)
         return 0;
@@ -46,7 +46,7 @@ long ilwaco_sys_readv(long fd, const void *iov, long iovcnt)
         return ilwaco_sock_recv_iov(s, iov, iovcnt, 0, NULL, NULL, NULL);
     struct open_file *f = ilwaco_fd_file(fd);
     if (f)
-        return ilwaco_file_readv(f, iov, iovcnt, false);
+        return ilwaco_file_calls.readv(f, iov, iovcnt, 0);
     return fd == 0 ? 0 : -EBADF;
 }
 
@@ -59,7 +59,7 @@ long ilwaco_sys_write(long fd, const void *buf, size_t len)
     }
     struct open_file *f = ilwaco_fd_file(fd);
     if (f)
-        return ilwaco_file_write(f, buf, len);
+        return ilwaco_file_calls.write(f, buf, len);
     if (fd != 1 && fd != 2)
         return -EBADF;
     if (len == 0)
@@ -84,7 +84,7 @@ long ilwaco_sys_writev(long fd, const void *iov_arg, long iovcnt)
         return ilwaco_sock_send_iov(s, iov, iovcnt, 0, NULL, 0);
     struct open_file *f = ilwaco_fd_file(fd);
     if (f)
-        return ilwaco_file_readv(f, iov, iovcnt, true);
+        return ilwaco_file_calls.readv(f, iov, iovcnt, 1);
     if (fd != 1 && fd != 2)
         return -EBADF;
     if (iovcnt < 0 || iovcnt > IOV_MAX)
@@ -153,7 +153,7 @@ long ilwaco_sys_close(long fd)
     }
     struct open_file *f = ilwaco_fd_file(fd);
     if (f)
-        return ilwaco_file_close(fd, f);
+        return ilwaco_file_calls.close(fd, f);
     return is_console(fd) ? 0 : -EBADF;
 }
 
@@ -161,7 +161,7 @@ long ilwaco_sys_lseek(long fd, long offset, long whence)
 {
     struct open_file *f = ilwaco_fd_file(fd);
     if (f)
-        return ilwaco_file_lseek(f, offset, whence);
+        return ilwaco_file_calls.lseek(f, offset, whence);
     return is_console(fd) || ilwaco_fd_sock(fd) ? -ESPIPE : -EBADF;
 }
 
@@ -171,13 +171,8 @@ long ilwaco_sys_fcntl(long fd, long cmd, long arg)
     if (s)
         return ilwaco_sock_fcntl(s, cmd, arg);
     struct open_file *f = ilwaco_fd_file(fd);
-    if (f) {
-        if (cmd == F_GETFL)
-            return f->flags;
-        if (cmd == F_SETFL)
-            f->flags = (f->flags & O_ACCMODE) | (int)(arg & (O_APPEND | O_NONBLOCK));
-        return cmd == F_GETFD || cmd == F_SETFD || cmd == F_SETFL ? 0 : -EINVAL;
-    }
+    if (f)
+        return ilwaco_file_calls.fcntl(f, cmd, arg);
     if (!is_console(fd))
         return -EBADF;
     switch (cmd) {
@@ -196,7 +191,7 @@ long ilwaco_sys_fstat(long fd, void *st)
 {
     struct open_file *f = ilwaco_fd_file(fd);
     if (f)
-        return ilwaco_file_fstat(f, st);
+        return ilwaco_file_calls.fstat(f, st);
     if (!is_console(fd) && !ilwaco_fd_sock(fd))
         return -EBADF;
     struct stat *out = st;

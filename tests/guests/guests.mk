@@ -5,12 +5,17 @@ DENALI_TEST_GUESTS_MK := 1
 TEST_GUESTS := bad_port bad_hypercall bad_pointer overflow_pointer null_pointer null_deref \
 	write_text write_vregs div_zero triple_fault loop_forever stack_overflow exit_code \
 	console_flood args selftest abort preempt_regs sockets_selftest sockets_pair net_raw \
-	socket_hog forge_handoff escape bad_balloon fs_check
+	socket_hog forge_handoff escape bad_balloon
 
 $(foreach g,$(TEST_GUESTS),$(call ilwaco_guest,$(BUILD)/tests/guests/$(g).elf,tests/guests/$(g).c))
 
+# Guests with POSIX files on their disk.
+FILE_TEST_GUESTS := fs_check
+$(foreach g,$(FILE_TEST_GUESTS),\
+	$(call ilwaco_guest,$(BUILD)/tests/guests/$(g).elf,tests/guests/$(g).c,,$(ILWACO_FILES)))
+
 .PHONY: test-guests
-test-guests: $(TEST_GUESTS:%=$(BUILD)/tests/guests/%.elf)
+test-guests: $(TEST_GUESTS:%=$(BUILD)/tests/guests/%.elf) $(FILE_TEST_GUESTS:%=$(BUILD)/tests/guests/%.elf)
 
 # Until the block ring driver (libos/disk.c) exists, fs_check also comes with the tests' image
 # linked in as the stand-in disk of libos/disk_stub.c, writable (rw) and read-only (ro).
@@ -28,7 +33,7 @@ $(BUILD)/tests/guests/fs_stub_image_%.o: tests/guests/fs_stub_image.c $(FS_STUB_
 
 $(BUILD)/tests/guests/fs_check_stub_%.elf: $(BUILD)/tests/guests/fs_check.o \
 		$(BUILD)/tests/guests/fs_stub_image_%.o $(GUEST_LINK_DEPS)
-	$(CC) $(GUEST_LDFLAGS) -o $@ $(ILWACO_CRT0) $(BUILD)/tests/guests/fs_check.o \
+	$(CC) $(GUEST_LDFLAGS) $(ILWACO_FILES) -o $@ $(ILWACO_CRT0) $(BUILD)/tests/guests/fs_check.o \
 		$(BUILD)/tests/guests/fs_stub_image_$*.o $(GUEST_LIBS)
 	libos/check-guest.sh $@ || { rm -f $@; exit 1; }
 
