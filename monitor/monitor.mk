@@ -2,9 +2,10 @@
 # only the layers below it), and the process platform's VM-process program, build/denali-vmproc.
 #
 # Layers, each calling only those below it: daemon (`denali daemon`, the API server) and cli (the
-# API's client commands), which call no layer below them but start `denali run` monitors; net (the LAN, NIC, uplinks), sched (workers, exit
+# API's client commands), which call no layer below them but start `denali run` monitors; net (the LAN, NIC, uplinks) and disk (the block
+# ring, disk images and their copy-on-write overlays), side by side, neither calling the other; sched (workers, exit
 # handling, VMs), platform (kvm, process), image (ELF, layout, RAM), util (console, clock).
-MONITOR_LAYERS := daemon cli net sched platform image util
+MONITOR_LAYERS := daemon cli net disk sched platform image util
 layer_srcs = $(wildcard monitor/$(1)/*.c monitor/$(1)/*/*.c)
 layer_lib  = $(BUILD)/monitor/libdenali_$(1).a
 MONITOR_HDRS := $(wildcard monitor/*.h monitor/*/*.h monitor/*/*/*.h)

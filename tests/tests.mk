@@ -29,6 +29,8 @@ TEST_LAYERS_test_process_platform := platform image util
 TEST_LAYERS_test_kvm_memory     := platform image util
 TEST_LAYERS_test_ram_pool       := image util
 TEST_LAYERS_test_snapshot_file  := image util
+TEST_LAYERS_test_block_port     := disk image util
+TEST_LAYERS_test_disk_image     := disk image util
 test_layers = $(or $(TEST_LAYERS_$(1)),command $(MONITOR_LAYERS))
 test_libs   = $(foreach l,$(call test_layers,$(1)),$(call layer_lib,$(l)))
 

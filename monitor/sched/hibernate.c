@@ -179,8 +179,7 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
         free(state);
         return -1;
     }
-    if (vm->device && vm->device->add_windows)
-        vm->device->add_windows(vm->device->ctx, vm, state);
+    vm_devices_add_windows(vm->devices, vm, state);
     /* The pages below DENALI_LOW_LIMIT are the platform's, made anew when it wakes. */
     struct swap_copy c = {.vm = vm, .pool = pool, .swap_fd = swap_fd, .err = err, .errlen = errlen};
     if (hibernate_each_range(state, size, save_range, &c) < 0) {
