@@ -35,7 +35,7 @@
 #define DEFAULT_ROOT       "/www"
 /* Longest static file path: the root, the request's path and "/index.html". */
 #define FILE_PATH_MAX 1024
-#define MIN_CONNS          4
+#define MIN_CONNS     4
 /* After our last response on a closing connection, how long we drain what the client still sends.
  */
 #define LINGER_NS    (2 * NS_PER_S)
@@ -579,10 +579,10 @@ static const char *content_type_of(const char *path)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html"},       {".htm", "text/html"},  {".txt", "text/plain"},
-        {".css", "text/css"},         {".js", "text/javascript"},
-        {".json", "application/json"}, {".png", "image/png"}, {".jpg", "image/jpeg"},
-        {".jpeg", "image/jpeg"},      {".gif", "image/gif"},  {".svg", "image/svg+xml"},
+        {".html", "text/html"}, {".htm", "text/html"},      {".txt", "text/plain"},
+        {".css", "text/css"},   {".js", "text/javascript"}, {".json", "application/json"},
+        {".png", "image/png"},  {".jpg", "image/jpeg"},     {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},  {".svg", "image/svg+xml"},
     };
     const char *dot = strrchr(path, '.');
     if (dot != NULL && strchr(dot, '/') == NULL)

@@ -1,4 +1,5 @@
-/* Files in a guest: the system calls and descriptor operations that link libext2fs in (ILWACO_FILES in libos.mk). */
+/* Files in a guest: the system calls and descriptor operations that link libext2fs in (ILWACO_FILES
+ * in libos.mk). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -55,7 +56,8 @@ static long file_syscall(long n, long a1, long a2, long a3, long a4, long a5, lo
     }
 }
 
-/* The one symbol a guest's link asks for (-u) to have files; syscall.c reaches the rest through it. */
+/* The one symbol a guest's link asks for (-u) to have files; syscall.c reaches the rest through it.
+ */
 const struct ilwaco_file_calls ilwaco_file_calls = {
     .syscall = file_syscall,
     .read = ilwaco_file_read,

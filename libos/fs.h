@@ -1,4 +1,5 @@
-/* ilwaco's files: disk 0's ext2 file system (libext2fs) mounted at / on first use, behind POSIX calls. */
+/* ilwaco's files: disk 0's ext2 file system (libext2fs) mounted at / on first use, behind POSIX
+ * calls. */
 #ifndef ILWACO_FS_H
 #define ILWACO_FS_H
 
@@ -29,6 +30,8 @@ struct open_file {
 /* fs_ext2.c: the mount and the I/O manager under it. */
 /* The mounted file system in *fs; 0, or -ENOENT without a disk, -EIO if it holds no ext2. */
 long ilwaco_fs_get(ext2_filsys *fs);
+/* The time files are stamped with: the superblock's latest time, moved on by the guest's clock. */
+time_t ilwaco_fs_now(void);
 /* Positive errno for a libext2fs error code. */
 int ilwaco_fs_errno(errcode_t err);
 /* Writes ext2fs's metadata (superblocks, bitmaps) and flushes the disk; 0 or -errno. */
@@ -64,7 +67,8 @@ void ilwaco_vnode_flush_all(void);
 /* Fills a Linux struct stat from an inode. */
 void ilwaco_fs_fill_stat(ext2_filsys fs, ext2_ino_t ino, const struct ext2_inode *inode, void *st);
 
-/* sys_file.c, sys_dir.c: files and directories on disk 0's ext2 file system (ENOENT without one). */
+/* sys_file.c, sys_dir.c: files and directories on disk 0's ext2 file system (ENOENT without one).
+ */
 long ilwaco_sys_open(const char *path, long flags, long mode);
 long ilwaco_sys_openat(long dirfd, const char *path, long flags, long mode);
 long ilwaco_sys_pread(long fd, void *buf, size_t len, long offset);

@@ -1,8 +1,10 @@
-/* Disk 0's ext2 file system: libext2fs's I/O manager over ilwaco_disk, a small block cache, the mount. */
+/* Disk 0's ext2 file system: libext2fs's I/O manager over ilwaco_disk, a small block cache, the
+ * mount. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs.h"
 #include "ilwaco_disk.h"
@@ -44,8 +46,7 @@ static int disk_errno(int err)
 }
 
 /* Moves bytes at byte offset off through whole sectors, bouncing the partial ones. */
-static errcode_t disk_bytes(struct disk_channel *d, uint64_t off, void *buf, size_t len,
-                            bool write)
+static errcode_t disk_bytes(struct disk_channel *d, uint64_t off, void *buf, size_t len, bool write)
 {
     if (off % ILWACO_SECTOR_SIZE == 0 && len % ILWACO_SECTOR_SIZE == 0) {
         uint64_t sector = off / ILWACO_SECTOR_SIZE;
@@ -170,14 +171,14 @@ static errcode_t disk_read64(io_channel ch, unsigned long long block, int count,
             return 0;
         }
     }
-    errcode_t err = disk_bytes(d, block * (uint64_t)ch->block_size, data, io_length(ch, count), false);
+    errcode_t err =
+        disk_bytes(d, block * (uint64_t)ch->block_size, data, io_length(ch, count), false);
     if (err == 0 && count == 1)
         cache_put(d, ch, block, data);
     return err;
 }
 
-static errcode_t disk_write64(io_channel ch, unsigned long long block, int count,
-                              const void *data)
+static errcode_t disk_write64(io_channel ch, unsigned long long block, int count, const void *data)
 {
     struct disk_channel *d = ch->private_data;
     size_t len = io_length(ch, count);
@@ -242,6 +243,13 @@ static struct struct_io_manager disk_io_manager = {
 
 static ext2_filsys mounted;
 static bool mount_tried;
+/*
+ * A VM has no wall clock: its time counts from the monitor's start. File
+ * times go on from the latest time the superblock records instead (the
+ * image's making, or its last write), so they stay plausible dates, and a
+ * freed inode's dtime is never mistaken by e2fsck for an orphan-list link.
+ */
+static time_t time_base, guest_time_at_mount;
 static long mount_error; /* what every file call returns when there is no file system */
 
 static void say(const char *what, errcode_t err)
@@ -282,6 +290,12 @@ static void mount_root(void)
     }
     /* Modes are given whole by the caller; no umask applies inside a VM. */
     fs->umask = 0;
+    time_base = (time_t)fs->super->s_mkfs_time;
+    if ((time_t)fs->super->s_wtime > time_base)
+        time_base = (time_t)fs->super->s_wtime;
+    if ((time_t)fs->super->s_mtime > time_base)
+        time_base = (time_t)fs->super->s_mtime;
+    guest_time_at_mount = time(NULL);
     mounted = fs;
     mount_error = 0;
 }
@@ -290,8 +304,16 @@ long ilwaco_fs_get(ext2_filsys *fs)
 {
     if (!mount_tried)
         mount_root();
+    if (mounted)
+        mounted->now = ilwaco_fs_now();
     *fs = mounted;
     return mount_error;
+}
+
+time_t ilwaco_fs_now(void)
+{
+    time_t t = time_base + (time(NULL) - guest_time_at_mount);
+    return t > 0 ? t : 1;
 }
 
 int ilwaco_fs_errno(errcode_t err)

@@ -1,10 +1,10 @@
-/* ilwaco's file-system nodes: path lookup, the vnodes open descriptors share, inode upkeep and stat. */
+/* ilwaco's file-system nodes: path lookup, the vnodes open descriptors share, inode upkeep and
+ * stat. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "fs.h"
 
@@ -191,7 +191,7 @@ long ilwaco_fs_release_inode(ext2_filsys fs, ext2_ino_t ino)
             return -ilwaco_fs_errno(err);
     }
     inode.i_links_count = 0;
-    inode.i_dtime = (__u32)time(NULL);
+    inode.i_dtime = (__u32)ilwaco_fs_now();
     err = ext2fs_write_inode(fs, ino, &inode);
     if (err)
         return -ilwaco_fs_errno(err);

@@ -65,7 +65,6 @@ long ilwaco_sys_lseek(long fd, long offset, long whence);
 long ilwaco_sys_fcntl(long fd, long cmd, long arg);
 long ilwaco_sys_fstat(long fd, void *st);
 
-
 /* sys_socket.c, socket_io.c, sys_sockopt.c: BSD sockets over lwIP (AF_INET only). */
 long ilwaco_sys_socket(long domain, long type, long protocol);
 long ilwaco_sys_bind(long fd, const void *addr, long len);

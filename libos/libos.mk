@@ -24,10 +24,7 @@ ILWACO_LD := libos/guest.ld
 # pulls in the file system, and without it syscall.c finds no file anywhere.
 EXT2FS_LIB := $(BUILD)/libos/libext2fs.a
 ILWACO_FILES := -Wl,--undefined=ilwaco_file_calls
-# Until the block ring driver (libos/disk.c) exists, a test-only stand-in serves a disk from an
-# image linked into the guest (disk_stub.c).
-ILWACO_SRCS := $(filter-out libos/crt0.c $(if $(wildcard libos/disk.c),libos/disk_stub.c),\
-	$(wildcard libos/*.c))
+ILWACO_SRCS := $(filter-out libos/crt0.c,$(wildcard libos/*.c))
 ILWACO_OBJS := $(patsubst libos/%.c,$(BUILD)/libos/%.o,$(ILWACO_SRCS))
 
 GUEST_GCC_INCLUDE := $(shell $(CC) -print-file-name=include)

@@ -1,10 +1,10 @@
-/* ilwaco's directory calls: getdents64 (under opendir/readdir), mkdir, unlink and rmdir on disk 0. */
+/* ilwaco's directory calls: getdents64 (under opendir/readdir), mkdir, unlink and rmdir on disk 0.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
-#include <time.h>
 
 #include "fd_table.h"
 #include "fs.h"
@@ -157,7 +157,8 @@ static int note_entry(struct ext2_dir_entry *dirent, int offset, int blocksize, 
     return DIRENT_ABORT;
 }
 
-/* Removes leaf's entry from dir and drops the inode's link; rmdir: it must be an empty directory. */
+/* Removes leaf's entry from dir and drops the inode's link; rmdir: it must be an empty directory.
+ */
 static long remove_entry(ext2_filsys fs, ext2_ino_t dir, const char *leaf, bool rmdir)
 {
     ext2_ino_t ino;
@@ -205,7 +206,7 @@ static long remove_entry(ext2_filsys fs, ext2_ino_t dir, const char *leaf, bool 
     } else if (inode.i_links_count > 0) {
         inode.i_links_count--;
     }
-    inode.i_ctime = (__u32)time(NULL);
+    inode.i_ctime = (__u32)ilwaco_fs_now();
     r = ilwaco_fs_write_inode(fs, ino, &inode);
     if (r < 0 || inode.i_links_count > 0)
         return r;

@@ -1,4 +1,5 @@
-/* ilwaco's file calls: open, read, write, pread, pwrite, lseek, stat, truncate, fsync and close on disk 0's files. */
+/* ilwaco's file calls: open, read, write, pread, pwrite, lseek, stat, truncate, fsync and close on
+ * disk 0's files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -6,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fd_table.h"
@@ -46,7 +46,7 @@ static long create_file(ext2_filsys fs, ext2_ino_t base, const char *path, long 
     struct ext2_inode inode;
     memset(&inode, 0, sizeof inode);
     inode.i_mode = (__u16)(LINUX_S_IFREG | (mode & 07777));
-    inode.i_atime = inode.i_ctime = inode.i_mtime = (__u32)time(NULL);
+    inode.i_atime = inode.i_ctime = inode.i_mtime = (__u32)ilwaco_fs_now();
     inode.i_links_count = 1;
     if (ext2fs_has_feature_extents(fs->super)) {
         /* Opening an extent handle on the empty inode writes the extent tree's header into it. */

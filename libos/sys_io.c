@@ -1,4 +1,5 @@
-/* ilwaco's file-descriptor calls: fds 0-2 are the VM console, the rest are sockets (socket.h) or files (fs.h). */
+/* ilwaco's file-descriptor calls: fds 0-2 are the VM console, the rest are sockets (socket.h) or
+ * files (fs.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,10 +1,12 @@
-/* Test guest: POSIX files on disk 0 (tests/lib/make-fs-image.sh's tree): reads, writes, directories, errors.
+/* Test guest: POSIX files on disk 0 (tests/lib/make-fs-image.sh's tree): reads, writes,
+ * directories, errors.
  *
  * usage: fs_check rw|ro|none
  *   rw    the disk is writable: read the host's files, then write, fsync, read back, list, remove
  *   ro    the disk is read-only: reads work, every change fails with EROFS
  *   none  no disk: every file call fails with ENOENT
- * Prints "fs_check: FAIL ..." lines and exits 1 on any failure; "fs_check: ok MODE" and 0 otherwise.
+ * Prints "fs_check: FAIL ..." lines and exits 1 on any failure; "fs_check: ok MODE" and 0
+ * otherwise.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +31,8 @@ static int check(int ok, const char *what, int line)
 #define CHECK(cond) check((cond) != 0, #cond, __LINE__)
 
 /* A call that must fail with exactly this errno. */
-#define CHECK_ERR(call, err) check((call) < 0 && errno == (err), #call " fails with " #err, __LINE__)
+#define CHECK_ERR(call, err)                                                                       \
+    check((call) < 0 && errno == (err), #call " fails with " #err, __LINE__)
 
 #define PATTERN_SIZE 100000
 #define WRITTEN_SIZE 50000
@@ -76,8 +79,7 @@ static long read_all(const char *path, char *out, size_t cap)
 static void check_host_files(void)
 {
     struct stat st;
-    CHECK(stat("/data/pattern.bin", &st) == 0 && S_ISREG(st.st_mode) &&
-          st.st_size == PATTERN_SIZE);
+    CHECK(stat("/data/pattern.bin", &st) == 0 && S_ISREG(st.st_mode) && st.st_size == PATTERN_SIZE);
     CHECK(stat("/data", &st) == 0 && S_ISDIR(st.st_mode));
 
     long n = read_all("/data/pattern.bin", buf, sizeof buf);
@@ -98,8 +100,8 @@ static void check_host_files(void)
     CHECK(lseek(fd, 0, SEEK_END) == PATTERN_SIZE);
     CHECK(read(fd, piece, sizeof piece) == 0);
     CHECK(lseek(fd, -10, SEEK_CUR) == PATTERN_SIZE - 10);
-    CHECK(read(fd, piece, sizeof piece) == 10 && (unsigned char)piece[0] ==
-                                                     host_pattern(PATTERN_SIZE - 10));
+    CHECK(read(fd, piece, sizeof piece) == 10 &&
+          (unsigned char)piece[0] == host_pattern(PATTERN_SIZE - 10));
     CHECK_ERR(write(fd, "x", 1), EBADF);
     CHECK(fstat(fd, &st) == 0 && st.st_size == PATTERN_SIZE);
     CHECK(close(fd) == 0);
@@ -218,7 +220,8 @@ static void check_write_cycle(void)
     CHECK_ERR(rmdir("/out/many"), ENOTEMPTY);
     char name[64];
     snprintf(name, sizeof name, "/out/many/file-with-a-long-name-%03d.txt", 77);
-    CHECK(read_all(name, buf, sizeof buf) == (long)strlen(name) && memcmp(buf, name, strlen(name)) == 0);
+    CHECK(read_all(name, buf, sizeof buf) == (long)strlen(name) &&
+          memcmp(buf, name, strlen(name)) == 0);
     int removed = 0;
     for (int i = 0; i < MANY_FILES; i++) {
         snprintf(name, sizeof name, "/out/many/file-with-a-long-name-%03d.txt", i);

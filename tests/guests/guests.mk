@@ -17,27 +17,4 @@ $(foreach g,$(FILE_TEST_GUESTS),\
 .PHONY: test-guests
 test-guests: $(TEST_GUESTS:%=$(BUILD)/tests/guests/%.elf) $(FILE_TEST_GUESTS:%=$(BUILD)/tests/guests/%.elf)
 
-# Until the block ring driver (libos/disk.c) exists, fs_check also comes with the tests' image
-# linked in as the stand-in disk of libos/disk_stub.c, writable (rw) and read-only (ro).
-ifeq ($(wildcard libos/disk.c),)
-FS_STUB_IMAGE := $(BUILD)/tests/fs-stub/disk.img
-FS_STUB_GUESTS := $(BUILD)/tests/guests/fs_check_stub_rw.elf $(BUILD)/tests/guests/fs_check_stub_ro.elf
-
-$(FS_STUB_IMAGE): tests/lib/make-fs-image.sh
-	tests/lib/make-fs-image.sh $(@D) 2M
-
-$(BUILD)/tests/guests/fs_stub_image_%.o: tests/guests/fs_stub_image.c $(FS_STUB_IMAGE) | $(MUSL_LIBC)
-	@mkdir -p $(@D)
-	$(CC) $(GUEST_CPPFLAGS) $(GUEST_CFLAGS) -DSTUB_IMAGE='"$(FS_STUB_IMAGE)"' \
-		$(if $(filter ro,$*),-DSTUB_READ_ONLY) -c $< -o $@
-
-$(BUILD)/tests/guests/fs_check_stub_%.elf: $(BUILD)/tests/guests/fs_check.o \
-		$(BUILD)/tests/guests/fs_stub_image_%.o $(GUEST_LINK_DEPS)
-	$(CC) $(GUEST_LDFLAGS) $(ILWACO_FILES) -o $@ $(ILWACO_CRT0) $(BUILD)/tests/guests/fs_check.o \
-		$(BUILD)/tests/guests/fs_stub_image_$*.o $(GUEST_LIBS)
-	libos/check-guest.sh $@ || { rm -f $@; exit 1; }
-
-test-guests: $(FS_STUB_GUESTS)
-endif
-
 endif
