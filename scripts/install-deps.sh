@@ -3,7 +3,7 @@
 set -eu
 
 PACKAGES="build-essential dpkg-dev libcmocka-dev clang-format libslirp-dev iproute2 curl gnuplot-nox \
-    libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev"
+    libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev e2fsprogs"
 SRC_LIST=/etc/apt/sources.list.d/denali-src.sources
 
 missing=""
@@ -15,7 +15,8 @@ for pkg in $PACKAGES; do
     esac
 done
 
-# libos/build-musl.sh runs `apt-get source musl`, which needs a deb-src index.
+# libos/build-musl.sh runs `apt-get source musl` (build-lwip.sh and build-ext2fs.sh likewise for
+# lwip and e2fsprogs), which needs a deb-src index.
 need_src=0
 if ! apt-cache showsrc musl 2>/dev/null | grep -q '^Package: musl'; then
     need_src=1
