@@ -109,6 +109,18 @@ else
 fi
 stop_fleet
 
+# Clones of a VM that attached its disk before its ready call each mount it at their first request.
+start_fleet --clone -n 3 -m 4M -p "$((BASE + 2))-$((BASE + 4)):80" --disk "$IMG,ro" "$HTTPD"
+if wait_http "http://127.0.0.1:$((BASE + 4))/doc/1"; then
+    check_body "--clone: clone 2 serves the disk's file" "http://127.0.0.1:$((BASE + 4))/page.txt" \
+        "$TREE/www/page.txt"
+    check_body "--clone: clone 1 serves the disk's file" "http://127.0.0.1:$((BASE + 3))/page.txt" \
+        "$TREE/www/page.txt"
+else
+    not_ok "--clone: clones serve the disk's files"
+fi
+stop_fleet
+
 boot -n 1 -m 4M --net none "$HTTPD" -r www
 expect "httpd -r with a relative path is refused" 1 "httpd: bad root 'www'" 'vm 0 exited 2$'
 
