@@ -308,6 +308,14 @@ static int run_command(int argc, char **argv)
                 m.platform->ops->name);
         paging = false;
     }
+    if (cloning && (options.hibernate_after_s > 0 || options.swap_path) &&
+        !m.platform->ops->vcpu_copy_private) {
+        fprintf(stderr,
+                "denali: --hibernate-after or --swap with clones: the %s platform cannot "
+                "hibernate a clone yet\n",
+                m.platform->ops->name);
+        return EXIT_USAGE;
+    }
     /* A paged VM's process lends the monitor its userfaultfd and its pagemap. */
     if (paging) {
         m.platform->paging = true;

@@ -454,10 +454,6 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
     }
     if (out->hibernate_after_s > 0 && !out->swap_path)
         return fail(err, errlen, "--hibernate-after needs --swap FILE (where memory goes)");
-    if ((out->hibernate_after_s > 0 || out->swap_path) && (out->clone || out->restore_path))
-        return fail(err, errlen,
-                    "--hibernate-after: clones keep their memory in their own processes; "
-                    "they cannot be hibernated yet");
     if (out->restore_path) {
         if (out->clone)
             return fail(err, errlen, "--restore and --clone: a restore already starts clones");
