@@ -10,7 +10,7 @@
 
 static long file_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
 {
-    (void)a5, (void)a6;
+    (void)a6;
     switch (n) {
     case SYS_open:
         return ilwaco_sys_open((const char *)a1, a2, a3);
@@ -51,6 +51,12 @@ static long file_syscall(long n, long a1, long a2, long a3, long a4, long a5, lo
         return ilwaco_sys_unlinkat(a1, (const char *)a2, a3);
     case SYS_rmdir:
         return ilwaco_sys_rmdir((const char *)a1);
+    case SYS_rename:
+        return ilwaco_sys_renameat2(AT_FDCWD, (const char *)a1, AT_FDCWD, (const char *)a2, 0);
+    case SYS_renameat:
+        return ilwaco_sys_renameat2(a1, (const char *)a2, a3, (const char *)a4, 0);
+    case SYS_renameat2:
+        return ilwaco_sys_renameat2(a1, (const char *)a2, a3, (const char *)a4, a5);
     default:
         return -ENOSYS;
     }

@@ -85,6 +85,8 @@ long ilwaco_sys_mkdirat(long dirfd, const char *path, long mode);
 long ilwaco_sys_unlink(const char *path);
 long ilwaco_sys_unlinkat(long dirfd, const char *path, long flags);
 long ilwaco_sys_rmdir(const char *path);
+long ilwaco_sys_renameat2(long olddirfd, const char *oldpath, long newdirfd, const char *newpath,
+                          long flags);
 
 /* sys_file.c: what the descriptor calls in sys_io.c do with a file (files.c's table). */
 /* The directory a relative path starts from: the root (AT_FDCWD), or an open directory's inode. */

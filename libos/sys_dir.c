@@ -247,3 +247,145 @@ long ilwaco_sys_rmdir(const char *path)
 {
     return ilwaco_sys_unlinkat(AT_FDCWD, path, AT_REMOVEDIR);
 }
+
+static int file_type_of(__u16 mode)
+{
+    if (LINUX_S_ISDIR(mode))
+        return EXT2_FT_DIR;
+    if (LINUX_S_ISREG(mode))
+        return EXT2_FT_REG_FILE;
+    if (LINUX_S_ISLNK(mode))
+        return EXT2_FT_SYMLINK;
+    return EXT2_FT_UNKNOWN;
+}
+
+/* Whether directory ino is dir or one of dir's ancestors (a rename must not move a tree into
+ * itself). */
+static long is_ancestor(ext2_filsys fs, ext2_ino_t ino, ext2_ino_t dir, bool *result)
+{
+    for (unsigned depth = 0; depth < 4096; depth++) {
+        if (dir == ino) {
+            *result = true;
+            return 0;
+        }
+        if (dir == EXT2_ROOT_INO) {
+            *result = false;
+            return 0;
+        }
+        errcode_t err = ext2fs_lookup(fs, dir, "..", 2, NULL, &dir);
+        if (err)
+            return -ilwaco_fs_errno(err);
+    }
+    return -ELOOP;
+}
+
+struct dotdot {
+    ext2_ino_t parent;
+};
+
+static int set_dotdot(struct ext2_dir_entry *dirent, int offset, int blocksize, char *block,
+                      void *arg)
+{
+    (void)offset, (void)blocksize, (void)block;
+    if (ext2fs_dirent_name_len(dirent) != 2 || dirent->name[0] != '.' || dirent->name[1] != '.')
+        return 0;
+    dirent->inode = ((struct dotdot *)arg)->parent;
+    return DIRENT_CHANGED | DIRENT_ABORT;
+}
+
+static long adjust_links(ext2_filsys fs, ext2_ino_t dir, int by)
+{
+    struct ext2_inode inode;
+    long r = ilwaco_fs_read_inode(fs, dir, &inode);
+    if (r < 0)
+        return r;
+    inode.i_links_count = (__u16)(inode.i_links_count + by);
+    return ilwaco_fs_write_inode(fs, dir, &inode);
+}
+
+long ilwaco_sys_renameat2(long olddirfd, const char *oldpath, long newdirfd, const char *newpath,
+                          long flags)
+{
+    ext2_filsys fs;
+    ext2_ino_t old_base, new_base, old_dir, new_dir, ino, target;
+    char old_leaf[EXT2_NAME_LEN + 1], new_leaf[EXT2_NAME_LEN + 1];
+    if (flags != 0)
+        return -EINVAL; /* RENAME_NOREPLACE and friends are not offered */
+    long r = ilwaco_fs_get(&fs);
+    if (r == 0)
+        r = ilwaco_fs_base_dir(olddirfd, oldpath, &old_base);
+    if (r == 0)
+        r = ilwaco_fs_base_dir(newdirfd, newpath, &new_base);
+    if (r == 0)
+        r = ilwaco_fs_parent(fs, old_base, oldpath, &old_dir, old_leaf);
+    if (r == 0)
+        r = ilwaco_fs_parent(fs, new_base, newpath, &new_dir, new_leaf);
+    if (r == -EEXIST)
+        r = -EBUSY; /* the root */
+    if (r < 0)
+        return r;
+    if (strcmp(old_leaf, ".") == 0 || strcmp(old_leaf, "..") == 0 || strcmp(new_leaf, ".") == 0 ||
+        strcmp(new_leaf, "..") == 0)
+        return -EINVAL;
+    errcode_t err = ext2fs_lookup(fs, old_dir, old_leaf, (int)strlen(old_leaf), NULL, &ino);
+    if (err)
+        return -ilwaco_fs_errno(err);
+    struct ext2_inode inode;
+    r = ilwaco_fs_read_inode(fs, ino, &inode);
+    if (r < 0)
+        return r;
+    bool is_dir = LINUX_S_ISDIR(inode.i_mode);
+    if (!(fs->flags & EXT2_FLAG_RW))
+        return -EROFS;
+    if (is_dir && old_dir != new_dir) {
+        bool inside = false;
+        r = is_ancestor(fs, ino, new_dir, &inside);
+        if (r < 0)
+            return r;
+        if (inside)
+            return -EINVAL;
+    }
+
+    /* What the new name names now goes first, as rename(2) replaces it. */
+    if (ext2fs_lookup(fs, new_dir, new_leaf, (int)strlen(new_leaf), NULL, &target) == 0) {
+        if (target == ino)
+            return 0;
+        struct ext2_inode target_inode;
+        r = ilwaco_fs_read_inode(fs, target, &target_inode);
+        if (r < 0)
+            return r;
+        bool target_dir = LINUX_S_ISDIR(target_inode.i_mode);
+        if (is_dir && !target_dir)
+            return -ENOTDIR;
+        if (!is_dir && target_dir)
+            return -EISDIR;
+        r = remove_entry(fs, new_dir, new_leaf, target_dir);
+        if (r < 0)
+            return r;
+    }
+
+    err = ext2fs_link(fs, new_dir, new_leaf, ino, file_type_of(inode.i_mode));
+    if (err == EXT2_ET_DIR_NO_SPACE) {
+        err = ext2fs_expand_dir(fs, new_dir);
+        if (!err)
+            err = ext2fs_link(fs, new_dir, new_leaf, ino, file_type_of(inode.i_mode));
+    }
+    if (err)
+        return -ilwaco_fs_errno(err);
+    err = ext2fs_unlink(fs, old_dir, old_leaf, ino, 0);
+    if (err)
+        return -ilwaco_fs_errno(err);
+    if (is_dir && old_dir != new_dir) {
+        struct dotdot d = {new_dir};
+        err = ext2fs_dir_iterate(fs, ino, 0, NULL, set_dotdot, &d);
+        if (err)
+            return -ilwaco_fs_errno(err);
+        r = adjust_links(fs, old_dir, -1);
+        if (r == 0)
+            r = adjust_links(fs, new_dir, +1);
+        if (r < 0)
+            return r;
+    }
+    inode.i_ctime = (__u32)ilwaco_fs_now();
+    return ilwaco_fs_write_inode(fs, ino, &inode);
+}

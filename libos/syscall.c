@@ -25,6 +25,9 @@ static long no_file_syscall(long n)
     case SYS_unlink:
     case SYS_unlinkat:
     case SYS_rmdir:
+    case SYS_rename:
+    case SYS_renameat:
+    case SYS_renameat2:
         return -ENOENT;
     case SYS_pread64:
     case SYS_pwrite64:

@@ -232,6 +232,26 @@ static void check_write_cycle(void)
     CHECK(rmdir("/out/many") == 0);
     CHECK_ERR(stat("/out/many", &st), ENOENT);
 
+    /* rename: within a directory, over an existing file, a directory into another. */
+    fd = open("/out/a.txt", O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0 && write(fd, "first", 5) == 5 && close(fd) == 0);
+    fd = open("/out/b.txt", O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0 && write(fd, "second", 6) == 6 && close(fd) == 0);
+    CHECK(rename("/out/a.txt", "/out/b.txt") == 0);
+    CHECK_ERR(stat("/out/a.txt", &st), ENOENT);
+    CHECK(read_all("/out/b.txt", buf, sizeof buf) == 5 && memcmp(buf, "first", 5) == 0);
+    CHECK(mkdir("/out/d1", 0755) == 0 && mkdir("/out/d2", 0755) == 0);
+    CHECK(rename("/out/b.txt", "/out/d1/c.txt") == 0);
+    CHECK(rename("/out/d1", "/out/d2/d1") == 0);
+    CHECK_ERR(rename("/out/d2", "/out/d2/d1/inside"), EINVAL);
+    CHECK_ERR(rename("/out/d2/d1/c.txt", "/out/d2"), EISDIR);
+    CHECK_ERR(rename("/out/missing", "/out/x"), ENOENT);
+    struct stat parent_st, dotdot_st;
+    CHECK(stat("/out/d2", &parent_st) == 0 && stat("/out/d2/d1/..", &dotdot_st) == 0 &&
+          dotdot_st.st_ino == parent_st.st_ino && parent_st.st_nlink == 3);
+    CHECK(read_all("/out/d2/d1/c.txt", buf, sizeof buf) == 5 && memcmp(buf, "first", 5) == 0);
+    CHECK(unlink("/out/d2/d1/c.txt") == 0 && rmdir("/out/d2/d1") == 0 && rmdir("/out/d2") == 0);
+
     const char *const out_names[] = {".", "..", "written.bin"};
     CHECK(list_dir("/out", out_names, 3) == 3);
     /* What the host checks after the VM exits: written.bin with the tail and MID in it. */
@@ -247,6 +267,7 @@ static void check_read_only(void)
     CHECK_ERR(open("/hello.txt", O_RDWR | O_TRUNC), EROFS);
     CHECK_ERR(mkdir("/newdir", 0755), EROFS);
     CHECK_ERR(unlink("/hello.txt"), EROFS);
+    CHECK_ERR(rename("/hello.txt", "/moved.txt"), EROFS);
     CHECK(access("/hello.txt", R_OK) == 0);
     CHECK_ERR(access("/hello.txt", W_OK), EROFS);
 }

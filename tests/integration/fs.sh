@@ -63,6 +63,21 @@ else
     not_ok "the base image itself is untouched"
 fi
 
+# ext4 without a journal (4 KiB blocks, extents, 64-bit, metadata checksums), from the same tree.
+EXT4="$WORK/ext4.img"
+mke2fs -q -t ext4 -b 4096 -O ^has_journal -E root_owner=0:0 -d "$WORK/img/tree" "$EXT4" 32M \
+    >/dev/null 2>&1
+boot -n 1 -m 8M --net none --disk "$EXT4" --keep-overlays --overlay-dir "$WORK/overlays4" \
+    "$FS_CHECK" rw
+if [ "$STATUS" = 0 ] && grep -q '^\[vm 0\] fs_check: ok rw$' "$WORK/out" &&
+    "$OVERLAY_CAT" "$EXT4" "$WORK/overlays4/vm-0-disk-0.overlay" >"$WORK/after4.img" &&
+    e2fsck -fn "$WORK/after4.img" >"$WORK/fsck4" 2>&1; then
+    ok "ext4 without a journal: the same checks pass and e2fsck finds the result clean"
+else
+    fail "ext4 without a journal: the same checks pass and e2fsck finds the result clean" \
+        "$(head -n 5 "$WORK/fsck4" 2>/dev/null)"
+fi
+
 boot -n 3 -m 8M --net none --disk "$IMG" "$FS_CHECK" rw
 expect "three VMs write the same paths on one image, each in its own overlay" 0 \
     '^\[vm 2\] fs_check: ok rw$' '^denali: 3 VMs: 3 exited 0, 0 exited non-zero, 0 stopped$'
