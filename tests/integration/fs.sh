@@ -21,7 +21,7 @@ expect "a read-only disk: the host's files read back exactly, every change fails
 
 boot -n 1 -m 8M --net none --disk "$IMG" --keep-overlays --overlay-dir "$WORK/overlays" \
     "$FS_CHECK" rw
-expect "a writable disk: write, fsync, read back, O_APPEND, holes, truncate, 120 files in a directory, unlink, rmdir" \
+expect "a writable disk: write, fsync, read back, O_APPEND, holes, truncate, 120 files in a directory, unlink, rmdir, rename" \
     0 '^\[vm 0\] fs_check: ok rw$'
 
 # The disk the VM left behind, as the host reads it: libext2fs in the guest must have kept it a
