@@ -45,7 +45,7 @@ static int disk_errno(int err)
     return EIO;
 }
 
-/* Moves bytes at byte offset off through whole sectors, bouncing the partial ones. */
+/* Reads or writes len bytes at byte offset off, both whole sectors (as ext2fs's blocks are). */
 static errcode_t disk_bytes(struct disk_channel *d, uint64_t off, void *buf, size_t len, bool write)
 {
     if (off % ILWACO_SECTOR_SIZE == 0 && len % ILWACO_SECTOR_SIZE == 0) {
@@ -55,7 +55,7 @@ static errcode_t disk_bytes(struct disk_channel *d, uint64_t off, void *buf, siz
                       : ilwaco_disk_read(d->disk, sector, buf, count);
         return r < 0 ? disk_errno(r) : 0;
     }
-    /* ext2fs only asks for unaligned ranges in write_byte, which we leave unimplemented. */
+    /* Only write_byte, which this manager does not offer, would ask for part of a sector. */
     return EXT2_ET_UNIMPLEMENTED;
 }
 
@@ -183,21 +183,23 @@ static errcode_t disk_write64(io_channel ch, unsigned long long block, int count
     struct disk_channel *d = ch->private_data;
     size_t len = io_length(ch, count);
     errcode_t err = disk_bytes(d, block * (uint64_t)ch->block_size, (void *)data, len, true);
-    if (err != 0)
-        return err;
-    /* Keep every cached block the write covered (wholly or in part) equal to the disk. */
+    /*
+     * Keep every cached block the write covered equal to the disk: a whole
+     * one takes the new bytes; one covered in part, or by a write that
+     * failed (the disk may hold some of it), is dropped.
+     */
     unsigned long long blocks = (len + (size_t)ch->block_size - 1) / (size_t)ch->block_size;
     for (unsigned long long b = 0; b < blocks; b++) {
         int i = cache_find(d, block + b);
         if (i < 0)
             continue;
-        if ((b + 1) * (unsigned long long)ch->block_size <= len)
+        if (err == 0 && (b + 1) * (unsigned long long)ch->block_size <= len)
             memcpy(cache_slot_data(d, ch, (unsigned)i), (const char *)data + b * ch->block_size,
                    (size_t)ch->block_size);
         else
             d->cache[i].valid = false;
     }
-    return 0;
+    return err;
 }
 
 static errcode_t disk_read(io_channel ch, unsigned long block, int count, void *data)
