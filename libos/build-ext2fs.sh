@@ -33,7 +33,9 @@ fail() {
     exit 1
 }
 
-[ -n "${MUSL_LIBC:-}" ] && [ -f "$MUSL_LIBC" ] || fail "MUSL_LIBC must name musl's libc.a (build musl first)"
+if [ -z "${MUSL_LIBC:-}" ] || [ ! -f "$MUSL_LIBC" ]; then
+    fail "MUSL_LIBC must name musl's libc.a (build musl first)"
+fi
 
 # Two makes sharing build/ must not build into the same directory at once.
 exec 9>"$build/ext2fs.lock"

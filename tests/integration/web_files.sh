@@ -94,9 +94,9 @@ if wait_http "$URL/doc/1"; then
         "$URL/index.html" -o /dev/null "$URL/nope"
     # 300 more requests for the same file: its blocks, and the metadata the lookup reads, stay
     # in ilwaco's block cache, so they cost the ring nothing (checked below).
-    for _ in $(seq 1 3); do
-        curl -s -m 20 $(for _ in $(seq 1 100); do echo "-o /dev/null $URL/page.txt"; done)
-    done
+    many=()
+    for _ in $(seq 1 100); do many+=(-o /dev/null "$URL/page.txt"); done
+    for _ in $(seq 1 3); do curl -s -m 20 "${many[@]}"; done
 else
     not_ok "httpd with a disk answers"
 fi
