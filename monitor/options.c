@@ -264,15 +264,18 @@ static enum options_result parse_disk(const char *text, struct run_options *out,
     return OPTIONS_OK;
 }
 
-/* A writable disk's overlay starts empty in every VM: a clone would lose what VM 0 wrote. */
+/*
+ * A writable disk's clones lie over what their template wrote before its
+ * snapshot; a snapshot file does not carry that, so a restore could not.
+ */
 static enum options_result check_disks(const struct run_options *out, bool snapshot, char *err,
                                        size_t errlen)
 {
     for (unsigned i = 0; i < out->disk_count; i++) {
-        if (!out->disks[i].read_only && (out->clone || out->restore_path || snapshot))
+        if (!out->disks[i].read_only && (out->restore_path || snapshot))
             return fail(err, errlen,
-                        "--disk %s: a writable disk cannot be used with --clone, --restore or "
-                        "`denali snapshot` (clones would not see what VM 0 wrote); add ,ro",
+                        "--disk %s: a writable disk cannot be used with --restore or `denali "
+                        "snapshot` (the file would not hold what VM 0 wrote); add ,ro",
                         out->disks[i].path);
     }
     return OPTIONS_OK;

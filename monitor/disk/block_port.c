@@ -1,6 +1,7 @@
 /* One VM's block ring: its requests served from the area in its memory, every field checked. */
 #include "disk/block_port.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "image/guest_layout.h"
@@ -23,6 +24,8 @@ enum block_attach_result block_port_attach(struct block_port *port, const struct
     __atomic_store_n(&area->req_consumed, port->req_consumed, __ATOMIC_RELEASE);
     __atomic_store_n(&area->rsp_produced, port->rsp_produced, __ATOMIC_RELEASE);
     port->area = area;
+    port->mem = mem;
+    port->gpa = gpa;
     return BLOCK_ATTACH_OK;
 }
 
@@ -57,12 +60,23 @@ int32_t block_request_check(const struct denali_blk_request *req, const struct b
 }
 
 /* A checked request against the disks; its status. */
-static int32_t perform(struct denali_blk_area *area, const struct denali_blk_request *req,
-                       const struct block_backend *backend, struct block_counters *counters)
+static int32_t perform(const struct block_port *port, const struct denali_blk_request *req,
+                       const struct block_backend *backend)
 {
     uint64_t offset = req->sector * DENALI_SECTOR_SIZE;
     size_t len = (size_t)req->count * DENALI_SECTOR_SIZE;
-    uint8_t *data = area->data + req->data;
+    uint8_t *data = port->area->data + req->data;
+    struct block_counters *counters = port->counters;
+    /*
+     * A paged VM's pager may have taken the area's data pages (only the
+     * header page is never paged): they come back through it before the
+     * monitor's own copy touches them, or the pager would find them
+     * reappeared behind its back.
+     */
+    if (req->op != DENALI_BLK_FLUSH &&
+        guest_make_resident(
+            port->mem, port->gpa + offsetof(struct denali_blk_area, data) + req->data, len) < 0)
+        return -DENALI_EIO;
     switch (req->op) {
     case DENALI_BLK_READ:
         if (backend->read(backend->ctx, req->disk, offset, data, len) < 0)
@@ -108,7 +122,7 @@ int block_port_serve(struct block_port *port, const struct block_geometry *geo,
         memcpy(&req, &area->requests[port->req_consumed % DENALI_BLK_SLOTS], sizeof(req));
         int32_t status = block_request_check(&req, geo);
         if (status == 0)
-            status = perform(area, &req, backend, port->counters);
+            status = perform(port, &req, backend);
         struct denali_blk_response *rsp = &area->responses[port->rsp_produced % DENALI_BLK_SLOTS];
         rsp->id = req.id;
         rsp->status = status;

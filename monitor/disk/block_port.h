@@ -35,8 +35,10 @@ struct block_counters {
 };
 
 struct block_port {
-    struct denali_blk_area *area; /* host view of the guest's area; NULL: not attached */
-    uint32_t req_consumed;        /* the monitor's own copies: never read back from the guest */
+    struct denali_blk_area *area;   /* host view of the guest's area; NULL: not attached */
+    const struct guest_memory *mem; /* the VM's, for paging the data back in before use */
+    uint64_t gpa;                   /* the area's guest address */
+    uint32_t req_consumed;          /* the monitor's own copies: never read back from the guest */
     uint32_t rsp_produced;
     struct block_counters *counters;
 };

@@ -28,6 +28,9 @@ struct disks {
     char overlay_dir[4096];
     bool made_dir; /* a fresh directory of ours: removed at the end unless kept */
     bool keep;
+    /* What the clones' template wrote before its snapshot, under every clone's overlay. */
+    struct overlay templates[DENALI_DISKS_MAX];
+    bool has_template[DENALI_DISKS_MAX];
     struct disk_vm **vms;            /* by VM id; NULL until it attaches */
     struct block_counters *counters; /* by VM id: read by the stats, even as a VM ends */
     _Atomic uint64_t overlays;       /* overlay files made */
@@ -82,6 +85,8 @@ static struct disk_vm *vm_state(struct disks *d, const struct vm *vm)
             return NULL;
         }
         disk_view_init(&dv->views[i], &d->bases[i], path);
+        if (d->has_template[i])
+            dv->views[i].lower = &d->templates[i];
     }
     d->vms[vm->id] = dv;
     return dv;
@@ -153,7 +158,15 @@ static uint64_t area_window_size(void)
     return (DENALI_BLK_AREA_SIZE + DENALI_PAGE_SIZE - 1) & ~(uint64_t)(DENALI_PAGE_SIZE - 1);
 }
 
-/* The block area is a window: the monitor reads and writes it itself, as the NIC's rings. */
+/*
+ * The block area is a window: the monitor reads and writes it itself, as
+ * the NIC's rings, so a clone's must be shared with it. A paged VM's data
+ * pages need not stay in memory, though: the ring pages them back in
+ * before each use (block_port.c), so only the header page, which the
+ * monitor may touch at any exit, is kept from the pager. Without that, 8
+ * VMs' areas alone could fill a --mem-limit of 1 MiB, and paging could make
+ * no room at all.
+ */
 static void disk_add_windows(void *ctx, struct vm *vm, struct platform_snapshot *snap)
 {
     struct disks *d = ctx;
@@ -162,8 +175,35 @@ static void disk_add_windows(void *ctx, struct vm *vm, struct platform_snapshot 
         return;
     uint64_t start = (uint64_t)((uint8_t *)dv->port.area - vm->mem.ram);
     snap->windows[snap->window_count].start = start;
-    snap->windows[snap->window_count].end = start + area_window_size();
+    snap->windows[snap->window_count].end =
+        start + (vm->pager ? DENALI_PAGE_SIZE : area_window_size());
     snap->window_count++;
+}
+
+/*
+ * --clone: the template's overlays freeze into the layer every clone's
+ * overlay lies over, so that each sees what it wrote before its ready call
+ * and none sees what another writes after. The template goes on as a
+ * clone, over the same layer.
+ */
+static int disk_snapshot_taken(void *ctx, struct vm *vm, char *err, size_t errlen)
+{
+    struct disks *d = ctx;
+    struct disk_vm *dv = d->vms[vm->id];
+    for (unsigned i = 0; dv && i < d->count; i++) {
+        if (d->bases[i].read_only || d->has_template[i])
+            continue;
+        char path[sizeof(d->overlay_dir) + 48];
+        snprintf(path, sizeof(path), "%s/template-disk-%u.overlay", d->overlay_dir, i);
+        int rc = disk_view_freeze(&dv->views[i], &d->templates[i], path);
+        if (rc < 0) {
+            snprintf(err, errlen, "snapshot: cannot keep disk %u's overlay as %s: %s", i, path,
+                     strerror(errno));
+            return -1;
+        }
+        d->has_template[i] = rc > 0;
+    }
+    return 0;
 }
 
 /* A clone's disks are attached where its template's were: the window of the block area's size. */
@@ -270,6 +310,7 @@ struct disks *disks_start(struct monitor *m, char *err, size_t errlen)
                                    .after_exit = disk_after_exit,
                                    .hypercall = disk_hypercall,
                                    .add_windows = disk_add_windows,
+                                   .snapshot_taken = disk_snapshot_taken,
                                    .resume_clone = disk_resume_clone,
                                    .counters = disk_counters,
                                    .detach = disk_detach};
@@ -309,14 +350,23 @@ void disks_stop(struct disks *d)
                 d->count, (unsigned long)requests, (unsigned long)read, (unsigned long)written,
                 (unsigned long)errors, (unsigned long)atomic_load(&d->overlays),
                 (unsigned long)atomic_load(&d->stopped));
+    for (unsigned i = 0; i < d->count; i++) {
+        if (d->has_template[i]) {
+            overlay_close(&d->templates[i], d->keep);
+            if (!d->keep) {
+                char path[sizeof(d->overlay_dir) + 48];
+                snprintf(path, sizeof(path), "%s/template-disk-%u.overlay", d->overlay_dir, i);
+                unlink(path);
+            }
+        }
+        disk_base_close(&d->bases[i]);
+    }
     if (d->made_dir) {
         if (d->keep)
             fprintf(stderr, "denali: overlays kept in %s\n", d->overlay_dir);
         else
             rmdir(d->overlay_dir);
     }
-    for (unsigned i = 0; i < d->count; i++)
-        disk_base_close(&d->bases[i]);
     free(d->vms);
     free(d->counters);
     free(d);

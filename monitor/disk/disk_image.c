@@ -57,25 +57,39 @@ void disk_view_init(struct disk_view *view, const struct disk_base *base, char *
     view->overlay.fd = -1;
 }
 
+/* Where block's bytes are in this view: 2 the VM's own overlay, 1 the lower layer, 0 the base. */
+static int source_of(const struct disk_view *view, uint64_t block)
+{
+    if (view->has_overlay && overlay_has(&view->overlay, block))
+        return 2;
+    return view->lower && overlay_has(view->lower, block) ? 1 : 0;
+}
+
+static int read_from(const struct disk_view *view, int source, uint8_t *dst, size_t len,
+                     uint64_t offset)
+{
+    if (source == 2)
+        return overlay_pread_full(view->overlay.fd, dst, len, view->overlay.data_offset + offset);
+    if (source == 1)
+        return overlay_pread_full(view->lower->fd, dst, len, view->lower->data_offset + offset);
+    return overlay_pread_full(view->base->fd, dst, len, offset);
+}
+
 int disk_view_read(struct disk_view *view, uint64_t offset, void *dst, size_t len)
 {
     uint8_t *out = dst;
-    if (!view->has_overlay)
+    if (!view->has_overlay && !view->lower)
         return overlay_pread_full(view->base->fd, out, len, offset);
     /* Runs of blocks from the same file, one pread each. */
-    const struct overlay *ov = &view->overlay;
     uint64_t end = offset + len;
     for (uint64_t at = offset; at < end;) {
-        bool mine = overlay_has(ov, at / OVERLAY_BLOCK_SIZE);
+        int source = source_of(view, at / OVERLAY_BLOCK_SIZE);
         uint64_t run_end = (at / OVERLAY_BLOCK_SIZE + 1) * OVERLAY_BLOCK_SIZE;
-        while (run_end < end && overlay_has(ov, run_end / OVERLAY_BLOCK_SIZE) == mine)
+        while (run_end < end && source_of(view, run_end / OVERLAY_BLOCK_SIZE) == source)
             run_end += OVERLAY_BLOCK_SIZE;
         if (run_end > end)
             run_end = end;
-        int rc = mine ? overlay_pread_full(ov->fd, out + (at - offset), run_end - at,
-                                           ov->data_offset + at)
-                      : overlay_pread_full(view->base->fd, out + (at - offset), run_end - at, at);
-        if (rc < 0)
+        if (read_from(view, source, out + (at - offset), run_end - at, at) < 0)
             return -1;
         at = run_end;
     }
@@ -94,7 +108,7 @@ static int populate(struct disk_view *view, uint64_t block, uint64_t offset, uin
     if (overlay_has(ov, block) || (offset <= start && end >= stop))
         return 0;
     uint8_t buf[OVERLAY_BLOCK_SIZE];
-    if (overlay_pread_full(view->base->fd, buf, stop - start, start) < 0)
+    if (read_from(view, source_of(view, block), buf, stop - start, start) < 0)
         return -1;
     return overlay_pwrite_full(ov->fd, buf, stop - start, ov->data_offset + start);
 }
@@ -121,6 +135,7 @@ int disk_view_write(struct disk_view *view, uint64_t offset, const void *src, si
     if (populate(view, first, offset, end) < 0 ||
         (last != first && populate(view, last, offset, end) < 0))
         return -1;
+    view->unsynced = true;
     if (overlay_pwrite_full(ov->fd, src, len, ov->data_offset + offset) < 0)
         return -1;
     overlay_mark(ov, first, last);
@@ -129,9 +144,29 @@ int disk_view_write(struct disk_view *view, uint64_t offset, const void *src, si
 
 int disk_view_flush(struct disk_view *view)
 {
+    /* A guest flushing in a loop must not make the host's storage sync for nothing. */
+    if (!view->has_overlay || !view->unsynced)
+        return 0;
+    if (overlay_sync(&view->overlay, true) < 0)
+        return -1;
+    view->unsynced = false;
+    return 0;
+}
+
+int disk_view_freeze(struct disk_view *view, struct overlay *frozen, const char *frozen_path)
+{
     if (!view->has_overlay)
         return 0;
-    return overlay_sync(&view->overlay, true);
+    /* Its map on file too, so that a kept template is as readable as any overlay. */
+    if (overlay_sync(&view->overlay, false) < 0 || rename(view->overlay_path, frozen_path) < 0)
+        return -1;
+    *frozen = view->overlay;
+    memset(&view->overlay, 0, sizeof(view->overlay));
+    view->overlay.fd = -1;
+    view->has_overlay = false;
+    view->unsynced = false;
+    view->lower = frozen;
+    return 1;
 }
 
 void disk_view_close(struct disk_view *view, bool keep)

@@ -209,6 +209,8 @@ int vm_snapshot_take(struct vm *vm, struct platform *platform, struct platform_s
     if (copy_ram(vm, platform, snap, err, errlen) < 0)
         goto failed;
     vm_devices_add_windows(vm->devices, vm, snap);
+    if (vm_devices_snapshot_taken(vm->devices, vm, err, errlen) < 0)
+        goto failed;
     return 0;
 failed:
     if (snap->memfd >= 0)

@@ -38,6 +38,12 @@ struct vm_device {
                       struct vm_decision *decision);
     /* A snapshot of the VM is taken: adds the guest RAM the device reads and writes itself. */
     void (*add_windows)(void *ctx, struct vm *vm, struct platform_snapshot *snap);
+    /*
+     * The VM was snapshotted for clones (after add_windows): what the device
+     * keeps outside guest memory for it must now be what every clone starts
+     * from. -1 with a reason in err: no snapshot.
+     */
+    int (*snapshot_taken)(void *ctx, struct vm *vm, char *err, size_t errlen);
     /* A clone was made from snap: takes up its windows as the snapshotted VM had them. */
     void (*resume_clone)(void *ctx, struct vm *vm, const struct platform_snapshot *snap);
     /* Its traffic so far, into its own fields (under the scheduler's lock: must not block). */
@@ -105,6 +111,16 @@ static inline void vm_devices_add_windows(const struct vm_devices *ds, struct vm
     for (unsigned i = 0; ds && i < ds->count; i++)
         if (ds->list[i]->add_windows)
             ds->list[i]->add_windows(ds->list[i]->ctx, vm, snap);
+}
+
+static inline int vm_devices_snapshot_taken(const struct vm_devices *ds, struct vm *vm, char *err,
+                                            size_t errlen)
+{
+    for (unsigned i = 0; ds && i < ds->count; i++)
+        if (ds->list[i]->snapshot_taken &&
+            ds->list[i]->snapshot_taken(ds->list[i]->ctx, vm, err, errlen) < 0)
+            return -1;
+    return 0;
 }
 
 static inline void vm_devices_resume_clone(const struct vm_devices *ds, struct vm *vm,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <ilwaco.h>
 #include <ilwaco_disk.h>
@@ -94,6 +95,32 @@ int main(int argc, char **argv)
         }
         mode = "verify";
     }
+    /*
+     * clonewrite SEED NEWSEED: before the ready call, sectors 0-7 get
+     * NEWSEED; after it, each VM (a clone, under --clone) writes sectors
+     * 8-15 with NEWSEED + 1 + its id and checks it sees both, and the base
+     * beyond.
+     */
+    if (strcmp(mode, "clonewrite") == 0 && argc > 3) {
+        unsigned new_seed = (unsigned)strtoul(argv[3], NULL, 10);
+        if (write_range(0, 0, 8, new_seed) < 0 || ilwaco_disk_flush(0) < 0)
+            return 1;
+        ilwaco_ready();
+        unsigned vm = ilwaco_vregs()->vm_id;
+        unsigned mine = new_seed + 1 + vm;
+        uint8_t buf[32 * SECTOR];
+        if (write_range(0, 8, 8, mine) < 0 || ilwaco_disk_flush(0) < 0 ||
+            ilwaco_disk_read(0, 0, buf, 32) < 0)
+            return 1;
+        if (first_wrong(buf, 0, 8, new_seed) >= 0 ||
+            first_wrong(buf + 8 * SECTOR, 8, 8, mine) >= 0 ||
+            first_wrong(buf + 16 * SECTOR, 16, 16, seed) >= 0) {
+            printf("disk_rw: vm %u does not see its template's write, its own, and the base\n", vm);
+            return 1;
+        }
+        printf("disk_rw: vm %u sees its template's write, its own, and the base\n", vm);
+        return 0;
+    }
     /* Under --clone every VM is a clone from here on, its disks attached where VM 0's were. */
     ilwaco_ready();
     unsigned vm = ilwaco_vregs()->vm_id;
@@ -114,6 +141,18 @@ int main(int argc, char **argv)
                 return 1;
         }
         printf("disk_rw: vm %u verified %llu sectors\n", vm, (unsigned long long)sectors);
+        return 0;
+    }
+    /* sleepverify SEED: verify, sleep 2 s (long enough to be hibernated), verify again. */
+    if (strcmp(mode, "sleepverify") == 0) {
+        if (verify(0, seed, 0, 0, 0, 256) < 0)
+            return 1;
+        struct timespec two = {.tv_sec = 2};
+        nanosleep(&two, NULL);
+        if (verify(0, seed, 0, 0, 0, 256) < 0)
+            return 1;
+        printf("disk_rw: vm %u verified %llu sectors before and after sleeping\n", vm,
+               (unsigned long long)sectors);
         return 0;
     }
     /* write SEED NEWSEED FIRST COUNT: writes, flushes, reads everything back. */

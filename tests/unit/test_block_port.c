@@ -313,6 +313,45 @@ static void test_full_response_ring_leaves_requests_pending(void **state)
     assert_null(reason);
 }
 
+/* A paged VM's data pages are brought back before the monitor touches them. */
+struct resident_calls {
+    unsigned calls;
+    uint64_t gpa, len;
+    bool fail;
+};
+
+static int fake_make_resident(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct resident_calls *r = ctx;
+    r->calls++;
+    r->gpa = gpa;
+    r->len = len;
+    return r->fail ? -1 : 0;
+}
+
+static void test_data_is_made_resident_first(void **state)
+{
+    struct ctx *c = *state;
+    struct resident_calls r = {0};
+    c->mem.make_resident = fake_make_resident;
+    c->mem.resident_ctx = &r;
+    attach(c);
+    r.calls = 0;
+    assert_int_equal(serve_one(c, DENALI_BLK_READ, 0, 3, 4, 8192), 0);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.gpa, AREA_GPA + 4096 + 8192);
+    assert_int_equal(r.len, 4 * 512);
+    /* A flush touches no data; a refused request never gets that far. */
+    assert_int_equal(serve_one(c, DENALI_BLK_FLUSH, 0, 0, 0, 0), 0);
+    assert_int_equal(serve_one(c, DENALI_BLK_READ, 0, DISK0_SEC, 1, 0), -DENALI_EINVAL);
+    assert_int_equal(r.calls, 1);
+    /* Pages the pager could not bring back: the request fails, the disk is not touched. */
+    r.fail = true;
+    unsigned reads = c->calls.reads;
+    assert_int_equal(serve_one(c, DENALI_BLK_READ, 0, 3, 4, 0), -DENALI_EIO);
+    assert_int_equal(c->calls.reads, reads);
+}
+
 static void test_detached_port_serves_nothing(void **state)
 {
     struct ctx *c = *state;
@@ -339,6 +378,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_counters_stop_the_vm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_response_ring_leaves_requests_pending, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_data_is_made_resident_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detached_port_serves_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -223,6 +223,67 @@ static void test_read_only_view_refuses_writes(void **state)
     expect_base_unchanged(c);
 }
 
+/* --clone: the template's overlay frozen under each clone's; none sees another's later writes. */
+static void test_frozen_template_lies_under_each_clone(void **state)
+{
+    struct ctx *c = *state;
+    open_view(c, false);
+    uint8_t *expected = malloc(BASE_BYTES);
+    assert_non_null(expected);
+    memcpy(expected, c->base_bytes, BASE_BYTES);
+    uint8_t one[SECTOR];
+    memset(one, 0x21, sizeof(one));
+    assert_int_equal(disk_view_write(&c->view, 2 * SECTOR, one, SECTOR), 0);
+    memcpy(expected + 2 * SECTOR, one, SECTOR);
+    char frozen_path[160];
+    snprintf(frozen_path, sizeof(frozen_path), "%s/template-disk-0.overlay", c->dir);
+    struct overlay frozen;
+    assert_int_equal(disk_view_freeze(&c->view, &frozen, frozen_path), 1);
+    assert_int_equal(access(frozen_path, F_OK), 0);
+    assert_false(c->view.has_overlay);
+    assert_ptr_equal(c->view.lower, &frozen);
+    /* A clone over the template sees its write; a partial write over it keeps the rest. */
+    struct disk_view clone;
+    char *clone_path = malloc(160);
+    assert_non_null(clone_path);
+    snprintf(clone_path, 160, "%s/vm-1-disk-0.overlay", c->dir);
+    disk_view_init(&clone, &c->base, clone_path);
+    clone.lower = &frozen;
+    expect_disk(c, expected);
+    memset(one, 0x43, sizeof(one));
+    assert_int_equal(disk_view_write(&clone, 5 * SECTOR, one, SECTOR), 0);
+    uint8_t *got = malloc(BASE_BYTES);
+    assert_non_null(got);
+    assert_int_equal(disk_view_read(&clone, 0, got, BASE_BYTES), 0);
+    assert_memory_equal(got, expected, 5 * SECTOR);
+    assert_memory_equal(got + 5 * SECTOR, one, SECTOR);
+    assert_memory_equal(got + 6 * SECTOR, expected + 6 * SECTOR, BASE_BYTES - 6 * SECTOR);
+    /* The template's own view, a clone too now, does not see it. */
+    expect_disk(c, expected);
+    disk_view_close(&clone, false);
+    disk_view_close(&c->view, false);
+    overlay_close(&frozen, false);
+    expect_base_unchanged(c);
+    free(got);
+    free(expected);
+}
+
+/* An overlay that cannot be made fails the write (the guest gets EIO); reads still work. */
+static void test_write_fails_without_an_overlay_file(void **state)
+{
+    struct ctx *c = *state;
+    char err[256], path[160];
+    assert_int_equal(disk_base_open(&c->base, c->base_path, false, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/no-such-dir/vm-0-disk-0.overlay", c->dir);
+    disk_view_init(&c->view, &c->base, strdup(path));
+    uint8_t one[SECTOR] = {0};
+    assert_int_equal(disk_view_write(&c->view, 0, one, SECTOR), -1);
+    assert_false(c->view.has_overlay);
+    expect_disk(c, c->base_bytes);
+    disk_view_close(&c->view, false);
+    expect_base_unchanged(c);
+}
+
 static void test_bad_bases_are_refused(void **state)
 {
     struct ctx *c = *state;
@@ -252,6 +313,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overlay_is_sparse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_overlay_is_readable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_view_refuses_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_frozen_template_lies_under_each_clone, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_write_fails_without_an_overlay_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_bases_are_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
