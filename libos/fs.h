@@ -23,7 +23,7 @@ struct vnode {
 struct open_file {
     struct vnode *node;
     int flags;    /* open()'s O_ACCMODE, O_APPEND and O_NONBLOCK bits */
-    uint64_t pos; /* a byte offset, or for a directory the entries already read */
+    uint64_t pos; /* a byte offset; in a directory, an entry's (sys_dir.c) */
     bool is_dir;
 };
 

@@ -19,9 +19,19 @@ struct linux_dirent64 {
     char d_name[];
 };
 
+/*
+ * A directory position is an entry's byte offset in the directory (its
+ * block's index times the block size, plus its offset in the block), and a
+ * descriptor's position is the offset just past the last entry it returned.
+ * Removing an entry only merges it into its neighbour, so the entries after
+ * it keep their offsets: a reader that removes what it has read (rm -r)
+ * still sees every other entry.
+ */
 struct dents_fill {
-    uint64_t skip; /* entries the descriptor already returned */
-    uint64_t index;
+    uint64_t from;  /* entries before this offset were returned already */
+    uint64_t block; /* the directory block being walked */
+    bool started;
+    uint64_t next; /* the descriptor's position after this call */
     char *buf;
     size_t len, used;
     bool full;
@@ -52,12 +62,15 @@ static unsigned char dirent_type(int ext2_type)
 static int fill_one(struct ext2_dir_entry *dirent, int offset, int blocksize, char *block,
                     void *arg)
 {
-    (void)offset, (void)blocksize, (void)block;
+    (void)block;
     struct dents_fill *d = arg;
-    if (d->index < d->skip) {
-        d->index++;
+    /* Empty entries are walked too, so that every block shows its entry at offset 0. */
+    if (offset == 0 && d->started)
+        d->block++;
+    d->started = true;
+    uint64_t at = d->block * (uint64_t)blocksize + (uint64_t)offset;
+    if (dirent->inode == 0 || at < d->from)
         return 0;
-    }
     size_t name_len = (size_t)ext2fs_dirent_name_len(dirent);
     size_t reclen = (offsetof(struct linux_dirent64, d_name) + name_len + 1 + 7) & ~(size_t)7;
     if (d->used + reclen > d->len) {
@@ -66,13 +79,13 @@ static int fill_one(struct ext2_dir_entry *dirent, int offset, int blocksize, ch
     }
     struct linux_dirent64 *out = (struct linux_dirent64 *)(d->buf + d->used);
     out->d_ino = dirent->inode;
-    out->d_off = (int64_t)(d->index + 1);
+    out->d_off = (int64_t)(at + 1);
     out->d_reclen = (unsigned short)reclen;
     out->d_type = dirent_type(ext2fs_dirent_file_type(dirent));
     memcpy(out->d_name, dirent->name, name_len);
     memset(out->d_name + name_len, 0, reclen - offsetof(struct linux_dirent64, d_name) - name_len);
     d->used += reclen;
-    d->index++;
+    d->next = at + 1;
     return 0;
 }
 
@@ -85,17 +98,15 @@ long ilwaco_sys_getdents64(long fd, void *buf, size_t len)
         return -ENOTDIR;
     ext2_filsys fs;
     (void)ilwaco_fs_get(&fs);
-    /*
-     * Positions count entries, so each call walks the directory from its
-     * start: simple, and stable while entries are added behind the reader.
-     */
-    struct dents_fill d = {.skip = f->pos, .buf = buf, .len = len};
-    errcode_t err = ext2fs_dir_iterate(fs, f->node->ino, 0, NULL, fill_one, &d);
+    /* Each call walks the directory from its start to its position: simple, and small dirs. */
+    struct dents_fill d = {.from = f->pos, .next = f->pos, .buf = buf, .len = len};
+    errcode_t err =
+        ext2fs_dir_iterate(fs, f->node->ino, DIRENT_FLAG_INCLUDE_EMPTY, NULL, fill_one, &d);
     if (err)
         return -ilwaco_fs_errno(err);
     if (d.full && d.used == 0)
         return -EINVAL; /* not even one entry fits */
-    f->pos = d.index;
+    f->pos = d.next;
     return (long)d.used;
 }
 

@@ -257,7 +257,7 @@ long ilwaco_file_lseek(struct open_file *f, long offset, long whence)
 {
     int64_t base;
     if (f->is_dir) {
-        /* Directory positions count entries; only rewinding and telling make sense. */
+        /* Directory positions are entry offsets (sys_dir.c): set, or told, never computed. */
         if (whence == SEEK_SET && offset >= 0)
             base = 0;
         else if (whence == SEEK_CUR && offset == 0)
