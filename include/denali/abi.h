@@ -236,15 +236,16 @@ _Static_assert(DENALI_NET_TX_FRAME_MAX <= DENALI_NET_TX_SLOT_SIZE - 8, "tx frame
  * snapshot: a header page with the counters, a ring of DENALI_BLK_SLOTS
  * requests and one of as many responses, then DENALI_BLK_DATA_SIZE bytes
  * of data that requests point into. Data never travels through other guest
- * memory: the monitor reads and writes only this area, which it keeps in
- * memory (so a clone's or a paged VM's buffers never need the monitor's
- * view of the rest of its RAM). The guest allocates a zeroed, page-aligned
- * area of DENALI_BLK_AREA_SIZE bytes in its own writable memory and
- * registers it once with DENALI_HC_BLK_ATTACH(addr, DENALI_BLK_AREA_SIZE):
- * -DENALI_ENODEV when the VM has no disk, -DENALI_EINVAL when already
- * attached, misaligned or the wrong size; an area the guest cannot write
- * stops the VM. A guest that calls ilwaco_ready with disks attaches before
- * it, so that clones resume with the area in their snapshot.
+ * memory: the monitor reads and writes only this area, which a snapshot
+ * shares between a clone and the monitor as it does the NIC's rings (so
+ * no other buffer of a clone, private to it, need be reached). The guest
+ * allocates a zeroed, page-aligned area of DENALI_BLK_AREA_SIZE bytes in
+ * its own writable memory and registers it once with
+ * DENALI_HC_BLK_ATTACH(addr, DENALI_BLK_AREA_SIZE): -DENALI_ENODEV when
+ * the VM has no disk, -DENALI_EINVAL when already attached, misaligned or
+ * the wrong size; an area the guest cannot write stops the VM. A guest
+ * that calls ilwaco_ready with disks attaches before it, so that clones
+ * resume with the area in their snapshot.
  *
  * Counters are free-running uint32_t, each written by one side only, after
  * the slots it covers (release), and read by the other with acquire, as
