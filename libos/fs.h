@@ -16,6 +16,7 @@ struct vnode {
     ext2_file_t file; /* NULL for a directory */
     unsigned refs;
     bool unlinked; /* its last name is gone: it is freed at its last close */
+    bool modified; /* written since its inode was last written: the new mtime is still to go */
     struct vnode *next;
 };
 
@@ -62,8 +63,12 @@ long ilwaco_vnode_put(ext2_filsys fs, struct vnode *v);
 void ilwaco_vnode_close_all(ext2_filsys fs);
 /* Frees ino's blocks and the inode itself (its last link is gone and nothing has it open). */
 long ilwaco_fs_release_inode(ext2_filsys fs, ext2_ino_t ino);
-/* Flushes every open file's buffered data to disk (sync). */
-void ilwaco_vnode_flush_all(void);
+/* Notes a change to v's data: its mtime and ctime are now, on disk at the next flush or close. */
+void ilwaco_vnode_touch(struct vnode *v);
+/* Writes v's buffered data and, if it changed, its inode; 0 or -errno. */
+long ilwaco_vnode_flush(ext2_filsys fs, struct vnode *v);
+/* Flushes every open file (sync). */
+void ilwaco_vnode_flush_all(ext2_filsys fs);
 /* Fills a Linux struct stat from an inode. */
 void ilwaco_fs_fill_stat(ext2_filsys fs, ext2_ino_t ino, const struct ext2_inode *inode, void *st);
 

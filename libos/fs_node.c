@@ -142,10 +142,10 @@ static void vnode_unlist(struct vnode *v)
 /* Closes v's handle and frees the inode if it has no name left; 0 or -errno. */
 static long vnode_close(ext2_filsys fs, struct vnode *v)
 {
-    long r = 0;
+    long r = v->unlinked ? 0 : ilwaco_vnode_flush(fs, v);
     if (v->file) {
         errcode_t err = ext2fs_file_close(v->file);
-        if (err)
+        if (err && r == 0)
             r = -ilwaco_fs_errno(err);
     }
     vnode_unlist(v);
@@ -165,11 +165,33 @@ long ilwaco_vnode_put(ext2_filsys fs, struct vnode *v)
     return vnode_close(fs, v);
 }
 
-void ilwaco_vnode_flush_all(void)
+void ilwaco_vnode_touch(struct vnode *v)
+{
+    if (!v->file)
+        return;
+    /* libext2fs moves no file times itself; the cached inode is what stat sees meanwhile. */
+    struct ext2_inode *inode = ext2fs_file_get_inode(v->file);
+    inode->i_mtime = inode->i_ctime = (__u32)ilwaco_fs_now();
+    v->modified = true;
+}
+
+long ilwaco_vnode_flush(ext2_filsys fs, struct vnode *v)
+{
+    if (!v->file)
+        return 0;
+    errcode_t err = ext2fs_file_flush(v->file);
+    if (!err && v->modified) {
+        err = ext2fs_write_inode(fs, v->ino, ext2fs_file_get_inode(v->file));
+        if (!err)
+            v->modified = false;
+    }
+    return err ? -ilwaco_fs_errno(err) : 0;
+}
+
+void ilwaco_vnode_flush_all(ext2_filsys fs)
 {
     for (struct vnode *v = vnodes; v; v = v->next)
-        if (v->file)
-            (void)ext2fs_file_flush(v->file);
+        (void)ilwaco_vnode_flush(fs, v);
 }
 
 void ilwaco_vnode_close_all(ext2_filsys fs)

@@ -125,6 +125,8 @@ long ilwaco_sys_openat(long dirfd, const char *path, long flags, long mode)
         errcode_t err = ext2fs_file_set_size2(f->node->file, 0);
         if (err)
             r = -ilwaco_fs_errno(err);
+        else
+            ilwaco_vnode_touch(f->node);
     }
     int fd = r < 0 ? (int)r : ilwaco_fd_install_file(f);
     if (fd < 0) {
@@ -209,6 +211,8 @@ long ilwaco_file_write(struct open_file *f, const void *buf, unsigned long len)
     long n = file_write_at(f, f->pos, buf, len, &at);
     if (n >= 0)
         f->pos = at + (uint64_t)n;
+    if (n > 0)
+        ilwaco_vnode_touch(f->node);
     return n;
 }
 
@@ -250,7 +254,10 @@ long ilwaco_sys_pwrite(long fd, const void *buf, size_t len, long offset)
         return -EINVAL;
     if (f->is_dir)
         return -EBADF;
-    return file_write_at(f, (uint64_t)offset, buf, len, NULL);
+    long n = file_write_at(f, (uint64_t)offset, buf, len, NULL);
+    if (n > 0)
+        ilwaco_vnode_touch(f->node);
+    return n;
 }
 
 long ilwaco_file_lseek(struct open_file *f, long offset, long whence)
@@ -354,7 +361,10 @@ long ilwaco_sys_ftruncate(long fd, long length)
     if (length < 0)
         return -EINVAL;
     errcode_t err = ext2fs_file_set_size2(f->node->file, (ext2_off64_t)length);
-    return err ? -ilwaco_fs_errno(err) : 0;
+    if (err)
+        return -ilwaco_fs_errno(err);
+    ilwaco_vnode_touch(f->node);
+    return 0;
 }
 
 long ilwaco_sys_truncate(const char *path, long length)
@@ -376,12 +386,8 @@ long ilwaco_sys_fsync(long fd)
     (void)ilwaco_fs_get(&fs);
     if (!(fs->flags & EXT2_FLAG_RW))
         return 0;
-    if (f->node->file) {
-        errcode_t err = ext2fs_file_flush(f->node->file);
-        if (err)
-            return -ilwaco_fs_errno(err);
-    }
-    return ilwaco_fs_flush();
+    long r = ilwaco_vnode_flush(fs, f->node);
+    return r < 0 ? r : ilwaco_fs_flush();
 }
 
 long ilwaco_sys_sync(void)
@@ -389,6 +395,6 @@ long ilwaco_sys_sync(void)
     ext2_filsys fs;
     if (ilwaco_fs_get(&fs) < 0 || !(fs->flags & EXT2_FLAG_RW))
         return 0;
-    ilwaco_vnode_flush_all();
+    ilwaco_vnode_flush_all(fs);
     return ilwaco_fs_flush();
 }

@@ -241,6 +241,17 @@ static void check_write_cycle(void)
     CHECK(rmdir("/out/many") == 0);
     CHECK_ERR(stat("/out/many", &st), ENOENT);
 
+    /* A write moves the file's mtime, and the inode on disk has it after close. */
+    fd = open("/out/times.txt", O_CREAT | O_WRONLY, 0644);
+    struct stat before, after, closed;
+    CHECK(fd >= 0 && fstat(fd, &before) == 0);
+    sleep(2);
+    CHECK(write(fd, "x", 1) == 1 && fstat(fd, &after) == 0);
+    CHECK(after.st_mtime >= before.st_mtime + 1);
+    CHECK(close(fd) == 0 && stat("/out/times.txt", &closed) == 0);
+    CHECK(closed.st_mtime == after.st_mtime && closed.st_size == 1);
+    CHECK(unlink("/out/times.txt") == 0);
+
     /* rename: within a directory, over an existing file, a directory into another. */
     fd = open("/out/a.txt", O_CREAT | O_WRONLY, 0644);
     CHECK(fd >= 0 && write(fd, "first", 5) == 5 && close(fd) == 0);
