@@ -116,6 +116,8 @@ static void check_host_files(void)
         CHECK(fgets(line, sizeof line, f) == NULL && feof(f));
         fclose(f);
     }
+    char cwd[16];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL && strcmp(cwd, "/") == 0);
     /* Relative paths start at the root. */
     CHECK(stat("data/pattern.bin", &st) == 0 && st.st_size == PATTERN_SIZE);
 
