@@ -5,7 +5,9 @@ $(foreach g,$(GUESTS),$(call ilwaco_guest,$(BUILD)/guests/$(g).elf,guests/$(g).c
 
 # Network guests: plain POSIX sockets; -DDENALI_GUEST turns on their ilwaco parts.
 NET_GUESTS := httpd echo lanpeer
-$(call ilwaco_guest,$(BUILD)/guests/httpd.elf,guests/httpd.c guests/net_common.c,-DDENALI_GUEST)
+# httpd serves static files from its disk.
+$(call ilwaco_guest,$(BUILD)/guests/httpd.elf,guests/httpd.c guests/net_common.c,-DDENALI_GUEST,\
+	$(ILWACO_FILES))
 $(call ilwaco_guest,$(BUILD)/guests/echo.elf,guests/echo.c guests/net_common.c,-DDENALI_GUEST)
 $(call ilwaco_guest,$(BUILD)/guests/lanpeer.elf,guests/lanpeer.c guests/net_common.c,-DDENALI_GUEST)
 

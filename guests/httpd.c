@@ -1,12 +1,15 @@
-/* Single-threaded HTTP/1.1 server on a poll loop: a VM's name page and generated /doc/SIZE
- * documents, optionally read out of a working set of its own memory (-w). */
+/* Single-threaded HTTP/1.1 server on a poll loop: a VM's name page, generated /doc/SIZE
+ * documents (optionally read out of a working set of its own memory, -w) and static files from a
+ * directory of its disk (-r). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "net_common.h"
@@ -29,7 +32,10 @@
 #define MAX_DOC_SIZE       (64ull * 1024 * 1024)
 #define HEAD_BUF_SIZE      320
 #define DEFAULT_IDLE_S     30
-#define MIN_CONNS          4
+#define DEFAULT_ROOT       "/www"
+/* Longest static file path: the root, the request's path and "/index.html". */
+#define FILE_PATH_MAX 1024
+#define MIN_CONNS     4
 /* After our last response on a closing connection, how long we drain what the client still sends.
  */
 #define LINGER_NS    (2 * NS_PER_S)
@@ -62,7 +68,7 @@ struct request {
     size_t target_len;
 };
 
-enum body_kind { BODY_NONE, BODY_STATIC, BODY_DOC, BODY_WORKING_SET };
+enum body_kind { BODY_NONE, BODY_STATIC, BODY_DOC, BODY_WORKING_SET, BODY_FILE };
 
 struct response {
     char head[HEAD_BUF_SIZE];
@@ -73,6 +79,7 @@ struct response {
     uint64_t body_len;
     uint64_t body_sent;
     uint64_t body_start; /* BODY_WORKING_SET: where in the working set the body begins */
+    int file_fd;         /* BODY_FILE: the open file, read as it is sent; -1 otherwise */
     bool close_after;
 };
 
@@ -102,6 +109,7 @@ struct server {
     bool quiet;
     char root_page[256];
     size_t root_page_len;
+    const char *file_root; /* static files are served from this directory */
 };
 
 static char doc_pattern[DOC_CHUNK + PATTERN_PERIOD];
@@ -462,7 +470,16 @@ static void queue_response(struct conn *c, int status, const char *content_type,
     r->body_len = send_body ? body_len : 0;
     r->body_sent = 0;
     r->body_start = r->body_kind == BODY_WORKING_SET ? working_set_pick() : 0;
+    r->file_fd = -1;
     c->responding = true;
+}
+
+/* Closes the file a response was sending from, if any. */
+static void release_body_file(struct response *r)
+{
+    if (r->file_fd >= 0)
+        close(r->file_fd);
+    r->file_fd = -1;
 }
 
 static void queue_error(struct conn *c, int status, bool send_body)
@@ -509,6 +526,128 @@ static void target_path(const char *target, size_t len, const char **path, size_
     *path_len = query != NULL ? (size_t)(query - target) : len;
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Decodes a request path (%XX escapes) into out, checking it names nothing
+ * outside the root: no ".." segment, no NUL. Returns 0, or the status to answer.
+ */
+static int decode_file_path(const char *path, size_t len, char *out, size_t out_size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = path[i];
+        if (ch == '%') {
+            int hi = i + 2 < len ? hex_digit(path[i + 1]) : -1;
+            int lo = i + 2 < len ? hex_digit(path[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return 400;
+            ch = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (ch == '\0')
+            return 400;
+        if (n + 1 >= out_size)
+            return 414;
+        out[n++] = ch;
+    }
+    out[n] = '\0';
+    /* Decoded first, so that %2e%2e is caught too. */
+    for (const char *seg = out; *seg != '\0';) {
+        const char *end = strchr(seg, '/');
+        size_t seg_len = end != NULL ? (size_t)(end - seg) : strlen(seg);
+        if (seg_len == 2 && seg[0] == '.' && seg[1] == '.')
+            return 403;
+        seg += seg_len;
+        if (*seg == '/')
+            seg++;
+    }
+    return 0;
+}
+
+static const char *content_type_of(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html"}, {".htm", "text/html"},      {".txt", "text/plain"},
+        {".css", "text/css"},   {".js", "text/javascript"}, {".json", "application/json"},
+        {".png", "image/png"},  {".jpg", "image/jpeg"},     {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},  {".svg", "image/svg+xml"},
+    };
+    const char *dot = strrchr(path, '.');
+    if (dot != NULL && strchr(dot, '/') == NULL)
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (strcmp(dot, types[i].ext) == 0)
+                return types[i].type;
+    return "application/octet-stream";
+}
+
+/* Opens full_path as a regular file, or its index.html when it is a directory; -1 if neither. */
+static int open_static(char *full_path, size_t size, uint64_t *file_size)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = open(full_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            *file_size = (uint64_t)st.st_size;
+            return fd;
+        }
+        bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+        close(fd);
+        size_t len = strlen(full_path);
+        const char *index = len > 0 && full_path[len - 1] == '/' ? "index.html" : "/index.html";
+        if (!dir || attempt > 0 || len + strlen(index) + 1 > size)
+            return -1;
+        strcat(full_path, index);
+    }
+    return -1;
+}
+
+/*
+ * Queues a static file under the root for path, or the error for it; false
+ * when there is no such file (the caller decides what a missing one means).
+ */
+static bool queue_static_file(struct server *s, struct conn *c, const char *path, size_t len,
+                              bool send_body)
+{
+    if (len == 0 || path[0] != '/')
+        return false;
+    char decoded[FILE_PATH_MAX];
+    int status = decode_file_path(path, len, decoded, sizeof decoded);
+    if (status != 0) {
+        queue_error(c, status, send_body);
+        return true;
+    }
+    char full_path[FILE_PATH_MAX + 64];
+    int n = snprintf(full_path, sizeof full_path - 16, "%s%s", s->file_root, decoded);
+    if (n < 0 || (size_t)n >= sizeof full_path - 16) {
+        queue_error(c, 414, send_body);
+        return true;
+    }
+    uint64_t size;
+    int fd = open_static(full_path, sizeof full_path, &size);
+    if (fd < 0)
+        return false;
+    queue_response(c, 200, content_type_of(full_path), BODY_FILE, NULL, size, send_body);
+    if (c->resp.body_kind == BODY_FILE)
+        c->resp.file_fd = fd;
+    else
+        close(fd); /* HEAD: the length was all we needed */
+    return true;
+}
+
 static void queue_route(struct server *s, struct conn *c, const struct request *req)
 {
     bool send_body = req->method != METHOD_HEAD;
@@ -520,11 +659,14 @@ static void queue_route(struct server *s, struct conn *c, const struct request *
     size_t path_len;
     uint64_t doc_size;
     target_path(req->target, req->target_len, &path, &path_len);
-    if (path_len == 1 && path[0] == '/')
-        queue_response(c, 200, "text/html", BODY_STATIC, s->root_page, s->root_page_len, send_body);
-    else if (parse_doc_path(path, path_len, &doc_size))
+    if (parse_doc_path(path, path_len, &doc_size))
         queue_response(c, 200, "text/plain", working_set.base != NULL ? BODY_WORKING_SET : BODY_DOC,
                        NULL, doc_size, send_body);
+    else if (queue_static_file(s, c, path, path_len, send_body))
+        return;
+    else if (path_len == 1 && path[0] == '/')
+        /* Without a root index.html, / is the page naming the VM. */
+        queue_response(c, 200, "text/html", BODY_STATIC, s->root_page, s->root_page_len, send_body);
     else
         queue_error(c, 404, send_body);
 }
@@ -547,6 +689,7 @@ static void start_response(struct server *s, struct conn *c, const struct reques
 
 static void close_conn(struct server *s, size_t i)
 {
+    release_body_file(&s->conns[i].resp);
     close(s->conns[i].fd);
     s->conn_count--;
     if (i != s->conn_count)
@@ -569,7 +712,20 @@ static void begin_close(struct server *s, size_t i, uint64_t now)
     c->last_active_ns = now;
 }
 
-/* Chooses what to send next: head first, then body. Returns bytes at *data. */
+/* Reads up to n bytes of a BODY_FILE body at its offset at into dst; the count, 0 on failure. */
+static size_t read_body_file(const struct response *r, char *dst, uint64_t at, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(r->file_fd, dst + got, n - got, (off_t)(at + got));
+        if (k <= 0)
+            return 0; /* the file shrank or failed under us: the body can no longer be whole */
+        got += (size_t)k;
+    }
+    return got;
+}
+
+/* Chooses what to send next: head first, then body. Returns bytes at *data (0: the body failed). */
 static size_t next_send_chunk(const struct response *r, const char **data)
 {
     if (r->head_sent < r->head_len) {
@@ -585,12 +741,20 @@ static size_t next_send_chunk(const struct response *r, const char **data)
             memcpy(scratch + head_left, doc_pattern + r->body_sent % PATTERN_PERIOD, body_part);
         else if (r->body_kind == BODY_WORKING_SET)
             working_set_copy(scratch + head_left, r->body_start + r->body_sent, body_part);
-        else
+        else if (r->body_kind == BODY_FILE && body_part > 0 &&
+                 read_body_file(r, scratch + head_left, r->body_sent, body_part) == 0)
+            return 0;
+        else if (r->body_kind != BODY_FILE)
             body_part = 0;
         *data = scratch;
         return head_left + body_part;
     }
     uint64_t body_left = r->body_len - r->body_sent;
+    if (r->body_kind == BODY_FILE) {
+        size_t part = body_left < sizeof scratch ? (size_t)body_left : sizeof scratch;
+        *data = scratch;
+        return read_body_file(r, scratch, r->body_sent, part);
+    }
     if (r->body_kind == BODY_STATIC) {
         *data = r->body_static + r->body_sent;
         return (size_t)body_left;
@@ -629,12 +793,15 @@ static int send_response(struct conn *c, uint64_t now)
     while (!response_done(r)) {
         const char *data;
         size_t len = next_send_chunk(r, &data);
+        if (len == 0)
+            return -1;
         ssize_t n = send(c->fd, data, len, SEND_FLAGS);
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
         account_sent(r, (size_t)n);
         c->last_active_ns = now;
     }
+    release_body_file(r);
     c->responding = false;
     return 0;
 }
@@ -807,6 +974,7 @@ static void accept_conns(struct server *s, uint64_t now)
         struct conn *c = &s->conns[s->conn_count++];
         memset(c, 0, offsetof(struct conn, resp));
         c->fd = fd;
+        c->resp.file_fd = -1;
         c->state = CONN_OPEN;
         c->last_active_ns = now;
     }
@@ -942,7 +1110,7 @@ static int allocate_conns(struct server *s, size_t want, bool exact)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: httpd [-p PORT] [-b] [-q] [-x] [-c MAXCONNS] [-t IDLE_SECS] [-w MIB]\n"
+            "usage: httpd [-p PORT] [-b] [-q] [-x] [-c MAXCONNS] [-t IDLE_SECS] [-w MIB] [-r DIR]\n"
             "  -p PORT       port to listen on (default %d)\n"
             "  -b            busy-poll the network instead of idling (in a VM)\n"
             "  -q            quiet: no start line\n"
@@ -951,8 +1119,12 @@ static void usage(void)
             "  -x            exit as soon as it is ready to serve (for start-up benchmarks)\n"
             "  -w MIB        fill a working set of MIB MiB (1..%d) at start and copy every\n"
             "                /doc body out of it from a page drawn per request\n"
-            "serves / (a page naming the VM) and /doc/SIZE (SIZE bytes, 0..%llu)\n",
-            DEFAULT_PORT, DEFAULT_MAX_CONNS, DEFAULT_IDLE_S, MAX_WORKING_SET_MIB, MAX_DOC_SIZE);
+            "  -r DIR        serve static files from DIR (default %s; in a VM, on its disk)\n"
+            "serves /doc/SIZE (SIZE bytes, 0..%llu), the files under DIR (a directory's\n"
+            "index.html for the directory), and at / a page naming the VM when DIR has no\n"
+            "index.html\n",
+            DEFAULT_PORT, DEFAULT_MAX_CONNS, DEFAULT_IDLE_S, MAX_WORKING_SET_MIB, DEFAULT_ROOT,
+            MAX_DOC_SIZE);
 }
 
 int main(int argc, char **argv)
@@ -962,7 +1134,8 @@ int main(int argc, char **argv)
     uint64_t max_conns = DEFAULT_MAX_CONNS, idle_s = DEFAULT_IDLE_S, working_set_mib = 0;
     bool busy_poll = false, explicit_cap = false, exit_when_ready = false;
     int opt;
-    while ((opt = getopt(argc, argv, "p:bqc:t:hxw:")) != -1) {
+    s.file_root = DEFAULT_ROOT;
+    while ((opt = getopt(argc, argv, "p:bqc:t:hxw:r:")) != -1) {
         switch (opt) {
         case 'p':
             if (net_parse_port(optarg, &port) < 0) {
@@ -998,6 +1171,18 @@ int main(int argc, char **argv)
                         MAX_WORKING_SET_MIB);
                 return 2;
             }
+            break;
+        case 'r':
+            /* "/" would make every path start with "//"; a trailing slash is dropped likewise. */
+            if (optarg[0] != '/' || strlen(optarg) >= FILE_PATH_MAX / 2) {
+                fprintf(stderr, "httpd: bad root '%s' (an absolute path)\n", optarg);
+                return 2;
+            }
+            s.file_root = optarg;
+            while (strlen(optarg) > 1 && optarg[strlen(optarg) - 1] == '/')
+                optarg[strlen(optarg) - 1] = '\0';
+            if (strcmp(optarg, "/") == 0)
+                s.file_root = "";
             break;
         case 'h':
             usage();

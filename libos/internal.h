@@ -61,8 +61,9 @@ long ilwaco_sys_writev(long fd, const void *iov, long iovcnt);
 long ilwaco_sys_readv(long fd, const void *iov, long iovcnt);
 long ilwaco_sys_ioctl(long fd, unsigned long req, void *arg);
 long ilwaco_sys_close(long fd);
-long ilwaco_sys_lseek(long fd);
+long ilwaco_sys_lseek(long fd, long offset, long whence);
 long ilwaco_sys_fcntl(long fd, long cmd, long arg);
+long ilwaco_sys_fstat(long fd, void *st);
 
 /* sys_socket.c, socket_io.c, sys_sockopt.c: BSD sockets over lwIP (AF_INET only). */
 long ilwaco_sys_socket(long domain, long type, long protocol);

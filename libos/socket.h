@@ -8,10 +8,10 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 
+#include "fd_table.h"
+
 /* Socket objects, accepted-but-not-yet-accept()ed connections included. */
 #define ILWACO_SOCK_MAX 128
-/* File descriptors 0-2 are the console; sockets take the lowest free one above. */
-#define ILWACO_FD_MAX 256
 /* Datagrams a UDP socket holds before dropping new ones. */
 #define ILWACO_UDP_QUEUE 8
 
@@ -60,14 +60,9 @@ struct sock {
     uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: wait forever */
 };
 
-/* socket_table.c: objects and the fd table. */
+/* socket_table.c: the socket objects (fd_table.h has the descriptors). */
 struct sock *ilwaco_sock_alloc(int type);
 void ilwaco_sock_free(struct sock *s);
-/* Gives s the lowest free fd; -EMFILE if none. */
-int ilwaco_fd_install(struct sock *s);
-/* The socket behind fd, or NULL (a console fd or nothing). */
-struct sock *ilwaco_fd_sock(long fd);
-void ilwaco_fd_release(long fd);
 
 /* socket_tcp.c: the lwIP callbacks and what hangs off them. */
 void ilwaco_tcp_attach(struct sock *s);

@@ -1,4 +1,4 @@
-/* ilwaco's socket objects and file-descriptor table (fds 0-2 stay the console). */
+/* ilwaco's socket objects (the fd table they share with files is fd_table.c). */
 #include <errno.h>
 #include <string.h>
 
@@ -8,7 +8,6 @@
 
 /* Static: bounded, so a flood of connections cannot exhaust the application's heap. */
 static struct sock socks[ILWACO_SOCK_MAX];
-static struct sock *fds[ILWACO_FD_MAX];
 static unsigned in_use;
 
 struct sock *ilwaco_sock_alloc(int type)
@@ -35,28 +34,4 @@ void ilwaco_sock_free(struct sock *s)
 unsigned ilwaco_sockets_in_use(void)
 {
     return in_use;
-}
-
-int ilwaco_fd_install(struct sock *s)
-{
-    for (int fd = 3; fd < ILWACO_FD_MAX; fd++) {
-        if (!fds[fd]) {
-            fds[fd] = s;
-            return fd;
-        }
-    }
-    return -EMFILE;
-}
-
-struct sock *ilwaco_fd_sock(long fd)
-{
-    if (fd < 3 || fd >= ILWACO_FD_MAX)
-        return NULL;
-    return fds[fd];
-}
-
-void ilwaco_fd_release(long fd)
-{
-    if (fd >= 3 && fd < ILWACO_FD_MAX)
-        fds[fd] = NULL;
 }

@@ -1,10 +1,13 @@
-/* ilwaco's file-descriptor calls: fds 0-2 are the VM console, the rest are sockets (socket.h). */
+/* ilwaco's file-descriptor calls: fds 0-2 are the VM console, the rest are sockets (socket.h) or
+ * files (fs.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
+#include "fd_table.h"
 #include "internal.h"
 #include "socket.h"
 
@@ -28,6 +31,9 @@ long ilwaco_sys_read(long fd, void *buf, size_t len)
         struct iovec iov = {buf, len};
         return ilwaco_sock_recv_iov(s, &iov, 1, 0, NULL, NULL, NULL);
     }
+    struct open_file *f = ilwaco_fd_file(fd);
+    if (f)
+        return ilwaco_file_calls.read(f, buf, len);
     /* The console has no input yet: stdin is always at end of file. */
     if (fd == 0)
         return 0;
@@ -39,6 +45,9 @@ long ilwaco_sys_readv(long fd, const void *iov, long iovcnt)
     struct sock *s = ilwaco_fd_sock(fd);
     if (s)
         return ilwaco_sock_recv_iov(s, iov, iovcnt, 0, NULL, NULL, NULL);
+    struct open_file *f = ilwaco_fd_file(fd);
+    if (f)
+        return ilwaco_file_calls.readv(f, iov, iovcnt, 0);
     return fd == 0 ? 0 : -EBADF;
 }
 
@@ -49,6 +58,9 @@ long ilwaco_sys_write(long fd, const void *buf, size_t len)
         struct iovec iov = {(void *)buf, len};
         return ilwaco_sock_send_iov(s, &iov, 1, 0, NULL, 0);
     }
+    struct open_file *f = ilwaco_fd_file(fd);
+    if (f)
+        return ilwaco_file_calls.write(f, buf, len);
     if (fd != 1 && fd != 2)
         return -EBADF;
     if (len == 0)
@@ -71,6 +83,9 @@ long ilwaco_sys_writev(long fd, const void *iov_arg, long iovcnt)
     struct sock *s = ilwaco_fd_sock(fd);
     if (s)
         return ilwaco_sock_send_iov(s, iov, iovcnt, 0, NULL, 0);
+    struct open_file *f = ilwaco_fd_file(fd);
+    if (f)
+        return ilwaco_file_calls.readv(f, iov, iovcnt, 1);
     if (fd != 1 && fd != 2)
         return -EBADF;
     if (iovcnt < 0 || iovcnt > IOV_MAX)
@@ -121,6 +136,8 @@ long ilwaco_sys_ioctl(long fd, unsigned long req, void *arg)
     struct sock *s = ilwaco_fd_sock(fd);
     if (s)
         return ilwaco_sock_ioctl(s, req, arg);
+    if (ilwaco_fd_file(fd))
+        return -ENOTTY;
     /*
      * The console is not a terminal: stdout is then fully buffered and a
      * whole buffer leaves in one exit instead of one exit per line.
@@ -135,11 +152,17 @@ long ilwaco_sys_close(long fd)
         ilwaco_fd_release(fd);
         return ilwaco_sock_close(s);
     }
+    struct open_file *f = ilwaco_fd_file(fd);
+    if (f)
+        return ilwaco_file_calls.close(fd, f);
     return is_console(fd) ? 0 : -EBADF;
 }
 
-long ilwaco_sys_lseek(long fd)
+long ilwaco_sys_lseek(long fd, long offset, long whence)
 {
+    struct open_file *f = ilwaco_fd_file(fd);
+    if (f)
+        return ilwaco_file_calls.lseek(f, offset, whence);
     return is_console(fd) || ilwaco_fd_sock(fd) ? -ESPIPE : -EBADF;
 }
 
@@ -148,6 +171,9 @@ long ilwaco_sys_fcntl(long fd, long cmd, long arg)
     struct sock *s = ilwaco_fd_sock(fd);
     if (s)
         return ilwaco_sock_fcntl(s, cmd, arg);
+    struct open_file *f = ilwaco_fd_file(fd);
+    if (f)
+        return ilwaco_file_calls.fcntl(f, cmd, arg);
     if (!is_console(fd))
         return -EBADF;
     switch (cmd) {
@@ -160,4 +186,19 @@ long ilwaco_sys_fcntl(long fd, long cmd, long arg)
     default:
         return -EINVAL;
     }
+}
+
+long ilwaco_sys_fstat(long fd, void *st)
+{
+    struct open_file *f = ilwaco_fd_file(fd);
+    if (f)
+        return ilwaco_file_calls.fstat(f, st);
+    if (!is_console(fd) && !ilwaco_fd_sock(fd))
+        return -EBADF;
+    struct stat *out = st;
+    memset(out, 0, sizeof *out);
+    out->st_mode = is_console(fd) ? S_IFCHR | 0620 : S_IFSOCK | 0777;
+    out->st_nlink = 1;
+    out->st_blksize = DENALI_CONSOLE_MAX;
+    return 0;
 }

@@ -1,4 +1,4 @@
-/* ilwaco's readiness calls: poll, ppoll, select and pselect6 over console and socket fds. */
+/* ilwaco's readiness calls: poll, ppoll, select and pselect6 over console, socket and file fds. */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -20,7 +20,10 @@ static short fd_events(long fd)
     if (fd == 1 || fd == 2)
         return POLLOUT;
     struct sock *s = ilwaco_fd_sock(fd);
-    return s ? ilwaco_sock_events(s) : POLLNVAL;
+    if (s)
+        return ilwaco_sock_events(s);
+    /* A file never makes anyone wait. */
+    return ilwaco_fd_file(fd) ? POLLIN | POLLOUT : POLLNVAL;
 }
 
 struct poll_set {

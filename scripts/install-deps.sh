@@ -3,9 +3,10 @@
 set -eu
 
 # clang builds the libFuzzer targets (tests/fuzz), whose runtime (libFuzzer, the sanitizers) is in
-# libclang-rt-14-dev, only recommended by clang.
+# libclang-rt-14-dev, only recommended by clang. e2fsprogs brings mke2fs, e2fsck and debugfs, which
+# make and check the file-system tests' images.
 PACKAGES="build-essential dpkg-dev libcmocka-dev clang-format libslirp-dev iproute2 curl gnuplot-nox \
-    libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev clang libclang-rt-14-dev"
+    libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev clang libclang-rt-14-dev e2fsprogs"
 # promtool checks the daemon's /metrics (tests/integration/api.sh). It comes from Debian's
 # prometheus package, unpacked here rather than installed: installing it would also enable and
 # start a Prometheus server on a host running systemd.
@@ -41,7 +42,8 @@ for pkg in $PACKAGES; do
     esac
 done
 
-# libos/build-musl.sh runs `apt-get source musl`, which needs a deb-src index.
+# libos/build-musl.sh runs `apt-get source musl` (build-lwip.sh and build-ext2fs.sh likewise for
+# lwip and e2fsprogs), which needs a deb-src index.
 need_src=0
 if ! apt-cache showsrc musl 2>/dev/null | grep -q '^Package: musl'; then
     need_src=1

@@ -9,7 +9,12 @@ TEST_GUESTS := bad_port bad_hypercall bad_pointer overflow_pointer null_pointer 
 
 $(foreach g,$(TEST_GUESTS),$(call ilwaco_guest,$(BUILD)/tests/guests/$(g).elf,tests/guests/$(g).c))
 
+# Guests with POSIX files on their disk.
+FILE_TEST_GUESTS := fs_check
+$(foreach g,$(FILE_TEST_GUESTS),\
+	$(call ilwaco_guest,$(BUILD)/tests/guests/$(g).elf,tests/guests/$(g).c,,$(ILWACO_FILES)))
+
 .PHONY: test-guests
-test-guests: $(TEST_GUESTS:%=$(BUILD)/tests/guests/%.elf)
+test-guests: $(TEST_GUESTS:%=$(BUILD)/tests/guests/%.elf) $(FILE_TEST_GUESTS:%=$(BUILD)/tests/guests/%.elf)
 
 endif
