@@ -125,10 +125,6 @@ static const char *not_detached(int c)
         return "--net-events: not in the API's create body";
     case 'o':
         return "-o/--output is for `denali snapshot`";
-    case OPT_DISK:
-    case OPT_OVERLAY_DIR:
-    case OPT_KEEP_OVERLAYS:
-        return "--disk, --overlay-dir and --keep-overlays: not in the API's create body yet";
     case OPT_CONTROL_FD:
         return "--control-fd: the daemon gives its own monitors their control channel";
     default:
@@ -210,6 +206,26 @@ static enum create_result make_body(const struct run_options *o, const char *nam
         json_object_object_add(body, "time_limit", json_object_new_double(o->time_limit_s));
     if (o->workers)
         json_object_object_add(body, "workers", json_object_new_int64(o->workers));
+    if (o->disk_count) {
+        json_object *disks = json_object_new_array();
+        json_object_object_add(body, "disks", disks);
+        for (unsigned i = 0; i < o->disk_count; i++) {
+            json_object *path = absolute(cwd, o->disks[i].path, err, errlen);
+            if (!path)
+                return CREATE_ERROR;
+            if (o->disks[i].read_only) {
+                char text[PATH_MAX + 4];
+                snprintf(text, sizeof(text), "%s,ro", json_object_get_string(path));
+                json_object_put(path);
+                path = json_object_new_string(text);
+            }
+            json_object_array_add(disks, path);
+        }
+    }
+    if (o->overlay_dir && add_path(body, "overlay_dir", cwd, o->overlay_dir, err, errlen) < 0)
+        return CREATE_ERROR;
+    if (o->keep_overlays)
+        json_object_object_add(body, "keep_overlays", json_object_new_boolean(1));
     return CREATE_OK;
 }
 

@@ -201,6 +201,14 @@ static int take_field(const char *key, json_object *value, struct create_request
     } else if (strcmp(key, "publish") == 0) {
         return take_string_array(value, key, CREATE_REQUEST_MAX_PUBLISH, false, &out->publish,
                                  &out->publish_count, err, errlen);
+    } else if (strcmp(key, "disks") == 0) {
+        return take_string_array(value, key, CREATE_REQUEST_MAX_DISKS, false, &out->disks,
+                                 &out->disk_count, err, errlen);
+    } else if (strcmp(key, "overlay_dir") == 0) {
+        slot = &out->overlay_dir;
+        text = take_string(value, key, err, errlen);
+    } else if (strcmp(key, "keep_overlays") == 0) {
+        return take_bool(value, key, &out->keep_overlays, err, errlen);
     } else if (strcmp(key, "clone") == 0) {
         return take_bool(value, key, &out->clone, err, errlen);
     } else if (strcmp(key, "start") == 0) {
@@ -327,6 +335,8 @@ void create_request_free(struct create_request *request)
     free(request->platform);
     free(request->net);
     free_strings(request->publish, request->publish_count);
+    free_strings(request->disks, request->disk_count);
+    free(request->overlay_dir);
     free(request->restore);
     free(request->mem_limit);
     free(request->swap);

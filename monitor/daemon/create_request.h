@@ -8,6 +8,7 @@
 #define CREATE_REQUEST_MAX_COUNT   100000u
 #define CREATE_REQUEST_MAX_ARGS    1024u
 #define CREATE_REQUEST_MAX_PUBLISH 16u
+#define CREATE_REQUEST_MAX_DISKS   8u
 #define CREATE_REQUEST_NAME_MAX    63u
 
 /*
@@ -33,6 +34,10 @@ struct create_request {
     char *quantum_ms;
     char *time_limit; /* seconds, as text */
     char *workers;
+    char **disks; /* disk_count strings, each PATH[,ro] */
+    size_t disk_count;
+    char *overlay_dir;
+    bool keep_overlays;
     bool start;
 };
 

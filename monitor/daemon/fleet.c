@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,23 +54,46 @@ static const char *platform_of(struct daemon *daemon, const struct create_reques
     return strcmp(wanted, "kvm") == 0 ? "kvm" : "process";
 }
 
+/* A path the daemon's monitor will open: absolute (the daemon's directory is not the client's). */
+static int check_path(const char *field, const char *path, size_t length, int access_mode,
+                      char *err, size_t errlen)
+{
+    char copy[PATH_MAX];
+    if (length >= sizeof(copy)) {
+        snprintf(err, errlen, "%s: path too long", field);
+        return -1;
+    }
+    memcpy(copy, path, length);
+    copy[length] = '\0';
+    if (copy[0] != '/') {
+        snprintf(err, errlen, "%s: '%s' is not an absolute path", field, copy);
+        return -1;
+    }
+    if (access_mode && access(copy, access_mode) < 0) {
+        snprintf(err, errlen, "%s: %s: %s", field, copy, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* The files a request names must exist now: later, only the monitor's log would say why. */
 static int check_files(const struct create_request *request, char *err, size_t errlen)
 {
     const char *fields[] = {"image", "restore"};
     const char *paths[] = {request->image, request->restore};
-    for (int i = 0; i < 2; i++) {
-        if (!paths[i])
-            continue;
-        if (paths[i][0] != '/') {
-            snprintf(err, errlen, "%s: '%s' is not an absolute path", fields[i], paths[i]);
+    for (int i = 0; i < 2; i++)
+        if (paths[i] && check_path(fields[i], paths[i], strlen(paths[i]), R_OK, err, errlen) < 0)
             return -1;
-        }
-        if (access(paths[i], R_OK) < 0) {
-            snprintf(err, errlen, "%s: %s: %s", fields[i], paths[i], strerror(errno));
+    for (size_t i = 0; i < request->disk_count; i++) {
+        /* PATH[,ro]: the flags after the last comma are the run option parser's to judge. */
+        const char *comma = strrchr(request->disks[i], ',');
+        size_t length = comma ? (size_t)(comma - request->disks[i]) : strlen(request->disks[i]);
+        if (check_path("disks", request->disks[i], length, R_OK, err, errlen) < 0)
             return -1;
-        }
     }
+    if (request->overlay_dir && check_path("overlay_dir", request->overlay_dir,
+                                           strlen(request->overlay_dir), 0, err, errlen) < 0)
+        return -1;
     return 0;
 }
 

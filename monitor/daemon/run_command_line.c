@@ -84,6 +84,11 @@ char **run_command_line(const struct create_request *request, const char *consol
     add_option(&b, "--quantum", request->quantum_ms);
     add_option(&b, "--time-limit", request->time_limit);
     add_option(&b, "--workers", request->workers);
+    for (size_t i = 0; i < request->disk_count; i++)
+        add_option(&b, "--disk", request->disks[i]);
+    add_option(&b, "--overlay-dir", request->overlay_dir);
+    if (request->keep_overlays)
+        add(&b, "--keep-overlays");
     if (request->image) {
         /* "--" keeps an image path or guest arguments that start with '-' from being options. */
         add(&b, "--");

@@ -151,6 +151,18 @@ expect "GET /vms/web.1 finds a VM by NAME.INDEX" 200 GET /vms/web.1 "" '"id":"f1
 expect "GET /vms/nope: 404" 404 GET /vms/nope "" 'no VM'
 expect "GET /vms/f1.7: 404 (no such index)" 404 GET /vms/f1.7
 expect "POST /vms with a duplicate name: 409" 409 POST /vms "{\"image\": \"$HELLO\", \"name\": \"web\"}" 'taken'
+# Disks: the monitor opens them, so their paths must be absolute and readable before 201.
+printf 'not a file system, but a readable disk\n' >"$TAP_TMP/disk.img"
+truncate -s 64K "$TAP_TMP/disk.img"
+expect "POST /vms with disks, an overlay directory and kept overlays: 201" 201 POST /vms \
+    "{\"image\": \"$HELLO\", \"disks\": [\"$TAP_TMP/disk.img,ro\", \"$TAP_TMP/disk.img\"], \"overlay_dir\": \"$TAP_TMP/ov\", \"keep_overlays\": true, \"start\": false}" \
+    '"ids":\["f[0-9]+\.0"\]'
+expect "POST /vms with a relative disk path: 400" 400 POST /vms \
+    "{\"image\": \"$HELLO\", \"disks\": [\"disk.img\"]}" 'disks: .disk.img. is not an absolute path'
+expect "POST /vms with a disk that does not exist: 400" 400 POST /vms \
+    "{\"image\": \"$HELLO\", \"disks\": [\"$TAP_TMP/none.img,ro\"]}" 'No such file'
+expect "POST /vms with a bad disk flag: 400 with the run parser's reason" 400 POST /vms \
+    "{\"image\": \"$HELLO\", \"disks\": [\"$TAP_TMP/disk.img,bogus\"]}" "unknown flag 'bogus'"
 
 # --- bad bodies: 400 with the reason, never a crash
 expect "malformed JSON: 400" 400 POST /vms '{"image": ' 'malformed JSON'

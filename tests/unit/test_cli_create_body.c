@@ -142,7 +142,16 @@ static void test_attached_only_options_refused(void **state)
     EXPECT_ERROR("--max-resident", "-d", "--max-resident", "4", "/g/a.elf");
     EXPECT_ERROR("snapshot", "-d", "-o", "x.snap", "/g/a.elf");
     EXPECT_ERROR("--control-fd", "-d", "--control-fd", "3", "/g/a.elf");
-    EXPECT_ERROR("--disk", "-d", "--disk", "/var/d.img", "/g/a.elf");
+}
+
+static void test_disks_made_absolute(void **state)
+{
+    (void)state;
+    EXPECT_BODY("{\"image\": \"/g/a.elf\", \"args\": [], \"count\": 1,"
+                " \"disks\": [\"" CWD "/www.img,ro\", \"/var/d.img\"],"
+                " \"overlay_dir\": \"" CWD "/ov\", \"keep_overlays\": true}",
+                "-d", "--disk", "www.img,ro", "--disk", "/var/d.img", "--overlay-dir", "ov",
+                "--keep-overlays", "/g/a.elf");
 }
 
 static void test_bad_arguments(void **state)
@@ -210,6 +219,7 @@ int main(void)
         cmocka_unit_test_teardown(test_clone_swap_restore, teardown),
         cmocka_unit_test_teardown(test_run_parser_errors_kept, teardown),
         cmocka_unit_test_teardown(test_attached_only_options_refused, teardown),
+        cmocka_unit_test_teardown(test_disks_made_absolute, teardown),
         cmocka_unit_test_teardown(test_bad_arguments, teardown),
         cmocka_unit_test_teardown(test_help, teardown),
         cmocka_unit_test(test_is_detached),

@@ -185,6 +185,30 @@ static void test_names(void **state)
     create_request_free(&r);
 }
 
+static void test_disks(void **state)
+{
+    (void)state;
+    struct create_request r;
+    const char *body =
+        "{\"image\": \"/g/httpd.elf\", \"disks\": [\"/d/www.img,ro\", \"/d/data.img\"],"
+        " \"overlay_dir\": \"/var/tmp/ov\", \"keep_overlays\": true}";
+    assert_int_equal(parse(body, &r), 0);
+    assert_int_equal(r.disk_count, 2);
+    assert_string_equal(r.disks[0], "/d/www.img,ro");
+    assert_string_equal(r.disks[1], "/d/data.img");
+    assert_string_equal(r.overlay_dir, "/var/tmp/ov");
+    assert_true(r.keep_overlays);
+    create_request_free(&r);
+    refused("{\"image\": \"/x\", \"disks\": \"/d.img\"}", "disks");
+    refused("{\"image\": \"/x\", \"disks\": [3]}", "disks");
+    refused("{\"image\": \"/x\", \"keep_overlays\": \"yes\"}", "keep_overlays");
+    char many[512] = "{\"image\": \"/x\", \"disks\": [";
+    for (int i = 0; i < 9; i++)
+        strcat(many, i ? ", \"/d\"" : "\"/d\"");
+    strcat(many, "]}");
+    refused(many, "disks: at most 8");
+}
+
 static void test_too_many_entries(void **state)
 {
     (void)state;
@@ -208,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_values_out_of_range),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_too_many_entries),
+        cmocka_unit_test(test_disks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
