@@ -18,6 +18,25 @@ static bool is_inside(const char *path, const char *dir)
     return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Whether path's `..` components climb above where it starts, read as written. */
+static bool climbs_out(const char *path)
+{
+    int depth = 0;
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            if (--depth < 0)
+                return true;
+        } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+            depth++;
+        }
+        p += n;
+        while (*p == '/')
+            p++;
+    }
+    return false;
+}
+
 char *bundle_resolve_in_rootfs(const char *rootfs, const char *cwd, const char *guest_path,
                                char *err, size_t errlen)
 {
@@ -30,20 +49,26 @@ char *bundle_resolve_in_rootfs(const char *rootfs, const char *cwd, const char *
         snprintf(err, errlen, "process.args[0] is empty: it names the guest image");
         return NULL;
     }
-    char joined[PATH_MAX * 2];
-    int n;
+    /* The path as the container would see it, from its root. */
+    char inside[PATH_MAX * 2];
     if (guest_path[0] == '/')
-        n = snprintf(joined, sizeof(joined), "%s/%s", root, guest_path);
+        snprintf(inside, sizeof(inside), "%s", guest_path);
     else
-        n = snprintf(joined, sizeof(joined), "%s/%s/%s", root, cwd && cwd[0] ? cwd : "/",
-                     guest_path);
+        snprintf(inside, sizeof(inside), "%s/%s", cwd && cwd[0] ? cwd : "/", guest_path);
+    if (climbs_out(inside)) {
+        snprintf(err, errlen, "guest image %s (process.args[0]) leads outside the rootfs %s",
+                 guest_path, root);
+        return NULL;
+    }
+    char joined[PATH_MAX * 3];
+    int n = snprintf(joined, sizeof(joined), "%s/%s", root, inside);
     if (n < 0 || (size_t)n >= sizeof(joined)) {
         snprintf(err, errlen, "process.args[0] is too long");
         return NULL;
     }
     /*
      * The daemon opens the image by its host path, so the host's resolution is the one that
-     * counts: `..` past the rootfs and absolute symbolic links both lead out of it, and are
+     * counts: a symbolic link that leads out of the rootfs (an absolute one always does) is
      * refused rather than reinterpreted as if the rootfs were the root.
      */
     char resolved[PATH_MAX];

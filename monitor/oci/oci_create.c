@@ -49,6 +49,25 @@ static void vm_name_for(const char *id, char name[64])
     snprintf(name, 64, "%s-%08x", readable, hash);
 }
 
+/* mkdir -p: containerd's shim names a --root below directories that may not exist yet. */
+static int make_directories(const char *path, mode_t mode)
+{
+    char partial[4096];
+    if (snprintf(partial, sizeof(partial), "%s", path) >= (int)sizeof(partial)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *slash = strchr(partial + 1, '/');; slash = strchr(slash + 1, '/')) {
+        if (slash)
+            *slash = '\0';
+        if (mkdir(partial, mode) != 0 && errno != EEXIST)
+            return -1;
+        if (!slash)
+            return 0;
+        *slash = '/';
+    }
+}
+
 static char *now_rfc3339(void)
 {
     char text[40];
@@ -197,7 +216,7 @@ int oci_create(const struct oci_globals *g, int argc, char **argv)
     bundle_free(&bundle);
     int status = 1;
     json_object *answer = NULL;
-    if (mkdir(g->root, 0711) != 0 && errno != EEXIST) {
+    if (make_directories(g->root, 0711) != 0) {
         oci_error("cannot make the state directory %s: %s", g->root, strerror(errno));
         goto done;
     }
