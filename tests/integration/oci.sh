@@ -88,6 +88,14 @@ wait_status()
     return 1
 }
 
+# has_ended PID: the process is gone, or a zombie waiting for its (new) parent to reap it.
+has_ended()
+{
+    local state
+    state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
+    [ -z "$state" ] || [ "$state" = Z ] || [ "$state" = X ]
+}
+
 # create ID BUNDLE: runs create with its output (and so the stub's: the console) going to
 # $TAP_TMP/ID.out, not to a pipe the test would wait on for as long as the stub lives.
 create()
@@ -211,7 +219,7 @@ daemon_cases()
         not_ok "after kill the container is stopped"
         diag "state: $(oci state c1 2>&1)"
     fi
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+    if [ -n "$pid" ] && has_ended "$pid"; then
         ok "the stub has ended with its VM"
     else
         not_ok "the stub has ended with its VM"
@@ -356,8 +364,15 @@ containerd_cases()
         fi
         check "ctr task kill -s $signal" ctr_ task kill -s "$signal" "$id"
         run_status=0
-        timeout 60 tail --pid="$run_pid" -f /dev/null
-        wait "$run_pid" || run_status=$?
+        if timeout 60 tail --pid="$run_pid" -f /dev/null; then
+            wait "$run_pid" || run_status=$?
+        else
+            kill "$run_pid" 2>/dev/null
+            wait "$run_pid" 2>/dev/null
+            run_status="none: ctr run had not ended 60 s after the kill"
+            ctr_ task kill -s SIGKILL "$id" >/dev/null 2>&1
+            ctr_ task delete -f "$id" >/dev/null 2>&1
+        fi
         if [ "$run_status" = "$expected" ]; then
             ok "ctr run of a guest killed with $signal exits $expected"
         else
