@@ -20,6 +20,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: pattern [MIB [ROUNDS [PAUSE_MS]]]   (defaults 2, 3, 1000)\n");
         return 2;
     }
+    /* With --clone every VM resumes here as a clone, its own id already in the registers. */
+    ilwaco_ready();
     uint32_t id = ilwaco_vregs()->vm_id;
     size_t words = (size_t)mib * 1024 * 1024 / sizeof(uint64_t);
     uint64_t *mem = malloc(words * sizeof(uint64_t));

@@ -30,6 +30,9 @@ uint64_t ilwaco_idle_with(uint64_t deadline_ns, unsigned flags)
     /* Answered here, so that every guest that idles gives memory back when asked. */
     if (events & DENALI_EVENT_BALLOON)
         ilwaco_pages_balloon(ilwaco__vregs()->balloon_pages);
+    /* As a process's default action for SIGTERM: end, with the status a shell shows for it. */
+    if (events & DENALI_EVENT_SHUTDOWN)
+        ilwaco_exit(ILWACO_SHUTDOWN_STATUS);
     return (uint64_t)events;
 }
 

@@ -13,6 +13,7 @@
 
 #include "cli/cli_main.h"
 #include "daemon/daemon_main.h"
+#include "sched/control.h"
 #include "sched/monitor.h"
 #include "net/network.h"
 #include "sched/worker.h"
@@ -306,6 +307,14 @@ static int run_command(int argc, char **argv)
                 m.platform->ops->name);
         paging = false;
     }
+    if (cloning && (options.hibernate_after_s > 0 || options.swap_path) &&
+        !m.platform->ops->vcpu_copy_private) {
+        fprintf(stderr,
+                "denali: --hibernate-after or --swap with clones: the %s platform cannot "
+                "hibernate a clone yet\n",
+                m.platform->ops->name);
+        return EXIT_USAGE;
+    }
     /* A paged VM's process lends the monitor its userfaultfd and its pagemap. */
     if (paging) {
         m.platform->paging = true;
@@ -361,10 +370,17 @@ static int run_command(int argc, char **argv)
     if (options.time_limit_s > 0)
         m.time_limit_ns = (uint64_t)(options.time_limit_s * 1e9);
     bool watch = options.stats || (options.progress_set ? options.progress : isatty(STDERR_FILENO));
+    struct control *control = NULL;
+    if (options.control_fd &&
+        !(control = control_start(&m, options.control_fd, err, sizeof(err)))) {
+        fprintf(stderr, "denali: %s\n", err);
+        return EXIT_USAGE;
+    }
     if (workers_run(&m, watch ? show_progress : NULL) < 0) {
         fprintf(stderr, "denali: cannot start the workers: %s\n", strerror(errno));
         return EXIT_USAGE;
     }
+    control_stop(control);
     uint64_t wall = monitor_now_ns() - m.epoch_ns;
     console_destroy(&m.console);
     int status = report(&m);

@@ -1,8 +1,9 @@
 # Builds the monitor, build/denali, one library per layer of it (each a unit test can link with
 # only the layers below it), and the process platform's VM-process program, build/denali-vmproc.
 #
-# Layers, each calling only those below it: daemon (`denali daemon`, the API server) and cli (the
-# API's client commands), which call no layer below them but start `denali run` monitors; net (the LAN, NIC, uplinks), sched (workers, exit
+# Layers, each calling only those below it: daemon (`denali daemon`, the API server; it uses only
+# the run option parser and the platforms' availability, and starts `denali run` monitors) and cli (the
+# API's client commands); net (the LAN, NIC, uplinks), sched (workers, exit
 # handling, VMs), platform (kvm, process), image (ELF, layout, RAM), util (console, clock).
 MONITOR_LAYERS := daemon cli net sched platform image util
 layer_srcs = $(wildcard monitor/$(1)/*.c monitor/$(1)/*/*.c)

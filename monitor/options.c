@@ -69,6 +69,8 @@ const char options_run_usage[] =
     "counting on into the third octet and beyond, with MAC 02:de:00 followed by i in\n"
     "24 bits; past 65,519 VMs the subnet widens (10.76.0.0/14, then /11), the\n"
     "addresses stay.\n"
+    "      --control-fd FD    the daemon's control channel (docs/API.md): per-VM stop,\n"
+    "                         kill, pause, resume and stats in, per-VM events out\n"
     "  -h, --help             show this help\n"
     "\n"
     "Signals: SIGINT or SIGTERM stops every VM; SIGUSR2 asks every VM for its free memory\n"
@@ -151,7 +153,8 @@ enum {
     OPT_NO_PROGRESS,
     OPT_NET,
     OPT_NET_EVENTS,
-    OPT_PLATFORM
+    OPT_PLATFORM,
+    OPT_CONTROL_FD
 };
 
 static const struct option long_options[] = {
@@ -175,6 +178,7 @@ static const struct option long_options[] = {
     {"publish", required_argument, NULL, 'p'},
     {"net-events", required_argument, NULL, OPT_NET_EVENTS},
     {"platform", required_argument, NULL, OPT_PLATFORM},
+    {"control-fd", required_argument, NULL, OPT_CONTROL_FD},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -320,6 +324,16 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
         case 'o':
             out->snapshot_out = optarg;
             break;
+        case OPT_CONTROL_FD: {
+            unsigned fd;
+            if (parse_unsigned(optarg, 3, 65535, &fd) < 0)
+                return fail(err, errlen,
+                            "--control-fd: expected a descriptor from 3 to 65535, "
+                            "got '%s'",
+                            optarg);
+            out->control_fd = (int)fd;
+            break;
+        }
         case OPT_PROGRESS:
         case OPT_NO_PROGRESS:
             out->progress = c == OPT_PROGRESS;
@@ -373,10 +387,6 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
     }
     if (out->hibernate_after_s > 0 && !out->swap_path)
         return fail(err, errlen, "--hibernate-after needs --swap FILE (where memory goes)");
-    if ((out->hibernate_after_s > 0 || out->swap_path) && (out->clone || out->restore_path))
-        return fail(err, errlen,
-                    "--hibernate-after: clones keep their memory in their own processes; "
-                    "they cannot be hibernated yet");
     if (out->restore_path) {
         if (out->clone)
             return fail(err, errlen, "--restore and --clone: a restore already starts clones");

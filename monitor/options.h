@@ -41,6 +41,7 @@ struct run_options {
     bool net_immediate;          /* deliver network events at once instead of batched */
     enum platform_kind platform; /* PLATFORM_AUTO unless --platform gave one */
     bool platform_set;
+    int control_fd; /* --control-fd: the daemon's channel (0: none) */
     unsigned publish_count;
     struct publish_rule publish[OPTIONS_MAX_PUBLISH];
 };

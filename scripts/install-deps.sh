@@ -2,8 +2,12 @@
 # Installs what building Denali needs on Debian 12; does nothing on a machine that has it all.
 set -eu
 
+# clang builds the libFuzzer targets (tests/fuzz), whose runtime (libFuzzer, the sanitizers) is in
+# libclang-rt-14-dev, only recommended by clang; prometheus brings promtool, which checks the
+# daemon's /metrics. Its postinst enables a Prometheus service: in a container without an init
+# system (CI) that starts nothing; on a host running systemd it starts a server on port 9090.
 PACKAGES="build-essential dpkg-dev libcmocka-dev clang-format libslirp-dev iproute2 curl gnuplot-nox \
-    libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev"
+    libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev clang libclang-rt-14-dev prometheus"
 SRC_LIST=/etc/apt/sources.list.d/denali-src.sources
 
 missing=""

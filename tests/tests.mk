@@ -29,11 +29,21 @@ TEST_LAYERS_test_process_platform := platform image util
 TEST_LAYERS_test_kvm_memory     := platform image util
 TEST_LAYERS_test_ram_pool       := image util
 TEST_LAYERS_test_snapshot_file  := image util
+TEST_LAYERS_test_create_request := daemon
+TEST_LAYERS_test_registry       := daemon
 test_layers = $(or $(TEST_LAYERS_$(1)),command $(MONITOR_LAYERS))
 test_libs   = $(foreach l,$(call test_layers,$(1)),$(call layer_lib,$(l)))
 
+# Fuzz targets (libFuzzer, in Debian's clang), run for a bounded time by tests/integration/fuzz.sh.
+FUZZ_TARGETS := $(BUILD)/tests/fuzz/fuzz_create_request
+$(BUILD)/tests/fuzz/fuzz_create_request: tests/fuzz/fuzz_create_request.c \
+		monitor/daemon/create_request.c monitor/daemon/create_request.h
+	@mkdir -p $(@D)
+	clang $(CSTD) $(WARN) -g -O1 -Imonitor -Iinclude -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -o $@ $(filter %.c,$^) -ljson-c
+
 .PHONY: unit-tests
-unit-tests: $(UNIT_TESTS)
+unit-tests: $(UNIT_TESTS) $(FUZZ_TARGETS)
 
 $(TEST_LIB_OBJS): $(BUILD)/tests/lib/%.o: tests/lib/%.c $(TEST_HEADERS)
 	@mkdir -p $(@D)
@@ -45,3 +55,17 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_LIB_OBJS) $$(call test_libs,%) $(TE
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(TEST_LIB_OBJS) $(call test_libs,$*) -lcmocka -pthread \
 		$(MONITOR_LDLIBS)
 
+
+# Test tools: small programs the integration scripts drive (build/tests/tools/*).
+TEST_TOOL_SRCS := $(wildcard tests/tools/*.c)
+TEST_TOOLS     := $(TEST_TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+unit-tests: $(TEST_TOOLS)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -o $@ $<
+
+# openapi_check checks the daemon's answers against docs/api/openapi.json; it reads JSON.
+$(BUILD)/tests/tools/openapi_check: tests/tools/openapi_check.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -o $@ $< -ljson-c

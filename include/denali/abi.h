@@ -130,6 +130,8 @@ enum denali_hypercall {
 #define DENALI_EVENT_NET_RX (1ull << 1) /* frames were added to the rx ring */
 /* The host is short of memory: give back free pages (DENALI_HC_BALLOON), vregs.balloon_pages. */
 #define DENALI_EVENT_BALLOON (1ull << 2)
+/* Asked to end (the daemon's stop, an OCI runtime's SIGTERM): ilwaco exits with 143 by default. */
+#define DENALI_EVENT_SHUTDOWN (1ull << 3)
 
 /*
  * Virtual NIC: two single-producer rings of fixed-size slots in one area of

@@ -47,6 +47,9 @@ int ilwaco_ready(void);
  */
 uint64_t ilwaco_balloon(uint64_t want_pages);
 
+/* The status a VM ends with when an idle delivers DENALI_EVENT_SHUTDOWN (128 + SIGTERM). */
+#define ILWACO_SHUTDOWN_STATUS 143
+
 /* Terminates this VM with status; never returns. */
 _Noreturn void ilwaco_exit(int status);
 

@@ -151,6 +151,7 @@ bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *fra
     write_slot(port, area, consumed, source, frame, len);
     pthread_mutex_unlock(&port->lock);
     atomic_fetch_add(&port->rx_frames, 1);
+    atomic_fetch_add(&port->rx_bytes, len);
     return true;
 }
 
@@ -166,6 +167,7 @@ int net_port_transmit(struct net_port *port, net_port_send_fn send, void *ctx)
     if (pending > DENALI_NET_TX_SLOTS)
         return -1;
     int sent = 0;
+    uint64_t bytes = 0;
     uint8_t frame[DENALI_NET_TX_FRAME_MAX];
     for (; port->tx_consumed != produced; port->tx_consumed++) {
         const struct denali_net_tx_slot *slot = &area->tx[port->tx_consumed % DENALI_NET_TX_SLOTS];
@@ -182,8 +184,10 @@ int net_port_transmit(struct net_port *port, net_port_send_fn send, void *ctx)
         }
         send(ctx, frame, len);
         sent++;
+        bytes += len;
     }
     __atomic_store_n(&area->tx_consumed, port->tx_consumed, __ATOMIC_RELEASE);
     atomic_fetch_add(&port->tx_frames, (uint64_t)sent);
+    atomic_fetch_add(&port->tx_bytes, bytes);
     return sent;
 }

@@ -31,6 +31,8 @@ struct net_port {
     uint32_t flood_tokens;
     _Atomic uint64_t rx_frames;
     _Atomic uint64_t tx_frames;
+    _Atomic uint64_t rx_bytes;
+    _Atomic uint64_t tx_bytes;
     _Atomic uint64_t dropped_rx_full;
     _Atomic uint64_t dropped_bad_len;
     _Atomic uint64_t dropped_spoofed;

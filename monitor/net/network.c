@@ -25,6 +25,15 @@ static struct net_port *port_of(void *ctx, const struct vm *vm)
     return &net->lan->ports[vm->id];
 }
 
+static void nic_counters(void *ctx, const struct vm *vm, struct vm_device_counters *out)
+{
+    struct net_port *port = port_of(ctx, vm);
+    out->rx_frames = atomic_load(&port->rx_frames);
+    out->tx_frames = atomic_load(&port->tx_frames);
+    out->rx_bytes = atomic_load(&port->rx_bytes);
+    out->tx_bytes = atomic_load(&port->tx_bytes);
+}
+
 /* The VM's addresses go into its virtual registers (network byte order), before it first runs. */
 static void nic_attach(void *ctx, struct vm *vm)
 {
@@ -184,6 +193,7 @@ struct network *network_start(struct monitor *m, char *err, size_t errlen)
                                      .hypercall = nic_hypercall,
                                      .add_windows = nic_add_windows,
                                      .resume_clone = nic_resume_clone,
+                                     .counters = nic_counters,
                                      .detach = nic_detach};
     lan->wake_ctx = net;
     lan->wake = wake_for_frames;

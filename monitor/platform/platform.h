@@ -75,6 +75,15 @@ struct platform_ops {
      */
     uint64_t (*private_bytes)(struct platform *p);
     /*
+     * A clone being hibernated: copies the pages of [gpa, gpa + len) it wrote
+     * since it was cloned (its own copy-on-write copies, which live outside
+     * the pool) into ram, its slice of the pool, where the snapshot's bytes
+     * already are. NULL where the platform cannot (then clones are not
+     * hibernated). 0, or -1 with a reason.
+     */
+    int (*vcpu_copy_private)(struct platform_vcpu *vcpu, uint8_t *ram, uint64_t gpa, uint64_t len,
+                             char *err, size_t errlen);
+    /*
      * Paging (all three NULL where the platform cannot page): pager_start
      * registers the VM's guest RAM with a userfaultfd and hands it over
      * (the caller closes it); a fault's address is *addr_base + gpa. Its

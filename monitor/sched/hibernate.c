@@ -153,6 +153,30 @@ static int save_range(void *ctx, uint64_t gpa, uint64_t len)
     return 0;
 }
 
+/*
+ * A clone's memory is the snapshot's, but for the pages it wrote, which live
+ * where only the platform reaches them: both go into its slot first, so that
+ * it hibernates, and later wakes, as a VM of its own.
+ */
+static int release_range(void *ctx, uint64_t gpa, uint64_t len);
+
+struct clone_copy {
+    struct vm *vm;
+    struct platform *platform;
+    char *err;
+    size_t errlen;
+};
+
+static int gather_clone_range(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct clone_copy *c = ctx;
+    if (vm_copy_snapshot_data(c->vm->clone_of, c->vm->mem.ram, gpa, gpa + len, c->err, c->errlen) <
+        0)
+        return -1;
+    return c->platform->ops->vcpu_copy_private(c->vm->vcpu, c->vm->mem.ram, gpa, len, c->err,
+                                               c->errlen);
+}
+
 static int release_range(void *ctx, uint64_t gpa, uint64_t len)
 {
     struct swap_copy *c = ctx;
@@ -181,8 +205,22 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
     }
     if (vm->device && vm->device->add_windows)
         vm->device->add_windows(vm->device->ctx, vm, state);
-    /* The pages below DENALI_LOW_LIMIT are the platform's, made anew when it wakes. */
     struct swap_copy c = {.vm = vm, .pool = pool, .swap_fd = swap_fd, .err = err, .errlen = errlen};
+    if (vm->clone_of) {
+        struct clone_copy cc = {.vm = vm, .platform = platform, .err = err, .errlen = errlen};
+        if (!platform->ops->vcpu_copy_private) {
+            snprintf(err, errlen, "the %s platform cannot hibernate a clone", platform->ops->name);
+            free(state);
+            return -1;
+        }
+        if (hibernate_each_range(state, size, gather_clone_range, &cc) < 0) {
+            /* Its slot goes back to holding only what a clone's holds. */
+            hibernate_each_range(state, size, release_range, &c);
+            free(state);
+            return -1;
+        }
+    }
+    /* The pages below DENALI_LOW_LIMIT are the platform's, made anew when it wakes. */
     if (hibernate_each_range(state, size, save_range, &c) < 0) {
         free(c.tally.runs);
         free(state);
@@ -206,6 +244,7 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
     hibernate_each_range(state, size, release_range, &c);
     ram_pool_drop_page_tables(pool, vm->mem.ram);
     vm->hibernated = state;
+    vm->clone_of = NULL; /* it wakes from its own slot */
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "image/ram_pool.h"
 
 struct pager;
+struct control;
 
 enum vm_outcome { OUTCOME_NONE, OUTCOME_EXITED, OUTCOME_STOPPED };
 
@@ -84,6 +85,7 @@ struct monitor {
     struct pager *pager;
     _Atomic uint64_t page_out_failures;
     _Atomic bool creation_held; /* paging is behind the limit: new VMs wait */
+    struct control *control;    /* --control-fd: the daemon's channel (NULL without) */
 };
 
 #endif

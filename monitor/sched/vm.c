@@ -82,6 +82,30 @@ static bool page_is_zero(const uint8_t *page)
     return true;
 }
 
+int vm_copy_snapshot_data(const struct platform_snapshot *snap, uint8_t *ram, uint64_t at,
+                          uint64_t end, char *err, size_t errlen)
+{
+    while (at < end) {
+        off_t data = lseek(snap->memfd, (off_t)at, SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            return 0;
+        off_t hole = data < 0 ? -1 : lseek(snap->memfd, data, SEEK_HOLE);
+        if (data < 0 || hole < 0) {
+            snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
+            return -1;
+        }
+        if ((uint64_t)data >= end)
+            return 0;
+        uint64_t stop = (uint64_t)hole < end ? (uint64_t)hole : end;
+        if (read_fully(snap->memfd, ram + data, stop - (uint64_t)data, (uint64_t)data) < 0) {
+            snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
+            return -1;
+        }
+        at = stop;
+    }
+    return 0;
+}
+
 int vm_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,
              const struct platform_snapshot *snap, uint32_t id, uint32_t count, uint8_t *ram,
              char *err, size_t errlen)
@@ -93,27 +117,11 @@ int vm_clone(struct vm *vm, struct platform *platform, const struct guest_image 
      * template had zeroes), so a NIC's mostly empty rings cost a read or
      * two, and the pages of the slot stay untouched where they are zero.
      */
-    for (unsigned w = 0; w < snap->window_count; w++) {
-        uint64_t at = snap->windows[w].start, end = snap->windows[w].end;
-        while (at < end) {
-            off_t data = lseek(snap->memfd, (off_t)at, SEEK_DATA);
-            if (data < 0 && errno == ENXIO)
-                break;
-            off_t hole = data < 0 ? -1 : lseek(snap->memfd, data, SEEK_HOLE);
-            if (data < 0 || hole < 0) {
-                snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
-                return -1;
-            }
-            if ((uint64_t)data >= end)
-                break;
-            uint64_t stop = (uint64_t)hole < end ? (uint64_t)hole : end;
-            if (read_fully(snap->memfd, ram + data, stop - (uint64_t)data, (uint64_t)data) < 0) {
-                snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
-                return -1;
-            }
-            at = stop;
-        }
-    }
+    for (unsigned w = 0; w < snap->window_count; w++)
+        if (vm_copy_snapshot_data(snap, ram, snap->windows[w].start, snap->windows[w].end, err,
+                                  errlen) < 0)
+            return -1;
+    vm->clone_of = snap;
     vm->vcpu = platform->ops->vcpu_clone(platform, image, ram, id, snap, err, errlen);
     return vm->vcpu ? 0 : -1;
 }
@@ -124,6 +132,7 @@ void vm_become_clone(struct vm *vm, struct platform *platform, const struct gues
     vm_destroy(vm, platform);
     write_vregs(vm, image, vm->id, count);
     vm->vcpu = platform->ops->vcpu_clone(platform, image, vm->mem.ram, vm->id, snap, err, errlen);
+    vm->clone_of = snap;
 }
 
 /* Writes [at, end) of ram to the snapshot, at the same guest-physical offsets. */
@@ -214,4 +223,22 @@ void vm_destroy(struct vm *vm, struct platform *platform)
     if (vm->vcpu)
         platform->ops->vcpu_destroy(platform, vm->vcpu);
     vm->vcpu = NULL;
+}
+
+uint64_t vm_resident_bytes(const struct vm *vm)
+{
+    if (vm->hibernated || !vm->mem.ram || !vm->mem.layout)
+        return 0;
+    uint64_t pages = vm->mem.layout->mem_size / 4096;
+    unsigned char in_memory[4096];
+    uint64_t resident = 0;
+    /* In chunks, so that no VM size needs a large vector on the stack. */
+    for (uint64_t first = 0; first < pages; first += sizeof(in_memory)) {
+        uint64_t n = pages - first < sizeof(in_memory) ? pages - first : sizeof(in_memory);
+        if (mincore(vm->mem.ram + first * 4096, n * 4096, in_memory) < 0)
+            return 0;
+        for (uint64_t i = 0; i < n; i++)
+            resident += in_memory[i] & 1;
+    }
+    return resident * 4096;
 }

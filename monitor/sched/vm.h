@@ -36,6 +36,8 @@ struct vm {
     uint64_t clone_requested_ns;
     /* When memory was asked back, until the VM next idles (0: no request pending). */
     _Atomic uint64_t balloon_requested_ns;
+    /* The snapshot a clone's memory is, copy-on-write; NULL once its memory is its own slot's. */
+    const struct platform_snapshot *clone_of;
     /* Hibernated (its registers; its memory is in the swap file): NULL while it is in memory. */
     struct platform_snapshot *hibernated;
     bool hibernate_asked;   /* the watcher wants it hibernated when a worker next takes it */
@@ -54,6 +56,12 @@ struct vm {
     uint64_t last_scan_ns;   /* when it was last asked (its reference bits read and cleared) */
     uint64_t resident_guess; /* its pages in memory at the last scan (0: not scanned yet) */
     uint64_t sleep_deadline;
+    /* The daemon's control channel: paused (set aside, neither queued nor asleep), or to be killed.
+     */
+    bool paused;
+    bool kill_asked;
+    const char *kill_reason;
+    uint64_t exits; /* exits to the monitor, for the daemon's stats */
     size_t live_index;
     struct console *console;
     struct console_line *console_line;
@@ -71,6 +79,9 @@ int vm_boot(struct vm *vm, struct platform *platform, const struct guest_image *
 int vm_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,
              const struct platform_snapshot *snap, uint32_t id, uint32_t count, uint8_t *ram,
              char *err, size_t errlen);
+/* Copies the data the snapshot holds in guest range [at, end) into ram (holes stay untouched). */
+int vm_copy_snapshot_data(const struct platform_snapshot *snap, uint8_t *ram, uint64_t at,
+                          uint64_t end, char *err, size_t errlen);
 /* The snapshotted VM itself goes on as a clone, in its own slot; vm->vcpu is NULL on failure. */
 void vm_become_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,
                      const struct platform_snapshot *snap, uint32_t count, char *err,
@@ -79,5 +90,7 @@ void vm_become_clone(struct vm *vm, struct platform *platform, const struct gues
 int vm_snapshot_take(struct vm *vm, struct platform *platform, struct platform_snapshot *snap,
                      char *err, size_t errlen);
 void vm_destroy(struct vm *vm, struct platform *platform);
+/* Host memory the VM's guest RAM holds now, as the monitor's view of its slot shows it. */
+uint64_t vm_resident_bytes(const struct vm *vm);
 
 #endif

@@ -14,6 +14,11 @@ struct vm_decision;
  * the network: the network registers them (net/network.c) and wakes VMs
  * through workers_deliver_events. Every hook is optional except where said.
  */
+/* A VM's traffic through the device, for the daemon's stats. */
+struct vm_device_counters {
+    uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes;
+};
+
 struct vm_device {
     void *ctx;
     /* A VM was created, before its first entry (e.g. its addresses into the vregs). */
@@ -31,6 +36,8 @@ struct vm_device {
     void (*add_windows)(void *ctx, struct vm *vm, struct platform_snapshot *snap);
     /* A clone was made from snap: takes up its windows as the snapshotted VM had them. */
     void (*resume_clone)(void *ctx, struct vm *vm, const struct platform_snapshot *snap);
+    /* Its traffic so far (called under the scheduler's lock: must not block). */
+    void (*counters)(void *ctx, const struct vm *vm, struct vm_device_counters *out);
     /* The VM ended: nothing may write its memory from now on. */
     void (*detach)(void *ctx, struct vm *vm);
 };

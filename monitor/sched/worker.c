@@ -1,6 +1,7 @@
 /* Scheduling mechanism: worker threads that create, enter, preempt and sleep VMs (M:N over vCPUs).
  */
 #include "sched/worker.h"
+#include "sched/control.h"
 #include "sched/snapshot_store.h"
 #include "sched/hibernate.h"
 #include "sched/pager.h"
@@ -79,7 +80,8 @@ struct worker {
     struct vm *current; /* the VM it runs now (changed under the scheduler lock) */
 };
 
-enum slice_end { SLICE_YIELD, SLICE_SLEEP, SLICE_DONE };
+/* SLICE_ASIDE: paused by the daemon, neither queued nor asleep until resumed. */
+enum slice_end { SLICE_YIELD, SLICE_SLEEP, SLICE_DONE, SLICE_ASIDE };
 
 /* Read by the quantum signal handler, so they are per thread and async-signal-safe. */
 static _Thread_local struct platform_vcpu *volatile current_vcpu;
@@ -130,12 +132,14 @@ static void note_booted(struct monitor *m, struct vm *vm)
     m->results[vm->id].boot_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
     if (atomic_fetch_add(&m->booted, 1) + 1 == m->options->count)
         atomic_store(&m->all_booted_ns, now - m->epoch_ns);
+    control_vm_event(m, vm->id, "started");
 }
 
 static void note_ready(struct monitor *m, struct vm *vm, uint64_t since_ns)
 {
     uint64_t us = (monitor_now_ns() - since_ns) / 1000;
     m->results[vm->id].ready_us = us > UINT32_MAX ? UINT32_MAX : us ? (uint32_t)us : 1;
+    control_vm_event(m, vm->id, "ready");
 }
 
 static void note_balloon(struct monitor *m, struct vm *vm, uint64_t since_ns)
@@ -153,6 +157,7 @@ static void record(struct monitor *m, uint32_t id, enum vm_outcome outcome, int 
     if (reason)
         r->reason = strdup(reason);
     atomic_fetch_add(&m->finished, 1);
+    control_vm_ended(m, id, outcome, status, reason);
 }
 
 /* Ends a VM that no queue refers to any more; needs no lock. */
@@ -261,6 +266,7 @@ static void create_vm(struct worker *w, uint32_t id)
                 s->live[s->live_count++] = vm;
                 s->by_id[id] = vm;
                 s->creating--;
+                control_vm_created(m, vm);
                 run_queue_push_front(&s->run_queue, &vm->sched);
                 wake_one(s);
                 pthread_mutex_unlock(&s->lock);
@@ -317,6 +323,7 @@ static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
         ops->vcpu_kick(vm->vcpu);
     ops->vcpu_run(vm->vcpu, exit);
     current_vcpu = NULL;
+    vm->exits++;
     /*
      * A signal can end a run before the guest took its registers; then the
      * result is still owed. Once taken, re-sending it would clobber %rax.
@@ -441,6 +448,7 @@ static bool hibernate(struct worker *w, struct vm *vm)
         return false;
     }
     atomic_fetch_add(&m->hibernations, 1);
+    control_vm_event(m, vm->id, "hibernated");
     if (vm->pager)
         pager_detach(m->pager, vm);
     vm->page_out_asked = 0;
@@ -474,6 +482,7 @@ static bool wake(struct worker *w, struct vm *vm)
         return false;
     }
     atomic_fetch_add(&m->wakes, 1);
+    control_vm_event(m, vm->id, "woken");
     if (m->pager)
         attach_pager(m, vm);
     return true;
@@ -512,8 +521,9 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
                 end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
                 return SLICE_DONE;
             }
-            /* The watcher wants pages of it out: that happens between two slices. */
-            if (others_waiting(w) || vm->page_out_asked)
+            /* The watcher wants pages of it out: that happens between two slices; so do the
+             * daemon's pause and kill. */
+            if (others_waiting(w) || vm->page_out_asked || vm->paused || vm->kill_asked)
                 return SLICE_YIELD;
             arm_quantum(w);
         }
@@ -605,7 +615,8 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
 /* Called with the lock held: a VM neither running nor queued goes off its timer, onto the queue. */
 static bool queue_if_asleep(struct scheduler *s, struct vm *vm)
 {
-    if (vm->running || vm->sched.on_run_queue)
+    /* A paused VM takes its events when resumed (a kill must still reach a worker). */
+    if (vm->running || vm->sched.on_run_queue || (vm->paused && !vm->kill_asked))
         return false;
     timer_heap_remove(&s->timers, &vm->sched);
     run_queue_push(&s->run_queue, &vm->sched);
@@ -794,7 +805,12 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&s->lock);
             uint64_t deadline = 0;
             enum slice_end end;
-            if (vm->hibernate_asked && hibernate(w, vm)) {
+            if (vm->kill_asked) {
+                end_vm(m, vm, OUTCOME_STOPPED, VM_STATUS_KILLED, vm->kill_reason);
+                end = SLICE_DONE;
+            } else if (vm->paused) {
+                end = SLICE_ASIDE;
+            } else if (vm->hibernate_asked && hibernate(w, vm)) {
                 /* Back to sleep, out of memory, until its deadline or an event. */
                 deadline = vm->sleep_deadline;
                 end = SLICE_SLEEP;
@@ -816,6 +832,12 @@ static void *worker_main(void *arg)
                 /* The limit passed while it ran: enforce_time_limit left it to us. */
                 end_vm(m, vm, OUTCOME_STOPPED, 0, atomic_load(&m->stop_reason));
                 end = SLICE_DONE;
+            } else if (end != SLICE_DONE && vm->kill_asked) {
+                /* Asked while it ran and went to sleep before its worker saw it. */
+                end_vm(m, vm, OUTCOME_STOPPED, VM_STATUS_KILLED, vm->kill_reason);
+                end = SLICE_DONE;
+            } else if (end != SLICE_DONE && vm->paused) {
+                end = SLICE_ASIDE; /* resuming queues it; until then no event or timer does */
             }
             if (end == SLICE_DONE) {
                 if (m->options->clone && vm->id == 0 && !m->template_ended) {
@@ -825,6 +847,8 @@ static void *worker_main(void *arg)
                 forget_vm(m, s, vm);
                 if (s->next_id >= count && s->live_count == 0 && s->creating == 0)
                     pthread_cond_broadcast(&s->wake);
+            } else if (end == SLICE_ASIDE) {
+                /* Off every queue: a resume (or a kill) hands it to a worker again. */
             } else if (end == SLICE_YIELD) {
                 run_queue_push(&s->run_queue, &vm->sched);
             } else if (atomic_load(&vm->pending_events)) {
@@ -1167,6 +1191,131 @@ void workers_request_stop(struct monitor *m, const char *reason)
         if (s->workers[i].current)
             pthread_kill(s->workers[i].thread, SIGUSR1);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Called with the lock held: the worker running vm, if one is, gives it up now. */
+static void interrupt_running(struct scheduler *s, const struct vm *vm)
+{
+    for (unsigned i = 0; i < s->worker_count; i++)
+        if (s->workers[i].current == vm)
+            pthread_kill(s->workers[i].thread, SIGUSR1);
+}
+
+/* Called with the lock held: the live VM id, or NULL with why in err. */
+static struct vm *find_live(const struct monitor *m, const struct scheduler *s, uint32_t id,
+                            char *err, size_t errlen)
+{
+    if (id >= m->options->count) {
+        snprintf(err, errlen, "no vm %u: the fleet has %u", id, m->options->count);
+        return NULL;
+    }
+    struct vm *vm = s->by_id[id];
+    if (!vm)
+        snprintf(err, errlen, "vm %u is not running (%s)", id,
+                 id >= s->next_id ? "not created yet" : "it has ended");
+    return vm;
+}
+
+int workers_control_vm(struct monitor *m, uint32_t id, enum vm_control_op op, const char *reason,
+                       char *err, size_t errlen)
+{
+    struct scheduler *s = m->scheduler;
+    if (!s) {
+        snprintf(err, errlen, "the monitor is not running VMs");
+        return -1;
+    }
+    pthread_mutex_lock(&s->lock);
+    struct vm *vm = find_live(m, s, id, err, errlen);
+    if (!vm) {
+        pthread_mutex_unlock(&s->lock);
+        return -1;
+    }
+    int rc = 0;
+    const char *event = NULL;
+    switch (op) {
+    case VM_CONTROL_SHUTDOWN:
+        atomic_fetch_or(&vm->pending_events, DENALI_EVENT_SHUTDOWN);
+        if (queue_if_asleep(s, vm))
+            wake_one(s);
+        break;
+    case VM_CONTROL_KILL:
+        vm->kill_asked = true;
+        vm->kill_reason = reason ? reason : "killed";
+        if (vm->running)
+            interrupt_running(s, vm);
+        else if (queue_if_asleep(s, vm))
+            wake_one(s);
+        break;
+    case VM_CONTROL_PAUSE:
+        if (vm->paused) {
+            snprintf(err, errlen, "vm %u is already paused", id);
+            rc = -1;
+            break;
+        }
+        vm->paused = true;
+        if (vm->running) {
+            interrupt_running(s, vm);
+        } else if (!vm->sched.on_run_queue) {
+            /* Asleep: off its timer now (a queued one is set aside when a worker takes it). */
+            timer_heap_remove(&s->timers, &vm->sched);
+        }
+        event = "paused";
+        break;
+    case VM_CONTROL_RESUME:
+        if (!vm->paused) {
+            snprintf(err, errlen, "vm %u is not paused", id);
+            rc = -1;
+            break;
+        }
+        vm->paused = false;
+        if (queue_if_asleep(s, vm))
+            wake_one(s);
+        event = "resumed";
+        break;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (event)
+        control_vm_event(m, id, event);
+    return rc;
+}
+
+static void fill_stats(const struct vm *vm, struct vm_stats *out)
+{
+    *out = (struct vm_stats){.id = vm->id, .exits = vm->exits};
+    out->state = vm->paused ? "paused" : vm->hibernated ? "hibernated" : "running";
+    out->memory_bytes = vm_resident_bytes(vm);
+    if (vm->device && vm->device->counters)
+        vm->device->counters(vm->device->ctx, vm, &out->net);
+}
+
+int workers_vm_stats(struct monitor *m, uint32_t id, bool all,
+                     void (*report)(void *ctx, const struct vm_stats *stats), void *ctx, char *err,
+                     size_t errlen)
+{
+    struct scheduler *s = m->scheduler;
+    if (!s) {
+        snprintf(err, errlen, "the monitor is not running VMs");
+        return -1;
+    }
+    int rc = 0;
+    struct vm_stats stats;
+    pthread_mutex_lock(&s->lock);
+    if (all) {
+        for (size_t i = 0; i < s->live_count; i++) {
+            fill_stats(s->live[i], &stats);
+            report(ctx, &stats);
+        }
+    } else {
+        struct vm *vm = find_live(m, s, id, err, errlen);
+        if (vm) {
+            fill_stats(vm, &stats);
+            report(ctx, &stats);
+        } else {
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 int workers_run(struct monitor *m, void (*progress)(struct monitor *m))

@@ -16,6 +16,7 @@
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -882,6 +883,76 @@ static uint64_t process_private_bytes(struct platform *p)
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* A pagemap entry's flags: the page is in memory or swapped out, and is it anonymous and private.
+ */
+#define PAGEMAP_PRESENT     (1ull << 63)
+#define PAGEMAP_SWAPPED     (1ull << 62)
+#define PAGEMAP_FILE_SHARED (1ull << 61)
+#define COPY_PRIVATE_BATCH  512u
+
+/* Copies [gpa, gpa + len) of the VM process's memory into ram at the same offsets. */
+static int read_guest_run(pid_t pid, uint8_t *ram, uint64_t gpa, uint64_t len, char *err,
+                          size_t errlen)
+{
+    struct iovec local = {.iov_base = ram + gpa, .iov_len = len};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)gpa, .iov_len = len};
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n == (ssize_t)len)
+        return 0;
+    snprintf(err, errlen, "reading the clone's own pages: %s",
+             n < 0 ? strerror(errno) : "short read");
+    return -1;
+}
+
+/*
+ * The pages a clone wrote are anonymous and private in its process (the
+ * rest are the snapshot's, file pages, or the slice's, shared): the
+ * process's pagemap tells them apart, process_vm_readv copies them. Both
+ * need the monitor to be allowed to trace its VM processes (root is).
+ */
+static int process_vcpu_copy_private(struct platform_vcpu *v, uint8_t *ram, uint64_t gpa,
+                                     uint64_t len, char *err, size_t errlen)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)v->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    uint64_t entries[COPY_PRIVATE_BATCH];
+    uint64_t run_start = 0, run_len = 0;
+    int rc = 0;
+    for (uint64_t at = gpa; at < gpa + len && rc == 0;) {
+        uint64_t pages = (gpa + len - at) / DENALI_PAGE_SIZE;
+        if (pages > COPY_PRIVATE_BATCH)
+            pages = COPY_PRIVATE_BATCH;
+        ssize_t got =
+            pread(fd, entries, pages * sizeof(uint64_t), (off_t)(at / DENALI_PAGE_SIZE * 8));
+        if (got != (ssize_t)(pages * sizeof(uint64_t))) {
+            snprintf(err, errlen, "%s: %s", path, got < 0 ? strerror(errno) : "short read");
+            rc = -1;
+            break;
+        }
+        for (uint64_t i = 0; i < pages && rc == 0; i++, at += DENALI_PAGE_SIZE) {
+            bool own = (entries[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)) &&
+                       !(entries[i] & PAGEMAP_FILE_SHARED);
+            if (own && run_len && run_start + run_len == at) {
+                run_len += DENALI_PAGE_SIZE;
+                continue;
+            }
+            if (run_len)
+                rc = read_guest_run(v->pid, ram, run_start, run_len, err, errlen);
+            run_len = own ? DENALI_PAGE_SIZE : 0;
+            run_start = at;
+        }
+    }
+    if (rc == 0 && run_len)
+        rc = read_guest_run(v->pid, ram, run_start, run_len, err, errlen);
+    close(fd);
+    return rc;
+}
+
 static void process_close(struct platform *p)
 {
     struct process_platform *pp = process_of(p);
@@ -909,6 +980,7 @@ static const struct platform_ops process_ops = {
     .vcpu_resume = process_vcpu_resume,
     .vcpu_capture = process_vcpu_capture,
     .private_bytes = process_private_bytes,
+    .vcpu_copy_private = process_vcpu_copy_private,
     .pager_start = process_pager_start,
     .referenced = process_referenced,
     .forget_references = process_forget_references,
