@@ -162,6 +162,23 @@ static int read_process(json_object *config, const char *rootfs, struct bundle *
     return 0;
 }
 
+/*
+ * A Kubernetes pod's first container holds the pod's namespaces and runs the pause program, a
+ * Linux binary: CRI runtimes (containerd, CRI-O) mark it with these annotations.
+ */
+static bool is_pod_sandbox(json_object *annotations)
+{
+    static const char *const keys[] = {"io.kubernetes.cri.container-type",
+                                       "io.kubernetes.cri-o.ContainerType"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        json_object *value;
+        if (json_object_object_get_ex(annotations, keys[i], &value) &&
+            strcmp(json_object_get_string(value), "sandbox") == 0)
+            return true;
+    }
+    return false;
+}
+
 int bundle_load(const char *dir, struct bundle *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -198,8 +215,10 @@ int bundle_load(const char *dir, struct bundle *out, char *err, size_t errlen)
         snprintf(rootfs, sizeof(rootfs), "%s", given);
     else
         snprintf(rootfs, sizeof(rootfs), "%s/%s", absolute, given);
-    if (read_annotations(config, out, err, errlen) != 0 ||
-        read_process(config, rootfs, out, err, errlen) != 0)
+    if (read_annotations(config, out, err, errlen) != 0)
+        goto done;
+    out->sandbox = is_pod_sandbox(out->annotations);
+    if (!out->sandbox && read_process(config, rootfs, out, err, errlen) != 0)
         goto done;
     result = 0;
 done:

@@ -3,6 +3,7 @@
 #define DENALI_OCI_BUNDLE_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct bundle {
@@ -10,11 +11,13 @@ struct bundle {
     char *image;              /* absolute host path of process.args[0], inside the rootfs */
     json_object *args;        /* array of strings: process.args[1..] */
     json_object *annotations; /* object of strings (never NULL after a load) */
+    bool sandbox;             /* a Kubernetes pod's sandbox ("pause") container: no VM */
 };
 
 /*
  * Reads DIR/config.json. 0, or -1 with one line in err: no or malformed config.json, a terminal
- * requested, no process.args, or args[0] not a regular file inside root.path.
+ * requested, no process.args, or args[0] not a regular file inside root.path. A pod sandbox's
+ * process is not read: it runs no guest.
  */
 int bundle_load(const char *dir, struct bundle *out, char *err, size_t errlen);
 void bundle_free(struct bundle *bundle);

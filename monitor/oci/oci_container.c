@@ -32,6 +32,8 @@ const char *oci_status(const struct oci_globals *g, const struct container *c)
         return "stopped";
     if (!c->started)
         return "created";
+    if (!c->vm[0])
+        return "running";
     char state[32], err[512];
     int exit_status;
     if (oci_api_vm_state(oci_api_for(g, c), c->vm, state, sizeof(state), &exit_status, err,

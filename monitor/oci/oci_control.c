@@ -75,7 +75,8 @@ int oci_start(const struct oci_globals *g, int argc, char **argv)
         goto done;
     }
     snprintf(path, sizeof(path), "/vms/%s/start", c.vm);
-    if (oci_api_call(oci_api_for(g, &c), "POST", path, NULL, 204, NULL, err, sizeof(err)) != 204) {
+    if (c.vm[0] &&
+        oci_api_call(oci_api_for(g, &c), "POST", path, NULL, 204, NULL, err, sizeof(err)) != 204) {
         close(fifo);
         oci_error("cannot start the VM: %s", err);
         goto done;
@@ -153,8 +154,8 @@ int oci_kill(const struct oci_globals *g, int argc, char **argv)
         status = 0;
         goto done;
     }
-    if (strcmp(now, "created") == 0) {
-        /* No VM runs yet: the stub, waiting, is the whole container, as runc's init would be. */
+    if (strcmp(now, "created") == 0 || !c.vm[0]) {
+        /* No VM runs (yet): the stub is the whole container, as runc's init would be. */
         if (kill(c.pid, signal_number) != 0)
             oci_error("container not running (%s)", strerror(errno));
         else
@@ -198,7 +199,9 @@ static int pause_or_resume(const struct oci_globals *g, int argc, char **argv, c
     char err[1024], path[256];
     int status = 0;
     const char *now = oci_status(g, &c);
-    if (strcmp(now, "running") != 0 && strcmp(now, "paused") != 0) {
+    if (!c.vm[0]) {
+        status = oci_error("container %s is a pod sandbox: it has no VM to %s", c.id, verb);
+    } else if (strcmp(now, "running") != 0 && strcmp(now, "paused") != 0) {
         status = oci_error("container %s is %s: only a running one can %s", c.id, now, verb);
     } else {
         snprintf(path, sizeof(path), "/vms/%s/%s", c.vm, verb);
@@ -249,7 +252,9 @@ int oci_delete(const struct oci_globals *g, int argc, char **argv)
     }
     /* Forced in the API whatever our own --force: the VM must not outlive its container. */
     snprintf(path, sizeof(path), "/vms/%s?force=true", c.vm);
-    long code = oci_api_call(oci_api_for(g, &c), "DELETE", path, NULL, 204, NULL, err, sizeof(err));
+    long code = c.vm[0] ? oci_api_call(oci_api_for(g, &c), "DELETE", path, NULL, 204, NULL, err,
+                                       sizeof(err))
+                        : 204;
     if (code != 204 && code != 404) {
         if (!force) {
             oci_error("cannot remove the VM: %s", err);

@@ -12,7 +12,7 @@
 struct container {
     char *id;
     char *dir;     /* ROOT/ID */
-    char *vm;      /* the daemon's VM id, e.g. f3.0 */
+    char *vm;      /* the daemon's VM id, e.g. f3.0; "" for a pod sandbox, which has none */
     char *api;     /* the daemon's socket at create time; later commands use it too */
     char *bundle;  /* absolute */
     char *created; /* RFC 3339 */

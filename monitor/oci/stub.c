@@ -223,6 +223,12 @@ int oci_stub(const struct oci_globals *g, int argc, char **argv)
         container_free(&c);
         return oci_error("stub: no start FIFO on descriptor %d", STUB_FIFO_FD);
     }
+    if (!c.vm[0]) {
+        /* A pod sandbox: it holds nothing, and waits to be killed, as the pause program does. */
+        container_free(&c);
+        for (;;)
+            pause();
+    }
     /* A reader of the console that leaves must not end the stub while the VM goes on. */
     signal(SIGPIPE, SIG_IGN);
     int status = follow_vm(oci_api_for(g, &c), c.vm);

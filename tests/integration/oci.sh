@@ -160,6 +160,25 @@ else
     not_ok "a failed create leaves no record behind"
 fi
 
+# A Kubernetes pod's sandbox container runs the pause program, not a guest: it gets no VM, and
+# its stub stands for it until it is killed.
+bundle "$TAP_TMP/b-sandbox" '["/pause"]' '{"io.kubernetes.cri.container-type": "sandbox"}'
+if create sandbox "$TAP_TMP/b-sandbox"; then
+    ok "create of a pod sandbox needs no VM (nor a daemon)"
+else
+    not_ok "create of a pod sandbox needs no VM (nor a daemon)"
+    diag "$(cat "$TAP_TMP/sandbox.out")"
+fi
+check_run "start of the pod sandbox" 0 "" oci start sandbox
+check_run "the pod sandbox is running" 0 '"status": "running"' oci state sandbox
+check_run "kill of the pod sandbox" 0 "" oci kill sandbox TERM
+if wait_status sandbox stopped; then
+    ok "after kill the pod sandbox is stopped"
+else
+    not_ok "after kill the pod sandbox is stopped"
+fi
+check_run "delete of the pod sandbox" 0 "" oci delete sandbox
+
 # --- The daemon: this test's own, on its own socket.
 daemon_missing=
 mkdir -p "$TAP_TMP/daemon-state"
@@ -212,6 +231,10 @@ daemon_cases()
     check_run "start again is refused" 1 "cannot start a container that is running" oci start c1
     check_run "delete of a running container without --force is refused" 1 "not stopped" \
         oci delete c1
+    check_run "pause" 0 "" oci pause c1
+    check_run "state after pause: paused" 0 '"status": "paused"' oci state c1
+    check_run "resume" 0 "" oci resume c1
+    check_run "state after resume: running" 0 '"status": "running"' oci state c1
     check_run "kill SIGKILL" 0 "" oci kill c1 KILL
     if wait_status c1 stopped; then
         ok "after kill the container is stopped"
@@ -258,6 +281,13 @@ daemon_cases()
     check_run "create of an id that exists is refused" 0 "container with id exists" \
         cat "$TAP_TMP/c4.with+odd_chars.out"
     check_run "delete --force of a created container" 0 "" oci delete --force "c4.with+odd_chars"
+
+    # Kubernetes' ids are 64 hex digits, longer than a daemon's name may be.
+    local long_id
+    long_id=$(printf '%064d' 0 | tr 0 a)
+    create "$long_id" "$TAP_TMP/b-hello2"
+    check_run "an id longer than a VM name gets a VM" 0 '"status": "created"' oci state "$long_id"
+    check_run "delete --force of it" 0 "" oci delete --force "$long_id"
 }
 
 if [ -n "$daemon_missing" ]; then
