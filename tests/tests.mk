@@ -31,6 +31,7 @@ TEST_LAYERS_test_ram_pool       := image util
 TEST_LAYERS_test_snapshot_file  := image util
 TEST_LAYERS_test_create_request := daemon
 TEST_LAYERS_test_registry       := daemon
+TEST_LAYERS_test_oci            := oci cli
 test_layers = $(or $(TEST_LAYERS_$(1)),command $(MONITOR_LAYERS))
 test_libs   = $(foreach l,$(call test_layers,$(1)),$(call layer_lib,$(l)))
 

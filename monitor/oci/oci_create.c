@@ -13,41 +13,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/*
- * The daemon's names are [A-Za-z0-9][A-Za-z0-9_-]{0,62}; an id that is one is used as it is.
- * Others (such as Kubernetes' 64-digit ids) keep a readable start and end with a hash of the
- * whole id, so that two ids that differ only past the cut still get different names.
- */
-static void vm_name_for(const char *id, char name[64])
-{
-    size_t length = strlen(id);
-    bool fits = length <= 63 && ((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= 'A' && id[0] <= 'Z') ||
-                                 (id[0] >= '0' && id[0] <= '9'));
-    for (size_t i = 0; fits && i < length; i++)
-        fits = id[i] != '.' && id[i] != '+';
-    if (fits) {
-        snprintf(name, 64, "%s", id);
-        return;
-    }
-    uint32_t hash = 2166136261u; /* FNV-1a */
-    for (const char *p = id; *p; p++)
-        hash = (hash ^ (unsigned char)*p) * 16777619u;
-    char readable[48];
-    size_t n = 0;
-    readable[n++] = 'c';
-    for (const char *p = id; *p && n < 40; p++)
-        readable[n++] = (*p == '.' || *p == '+') ? '-' : *p;
-    readable[n] = '\0';
-    snprintf(name, 64, "%s-%08x", readable, hash);
-}
 
 /* mkdir -p: containerd's shim names a --root below directories that may not exist yet. */
 static int make_directories(const char *path, mode_t mode)
@@ -100,7 +71,7 @@ static json_object *create_body(const struct bundle *bundle, const char *id, cha
                                 size_t errlen)
 {
     char name[64];
-    vm_name_for(id, name);
+    container_vm_name(id, name);
     json_object *body = json_object_new_object();
     json_object_object_add(body, "image", json_object_new_string(bundle->image));
     json_object_object_add(body, "args", json_object_get(bundle->args));
@@ -229,15 +200,13 @@ int oci_create(const struct oci_globals *g, int argc, char **argv)
             oci_error("cannot make %s: %s", c.dir, strerror(errno));
         goto done;
     }
-    long code =
-        sandbox ? 201 : oci_api_call(c.api, "POST", "/vms", body, 201, &answer, err, sizeof(err));
-    if (code != 201) {
+    if (sandbox) {
+        c.vm = strdup("");
+    } else if (oci_api_call(c.api, "POST", "/vms", body, 201, &answer, err, sizeof(err)) != 201) {
         oci_error("cannot create the VM: %s", err);
         container_remove(&c, err, sizeof(err));
         goto done;
-    }
-    c.vm = sandbox ? strdup("") : first_vm_id(answer);
-    if (!c.vm) {
+    } else if (!(c.vm = first_vm_id(answer))) {
         oci_error("the daemon's answer to POST /vms names no VM");
         container_remove(&c, err, sizeof(err));
         goto done;

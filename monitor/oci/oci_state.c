@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,29 @@ bool container_id_is_valid(const char *id)
               *p == '_' || *p == '+' || *p == '-' || *p == '.'))
             return false;
     return true;
+}
+
+void container_vm_name(const char *id, char name[64])
+{
+    size_t length = strlen(id);
+    bool fits = length <= 63 && ((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= 'A' && id[0] <= 'Z') ||
+                                 (id[0] >= '0' && id[0] <= '9'));
+    for (size_t i = 0; fits && i < length; i++)
+        fits = id[i] != '.' && id[i] != '+';
+    if (fits) {
+        snprintf(name, 64, "%s", id);
+        return;
+    }
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (const char *p = id; *p; p++)
+        hash = (hash ^ (unsigned char)*p) * 16777619u;
+    char readable[48];
+    size_t n = 0;
+    readable[n++] = 'c';
+    for (const char *p = id; *p && n < 40; p++)
+        readable[n++] = (*p == '.' || *p == '+') ? '-' : *p;
+    readable[n] = '\0';
+    snprintf(name, 64, "%s-%08x", readable, hash);
 }
 
 static char *join(const char *dir, const char *name)

@@ -176,12 +176,15 @@ static int follow_vm(const char *api, const char *vm)
     snprintf(path, sizeof(path), "/vms/%s/logs?follow=true", vm);
     struct console_copy copy = {0};
     int unreachable_seconds = 0;
+    int exit_status;
     for (;;) {
+        /* An error's body would reach the stream's reader: a VM known to be gone is not asked. */
+        if (oci_api_vm_state(api, vm, state, sizeof(state), &exit_status, err, sizeof(err)) == 404)
+            return 137;
         long status = 0;
         copy.position = 0;
         /* The stream ends when the VM does (or the daemon or the connection goes). */
-        int streamed = api_stream(api, path, copy_console, &copy, &status, err, sizeof(err));
-        int exit_status;
+        api_stream(api, path, copy_console, &copy, &status, err, sizeof(err));
         long known =
             oci_api_vm_state(api, vm, state, sizeof(state), &exit_status, err, sizeof(err));
         if (known == 404)
@@ -200,7 +203,6 @@ static int follow_vm(const char *api, const char *vm)
             oci_error("the stub of VM %s lost the daemon: %s", vm, err);
             return 255;
         }
-        (void)streamed;
         pause_ms(1000);
     }
 }
