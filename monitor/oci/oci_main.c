@@ -14,17 +14,17 @@ struct command {
 
 static const struct command commands[] = {
     {"create", oci_create,
-     "create [--bundle DIR] [--pid-file FILE] ID   create a VM from DIR/config.json, not started"},
-    {"start", oci_start, "start ID                  start a created container's VM"},
-    {"state", oci_state, "state ID                  the container's OCI state, as JSON"},
-    {"kill", oci_kill, "kill [--all] ID [SIGNAL]  signal the VM (default SIGTERM)"},
-    {"delete", oci_delete,
-     "delete [--force] ID       forget a stopped (with --force, any) container"},
-    {"ps", oci_ps, "ps [--format table|json] ID   the container's process: its stub"},
-    {"pause", oci_pause, "pause ID                  stop scheduling the VM"},
-    {"resume", oci_resume, "resume ID                 schedule a paused VM again"},
-    {"list", oci_list, "list [--format table|json]    the containers under --root"},
-    {"features", oci_features, "features                  what this runtime supports, as JSON"},
+     "create [--bundle DIR] [--pid-file FILE] ID\n"
+     "      make the VM that DIR/config.json describes, not started"},
+    {"start", oci_start, "start ID                    start a created container's VM"},
+    {"state", oci_state, "state ID                    the container's OCI state, as JSON"},
+    {"kill", oci_kill, "kill [--all] ID [SIGNAL]    signal the VM (default SIGTERM)"},
+    {"delete", oci_delete, "delete [--force] ID         forget a stopped (--force: any) container"},
+    {"ps", oci_ps, "ps [--format FORMAT] ID     the container's process (its stub)"},
+    {"pause", oci_pause, "pause ID                    stop scheduling the VM"},
+    {"resume", oci_resume, "resume ID                   schedule a paused VM again"},
+    {"list", oci_list, "list [--format FORMAT]      the containers under --root"},
+    {"features", oci_features, "features                    what this runtime supports, as JSON"},
     {"exec", oci_refuse, NULL},
     {"update", oci_refuse, NULL},
     {"checkpoint", oci_refuse, NULL},
@@ -43,13 +43,15 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (commands[i].usage)
             fprintf(out, "  %s\n", commands[i].usage);
-    fprintf(out, "\nglobal options:\n"
-                 "  --root DIR            containers' records (default " OCI_DEFAULT_ROOT ")\n"
-                 "  --api PATH            the daemon's socket (default $DENALI_API, else "
-                 "/run/denali/api.sock)\n"
-                 "  --log FILE            also write errors to FILE\n"
-                 "  --log-format FORMAT   text (default) or json\n"
-                 "  --systemd-cgroup, --debug, --rootless, --criu   accepted and ignored\n"
+    fprintf(out, "\nFORMAT is table (the default) or json.\n\n"
+                 "global options:\n"
+                 "  --root DIR             containers' records (default " OCI_DEFAULT_ROOT ")\n"
+                 "  --api PATH             the daemon's socket (default $DENALI_API, else\n"
+                 "                         /run/denali/api.sock)\n"
+                 "  --log FILE             also write errors to FILE\n"
+                 "  --log-format text|json  how the --log file is written (default text)\n"
+                 "  --systemd-cgroup, --debug, --rootless, --criu\n"
+                 "                         accepted and ignored\n"
                  "  --version, --help\n");
 }
 
