@@ -45,6 +45,11 @@ static enum MHD_Result reply_stream(struct api_call *call, const char *content_t
         return MHD_NO;
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    /*
+     * A stream may be quiet for longer than the connection timeout, which libmicrohttpd would
+     * apply the moment its reader next returns; the reader watches for the client leaving instead.
+     */
+    MHD_set_connection_option(call->connection, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     return api_reply(call, 200, response);
 }
 

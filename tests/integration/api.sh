@@ -424,6 +424,26 @@ else
     expect "metrics count exits per VM" 200 GET /metrics "" '^denali_vm_exits_total\{id="f[0-9]+\.0"\} [1-9]'
 fi
 
+# --- a stream quiet for longer than the connection timeout (30 s) still delivers
+curl -s -N --unix-socket "$SOCK" -o "$TAP_TMP/quiet" "http://d/events" &
+quiet=$!
+BACKGROUND+=("$quiet")
+sleep 32
+expect "a VM created after 32 quiet seconds: 201" 201 POST /vms "{\"image\": \"$HELLO\", \"start\": false, \"name\": \"late\"}"
+late=$(field fleet)
+for _ in $(seq 50); do
+    grep -q "\"type\":\"created\",\"id\":\"$late.0\"" "$TAP_TMP/quiet" && break
+    sleep 0.2
+done
+if kill -0 "$quiet" 2>/dev/null && grep -q "\"type\":\"created\",\"id\":\"$late.0\"" "$TAP_TMP/quiet"; then
+    ok "an event stream quiet for longer than the connection timeout still delivers the next event"
+else
+    not_ok "an event stream quiet for longer than the connection timeout still delivers the next event"
+    diag "stream so far: $(cat "$TAP_TMP/quiet")"
+fi
+kill "$quiet" 2>/dev/null
+wait "$quiet" 2>/dev/null
+
 # --- the end: SIGTERM ends every fleet, removes the socket, exits 0
 expect "a VM left running for the end: 201" 201 POST /vms "{\"image\": \"$GUESTS/idle.elf\", \"args\": [\"300\"]}"
 kill -TERM "$DAEMON_PID"
@@ -436,9 +456,14 @@ else
     not_ok "SIGTERM: the daemon exits 0 and removes its socket"
     diag "exit status $status" "$(tail -n 5 "$TAP_TMP/daemon.log")"
 fi
-if pgrep -f -- "--console dir:$STATE/" >/dev/null; then
+left=
+for cmdline in /proc/[0-9]*/cmdline; do
+    text=$(tr '\0' ' ' <"$cmdline" 2>/dev/null)
+    [[ $text == "denali run --control-fd 3 --console dir:$STATE/"* ]] && left+="$cmdline: $text"$'\n'
+done
+if [ -n "$left" ]; then
     not_ok "no fleet monitor outlives the daemon"
-    diag "$(pgrep -af -- "--console dir:$STATE/")"
+    diag "$left"
 else
     ok "no fleet monitor outlives the daemon"
 fi
