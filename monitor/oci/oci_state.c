@@ -29,6 +29,9 @@ void container_vm_name(const char *id, char name[64])
                                  (id[0] >= '0' && id[0] <= '9'));
     for (size_t i = 0; fits && i < length; i++)
         fits = id[i] != '.' && id[i] != '+';
+    /* The daemon refuses names that read as fleet ids: f and digits. */
+    if (fits && id[0] == 'f' && length > 1 && strspn(id + 1, "0123456789") == length - 1)
+        fits = false;
     if (fits) {
         snprintf(name, 64, "%s", id);
         return;

@@ -26,9 +26,10 @@ struct container {
 bool container_id_is_valid(const char *id);
 
 /*
- * The name of container id's VM. The daemon's names are [A-Za-z0-9][A-Za-z0-9_-]{0,62}: an id
- * that is one is used as it is. Others (such as Kubernetes' 64-digit ids) keep a readable start
- * and end with a hash of the whole id, so ids that differ only past the cut differ in name too.
+ * The name of container id's VM. The daemon's names are [A-Za-z0-9][A-Za-z0-9_-]{0,62}, not f
+ * and digits (a fleet id's form): an id that is one is used as it is. Others (such as
+ * Kubernetes' 64-digit ids) keep a readable start and end with a hash of the whole id, so ids
+ * that differ only past the cut differ in name too.
  */
 void container_vm_name(const char *id, char name[64]);
 

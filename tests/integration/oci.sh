@@ -282,6 +282,11 @@ daemon_cases()
         cat "$TAP_TMP/c4.with+odd_chars.out"
     check_run "delete --force of a created container" 0 "" oci delete --force "c4.with+odd_chars"
 
+    # An id the daemon would take for a fleet id is still a container.
+    create f7 "$TAP_TMP/b-hello2"
+    check_run "an id of the form of a fleet id gets a VM" 0 '"status": "created"' oci state f7
+    check_run "delete --force of it" 0 "" oci delete --force f7
+
     # Kubernetes' ids are 64 hex digits, longer than a daemon's name may be.
     local long_id
     long_id=$(printf '%064d' 0 | tr 0 a)

@@ -100,6 +100,12 @@ static void test_vm_names(void **state)
     assert_string_not_equal(name, other);
     container_vm_name("_leading", name);
     assert_daemon_name(name);
+    /* The daemon keeps f and digits for fleet ids. */
+    container_vm_name("f12", name);
+    assert_daemon_name(name);
+    assert_string_not_equal(name, "f12");
+    container_vm_name("f12x", name);
+    assert_string_equal(name, "f12x");
 }
 
 /* Resolves guest_path under the test's rootfs; NULL (with err) when refused. */
