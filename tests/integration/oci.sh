@@ -367,6 +367,40 @@ crun_()
     ctr_ run --rootfs --runc-binary "$OCI" "$rootfs" "$id" "$@"
 }
 
+# oci_image_tar DIR IMAGE.ELF: DIR/image.tar, an OCI image layout holding one layer, IMAGE.ELF
+# at /guest.elf, and /guest.elf as its entrypoint, named denali.test/guest:1.
+oci_image_tar()
+{
+    local dir=$1 layer config manifest
+    mkdir -p "$dir/layer" "$dir/oci/blobs/sha256"
+    cp "$2" "$dir/layer/guest.elf"
+    tar -C "$dir/layer" -cf "$dir/layer.tar" guest.elf
+    # blob FILE: stores FILE by its digest, and prints `DIGEST SIZE`.
+    blob()
+    {
+        local digest
+        digest=$(sha256sum "$1" | cut -d' ' -f1)
+        cp "$1" "$dir/oci/blobs/sha256/$digest"
+        echo "$digest $(stat -c %s "$1")"
+    }
+    read -r -a layer <<<"$(blob "$dir/layer.tar")"
+    printf '{"architecture": "amd64", "os": "linux", "config": {"Entrypoint": ["/guest.elf"]},
+ "rootfs": {"type": "layers", "diff_ids": ["sha256:%s"]}}' "${layer[0]}" >"$dir/config.json"
+    read -r -a config <<<"$(blob "$dir/config.json")"
+    printf '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+ "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:%s",
+            "size": %s},
+ "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:%s",
+             "size": %s}]}' "${config[@]}" "${layer[@]}" >"$dir/manifest.json"
+    read -r -a manifest <<<"$(blob "$dir/manifest.json")"
+    printf '{"schemaVersion": 2, "manifests": [{"mediaType":
+ "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:%s", "size": %s,
+ "annotations": {"io.containerd.image.name": "denali.test/guest:1"}}]}' "${manifest[@]}" \
+        >"$dir/oci/index.json"
+    echo '{"imageLayoutVersion": "1.0.0"}' >"$dir/oci/oci-layout"
+    tar -C "$dir/oci" -cf "$dir/image.tar" oci-layout index.json blobs
+}
+
 containerd_cases()
 {
     check_run "ctr run: containerd's shim takes denali-oci's refusal from its log" 1 \
@@ -384,6 +418,14 @@ containerd_cases()
     check_run "ctr run: the guest's exit status is ctr's" 7 "exiting with 7" \
         crun_ status7 /exit_code.elf 7
     check_run "ctr run: the guest's arguments arrive" 0 "arg 1: a b" crun_ args /args.elf "a b"
+
+    # An image: its layer unpacked by a snapshotter (native: no overlayfs needed), mounted as the
+    # bundle's rootfs by the shim, its entrypoint the guest.
+    oci_image_tar "$TAP_TMP/image" "$DENALI_ROOT/build/guests/hello.elf"
+    check "ctr image import of an OCI image holding a guest" \
+        ctr_ image import --snapshotter native "$TAP_TMP/image/image.tar"
+    check_run "ctr run of the image: its entrypoint, the guest, runs" 0 "hello from vm 0" \
+        ctr_ run --rm --snapshotter native --runc-binary "$OCI" denali.test/guest:1 from-image
 
     # A long-running guest, killed through containerd: SIGTERM asks it to shut down (ilwaco
     # exits 143), SIGKILL stops it (137).
