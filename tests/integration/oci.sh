@@ -31,6 +31,7 @@ cleanup()
         ctr_ namespaces rm "$ctr_namespace" >/dev/null 2>&1
         kill "$containerd_pid" 2>/dev/null
         wait "$containerd_pid" 2>/dev/null
+        containerd_pid=
         rm -rf "/run/containerd/runc/$ctr_namespace"
     fi
     if [ -d "$root" ]; then
@@ -42,10 +43,13 @@ cleanup()
     if [ -n "$daemon_pid" ]; then
         kill "$daemon_pid" 2>/dev/null
         wait "$daemon_pid" 2>/dev/null
+        daemon_pid=
     fi
     [ -n "${OCI_TEST_KEEP:-}" ] || rm -rf "$TAP_TMP"
 }
 trap cleanup EXIT
+# run-tests.sh's timeout ends a script with SIGTERM: the shims must not outlive it.
+trap 'exit 1' INT TERM
 
 # The rootfs: guest images, and two ways out of it that create must refuse.
 mkdir -p "$rootfs/sub" "$root"
@@ -342,7 +346,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   path = "$TAP_TMP/containerd/opt"
 EOF
     # The shim, and so denali-oci, inherits containerd's environment: DENALI_API names our daemon.
-    DENALI_API=$api containerd --config "$TAP_TMP/containerd/config.toml" \
+    # Its own session keeps it out of a signal to this script's process group (run-tests.sh's
+    # timeout), so that cleanup can still remove the tasks through it, then end it.
+    DENALI_API=$api setsid containerd --config "$TAP_TMP/containerd/config.toml" \
         >"$TAP_TMP/containerd.log" 2>&1 &
     containerd_pid=$!
     for _ in $(seq 200); do
