@@ -306,19 +306,27 @@ else
 fi
 
 # --- containerd 1.6's runc shim driving denali-oci: a private containerd on its own sockets.
+# Only this test needs containerd. Debian's package is unpacked under build/tools rather than
+# installed: installing it would also enable and start a system containerd on a host running
+# systemd. Its binaries need only libc; the runc it depends on stays unused.
 containerd_missing=
-if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null ||
-    ! command -v containerd-shim-runc-v2 >/dev/null; then
-    # Only this test needs containerd (and the runc it brings, which stays unused).
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            containerd >"$TAP_TMP/apt.log" 2>&1 ||
-            { apt-get update -qq >>"$TAP_TMP/apt.log" 2>&1 &&
-                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                    containerd >>"$TAP_TMP/apt.log" 2>&1; }
-    fi
-    command -v containerd >/dev/null && command -v ctr >/dev/null ||
-        containerd_missing="containerd is not installed and could not be ($(tail -n 1 "$TAP_TMP/apt.log" 2>/dev/null || echo "not root"))"
+containerd_tools=$DENALI_ROOT/build/tools/containerd
+have_containerd()
+{
+    command -v containerd >/dev/null && command -v ctr >/dev/null &&
+        command -v containerd-shim-runc-v2 >/dev/null
+}
+PATH=$containerd_tools/usr/bin:$PATH
+if ! have_containerd && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    mkdir -p "$containerd_tools"
+    (cd "$containerd_tools" && { apt-get download containerd >"$TAP_TMP/apt.log" 2>&1 ||
+        { apt-get update -qq >>"$TAP_TMP/apt.log" 2>&1 &&
+            apt-get download containerd >>"$TAP_TMP/apt.log" 2>&1; }; }) &&
+        dpkg-deb -x "$containerd_tools"/containerd_*.deb "$containerd_tools" >>"$TAP_TMP/apt.log" 2>&1
+    rm -f "$containerd_tools"/containerd_*.deb
+fi
+if ! have_containerd; then
+    containerd_missing="no containerd, and Debian's could not be unpacked ($(tail -n 1 "$TAP_TMP/apt.log" 2>/dev/null || echo "not root"))"
 fi
 if [ -z "$containerd_missing" ] && [ "$(id -u)" != 0 ]; then
     containerd_missing="containerd needs root"
