@@ -74,6 +74,13 @@ $(BUILD)/bench/platform_boot: bench/platform_boot.c $(PLATFORM_BOOT_LIBS) $(BENC
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_HOST) -o $@ $< $(BENCH_UTIL) $(PLATFORM_BOOT_LIBS) $(LDFLAGS_HOST)
 
+# disk_floor, disk.sh's floor: the bench guest's reads, by pread of the same image on the host.
+bench-tools: $(BUILD)/bench/disk_floor
+
+$(BUILD)/bench/disk_floor: bench/disk_floor.c $(BENCH_UTIL) bench/bench_util.h bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -o $@ $< $(BENCH_UTIL) $(LDFLAGS_HOST)
+
 # fork_floor, clone.sh's bound: static like the VM-process program, forking one child at a time.
 bench-tools: $(BUILD)/bench/fork_floor
 

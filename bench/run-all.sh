@@ -57,6 +57,7 @@ run_one bench/web_batch.sh
 run_one bench/web_idle.sh
 run_one bench/web_native.sh
 run_one bench/lan_bulk.sh
+run_one bench/disk.sh
 
 echo "######## summary"
 printf '%s\n' "${summaries[@]}"

@@ -1,5 +1,5 @@
 # Example guests, each built to $(BUILD)/guests/<name>.elf; included by the top Makefile.
-GUESTS := hello idle spin hcbench boot ready balloon pattern
+GUESTS := hello idle spin hcbench boot ready balloon pattern diskbench
 
 $(foreach g,$(GUESTS),$(call ilwaco_guest,$(BUILD)/guests/$(g).elf,guests/$(g).c))
 

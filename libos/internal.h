@@ -92,6 +92,9 @@ int ilwaco_net_started(void);
 /* Waits until deadline, keeping the network stack serviced. */
 void ilwaco_net_sleep_until(uint64_t deadline_ns);
 
+/* disk.c: attaches the block area, if the VM has disks, so that a clone resumes with it. */
+void ilwaco_disk_before_ready(void);
+
 /* sys_time.c: clocks and sleeping on virtual time. */
 long ilwaco_sys_clock_gettime(long clk, void *ts);
 long ilwaco_sys_clock_getres(long clk, void *ts);

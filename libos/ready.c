@@ -7,6 +7,8 @@
 int ilwaco_ready(void)
 {
     long result;
+    /* The area must be in the snapshot: a clone's own memory is out of the monitor's reach. */
+    ilwaco_disk_before_ready();
     register uint64_t r10 __asm__("r10") = 0;
     /*
      * In a clone the general registers come back, but SSE and x87 state do

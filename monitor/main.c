@@ -18,6 +18,7 @@
 #include "net/network.h"
 #include "sched/worker.h"
 #include "sched/snapshot_store.h"
+#include "disk/disk_device.h"
 #include "sched/hibernate.h"
 #include "sched/pager.h"
 #include "sched/residency.h"
@@ -320,6 +321,9 @@ static int run_command(int argc, char **argv)
         m.platform->paging = true;
         m.platform->fds_per_vm += 2;
     }
+    /* A writable disk's overlay is a descriptor each VM holds from its first write. */
+    for (unsigned i = 0; i < options.disk_count; i++)
+        m.platform->fds_per_vm += !options.disks[i].read_only;
     m.max_live = live_vm_limit(&options, m.platform->fds_per_vm);
     struct host_limits host;
     residency_read_host(&host);
@@ -347,6 +351,11 @@ static int run_command(int argc, char **argv)
     watch_signals(&m);
     struct network *net = network_start(&m, err, sizeof(err));
     if (!net && err[0]) {
+        fprintf(stderr, "denali: %s\n", err);
+        return EXIT_USAGE;
+    }
+    struct disks *disks = disks_start(&m, err, sizeof(err));
+    if (!disks && err[0]) {
         fprintf(stderr, "denali: %s\n", err);
         return EXIT_USAGE;
     }
@@ -401,6 +410,7 @@ static int run_command(int argc, char **argv)
     if (m.pager)
         pager_close(m.pager);
     network_stop(net);
+    disks_stop(disks);
     /* The platform first: a process platform's zygote holds a slot of the pool. */
     platform_close(m.platform);
     ram_pool_destroy(&m.ram);

@@ -69,6 +69,13 @@ const char options_run_usage[] =
     "counting on into the third octet and beyond, with MAC 02:de:00 followed by i in\n"
     "24 bits; past 65,519 VMs the subnet widens (10.76.0.0/14, then /11), the\n"
     "addresses stay.\n"
+    "      --disk PATH[,ro]   give every VM the disk image PATH (repeatable, up to 8;\n"
+    "                         the guest sees them in this order): with ,ro all VMs read\n"
+    "                         the one file; without, each VM writes its own copy-on-write\n"
+    "                         overlay and the file itself is never written\n"
+    "      --overlay-dir DIR  where the overlays go (default: a new directory under\n"
+    "                         $TMPDIR or /var/tmp); each is removed when its VM ends\n"
+    "      --keep-overlays    keep them (docs/DISK_FORMAT.md says how to read one)\n"
     "      --control-fd FD    the daemon's control channel (docs/API.md): per-VM stop,\n"
     "                         kill, pause, resume and stats in, per-VM events out\n"
     "  -h, --help             show this help\n"
@@ -154,7 +161,10 @@ enum {
     OPT_NET,
     OPT_NET_EVENTS,
     OPT_PLATFORM,
-    OPT_CONTROL_FD
+    OPT_CONTROL_FD,
+    OPT_DISK,
+    OPT_OVERLAY_DIR,
+    OPT_KEEP_OVERLAYS
 };
 
 static const struct option long_options[] = {
@@ -179,6 +189,9 @@ static const struct option long_options[] = {
     {"net-events", required_argument, NULL, OPT_NET_EVENTS},
     {"platform", required_argument, NULL, OPT_PLATFORM},
     {"control-fd", required_argument, NULL, OPT_CONTROL_FD},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"overlay-dir", required_argument, NULL, OPT_OVERLAY_DIR},
+    {"keep-overlays", no_argument, NULL, OPT_KEEP_OVERLAYS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -221,6 +234,49 @@ static enum options_result parse_net(const char *text, struct run_options *out, 
         out->tap_name = text + 4;
     } else {
         return fail(err, errlen, "--net: expected user, tap, tap:NAME or none, got '%s'", text);
+    }
+    return OPTIONS_OK;
+}
+
+/* PATH or PATH,ro (PATH,rw says the default): a comma's last part must be a flag. */
+static enum options_result parse_disk(const char *text, struct run_options *out, char *err,
+                                      size_t errlen)
+{
+    if (out->disk_count == OPTIONS_MAX_DISKS)
+        return fail(err, errlen, "--disk: at most %u disks", OPTIONS_MAX_DISKS);
+    size_t len = strlen(text);
+    bool read_only = false;
+    const char *comma = strrchr(text, ',');
+    if (comma) {
+        if (strcmp(comma + 1, "ro") == 0)
+            read_only = true;
+        else if (strcmp(comma + 1, "rw") != 0)
+            return fail(err, errlen, "--disk: unknown flag '%s' in '%s' (expected PATH or PATH,ro)",
+                        comma + 1, text);
+        len = (size_t)(comma - text);
+    }
+    if (len == 0)
+        return fail(err, errlen, "--disk: no PATH in '%s' (expected PATH or PATH,ro)", text);
+    char *path = strndup(text, len);
+    if (!path)
+        return fail(err, errlen, "--disk: out of memory");
+    out->disks[out->disk_count++] = (struct disk_option){.path = path, .read_only = read_only};
+    return OPTIONS_OK;
+}
+
+/*
+ * A writable disk's clones lie over what their template wrote before its
+ * snapshot; a snapshot file does not carry that, so a restore could not.
+ */
+static enum options_result check_disks(const struct run_options *out, bool snapshot, char *err,
+                                       size_t errlen)
+{
+    for (unsigned i = 0; i < out->disk_count; i++) {
+        if (!out->disks[i].read_only && (out->restore_path || snapshot))
+            return fail(err, errlen,
+                        "--disk %s: a writable disk cannot be used with --restore or `denali "
+                        "snapshot` (the file would not hold what VM 0 wrote); add ,ro",
+                        out->disks[i].path);
     }
     return OPTIONS_OK;
 }
@@ -359,6 +415,18 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
                 return fail(err, errlen, "--net-events: expected batch or immediate, got '%s'",
                             optarg);
             break;
+        case OPT_DISK:
+            if (parse_disk(optarg, out, err, errlen) != OPTIONS_OK)
+                return OPTIONS_ERROR;
+            break;
+        case OPT_OVERLAY_DIR:
+            if (!optarg[0])
+                return fail(err, errlen, "--overlay-dir: expected a directory, got ''");
+            out->overlay_dir = optarg;
+            break;
+        case OPT_KEEP_OVERLAYS:
+            out->keep_overlays = true;
+            break;
         case OPT_PLATFORM:
             if (platform_parse(optarg, &out->platform) < 0)
                 return fail(err, errlen, "--platform: expected kvm, process or auto, got '%s'",
@@ -376,6 +444,8 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
     if (check_net(out, err, errlen) != OPTIONS_OK)
         return OPTIONS_ERROR;
     bool snapshot = strcmp(argv[0], "snapshot") == 0;
+    if (check_disks(out, snapshot, err, errlen) != OPTIONS_OK)
+        return OPTIONS_ERROR;
     if (snapshot) {
         if (!out->snapshot_out)
             return fail(err, errlen, "snapshot: -o FILE is required (where to write it)");

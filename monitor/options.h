@@ -13,6 +13,13 @@ enum console_mode { CONSOLE_STDOUT, CONSOLE_NULL, CONSOLE_DIR };
 enum net_mode { NET_USER, NET_TAP, NET_NONE };
 
 #define OPTIONS_MAX_PUBLISH 16u
+#define OPTIONS_MAX_DISKS   8u /* DENALI_DISKS_MAX */
+
+/* One `--disk PATH[,ro]`. */
+struct disk_option {
+    char *path; /* owned: PATH without its flags */
+    bool read_only;
+};
 
 struct run_options {
     const char *image_path;
@@ -44,6 +51,11 @@ struct run_options {
     int control_fd; /* --control-fd: the daemon's channel (0: none) */
     unsigned publish_count;
     struct publish_rule publish[OPTIONS_MAX_PUBLISH];
+    unsigned disk_count;
+    struct disk_option disks[OPTIONS_MAX_DISKS];
+    const char
+        *overlay_dir;   /* --overlay-dir: where writable disks' overlays go (NULL: a temp dir) */
+    bool keep_overlays; /* --keep-overlays: left behind when VMs and the run end */
 };
 
 #define OPTIONS_DEFAULT_MEM        (4ull << 20)

@@ -102,6 +102,8 @@ enum denali_hypercall {
      * A range it could not write itself stops the VM, as for every buffer.
      */
     DENALI_HC_BALLOON = 8,
+    DENALI_HC_BLK_ATTACH = 9, /* (area_addr, area_size) -> 0: see "Virtual disks" below */
+    DENALI_HC_BLK_KICK = 10,  /* () -> 0: an exit whose only work is to serve the request ring */
     DENALI_HC_COUNT
 };
 
@@ -121,8 +123,10 @@ enum denali_hypercall {
 /* An idle deadline that never expires: the VM sleeps until an event. */
 #define DENALI_DEADLINE_NONE UINT64_MAX
 
+#define DENALI_EIO    5
 #define DENALI_EINVAL 22
 #define DENALI_ENODEV 19
+#define DENALI_EROFS  30
 #define DENALI_ENOSYS 38
 
 /* Batched virtual interrupts: bits of denali_vregs.events and of idle's result. */
@@ -132,6 +136,8 @@ enum denali_hypercall {
 #define DENALI_EVENT_BALLOON (1ull << 2)
 /* Asked to end (the daemon's stop, an OCI runtime's SIGTERM): ilwaco exits with 143 by default. */
 #define DENALI_EVENT_SHUTDOWN (1ull << 3)
+/* The monitor posted responses to the block request ring. */
+#define DENALI_EVENT_BLK (1ull << 4)
 
 /*
  * Virtual NIC: two single-producer rings of fixed-size slots in one area of
@@ -220,6 +226,112 @@ _Static_assert(sizeof(struct denali_net_tx_slot) == DENALI_NET_TX_SLOT_SIZE, "ne
 _Static_assert(DENALI_NET_FRAME_MAX <= DENALI_NET_SLOT_SIZE - 8, "frame fits a slot");
 _Static_assert(DENALI_NET_TX_FRAME_MAX <= DENALI_NET_TX_SLOT_SIZE - 8, "tx frame fits a tx slot");
 
+/*
+ * Virtual disks: up to DENALI_DISKS_MAX per VM (`--disk`), each an array of
+ * DENALI_SECTOR_SIZE-byte sectors. vregs.disk_count says how many and
+ * vregs.disks[i] their size in sectors and whether they are read-only
+ * (DENALI_DISK_READ_ONLY); a guest of a monitor without disks reads 0.
+ *
+ * One area serves every disk of the VM, so that it costs one window in a
+ * snapshot: a header page with the counters, a ring of DENALI_BLK_SLOTS
+ * requests and one of as many responses, then DENALI_BLK_DATA_SIZE bytes
+ * of data that requests point into. Data never travels through other guest
+ * memory: the monitor reads and writes only this area, which a snapshot
+ * shares between a clone and the monitor as it does the NIC's rings (so
+ * no other buffer of a clone, private to it, need be reached). The guest
+ * allocates a zeroed, page-aligned area of DENALI_BLK_AREA_SIZE bytes in
+ * its own writable memory and registers it once with
+ * DENALI_HC_BLK_ATTACH(addr, DENALI_BLK_AREA_SIZE): -DENALI_ENODEV when
+ * the VM has no disk, -DENALI_EINVAL when already attached, misaligned or
+ * the wrong size; an area the guest cannot write stops the VM. A guest
+ * that calls ilwaco_ready with disks attaches before it, so that clones
+ * resume with the area in their snapshot.
+ *
+ * Counters are free-running uint32_t, each written by one side only, after
+ * the slots it covers (release), and read by the other with acquire, as
+ * for the NIC. The guest writes requests at req_produced % DENALI_BLK_SLOTS
+ * and advances req_produced; it must not have more than DENALI_BLK_SLOTS
+ * requests whose responses it has not consumed. At EVERY exit of the VM
+ * (any hypercall, idle included, and preemption) the monitor serves, in
+ * order, every request between its req_consumed and req_produced for which
+ * the response ring has room, writes one response each (the request's id
+ * and a status: 0 or a negated DENALI_E* code), advances req_consumed and
+ * rsp_produced, and raises DENALI_EVENT_BLK. So one exit serves a whole
+ * batch: a guest queues its requests and idles, and the idle returns at
+ * once with DENALI_EVENT_BLK and every response in place.
+ * DENALI_HC_BLK_KICK is that exit for a guest that does not want to idle.
+ * The guest consumes responses and advances rsp_consumed.
+ *
+ * A request names an op, a disk, count sectors from sector, and where its
+ * data lies in the area's data (a byte offset, a multiple of the sector
+ * size; data + count sectors within DENALI_BLK_DATA_SIZE). A read fills
+ * that data, a write takes it; a flush (no sector, count or data) returns
+ * once everything written to that disk before it is on the host's stable
+ * storage. The monitor copies each request out of the ring once and checks
+ * the copy: an unknown op, a disk the VM does not have, a count of 0, a
+ * range past the disk's end (or overflowing), or data outside the area is
+ * answered -DENALI_EINVAL; a write to a read-only disk -DENALI_EROFS; a
+ * failure on the host -DENALI_EIO. A req_produced more than
+ * DENALI_BLK_SLOTS ahead of req_consumed, or an rsp_consumed ahead of
+ * rsp_produced, stops the VM.
+ */
+#define DENALI_DISKS_MAX      8u
+#define DENALI_SECTOR_SIZE    512u
+#define DENALI_DISK_READ_ONLY 1u
+#define DENALI_BLK_SLOTS      64u
+#define DENALI_BLK_DATA_SIZE  (128u * 1024u)
+
+enum denali_blk_op { DENALI_BLK_READ = 1, DENALI_BLK_WRITE = 2, DENALI_BLK_FLUSH = 3 };
+
+struct denali_blk_request {
+    uint8_t op;   /* enum denali_blk_op */
+    uint8_t disk; /* index below vregs.disk_count */
+    uint16_t pad;
+    uint32_t count;  /* sectors */
+    uint64_t sector; /* the first */
+    uint32_t data;   /* byte offset into the area's data */
+    uint32_t pad2;
+    uint64_t id; /* the guest's own, echoed in the response */
+};
+
+struct denali_blk_response {
+    uint64_t id;
+    int32_t status; /* 0, or a negated DENALI_E* code */
+    uint32_t pad;
+};
+
+struct denali_blk_area {
+    /* Each counter in its own cache line: the two sides write different ones. */
+    uint32_t req_produced; /* written by the guest */
+    uint8_t pad0[60];
+    uint32_t req_consumed; /* written by the monitor */
+    uint8_t pad1[60];
+    uint32_t rsp_produced; /* written by the monitor */
+    uint8_t pad2[60];
+    uint32_t rsp_consumed; /* written by the guest */
+    uint8_t pad3[60];
+    struct denali_blk_request requests[DENALI_BLK_SLOTS];
+    struct denali_blk_response responses[DENALI_BLK_SLOTS];
+    uint8_t pad4[4096 - 256 - DENALI_BLK_SLOTS * 48];
+    uint8_t data[DENALI_BLK_DATA_SIZE];
+};
+
+#define DENALI_BLK_AREA_SIZE sizeof(struct denali_blk_area)
+_Static_assert(sizeof(struct denali_blk_request) == 32, "blk request");
+_Static_assert(sizeof(struct denali_blk_response) == 16, "blk response");
+_Static_assert(__builtin_offsetof(struct denali_blk_area, requests) == 256, "blk requests");
+_Static_assert(__builtin_offsetof(struct denali_blk_area, data) == 4096, "blk header page");
+_Static_assert(sizeof(struct denali_blk_area) % 4096 == 0, "blk area whole pages");
+/* A snapshot tells the NIC's window from the disks' by their sizes. */
+_Static_assert(sizeof(struct denali_blk_area) != sizeof(struct denali_net_area), "blk area size");
+
+/* One disk as the virtual registers describe it. */
+struct denali_disk_info {
+    uint64_t sectors;
+    uint32_t flags; /* DENALI_DISK_READ_ONLY */
+    uint32_t pad;
+};
+
 #define DENALI_ARGS_MAX 2048u
 
 /*
@@ -246,14 +358,21 @@ struct denali_vregs {
     char args[DENALI_ARGS_MAX];
     /* With DENALI_EVENT_BALLOON: free pages the monitor asks for back (UINT64_MAX: all). */
     uint64_t balloon_pages;
+    /* Virtual disks (`--disk`), in the order given; see "Virtual disks" above. */
+    uint32_t disk_count;
+    uint32_t pad1;
+    struct denali_disk_info disks[DENALI_DISKS_MAX];
 };
 
-_Static_assert(sizeof(struct denali_vregs) == 88 + DENALI_ARGS_MAX, "vregs layout");
+_Static_assert(sizeof(struct denali_vregs) == 96 + DENALI_ARGS_MAX + 16 * DENALI_DISKS_MAX,
+               "vregs layout");
 _Static_assert(sizeof(struct denali_vregs) <= DENALI_PAGE_SIZE, "vregs fit one page");
 _Static_assert(__builtin_offsetof(struct denali_vregs, time_ns) == 24, "vregs time_ns");
 _Static_assert(__builtin_offsetof(struct denali_vregs, events) == 32, "vregs events");
 _Static_assert(__builtin_offsetof(struct denali_vregs, mac) == 48, "vregs mac");
 _Static_assert(__builtin_offsetof(struct denali_vregs, args) == 80, "vregs args");
+_Static_assert(__builtin_offsetof(struct denali_vregs, balloon_pages) == 80 + DENALI_ARGS_MAX,
+               "vregs balloon_pages: disks were added after it, so older guests still read it");
 _Static_assert(DENALI_PAGETABLE_ADDR + DENALI_PAGETABLE_PAGES * DENALI_PAGE_SIZE <=
                    DENALI_SYSTEM_ADDR,
                "page tables below the system tables");

@@ -82,12 +82,12 @@ static int nic_after_exit(void *ctx, struct vm *vm, const char **reason)
     return -1;
 }
 
-static bool nic_going_idle(void *ctx, struct vm *vm, uint32_t idle_flags)
+static uint64_t nic_going_idle(void *ctx, struct vm *vm, uint32_t idle_flags)
 {
     struct net_port *port = port_of(ctx, vm);
     atomic_store(&port->lazy_acks, (idle_flags & DENALI_IDLE_LAZY_ACKS) != 0);
     /* Frames still waiting outside its ring: it must run again to take them. */
-    return net_port_refill(port);
+    return net_port_refill(port) ? DENALI_EVENT_NET_RX : 0;
 }
 
 static bool nic_hypercall(void *ctx, struct vm *vm, uint32_t nr, const struct vm_exit *e,
@@ -132,12 +132,22 @@ static void nic_add_windows(void *ctx, struct vm *vm, struct platform_snapshot *
     pthread_mutex_unlock(&port->lock);
 }
 
-/* A clone's NIC is attached where its template's was, as if it had asked itself. */
+/*
+ * A clone's NIC is attached where its template's was, as if it had asked
+ * itself: at the window of the NIC area's size (the disks' area has
+ * another).
+ */
 static void nic_resume_clone(void *ctx, struct vm *vm, const struct platform_snapshot *snap)
 {
-    if (snap->window_count > 0)
-        (void)net_port_attach(port_of(ctx, vm), &vm->mem, snap->windows[0].start,
-                              DENALI_NET_AREA_SIZE);
+    uint64_t size =
+        (DENALI_NET_AREA_SIZE + DENALI_PAGE_SIZE - 1) & ~(uint64_t)(DENALI_PAGE_SIZE - 1);
+    for (unsigned w = 0; w < snap->window_count && w < PLATFORM_WINDOWS_MAX; w++) {
+        if (snap->windows[w].end - snap->windows[w].start == size) {
+            (void)net_port_attach(port_of(ctx, vm), &vm->mem, snap->windows[w].start,
+                                  DENALI_NET_AREA_SIZE);
+            return;
+        }
+    }
 }
 
 static void nic_detach(void *ctx, struct vm *vm)
@@ -197,7 +207,12 @@ struct network *network_start(struct monitor *m, char *err, size_t errlen)
                                      .detach = nic_detach};
     lan->wake_ctx = net;
     lan->wake = wake_for_frames;
-    m->device = &net->device;
+    if (!vm_devices_add(&m->devices, &net->device)) {
+        snprintf(err, errlen, "too many devices for the NIC");
+        lan->uplink->stop(lan->uplink);
+        lan_destroy(lan);
+        goto fail;
+    }
     return net;
 fail:
     free(lan);
@@ -212,7 +227,7 @@ void network_stop(struct network *net)
     struct lan *lan = net->lan;
     const struct run_options *o = net->m->options;
     lan->wake = NULL;
-    net->m->device = NULL;
+    vm_devices_remove(&net->m->devices, &net->device);
     if (lan->uplink && o->stats) {
         if (o->net == NET_USER)
             uplink_slirp_print_stats(lan->uplink, stderr);

@@ -10,7 +10,7 @@ struct network;
 
 /*
  * Builds the LAN, starts its uplink and makes the NIC every VM's device
- * (m->device). NULL with err empty under --net none; NULL with a one-line
+ * (in m->devices). NULL with err empty under --net none; NULL with a one-line
  * reason in err on failure.
  */
 struct network *network_start(struct monitor *m, char *err, size_t errlen);

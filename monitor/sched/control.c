@@ -100,7 +100,7 @@ void control_vm_created(struct monitor *m, const struct vm *vm)
     if (!m->control)
         return;
     json_object *event = vm_event("created", vm->id);
-    if (vm->device) {
+    if (vm->vregs->ipv4) {
         const uint8_t *mac = vm->vregs->mac;
         char text[INET_ADDRSTRLEN + 18];
         snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
@@ -148,10 +148,15 @@ static void report_stats(void *ctx, const struct vm_stats *st)
     json_object_object_add(event, "state", json_object_new_string(st->state));
     json_object_object_add(event, "exits", json_object_new_uint64(st->exits));
     json_object_object_add(event, "memory_bytes", json_object_new_uint64(st->memory_bytes));
-    json_object_object_add(event, "rx_frames", json_object_new_uint64(st->net.rx_frames));
-    json_object_object_add(event, "tx_frames", json_object_new_uint64(st->net.tx_frames));
-    json_object_object_add(event, "rx_bytes", json_object_new_uint64(st->net.rx_bytes));
-    json_object_object_add(event, "tx_bytes", json_object_new_uint64(st->net.tx_bytes));
+    json_object_object_add(event, "rx_frames", json_object_new_uint64(st->io.rx_frames));
+    json_object_object_add(event, "tx_frames", json_object_new_uint64(st->io.tx_frames));
+    json_object_object_add(event, "rx_bytes", json_object_new_uint64(st->io.rx_bytes));
+    json_object_object_add(event, "tx_bytes", json_object_new_uint64(st->io.tx_bytes));
+    json_object_object_add(event, "disk_requests", json_object_new_uint64(st->io.disk_requests));
+    json_object_object_add(event, "disk_read_bytes",
+                           json_object_new_uint64(st->io.disk_read_bytes));
+    json_object_object_add(event, "disk_written_bytes",
+                           json_object_new_uint64(st->io.disk_written_bytes));
     emit(c, event);
 }
 

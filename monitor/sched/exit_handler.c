@@ -123,13 +123,13 @@ static void hypercall(struct vm *vm, const struct vm_exit *e, struct vm_decision
         resume(d, 0);
         break;
     default:
-        if (vm->device && vm->device->hypercall &&
-            vm->device->hypercall(vm->device->ctx, vm, nr, e, d))
+        if (vm_devices_hypercall(vm->devices, vm, nr, e, d))
             break;
-        /* A VM with no NIC (--net none) may still ask: there is none to attach or kick. */
-        if (nr == DENALI_HC_NET_ATTACH)
+        /* A VM with no NIC (--net none) or no disk may still ask: there is none to attach or kick.
+         */
+        if (nr == DENALI_HC_NET_ATTACH || nr == DENALI_HC_BLK_ATTACH)
             resume(d, (uint64_t)-DENALI_ENODEV);
-        else if (nr == DENALI_HC_NET_KICK)
+        else if (nr == DENALI_HC_NET_KICK || nr == DENALI_HC_BLK_KICK)
             resume(d, 0);
         else
             stop(d, "unknown hypercall %u at rip 0x%lx", nr, (unsigned long)e->rip);

@@ -203,8 +203,7 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
         free(state);
         return -1;
     }
-    if (vm->device && vm->device->add_windows)
-        vm->device->add_windows(vm->device->ctx, vm, state);
+    vm_devices_add_windows(vm->devices, vm, state);
     struct swap_copy c = {.vm = vm, .pool = pool, .swap_fd = swap_fd, .err = err, .errlen = errlen};
     if (vm->clone_of) {
         struct clone_copy cc = {.vm = vm, .platform = platform, .err = err, .errlen = errlen};

@@ -62,7 +62,7 @@ struct monitor {
     _Atomic unsigned finished;
     _Atomic uint64_t all_booted_ns;
     _Atomic uint64_t exits;
-    const struct vm_device *device; /* every VM's NIC; NULL with --net none */
+    struct vm_devices devices; /* every VM's: the NIC (not with --net none), the disks (--disk) */
     /*
      * --clone: VM 0 boots as the template and no other VM is created until
      * it has been snapshotted at its ready call (snapshot set) or has ended

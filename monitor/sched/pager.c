@@ -471,8 +471,7 @@ static int start(struct pager *pg, struct vm *vm, char *err, size_t errlen)
 static void never_paged(struct vm *vm, struct platform_snapshot *windows)
 {
     memset(windows, 0, sizeof(*windows));
-    if (vm->device && vm->device->add_windows)
-        vm->device->add_windows(vm->device->ctx, vm, windows);
+    vm_devices_add_windows(vm->devices, vm, windows);
     if (windows->window_count < PLATFORM_WINDOWS_MAX) {
         windows->windows[windows->window_count].start = DENALI_VREGS_ADDR;
         windows->windows[windows->window_count].end = DENALI_VREGS_ADDR + PAGE;

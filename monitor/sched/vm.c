@@ -208,8 +208,9 @@ int vm_snapshot_take(struct vm *vm, struct platform *platform, struct platform_s
         goto failed;
     if (copy_ram(vm, platform, snap, err, errlen) < 0)
         goto failed;
-    if (vm->device && vm->device->add_windows)
-        vm->device->add_windows(vm->device->ctx, vm, snap);
+    vm_devices_add_windows(vm->devices, vm, snap);
+    if (vm_devices_snapshot_taken(vm->devices, vm, err, errlen) < 0)
+        goto failed;
     return 0;
 failed:
     if (snap->memfd >= 0)

@@ -65,7 +65,7 @@ struct vm {
     size_t live_index;
     struct console *console;
     struct console_line *console_line;
-    const struct vm_device *device; /* NULL: no device (--net none) */
+    const struct vm_devices *devices; /* the run's (NULL: none) */
 };
 
 /* Fills ram for image and creates the VM's vCPU on the platform; ready for its first entry. */

@@ -171,8 +171,7 @@ static void end_vm(struct monitor *m, struct vm *vm, enum vm_outcome outcome, in
     console_flush(vm->console, vm->id, &vm->console_line);
     record(m, vm->id, outcome, status, reason);
     /* No other thread may write into the guest's memory once it goes back to the pool. */
-    if (vm->device && vm->device->detach)
-        vm->device->detach(vm->device->ctx, vm);
+    vm_devices_detach(vm->devices, vm);
     if (vm->pager)
         pager_detach(vm->paged_by, vm);
     vm_destroy(vm, m->platform);
@@ -242,13 +241,12 @@ static void create_vm(struct worker *w, uint32_t id)
                 attach_pager(m, vm);
         }
         if (rc == 0) {
-            vm->device = m->device;
-            if (vm->device && vm->device->attach)
-                vm->device->attach(vm->device->ctx, vm);
-            if (cloned && vm->device && vm->device->resume_clone)
-                vm->device->resume_clone(vm->device->ctx, vm, m->snapshot);
-            if (cloned)
+            vm->devices = &m->devices;
+            vm_devices_attach(vm->devices, vm);
+            if (cloned) {
+                vm_devices_resume_clone(vm->devices, vm, m->snapshot);
                 vm->clone_requested_ns = vm->created_ns;
+            }
             pthread_mutex_lock(&s->lock);
             bool room = true;
             if (s->live_count == s->live_capacity) {
@@ -306,8 +304,7 @@ static void enter(struct worker *w, struct vm *vm, struct vm_exit *exit)
             vm->last_used_ns = monitor_now_ns();
     }
     /* Only now, with the events taken (the device may re-arm its wake-ups). */
-    if (vm->device && vm->device->before_entry)
-        vm->device->before_entry(vm->device->ctx, vm);
+    vm_devices_before_entry(vm->devices, vm);
     vm->vregs->events = atomic_load(&vm->pending_events);
     const struct platform_ops *ops = w->m->platform->ops;
     if (vm->has_result)
@@ -345,12 +342,14 @@ static bool others_waiting(struct worker *w)
     return waiting;
 }
 
-/* The device's work at every exit (the NIC drains its tx ring); -1: the VM was stopped for it. */
+/*
+ * The devices' work at every exit (the NIC drains its tx ring, the disks
+ * serve their request ring); -1: the VM was stopped for it.
+ */
 static int device_after_exit(struct monitor *m, struct vm *vm)
 {
     const char *reason = NULL;
-    if (!vm->device || !vm->device->after_exit ||
-        vm->device->after_exit(vm->device->ctx, vm, &reason) >= 0)
+    if (vm_devices_after_exit(vm->devices, vm, &reason) >= 0)
         return 0;
     end_vm(m, vm, OUTCOME_STOPPED, 0, reason ? reason : "device rules broken");
     return -1;
@@ -560,9 +559,9 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
             if (d.deadline <= virtual_now(m))
                 atomic_fetch_or(&vm->pending_events, DENALI_EVENT_TIMER);
             /* Input still waits for it (frames outside its ring): run it again to take them. */
-            if (vm->device && vm->device->going_idle &&
-                vm->device->going_idle(vm->device->ctx, vm, d.idle_flags))
-                atomic_fetch_or(&vm->pending_events, DENALI_EVENT_NET_RX);
+            uint64_t waiting = vm_devices_going_idle(vm->devices, vm, d.idle_flags);
+            if (waiting)
+                atomic_fetch_or(&vm->pending_events, waiting);
             if (atomic_load(&vm->pending_events))
                 break;
             *deadline = d.deadline;
@@ -1284,8 +1283,7 @@ static void fill_stats(const struct vm *vm, struct vm_stats *out)
     *out = (struct vm_stats){.id = vm->id, .exits = vm->exits};
     out->state = vm->paused ? "paused" : vm->hibernated ? "hibernated" : "running";
     out->memory_bytes = vm_resident_bytes(vm);
-    if (vm->device && vm->device->counters)
-        vm->device->counters(vm->device->ctx, vm, &out->net);
+    vm_devices_counters(vm->devices, vm, &out->io);
 }
 
 int workers_vm_stats(struct monitor *m, uint32_t id, bool all,

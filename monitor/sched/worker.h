@@ -50,7 +50,7 @@ struct vm_stats {
     uint32_t id;
     const char *state; /* running, paused or hibernated */
     uint64_t exits, memory_bytes;
-    struct vm_device_counters net;
+    struct vm_device_counters io; /* its devices: the NIC's frames, the disks' requests */
 };
 
 /*

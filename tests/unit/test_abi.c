@@ -12,7 +12,7 @@
 static void test_vregs_size(void **state)
 {
     (void)state;
-    assert_int_equal(sizeof(struct denali_vregs), 88 + DENALI_ARGS_MAX);
+    assert_int_equal(sizeof(struct denali_vregs), 96 + DENALI_ARGS_MAX + 16 * DENALI_DISKS_MAX);
     assert_true(sizeof(struct denali_vregs) <= DENALI_PAGE_SIZE);
     assert_int_equal(_Alignof(struct denali_vregs), 8);
 }
@@ -37,6 +37,31 @@ static void test_vregs_offsets(void **state)
     assert_int_equal(offsetof(struct denali_vregs, entropy), 72);
     assert_int_equal(offsetof(struct denali_vregs, args), 80);
     assert_int_equal(offsetof(struct denali_vregs, balloon_pages), 80 + DENALI_ARGS_MAX);
+    /* The disks came after balloon_pages, so every older field stayed where it was. */
+    assert_int_equal(offsetof(struct denali_vregs, disk_count), 88 + DENALI_ARGS_MAX);
+    assert_int_equal(offsetof(struct denali_vregs, disks), 96 + DENALI_ARGS_MAX);
+}
+
+static void test_blk_area_layout(void **state)
+{
+    (void)state;
+    assert_int_equal(offsetof(struct denali_blk_area, req_produced), 0);
+    assert_int_equal(offsetof(struct denali_blk_area, req_consumed), 64);
+    assert_int_equal(offsetof(struct denali_blk_area, rsp_produced), 128);
+    assert_int_equal(offsetof(struct denali_blk_area, rsp_consumed), 192);
+    assert_int_equal(offsetof(struct denali_blk_area, requests), 256);
+    assert_int_equal(offsetof(struct denali_blk_area, responses), 256 + 32 * DENALI_BLK_SLOTS);
+    assert_int_equal(offsetof(struct denali_blk_area, data), PAGE);
+    assert_int_equal(DENALI_BLK_AREA_SIZE, PAGE + DENALI_BLK_DATA_SIZE);
+    assert_int_equal(offsetof(struct denali_blk_request, count), 4);
+    assert_int_equal(offsetof(struct denali_blk_request, sector), 8);
+    assert_int_equal(offsetof(struct denali_blk_request, data), 16);
+    assert_int_equal(offsetof(struct denali_blk_request, id), 24);
+    assert_int_equal(offsetof(struct denali_blk_response, status), 8);
+    /* A request's data fits the area whatever it asks for: a whole data area is 256 sectors. */
+    assert_int_equal(DENALI_BLK_DATA_SIZE % DENALI_SECTOR_SIZE, 0);
+    assert_true(DENALI_BLK_DATA_SIZE / DENALI_SECTOR_SIZE <= UINT32_MAX);
+    assert_true(DENALI_DISKS_MAX <= UINT8_MAX);
 }
 
 static void test_vregs_field_sizes(void **state)
@@ -125,9 +150,9 @@ static void test_hypercall_numbers(void **state)
 {
     (void)state;
     const unsigned numbers[] = {
-        DENALI_HC_NOP,         DENALI_HC_EXIT,       DENALI_HC_CONSOLE_WRITE,
-        DENALI_HC_IDLE,        DENALI_HC_NET_ATTACH, DENALI_HC_NET_KICK,
-        DENALI_HC_SET_FS_BASE, DENALI_HC_READY,      DENALI_HC_BALLOON};
+        DENALI_HC_NOP,        DENALI_HC_EXIT,       DENALI_HC_CONSOLE_WRITE, DENALI_HC_IDLE,
+        DENALI_HC_NET_ATTACH, DENALI_HC_NET_KICK,   DENALI_HC_SET_FS_BASE,   DENALI_HC_READY,
+        DENALI_HC_BALLOON,    DENALI_HC_BLK_ATTACH, DENALI_HC_BLK_KICK};
     const size_t n = sizeof(numbers) / sizeof(numbers[0]);
     assert_int_equal(n, DENALI_HC_COUNT);
     for (size_t i = 0; i < n; i++) {
@@ -160,7 +185,7 @@ int main(void)
         cmocka_unit_test(test_vregs_field_sizes), cmocka_unit_test(test_abi_note_layout),
         cmocka_unit_test(test_memory_map_order),  cmocka_unit_test(test_memory_map_alignment),
         cmocka_unit_test(test_stack_top_aligned), cmocka_unit_test(test_hypercall_numbers),
-        cmocka_unit_test(test_constants),
+        cmocka_unit_test(test_constants),         cmocka_unit_test(test_blk_area_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

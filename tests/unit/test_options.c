@@ -516,6 +516,53 @@ static void test_publish_rules(void **state)
     EXPECT_ERROR("host port", "-p", "0:80", "img");
 }
 
+static void test_disks(void **state)
+{
+    (void)state;
+    struct run_options o;
+    assert_int_equal(PARSE(&o, "guest.elf"), OPTIONS_OK);
+    assert_int_equal(o.disk_count, 0);
+    assert_null(o.overlay_dir);
+    assert_false(o.keep_overlays);
+    assert_int_equal(PARSE(&o, "--disk", "a.img,ro", "--disk", "b.img", "--disk", "c,d.img,rw",
+                           "--overlay-dir", "/tmp/ov", "--keep-overlays", "guest.elf"),
+                     OPTIONS_OK);
+    assert_int_equal(o.disk_count, 3);
+    assert_string_equal(o.disks[0].path, "a.img");
+    assert_true(o.disks[0].read_only);
+    assert_string_equal(o.disks[1].path, "b.img");
+    assert_false(o.disks[1].read_only);
+    /* Only the last comma's part is a flag: a path may hold commas if it ends with one. */
+    assert_string_equal(o.disks[2].path, "c,d.img");
+    assert_false(o.disks[2].read_only);
+    assert_string_equal(o.overlay_dir, "/tmp/ov");
+    assert_true(o.keep_overlays);
+    /* Clones read a disk as VM 0 did, and write their own overlays over what it wrote. */
+    assert_int_equal(PARSE(&o, "--clone", "--disk", "a.img,ro", "guest.elf"), OPTIONS_OK);
+    assert_int_equal(PARSE(&o, "--clone", "--disk", "a.img", "guest.elf"), OPTIONS_OK);
+    assert_int_equal(PARSE(&o, "--restore", "snap", "--disk", "a.img,ro"), OPTIONS_OK);
+}
+
+static void test_disk_errors(void **state)
+{
+    (void)state;
+    EXPECT_ERROR("unknown flag 'rx'", "--disk", "a.img,rx", "guest.elf");
+    EXPECT_ERROR("no PATH", "--disk", ",ro", "guest.elf");
+    EXPECT_ERROR("no PATH", "--disk", "", "guest.elf");
+    EXPECT_ERROR("needs a value", "--disk");
+    EXPECT_ERROR("at most 8 disks", "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a",
+                 "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a",
+                 "guest.elf");
+    EXPECT_ERROR("cannot be used with --restore", "--restore", "snap", "--disk", "a.img");
+    EXPECT_ERROR("--overlay-dir", "--overlay-dir", "", "guest.elf");
+    {
+        struct run_options o;
+        char *argv[] = {"snapshot", "-o", "snap", "--disk", "a.img", "guest.elf", NULL};
+        assert_int_equal(parse_argv(argv, &o), OPTIONS_ERROR);
+        assert_contains(err, "`denali snapshot`");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +596,8 @@ int main(void)
         cmocka_unit_test(test_net_modes),
         cmocka_unit_test(test_publish_rules),
         cmocka_unit_test(test_max_resident),
+        cmocka_unit_test(test_disks),
+        cmocka_unit_test(test_disk_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
