@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Integration test: denali-oci, the OCI runtime (docs/OCI.md): its checks of bundles and ids, the
 # life cycle of containers against a private `denali daemon`, and containerd 1.6's runc shim
-# driving it through `ctr run --runc-binary`, with a private containerd.
+# driving it through `ctr run --runc-binary`, with a private containerd. OCI_TEST_KEEP=1 keeps
+# its temporary directory (the daemon's, containerd's and the bundles' logs) for a look after.
 # shellcheck source=tests/lib/tap.sh
 . "$(dirname "$0")/../lib/tap.sh"
 
