@@ -112,3 +112,10 @@ plots:
 		echo "make plots: no cliff data ($$cliff): docs/denali-cliff.png left as it is" \
 			"(bench/cliff.sh writes the data)"; \
 	fi
+
+# api_bench, bench/api.sh's client: libcurl over the daemon's socket, json-c for its answers.
+bench-tools: $(BUILD)/bench/api_bench
+
+$(BUILD)/bench/api_bench: bench/api_bench.c $(BENCH_UTIL) bench/bench_util.h bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_HOST) -o $@ $< $(BENCH_UTIL) $(LDFLAGS_HOST) -lcurl -ljson-c

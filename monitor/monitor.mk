@@ -3,8 +3,9 @@
 #
 # Layers, each calling only those below it: daemon (`denali daemon`, the API server; it uses only
 # the run option parser and the platforms' availability, and starts `denali run` monitors) and cli (the
-# API's client commands); net (the LAN, NIC, uplinks) and disk (the block ring, disk images and their
-# copy-on-write overlays), side by side, neither calling the other; sched (workers, exit
+# API's client commands; `run -d` checks its options with the same parser, and a VM's ports are
+# read with net's publish rules); net (the LAN, NIC, uplinks) and disk (the block ring, disk images
+# and their copy-on-write overlays), side by side, neither calling the other; sched (workers, exit
 # handling, VMs), platform (kvm, process), image (ELF, layout, RAM), util (console, clock).
 MONITOR_LAYERS := daemon cli net disk sched platform image util
 layer_srcs = $(wildcard monitor/$(1)/*.c monitor/$(1)/*/*.c)

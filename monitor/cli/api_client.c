@@ -139,12 +139,21 @@ struct stream_sink {
     int (*on_data)(void *ctx, const char *data, size_t length);
     void *ctx;
     bool stopped;
+    CURL *curl;
+    struct growing_body *failure; /* NULL: an error status's body goes to on_data too */
 };
 
 static size_t forward(char *piece, size_t size, size_t count, void *ctx)
 {
     struct stream_sink *sink = ctx;
     size_t n = size * count;
+    if (sink->failure) {
+        /* The status line has been read by the time any of the body arrives. */
+        long status = 0;
+        curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status > 299)
+            return collect(piece, size, count, sink->failure);
+    }
     if (sink->on_data(sink->ctx, piece, n) != 0) {
         sink->stopped = true;
         return 0; /* makes libcurl end the transfer */
@@ -152,15 +161,15 @@ static size_t forward(char *piece, size_t size, size_t count, void *ctx)
     return n;
 }
 
-int api_stream(const char *socket_path, const char *path,
-               int (*on_data)(void *ctx, const char *data, size_t length), void *ctx, long *status,
-               char *err, size_t errlen)
+static int stream(const char *socket_path, const char *path,
+                  int (*on_data)(void *ctx, const char *data, size_t length), void *ctx,
+                  long *status, struct growing_body *failure, char *err, size_t errlen)
 {
     *status = 0;
     CURL *curl = open_handle(socket_path, path, err, errlen);
     if (!curl)
         return -1;
-    struct stream_sink sink = {.on_data = on_data, .ctx = ctx};
+    struct stream_sink sink = {.on_data = on_data, .ctx = ctx, .curl = curl, .failure = failure};
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, forward);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     /* A stream may say nothing for a long time; only a dead connection ends it. */
@@ -173,6 +182,33 @@ int api_stream(const char *socket_path, const char *path,
         result = -1;
     }
     curl_easy_cleanup(curl);
+    return result;
+}
+
+int api_stream(const char *socket_path, const char *path,
+               int (*on_data)(void *ctx, const char *data, size_t length), void *ctx, long *status,
+               char *err, size_t errlen)
+{
+    return stream(socket_path, path, on_data, ctx, status, NULL, err, errlen);
+}
+
+int api_stream_checked(const char *socket_path, const char *path,
+                       int (*on_data)(void *ctx, const char *data, size_t length), void *ctx,
+                       struct api_response *failure, char *err, size_t errlen)
+{
+    memset(failure, 0, sizeof(*failure));
+    struct growing_body collected = {0};
+    int result = stream(socket_path, path, on_data, ctx, &failure->status, &collected, err, errlen);
+    if (result == 0 && collected.failed) {
+        snprintf(err, errlen, "out of memory reading the daemon's answer");
+        result = -1;
+    }
+    if (result == 0 && (failure->status < 200 || failure->status > 299)) {
+        failure->body = collected.data ? collected.data : strdup("");
+        failure->length = collected.length;
+        return 0;
+    }
+    free(collected.data);
     return result;
 }
 

@@ -32,6 +32,15 @@ int api_stream(const char *socket_path, const char *path,
                int (*on_data)(void *ctx, const char *data, size_t length), void *ctx, long *status,
                char *err, size_t errlen);
 
+/*
+ * As api_stream, but on_data sees only a successful (2xx) answer; an error status's body is kept
+ * in *failure for api_fault_message. 0 with failure->status set (free it with
+ * api_response_free), or -1 with err as api_stream.
+ */
+int api_stream_checked(const char *socket_path, const char *path,
+                       int (*on_data)(void *ctx, const char *data, size_t length), void *ctx,
+                       struct api_response *failure, char *err, size_t errlen);
+
 /* The one-line message of an error body ({"fault_message": ...}), or the body itself. */
 const char *api_fault_message(const struct api_response *response);
 

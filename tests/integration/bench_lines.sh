@@ -124,4 +124,16 @@ if command -v curl >/dev/null; then
 else
     skip "web_scale: a platform the machine lacks gives a skipped line" "no curl"
 fi
+
+# api.sh needs a daemon: one that cannot start is its error line, with the daemon's own words.
+NODAEMON=$TAP_TMP/denali-nodaemon
+printf '#!/bin/sh\n[ "$1" = daemon ] && { echo "denali: daemon: not built yet" >&2; exit 2; }\nexec "%s" "$@"\n' \
+    "$FAKE" >"$NODAEMON"
+chmod +x "$NODAEMON"
+: >"$TAP_TMP/guests/idle.elf"
+printf '#!/bin/sh\nexit 1\n' >"$TAP_TMP/bench/api_bench"
+chmod +x "$TAP_TMP/bench/api_bench"
+check_run "api: a daemon that cannot start gives an error line naming why, exit 1" 1 \
+    'BENCH api ratio=NA pass=0 error="denali daemon did not start: denali: daemon: not built yet"' \
+    env DENALI="$NODAEMON" bench/api.sh 10
 finish

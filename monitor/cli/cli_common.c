@@ -1,0 +1,139 @@
+/* What every client command shares: exit statuses, option handling and calls to the daemon. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void say(const struct cli_command *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "denali %s: ", cmd->title ? cmd->title : cmd->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(cmd, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "(see `denali %s --help`)\n", cmd->title ? cmd->title : cmd->name);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_fail(const struct cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(cmd, fmt, ap);
+    va_end(ap);
+    return CLI_EXIT_FAILED;
+}
+
+int cli_bad_option(const struct cli_command *cmd, int c, char **argv)
+{
+    const char *word = argv[optind - 1];
+    if (c == ':')
+        return cli_usage_error(cmd, "option '%s' needs a value", word);
+    /* For an unknown letter inside a cluster such as -xq, the word itself would mislead. */
+    if (optopt && word[0] == '-' && word[1] != '-')
+        return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+    return cli_usage_error(cmd, "unknown option '%s'", word);
+}
+
+int cli_help(const struct cli_command *cmd)
+{
+    fputs(cmd->usage, stdout);
+    return CLI_EXIT_OK;
+}
+
+int cli_parse_format(const struct cli_command *cmd, const char *text, bool *json)
+{
+    if (strcmp(text, "json") == 0) {
+        *json = true;
+    } else if (strcmp(text, "table") == 0) {
+        *json = false;
+    } else {
+        cli_usage_error(cmd, "--format: expected json or table, got '%s'", text);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_call(const struct cli_command *cmd, const char *socket_path, const char *method,
+             const char *path, const char *body, const char *id, json_object **out)
+{
+    char err[512];
+    struct api_response response;
+    *out = NULL;
+    if (api_request(socket_path, method, path, body, &response, err, sizeof(err)) < 0) {
+        cli_fail(cmd, "%s", err);
+        return -1;
+    }
+    int result = 0;
+    if (response.status < 200 || response.status > 299) {
+        if (id)
+            cli_fail(cmd, "%s: %s", id, api_fault_message(&response));
+        else
+            cli_fail(cmd, "%s", api_fault_message(&response));
+        result = -1;
+    } else if (response.length > 0) {
+        *out = json_tokener_parse(response.body);
+        if (!*out) {
+            cli_fail(cmd, "the daemon's answer to %s %s is not JSON", method, path);
+            result = -1;
+        }
+    }
+    api_response_free(&response);
+    return result;
+}
+
+int cli_escape(char *out, size_t outlen, const char *text)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~';
+        size_t need = plain ? 1 : 3;
+        if (n + need >= outlen)
+            return -1;
+        if (plain) {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    if (n >= outlen)
+        return -1;
+    out[n] = '\0';
+    return 0;
+}
+
+const char *cli_json_string(json_object *obj, const char *key)
+{
+    json_object *value;
+    if (!obj || !json_object_object_get_ex(obj, key, &value) ||
+        !json_object_is_type(value, json_type_string))
+        return NULL;
+    return json_object_get_string(value);
+}
+
+void cli_print_json(json_object *obj)
+{
+    const char *text = json_object_to_json_string_ext(
+        obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+    puts(text);
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,84 @@
+/* `denali events [--since 0]`: the daemon's events as JSON lines, as they happen. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+
+static int run(int argc, char **argv);
+
+const struct cli_command cli_events = {
+    .name = "events",
+    .usage =
+        "usage: denali events [--since 0] [--api PATH]\n"
+        "Prints the daemon's events, one JSON object per line, as they happen, until\n"
+        "interrupted: {\"time\": ..., \"type\": ..., \"id\": ...} with type created, started,\n"
+        "ready, exited, stopped, paused, resumed, hibernated, woken or deleted.\n"
+        "\n"
+        "      --since 0       first replay the daemon's last 1,000 events\n"
+        "      --api PATH      the daemon's socket (default $DENALI_API, else\n"
+        "                      " API_DEFAULT_SOCKET ")\n"
+        "  -h, --help          show this help\n",
+    .run = run,
+};
+
+/* The daemon sends whole lines; each goes out at once, for whoever reads the pipe. */
+static int write_out(void *ctx, const char *data, size_t length)
+{
+    (void)ctx;
+    if (fwrite(data, 1, length, stdout) != length)
+        return -1;
+    fflush(stdout);
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"since", required_argument, NULL, 's'},
+        {"api", required_argument, NULL, CLI_OPT_API},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *api = NULL;
+    long since = -1;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (c) {
+        case 's': {
+            char *end;
+            errno = 0;
+            since = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-')
+                return cli_usage_error(&cli_events, "--since: expected 0 or more, got '%s'",
+                                       optarg);
+            break;
+        }
+        case CLI_OPT_API:
+            api = optarg;
+            break;
+        case 'h':
+            return cli_help(&cli_events);
+        default:
+            return cli_bad_option(&cli_events, c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(&cli_events, "takes no arguments, got '%s'", argv[optind]);
+    char path[64] = "/events";
+    if (since >= 0)
+        snprintf(path, sizeof(path), "/events?since=%ld", since);
+    char err[512];
+    struct api_response failure;
+    if (api_stream_checked(api_socket_path(api), path, write_out, NULL, &failure, err,
+                           sizeof(err)) < 0)
+        return cli_fail(&cli_events, "%s", err);
+    int status = CLI_EXIT_OK;
+    if (failure.status < 200 || failure.status > 299)
+        status = cli_fail(&cli_events, "%s", api_fault_message(&failure));
+    api_response_free(&failure);
+    return status;
+}
