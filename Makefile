@@ -7,9 +7,10 @@ CFLAGS_HOST := $(CSTD) $(WARN) -O2 -g -Iinclude -Imonitor -pthread
 LDFLAGS_HOST := -pthread
 
 .PHONY: all test bench clean format check-format
-all: $(BUILD)/denali guests test-guests bench-tools unit-tests
+all: $(BUILD)/denali $(BUILD)/denali-oci guests test-guests bench-tools unit-tests
 
 include monitor/monitor.mk
+include monitor/oci/oci.mk
 include libos/libos.mk
 include guests/guests.mk
 include tests/guests/guests.mk

@@ -35,6 +35,7 @@ TEST_LAYERS_test_block_port     := disk image util
 TEST_LAYERS_test_disk_image     := disk image util
 TEST_LAYERS_test_create_request := daemon
 TEST_LAYERS_test_registry       := daemon
+TEST_LAYERS_test_oci            := oci cli
 test_layers = $(or $(TEST_LAYERS_$(1)),command $(MONITOR_LAYERS))
 test_libs   = $(foreach l,$(call test_layers,$(1)),$(call layer_lib,$(l)))
 
