@@ -25,6 +25,26 @@ if [[ " $BENCH_PLATFORMS " != *" process "* ]] || ! platform_available process; 
 fi
 platform_opts process
 
+# tree_pss_kib PID: "TOTAL NONGUEST": Pss and page tables of PID and its children (the VM
+# processes, the zygote); and the part no guest page is in: the monitor's own anonymous and file
+# Pss (not its views of guest memory) and every page table.
+tree_pss_kib() {
+    local pids
+    pids=$(awk -v p="$1" '$1 == "PPid:" && $2 == p { split(FILENAME, f, "/"); print f[3] }' \
+        /proc/[0-9]*/status 2>/dev/null)
+    {
+        echo "monitor"
+        cat "/proc/$1/smaps_rollup" "/proc/$1/status" 2>/dev/null
+        echo "children"
+        for p in $pids; do
+            cat "/proc/$p/smaps_rollup" "/proc/$p/status" 2>/dev/null
+        done
+    } | awk '$1 == "monitor" { m = 1 } $1 == "children" { m = 0 }
+        $1 == "Pss:" || $1 == "VmPTE:" { s += $2 }
+        $1 == "VmPTE:" || (m && ($1 == "Pss_Anon:" || $1 == "Pss_File:")) { g += $2 }
+        END { printf "%.0f %.0f\n", s, g }'
+}
+
 declare -A PSS AVAIL NONGUEST
 # fleet LABEL [--clone]: N httpd VMs on published ports, a light load, then their memory.
 fleet() {

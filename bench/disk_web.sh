@@ -6,10 +6,11 @@
 # other: the floor with no disk, then the same fleet with `--disk IMAGE,ro` (an ext2 image holding
 # /www/2258.txt, DISKWEB_BLOCK_SIZE-byte blocks, default 1024). Each gets the same light load, one
 # GET /doc/2258 and one GET /2258.txt to every VM (the disk fleet reads the file from its disk, the
-# floor answers 404 without one), then its memory is read: Pss and page tables of the monitor and
-# its VM processes (from /proc, which other users of the machine cannot move), and MemAvailable's
-# fall. Then the disk fleet gets WEB_RUNS zipf runs (the web drivers' load: Zipf s = 1 over the N
-# VMs, 64 in flight) for the file and as many for /doc/2258, alternating. One summary line:
+# floor answers 404 without one), then its host memory is read from /proc (which other users of
+# the machine cannot move): the guest RAM the monitor's memfd holds, the monitor's and the VM
+# processes' own memory, page tables and kernel stacks; MemAvailable's fall as a cross-check. Then
+# the disk fleet gets WEB_RUNS zipf runs (the web drivers' load: Zipf s = 1 over the N VMs, 64 in
+# flight) for the file and as many for /doc/2258, alternating. One summary line:
 #   BENCH disk_web_P ratio=<disk/no-disk memory per VM> judged=extra_kib_per_vm
 #     extra_kib_per_vm=<disk - no-disk, KiB a VM> ... file_rps= doc_rps= rps_ratio= goal=16 pass=
 # pass: the judged figure within 16 KiB, every VM served the file, errors under 0.1% of requests.
@@ -82,11 +83,37 @@ light_load() {
     echo "  $label: all $((2 * N)) answered as expected in $LOAD_S s" >&2
 }
 
-declare -A PSS NONGUEST AVAIL GUEST_RAM
+# fleet_host_kib PID: the host memory a fleet holds, from /proc alone (which other users of the
+# machine cannot move, unlike MemAvailable), in KiB: "GUEST MONITOR MONITOR_PT VMPROCS VMPROCS_PT
+# KSTACKS". GUEST is the guest RAM the monitor's memfd holds (every page a VM touched, counted
+# once however many processes map it); MONITOR and VMPROCS the monitor's and its children's (VM
+# processes, zygote) own memory besides their views of guest RAM (anonymous and file Pss); _PT
+# their page tables; KSTACKS 16 KiB a thread.
+fleet_host_kib() {
+    local pid=$1 fd guest=0 pids
+    fd=$(find "/proc/$pid/fd" -lname '*denali-guest-ram*' 2>/dev/null | head -n 1)
+    [[ -n $fd ]] && guest=$(($(stat -L -c '%b * %B' "$fd") / 1024))
+    pids=$(awk -v p="$pid" '$1 == "PPid:" && $2 == p { split(FILENAME, f, "/"); print f[3] }' \
+        /proc/[0-9]*/status 2>/dev/null)
+    {
+        echo "monitor"
+        cat "/proc/$pid/smaps_rollup" "/proc/$pid/status" 2>/dev/null
+        echo "children"
+        for p in $pids; do
+            cat "/proc/$p/smaps_rollup" "/proc/$p/status" 2>/dev/null
+        done
+    } | awk -v guest="$guest" '$1 == "monitor" { m = 1 } $1 == "children" { m = 0 }
+        $1 == "Pss_Anon:" || $1 == "Pss_File:" { if (m) mo += $2; else vo += $2 }
+        $1 == "VmPTE:" { if (m) mp += $2; else vp += $2 }
+        $1 == "Threads:" { t += $2 }
+        END { printf "%d %.0f %d %.0f %d %d\n", guest, mo, mp, vo, vp, 16 * t }'
+}
+
+declare -A TOTAL GUEST MONITOR MONITOR_PT VMPROCS VMPROCS_PT KSTACKS AVAIL
 # fleet_memory LABEL [DENALI-OPTIONS...]: boots the fleet, waits for every VM, gives it the light
 # load and reads its memory; the fleet is left running (FLEET_PID).
 fleet_memory() {
-    local label=$1 before fd expect=404
+    local label=$1 before expect=404
     shift
     [[ $* == *--disk* ]] && expect="200 $WEB_SIZE"
     settle_memory
@@ -98,15 +125,15 @@ fleet_memory() {
     light_load "$label" "$expect"
     # Let the requests' connections close and the VMs go idle before reading.
     sleep 2
-    read -r "PSS[$label]" "NONGUEST[$label]" < <(tree_pss_kib "$FLEET_PID")
+    read -r "GUEST[$label]" "MONITOR[$label]" "MONITOR_PT[$label]" "VMPROCS[$label]" \
+        "VMPROCS_PT[$label]" "KSTACKS[$label]" < <(fleet_host_kib "$FLEET_PID")
     AVAIL[$label]=$((before - $(mem_available_kib)))
-    # Guest RAM the monitor's memfd holds: the pages the VMs touched, wherever they are mapped.
-    fd=$(find "/proc/$FLEET_PID/fd" -lname '*denali-guest-ram*' 2>/dev/null | head -n 1)
-    GUEST_RAM[$label]=NA
-    [[ -n $fd ]] && GUEST_RAM[$label]=$(($(stat -L -c '%b * %B' "$fd") / 1024))
-    echo "  $label: Pss and page tables $(fmt %.1f "${PSS[$label]} / $N") KiB/VM (the monitor's" \
-        "own $(fmt %.1f "${NONGUEST[$label]} / $N")), guest RAM held" \
-        "$(per_vm "${GUEST_RAM[$label]}") KiB/VM, MemAvailable fell $(fmt %.1f "${AVAIL[$label]} / $N") KiB/VM" >&2
+    TOTAL[$label]=$((GUEST[$label] + MONITOR[$label] + MONITOR_PT[$label] + VMPROCS[$label] +
+        VMPROCS_PT[$label] + KSTACKS[$label]))
+    echo "  $label: $(per_vm "${TOTAL[$label]}") KiB/VM: guest RAM $(per_vm "${GUEST[$label]}")," \
+        "monitor $(per_vm "${MONITOR[$label]}") + page tables $(per_vm "${MONITOR_PT[$label]}")," \
+        "VM processes $(per_vm "${VMPROCS[$label]}") + page tables $(per_vm "${VMPROCS_PT[$label]}")," \
+        "kernel stacks $(per_vm "${KSTACKS[$label]}"); MemAvailable fell $(per_vm "${AVAIL[$label]}") KiB/VM" >&2
 }
 
 # per_vm KIB: KIB / N with one decimal (NA stays NA).
@@ -144,13 +171,16 @@ measure() {
     disk_requests=$(kv requests "$disk_line")
     echo "  disk: $disk_line" >&2
 
-    local extra mem_ratio extra_avail extra_guest extra_monitor pass=1 file_rps doc_rps rps_ratio
+    local extra mem_ratio extra_avail extra_guest extra_monitor extra_vmprocs pass=1 file_rps doc_rps rps_ratio
     local errors requests err_rate served
-    extra=$(diff_per_vm "${PSS[disk]}" "${PSS[nodisk]}")
-    mem_ratio=$(ratio "${PSS[disk]}" "${PSS[nodisk]}")
+    extra=$(diff_per_vm "${TOTAL[disk]}" "${TOTAL[nodisk]}")
+    mem_ratio=$(ratio "${TOTAL[disk]}" "${TOTAL[nodisk]}")
     extra_avail=$(diff_per_vm "${AVAIL[disk]}" "${AVAIL[nodisk]}")
-    extra_guest=$(diff_per_vm "${GUEST_RAM[disk]}" "${GUEST_RAM[nodisk]}")
-    extra_monitor=$(diff_per_vm "${NONGUEST[disk]}" "${NONGUEST[nodisk]}")
+    extra_guest=$(diff_per_vm "${GUEST[disk]}" "${GUEST[nodisk]}")
+    extra_monitor=$(diff_per_vm "$((MONITOR[disk] + MONITOR_PT[disk]))" \
+        "$((MONITOR[nodisk] + MONITOR_PT[nodisk]))")
+    extra_vmprocs=$(diff_per_vm "$((VMPROCS[disk] + VMPROCS_PT[disk] + KSTACKS[disk]))" \
+        "$((VMPROCS[nodisk] + VMPROCS_PT[nodisk] + KSTACKS[nodisk]))")
     file_rps=$(med "${R_RPS[file]}") doc_rps=$(med "${R_RPS[doc]}")
     rps_ratio=$(ratio "$file_rps" "$doc_rps")
     errors=$((R_ERR[file] + R_ERR[doc])) requests=$((R_REQ[file] + R_REQ[doc]))
@@ -161,11 +191,12 @@ measure() {
 
     echo "disk_web ($platform): $N httpd VMs (-m 4M), one read-only ext2 image ($BLOCK_SIZE-byte" \
         "blocks) shared by all, after one GET /doc/$WEB_SIZE and one GET $FILE_URL to every VM"
-    echo "  memory, Pss and page tables of the monitor and its VM processes: disk" \
-        "$(per_vm "${PSS[disk]}") KiB/VM, no disk $(per_vm "${PSS[nodisk]}") KiB/VM: the disk" \
-        "costs $extra KiB a VM (goal <= $GOAL_KIB), ratio $mem_ratio"
-    echo "    of which guest RAM (the pages the VMs touched) $extra_guest KiB/VM, the monitor's own" \
-        "memory and page tables $extra_monitor KiB/VM"
+    echo "  host memory of the fleet (guest RAM held, the monitor's and VM processes' own memory," \
+        "page tables, kernel stacks): disk $(per_vm "${TOTAL[disk]}") KiB/VM, no disk" \
+        "$(per_vm "${TOTAL[nodisk]}") KiB/VM: the disk costs $extra KiB a VM (goal <= $GOAL_KIB)," \
+        "ratio $mem_ratio"
+    echo "    of which guest RAM (pages the VMs touched) $extra_guest KiB/VM, the monitor's own" \
+        "memory and page tables $extra_monitor KiB/VM, the VM processes' $extra_vmprocs KiB/VM"
     echo "    MemAvailable fell: disk $(per_vm "${AVAIL[disk]}") KiB/VM, no disk" \
         "$(per_vm "${AVAIL[nodisk]}") KiB/VM: $extra_avail KiB a VM (cross-check, not judged;" \
         "other users of the machine move it by MiB)"
@@ -180,9 +211,10 @@ measure() {
     ((DISTURBED == 0)) || echo "  disturbed: $DISTURBED runs kept although other processes used" \
         "over $WEB_OTHER_MAX cores meanwhile; the throughput figures are rough"
     bench_line "BENCH ${NAME}_$platform ratio=$mem_ratio platform=$platform judged=extra_kib_per_vm" \
-        "extra_kib_per_vm=$extra disk_kib_per_vm=$(per_vm "${PSS[disk]}")" \
-        "nodisk_kib_per_vm=$(per_vm "${PSS[nodisk]}") extra_guest_kib_per_vm=$extra_guest" \
-        "extra_monitor_kib_per_vm=$extra_monitor extra_avail_kib_per_vm=$extra_avail" \
+        "extra_kib_per_vm=$extra disk_kib_per_vm=$(per_vm "${TOTAL[disk]}")" \
+        "nodisk_kib_per_vm=$(per_vm "${TOTAL[nodisk]}") extra_guest_kib_per_vm=$extra_guest" \
+        "extra_monitor_kib_per_vm=$extra_monitor extra_vmprocs_kib_per_vm=$extra_vmprocs" \
+        "extra_avail_kib_per_vm=$extra_avail" \
         "disk_avail_kib_per_vm=$(per_vm "${AVAIL[disk]}") nodisk_avail_kib_per_vm=$(per_vm "${AVAIL[nodisk]}")" \
         "file_rps=$(fmt %.0f "$file_rps") doc_rps=$(fmt %.0f "$doc_rps") rps_ratio=$rps_ratio" \
         "file_p99_us=$(med "${R_P99[file]}") doc_p99_us=$(med "${R_P99[doc]}")" \

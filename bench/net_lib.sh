@@ -224,27 +224,6 @@ wait_http() {
     echo "== all $count answered after $(fmt %.1f "($(now_us) - $t0) / 1000000") s" >&2
 }
 
-# tree_pss_kib PID: "TOTAL NONGUEST" for a fleet, read from /proc alone (other processes on the
-# machine do not move it): Pss and page tables of the monitor PID and its children (the VM
-# processes, the zygote); and the part no guest page is in: the monitor's own anonymous and file
-# Pss (not its views of guest memory) and every page table.
-tree_pss_kib() {
-    local pids
-    pids=$(awk -v p="$1" '$1 == "PPid:" && $2 == p { split(FILENAME, f, "/"); print f[3] }' \
-        /proc/[0-9]*/status 2>/dev/null)
-    {
-        echo "monitor"
-        cat "/proc/$1/smaps_rollup" "/proc/$1/status" 2>/dev/null
-        echo "children"
-        for p in $pids; do
-            cat "/proc/$p/smaps_rollup" "/proc/$p/status" 2>/dev/null
-        done
-    } | awk '$1 == "monitor" { m = 1 } $1 == "children" { m = 0 }
-        $1 == "Pss:" || $1 == "VmPTE:" { s += $2 }
-        $1 == "VmPTE:" || (m && ($1 == "Pss_Anon:" || $1 == "Pss_File:")) { g += $2 }
-        END { printf "%.0f %.0f\n", s, g }'
-}
-
 # host_busy_ticks: CPU ticks the whole host spent busy (user, nice, system, irq, softirq, steal).
 host_busy_ticks() {
     awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
