@@ -58,6 +58,7 @@ run_one bench/web_idle.sh
 run_one bench/web_native.sh
 run_one bench/lan_bulk.sh
 run_one bench/disk.sh
+run_one bench/disk_web.sh
 run_one bench/api.sh
 
 echo "######## summary"

@@ -52,6 +52,7 @@ struct options {
     unsigned max_conns;
     uint64_t seed;
     const char *target_spec; /* as given, for the report */
+    const char *path;        /* requested instead of /doc/SIZE when set (--path) */
 };
 
 struct target {
@@ -775,10 +776,16 @@ static void print_report(const struct loadgen *lg)
              p99 = stats_percentile(st, 99) / NS_PER_US;
     uint64_t errors = stats_errors(st);
 
-    printf("zipf: %u targets (%s), zipf s=%.2f, GET /doc/%llu, concurrency %u, %.2f s after "
-           "%.2f s warmup\n",
-           lg->target_count, o->target_spec, o->zipf_s, (unsigned long long)o->size, o->concurrency,
-           o->duration_s, o->warmup_s);
+    if (o->path)
+        printf("zipf: %u targets (%s), zipf s=%.2f, GET %s (%llu bytes), concurrency %u, %.2f s "
+               "after %.2f s warmup\n",
+               lg->target_count, o->target_spec, o->zipf_s, o->path, (unsigned long long)o->size,
+               o->concurrency, o->duration_s, o->warmup_s);
+    else
+        printf("zipf: %u targets (%s), zipf s=%.2f, GET /doc/%llu, concurrency %u, %.2f s after "
+               "%.2f s warmup\n",
+               lg->target_count, o->target_spec, o->zipf_s, (unsigned long long)o->size,
+               o->concurrency, o->duration_s, o->warmup_s);
     printf("  requests         %llu\n", (unsigned long long)st->requests);
     printf("  requests/s       %.1f\n", rps);
     printf("  MB/s (bodies)    %.2f\n", mbps);
@@ -811,7 +818,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: zipf TARGETS [OPTIONS]\n"
             "HTTP/1.1 keep-alive load over N web servers whose popularity follows a Zipf law\n"
-            "(target rank 0 the most popular); each request is GET /doc/SIZE.\n"
+            "(target rank 0 the most popular); each request is GET /doc/SIZE\n"
+            "(or --path).\n"
             "\n"
             "TARGETS (exactly one):\n"
             "  --target HOST:PORT          one server\n"
@@ -821,6 +829,8 @@ static void usage(FILE *out)
             "OPTIONS:\n"
             "  -s, --zipf S          Zipf exponent (default 1.0; 0 = uniform)\n"
             "      --size BYTES      object size requested as /doc/BYTES (default %d)\n"
+            "      --path PATH       request PATH (e.g. a static file) instead of /doc/SIZE; its\n"
+            "                        body must still be SIZE bytes\n"
             "  -c, --concurrency C   requests in flight (default %d)\n"
             "  -d, --duration SECS   measured time, may be fractional (default 5)\n"
             "      --warmup SECS     time before measuring; its requests are not counted "
@@ -972,7 +982,8 @@ enum long_only {
     OPT_WARMUP,
     OPT_TIMEOUT,
     OPT_MAX_CONNS,
-    OPT_SEED
+    OPT_SEED,
+    OPT_PATH
 };
 
 static void parse_options(struct loadgen *lg, int argc, char **argv)
@@ -989,6 +1000,7 @@ static void parse_options(struct loadgen *lg, int argc, char **argv)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
         {"seed", required_argument, NULL, OPT_SEED},
+        {"path", required_argument, NULL, OPT_PATH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1044,6 +1056,12 @@ static void parse_options(struct loadgen *lg, int argc, char **argv)
         case OPT_SEED:
             o->seed = parse_count(optarg, "bad seed '%s'", 0, UINT64_MAX);
             break;
+        case OPT_PATH:
+            /* Goes into the request line as it is: a space or line break would forge another. */
+            if (optarg[0] != '/' || strpbrk(optarg, " \t\r\n") != NULL)
+                bad_option("bad path '%s' (starts with /, no spaces)", optarg);
+            o->path = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -1081,8 +1099,12 @@ static void build_requests(struct loadgen *lg)
         struct target *t = &lg->targets[i];
         char ip[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &t->addr.sin_addr, ip, sizeof ip);
-        int n = asprintf(&t->request, "GET /doc/%llu HTTP/1.1\r\nHost: %s:%u\r\n\r\n",
-                         (unsigned long long)lg->opt.size, ip, (unsigned)ntohs(t->addr.sin_port));
+        int n =
+            lg->opt.path
+                ? asprintf(&t->request, "GET %s HTTP/1.1\r\nHost: %s:%u\r\n\r\n", lg->opt.path, ip,
+                           (unsigned)ntohs(t->addr.sin_port))
+                : asprintf(&t->request, "GET /doc/%llu HTTP/1.1\r\nHost: %s:%u\r\n\r\n",
+                           (unsigned long long)lg->opt.size, ip, (unsigned)ntohs(t->addr.sin_port));
         if (n < 0) {
             fprintf(stderr, "zipf: out of memory\n");
             exit(1);

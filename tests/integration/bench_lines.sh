@@ -125,6 +125,17 @@ else
     skip "web_scale: a platform the machine lacks gives a skipped line" "no curl"
 fi
 
+check_run "disk_web: a bad VM count gives an error line and exit 1" 1 \
+    "BENCH disk_web ratio=NA pass=0 error=\"bad N '1001' (1..1000)\"" \
+    env DENALI="$FAKE" bench/disk_web.sh 1001
+if command -v curl >/dev/null && command -v mke2fs >/dev/null; then
+    check_run "disk_web: a platform the machine lacks gives a skipped line, exit 0" 0 \
+        'BENCH disk_web_kvm ratio=NA platform=kvm goal=16 pass=NA skipped="fake: no kvm"' \
+        env BENCH_PLATFORMS=kvm DENALI="$FAKE" bench/disk_web.sh 10
+else
+    skip "disk_web: a platform the machine lacks gives a skipped line" "no curl or mke2fs"
+fi
+
 # api.sh needs a daemon: one that cannot start is its error line, with the daemon's own words.
 NODAEMON=$TAP_TMP/denali-nodaemon
 printf '#!/bin/sh\n[ "$1" = daemon ] && { echo "denali: daemon: not built yet" >&2; exit 2; }\nexec "%s" "$@"\n' \
