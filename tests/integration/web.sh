@@ -87,7 +87,7 @@ check_http() {
     local name=$1 pattern=$2
     shift 2
     local got
-    got=$(curl -s -m 5 "$@" 2>&1)
+    got=$(curl -s -m 15 "$@" 2>&1) # generous: a loaded host can take seconds
     if grep -Eq -- "$pattern" <<<"$got"; then
         ok "$name"
     else
