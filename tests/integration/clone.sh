@@ -45,7 +45,7 @@ FLEET_PID=
 timeout -k 10 -s INT 120 "$DENALI" run --no-progress --clone -n 4 -m 4M \
     -p "$BASE-$((BASE + 3)):80" "$HTTPD" >"$WORK/fleet" 2>&1 </dev/null &
 FLEET_PID=$!
-trap '[ -n "$FLEET_PID" ] && kill -INT "$FLEET_PID" 2>/dev/null; wait' EXIT
+trap '[ -n "$FLEET_PID" ] && kill -INT "$FLEET_PID" 2>/dev/null; wait; rm -rf "$TAP_TMP"' EXIT
 up=0
 for _ in $(seq 1 60); do
     curl -s -m 1 -o /dev/null "http://127.0.0.1:$((BASE + 3))/" && { up=1; break; }

@@ -26,7 +26,8 @@ stop_fleet() {
     FLEET_PID=
     cp "$WORK/fleet" "$WORK/out"
 }
-trap 'stop_fleet' EXIT
+# stop_fleet, and the temporary directory goes too (this trap replaces tap_tmpdir's)
+trap 'stop_fleet; rm -rf "$TAP_TMP"' EXIT
 
 # wait_http URL: true once URL answers (up to 30 s), false if it never does or the fleet died.
 wait_http() {
