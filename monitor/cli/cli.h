@@ -55,6 +55,12 @@ int cli_escape(char *out, size_t outlen, const char *text);
 /* obj[key] as a string, or NULL when absent, null or not a string. */
 const char *cli_json_string(json_object *obj, const char *key);
 
+/*
+ * A stream's sink (api_stream's on_data): writes each piece to stdout and flushes it at once, so
+ * that a followed console or event stream shows each line when it comes. -1 when stdout fails.
+ */
+int cli_write_stdout(void *ctx, const char *data, size_t length);
+
 /* Prints JSON as the API gave it, pretty and with a final newline. */
 void cli_print_json(json_object *obj);
 

@@ -44,6 +44,15 @@ int cli_bad_option(const struct cli_command *cmd, int c, char **argv)
     return cli_usage_error(cmd, "unknown option '%s'", word);
 }
 
+int cli_write_stdout(void *ctx, const char *data, size_t length)
+{
+    (void)ctx;
+    if (fwrite(data, 1, length, stdout) != length)
+        return -1;
+    fflush(stdout);
+    return 0;
+}
+
 int cli_help(const struct cli_command *cmd)
 {
     fputs(cmd->usage, stdout);

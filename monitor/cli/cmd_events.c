@@ -23,16 +23,6 @@ const struct cli_command cli_events = {
     .run = run,
 };
 
-/* The daemon sends whole lines; each goes out at once, for whoever reads the pipe. */
-static int write_out(void *ctx, const char *data, size_t length)
-{
-    (void)ctx;
-    if (fwrite(data, 1, length, stdout) != length)
-        return -1;
-    fflush(stdout);
-    return 0;
-}
-
 static int run(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -73,7 +63,7 @@ static int run(int argc, char **argv)
         snprintf(path, sizeof(path), "/events?since=%ld", since);
     char err[512];
     struct api_response failure;
-    if (api_stream_checked(api_socket_path(api), path, write_out, NULL, &failure, err,
+    if (api_stream_checked(api_socket_path(api), path, cli_write_stdout, NULL, &failure, err,
                            sizeof(err)) < 0)
         return cli_fail(&cli_events, "%s", err);
     int status = CLI_EXIT_OK;

@@ -21,16 +21,6 @@ const struct cli_command cli_logs = {
     .run = run,
 };
 
-/* Console output is passed on as it comes, so that -f shows each line when it is written. */
-static int write_out(void *ctx, const char *data, size_t length)
-{
-    (void)ctx;
-    if (fwrite(data, 1, length, stdout) != length)
-        return -1;
-    fflush(stdout);
-    return 0;
-}
-
 static int run(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -86,7 +76,7 @@ static int run(int argc, char **argv)
         snprintf(path + n, sizeof(path) - n, "%ctail=%ld", sep, tail);
     char err[512];
     struct api_response failure;
-    if (api_stream_checked(api_socket_path(api), path, write_out, NULL, &failure, err,
+    if (api_stream_checked(api_socket_path(api), path, cli_write_stdout, NULL, &failure, err,
                            sizeof(err)) < 0)
         return cli_fail(&cli_logs, "%s", err);
     int status = CLI_EXIT_OK;
