@@ -147,27 +147,7 @@ static int parse_unsigned(const char *text, unsigned min, unsigned max, unsigned
     return 0;
 }
 
-enum {
-    OPT_CONSOLE = 256,
-    OPT_STATS,
-    OPT_CLONE,
-    OPT_RESTORE,
-    OPT_MEM_LIMIT,
-    OPT_HIBERNATE_AFTER,
-    OPT_SWAP,
-    OPT_MAX_RESIDENT,
-    OPT_PROGRESS,
-    OPT_NO_PROGRESS,
-    OPT_NET,
-    OPT_NET_EVENTS,
-    OPT_PLATFORM,
-    OPT_CONTROL_FD,
-    OPT_DISK,
-    OPT_OVERLAY_DIR,
-    OPT_KEEP_OVERLAYS
-};
-
-static const struct option long_options[] = {
+const struct option options_run_long_options[] = {
     {"count", required_argument, NULL, 'n'},
     {"mem", required_argument, NULL, 'm'},
     {"workers", required_argument, NULL, 'j'},
@@ -306,7 +286,7 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
     opterr = 0;
     int c;
     /* '+' stops at IMAGE so guest arguments that look like options reach the guest. */
-    while ((c = getopt_long(argc, argv, "+:n:m:j:q:t:p:o:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, OPTIONS_RUN_SHORT, options_run_long_options, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (parse_unsigned(optarg, 1, OPTIONS_MAX_COUNT, &out->count) < 0)

@@ -2,6 +2,7 @@
 #ifndef DENALI_OPTIONS_H
 #define DENALI_OPTIONS_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,36 @@ struct run_options {
 #define OPTIONS_MAX_WORKERS        256u
 
 enum options_result { OPTIONS_OK, OPTIONS_HELP, OPTIONS_ERROR };
+
+/* getopt codes of `denali run`'s long options that have no short form. */
+enum options_run_code {
+    OPT_CONSOLE = 256,
+    OPT_STATS,
+    OPT_CLONE,
+    OPT_RESTORE,
+    OPT_MEM_LIMIT,
+    OPT_HIBERNATE_AFTER,
+    OPT_SWAP,
+    OPT_MAX_RESIDENT,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_NET,
+    OPT_NET_EVENTS,
+    OPT_PLATFORM,
+    OPT_CONTROL_FD,
+    OPT_DISK,
+    OPT_OVERLAY_DIR,
+    OPT_KEEP_OVERLAYS,
+    OPT_RUN_CODES_END /* codes from here on are free for callers that add options */
+};
+
+/*
+ * `denali run`'s options for getopt_long, ending with an all-zero entry: one table for
+ * options_parse_run and for `denali run -d` (cli/create_body.c), which passes them on.
+ */
+extern const struct option options_run_long_options[];
+/* '+' stops at IMAGE, so guest arguments that look like options reach the guest. */
+#define OPTIONS_RUN_SHORT "+:n:m:j:q:t:p:o:h"
 
 /* Parses the arguments after `run` or `snapshot`; argv[0] is "run" or "snapshot". */
 enum options_result options_parse_run(int argc, char **argv, struct run_options *out, char *err,

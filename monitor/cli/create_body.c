@@ -12,62 +12,35 @@
 
 #define NAME_MAX_LENGTH 63
 
-enum {
-    OPT_CONSOLE = 256,
-    OPT_STATS,
-    OPT_CLONE,
-    OPT_RESTORE,
-    OPT_MEM_LIMIT,
-    OPT_HIBERNATE_AFTER,
-    OPT_SWAP,
-    OPT_MAX_RESIDENT,
-    OPT_PROGRESS,
-    OPT_NO_PROGRESS,
-    OPT_NET,
-    OPT_NET_EVENTS,
-    OPT_PLATFORM,
-    OPT_CONTROL_FD,
-    OPT_DISK,
-    OPT_OVERLAY_DIR,
-    OPT_KEEP_OVERLAYS,
-    OPT_NAME,
-    OPT_API,
-};
-
-/* `denali run`'s options (monitor/options.c), and -d, --name and --api. */
-static const struct option long_options[] = {
+/* run -d's own options, after `denali run`'s. */
+enum { OPT_NAME = OPT_RUN_CODES_END, OPT_API };
+static const struct option detached_options[] = {
     {"detach", no_argument, NULL, 'd'},
     {"name", required_argument, NULL, OPT_NAME},
     {"api", required_argument, NULL, OPT_API},
-    {"count", required_argument, NULL, 'n'},
-    {"mem", required_argument, NULL, 'm'},
-    {"workers", required_argument, NULL, 'j'},
-    {"console", required_argument, NULL, OPT_CONSOLE},
-    {"quantum", required_argument, NULL, 'q'},
-    {"time-limit", required_argument, NULL, 't'},
-    {"stats", no_argument, NULL, OPT_STATS},
-    {"clone", no_argument, NULL, OPT_CLONE},
-    {"restore", required_argument, NULL, OPT_RESTORE},
-    {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
-    {"hibernate-after", required_argument, NULL, OPT_HIBERNATE_AFTER},
-    {"swap", required_argument, NULL, OPT_SWAP},
-    {"max-resident", required_argument, NULL, OPT_MAX_RESIDENT},
-    {"output", required_argument, NULL, 'o'},
-    {"progress", no_argument, NULL, OPT_PROGRESS},
-    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-    {"net", required_argument, NULL, OPT_NET},
-    {"publish", required_argument, NULL, 'p'},
-    {"net-events", required_argument, NULL, OPT_NET_EVENTS},
-    {"platform", required_argument, NULL, OPT_PLATFORM},
-    {"control-fd", required_argument, NULL, OPT_CONTROL_FD},
-    {"disk", required_argument, NULL, OPT_DISK},
-    {"overlay-dir", required_argument, NULL, OPT_OVERLAY_DIR},
-    {"keep-overlays", no_argument, NULL, OPT_KEEP_OVERLAYS},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
 };
-/* '+' stops at IMAGE, so guest arguments that look like options reach the guest. */
-static const char short_options[] = "+:dn:m:j:q:t:p:o:h";
+#define DETACHED_COUNT (sizeof(detached_options) / sizeof(detached_options[0]))
+/* Room for run -d's options and `denali run`'s (checked when the table is made). */
+#define LONG_OPTIONS_MAX 64
+/* run -d's short options: `denali run`'s and -d. */
+static const char short_options[] = OPTIONS_RUN_SHORT "d";
+
+/* The table getopt_long gets: run -d's options, then every one of `denali run`'s. */
+static const struct option *long_options(void)
+{
+    static struct option table[LONG_OPTIONS_MAX + 1];
+    if (!table[0].name) {
+        size_t n = 0;
+        for (; n < DETACHED_COUNT; n++)
+            table[n] = detached_options[n];
+        for (const struct option *o = options_run_long_options; o->name; o++) {
+            if (n == LONG_OPTIONS_MAX)
+                abort(); /* a programming error: LONG_OPTIONS_MAX is too small */
+            table[n++] = *o;
+        }
+    }
+    return table;
+}
 
 static enum create_result fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -84,7 +57,7 @@ bool create_body_is_detached(int argc, char **argv)
     opterr = 0;
     int c;
     bool detached = false;
-    while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1)
+    while ((c = getopt_long(argc, argv, short_options, long_options(), NULL)) != -1)
         if (c == 'd')
             detached = true;
     return detached;
@@ -246,7 +219,7 @@ enum create_result create_body_parse(int argc, char **argv, const char *cwd,
     opterr = 0;
     int c;
     while (result == CREATE_OK &&
-           (c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+           (c = getopt_long(argc, argv, short_options, long_options(), NULL)) != -1) {
         const char *why = not_detached(c);
         if (why) {
             result = fail(err, errlen, "%s", why);
@@ -273,15 +246,15 @@ enum create_result create_body_parse(int argc, char **argv, const char *cwd,
             break;
         default: {
             /* Passed on in its long form, which every option has. */
-            const struct option *o = long_options;
+            const struct option *table = long_options(), *o = table;
             while (o->name && o->val != c)
                 o++;
             if (!o->name) {
                 result = fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
                 break;
             }
-            static char words[sizeof(long_options) / sizeof(long_options[0])][24];
-            char *word = words[o - long_options];
+            static char words[LONG_OPTIONS_MAX][24];
+            char *word = words[o - table];
             snprintf(word, sizeof(words[0]), "--%s", o->name);
             run_argv[run_argc++] = word;
             if (o->has_arg == required_argument)
