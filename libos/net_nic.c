@@ -21,6 +21,15 @@ struct ilwaco_nic_counters ilwaco_nic_counters;
 static struct netif nic;
 static struct denali_net_area *area;
 
+/*
+ * The tx slots: a bit per free one, and the frames before tx_reclaimed
+ * whose slots are already back in it. The lowest free slot is taken, so a
+ * quiet VM touches only the first pages of its tx ring.
+ */
+_Static_assert(DENALI_NET_TX_SLOTS <= 32, "one word of free tx slots");
+static uint32_t tx_free = (uint32_t)((1ull << DENALI_NET_TX_SLOTS) - 1);
+static uint32_t tx_reclaimed;
+
 static uint32_t load_acquire(const uint32_t *p)
 {
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
@@ -93,6 +102,15 @@ static err_t fragment_for_vm(struct netif *netif, struct pbuf *p)
     return err;
 }
 
+/* Takes back the slots of the frames the monitor has sent; returns the free slots. */
+static uint32_t tx_reclaim(void)
+{
+    uint32_t consumed = load_acquire(&area->tx_consumed);
+    for (; tx_reclaimed != consumed; tx_reclaimed++)
+        tx_free |= 1u << (area->tx_slot[tx_reclaimed % DENALI_NET_TX_SLOTS] % DENALI_NET_TX_SLOTS);
+    return tx_free;
+}
+
 static err_t nic_linkoutput(struct netif *netif, struct pbuf *p)
 {
     if (p->tot_len > DENALI_NET_FRAME_MAX && p->tot_len <= DENALI_NET_TX_FRAME_MAX &&
@@ -109,16 +127,19 @@ static err_t nic_linkoutput(struct netif *netif, struct pbuf *p)
     /* Only we write tx_produced, so a plain read of it is current. */
     uint32_t prod = area->tx_produced;
     /* The monitor empties the whole ring at every exit, so one kick frees it. */
-    for (int tries = 0; prod - load_acquire(&area->tx_consumed) >= DENALI_NET_TX_SLOTS; tries++) {
+    for (int tries = 0; tx_reclaim() == 0; tries++) {
         if (tries == 3) {
             ilwaco_nic_counters.tx_dropped++;
             return ERR_MEM;
         }
         ilwaco_nic_kick();
     }
-    struct denali_net_tx_slot *slot = &area->tx[prod % DENALI_NET_TX_SLOTS];
+    unsigned n = (unsigned)__builtin_ctz(tx_free);
+    tx_free &= ~(1u << n);
+    struct denali_net_tx_slot *slot = &area->tx[n];
     pbuf_copy_partial(p, slot->data, p->tot_len, 0);
     slot->len = p->tot_len;
+    area->tx_slot[prod % DENALI_NET_TX_SLOTS] = (uint8_t)n;
     store_release(&area->tx_produced, prod + 1);
     ilwaco_nic_counters.tx_frames++;
     return ERR_OK;
@@ -132,7 +153,8 @@ unsigned ilwaco_nic_poll(void)
     uint32_t cons = area->rx_consumed;
     uint32_t prod = load_acquire(&area->rx_produced);
     while (cons != prod) {
-        const struct denali_net_slot *slot = &area->rx[cons % DENALI_NET_RX_SLOTS];
+        const struct denali_net_slot *slot =
+            &area->rx[area->rx_slot[cons % DENALI_NET_RX_SLOTS] % DENALI_NET_RX_SLOTS];
         /* Read once: the length we check is the length we copy. */
         uint16_t len = __atomic_load_n(&slot->len, __ATOMIC_RELAXED);
         if (len < DENALI_NET_FRAME_MIN || len > DENALI_NET_FRAME_MAX) {

@@ -9,7 +9,7 @@
  * (name DENALI_NOTE_NAME, type DENALI_NOTE_ABI, a 4-byte version) and the
  * monitor refuses an image whose version differs.
  */
-#define DENALI_ABI_VERSION 3u
+#define DENALI_ABI_VERSION 4u
 #define DENALI_NOTE_NAME   "Denali"
 #define DENALI_NOTE_ABI    1u
 
@@ -151,9 +151,14 @@ enum denali_hypercall {
  * wrong size; an area the guest cannot write stops the VM.
  *
  * Counters are free-running uint32_t: a ring holds produced - consumed
- * frames, slot index = counter % slots. Each side writes only its own
- * counters, after the slot contents (release); the other side reads them
- * with acquire.
+ * frames. Frame number c is in the slot named by the ring's slot table at
+ * c % slots (rx_slot or tx_slot, written by that ring's producer), not in
+ * slot c % slots: each producer takes the lowest-numbered free slot, so a
+ * lightly used ring keeps reusing its first few pages and a VM's rings cost
+ * the host only as many pages as it has frames in flight, rather than all
+ * of the area. Each side writes only its own counters, after the slot
+ * contents and the slot table (release); the other side reads them with
+ * acquire. A slot is free again once the consumer has passed its frame.
  *
  * rx (monitor -> guest): the monitor fills slots and advances rx_produced at
  * any time, even while the VM runs, and raises DENALI_EVENT_NET_RX. When the
@@ -175,7 +180,8 @@ enum denali_hypercall {
  * that is about to idle needs no extra exit; DENALI_HC_NET_KICK is for a
  * guest that wants its frames out now. A guest must not write a slot between
  * tx_consumed and tx_produced. A tx_produced more than DENALI_NET_TX_SLOTS
- * ahead stops the VM; a slot whose len is outside
+ * ahead stops the VM; a frame whose tx_slot entry is not a slot number
+ * (>= DENALI_NET_TX_SLOTS), whose len is outside
  * [DENALI_NET_FRAME_MIN, DENALI_NET_TX_FRAME_MAX] or whose source MAC is not
  * the VM's own is dropped and counted.
  *
@@ -213,7 +219,12 @@ struct denali_net_area {
     uint32_t tx_produced; /* written by the guest */
     uint8_t pad2[60];
     uint32_t tx_consumed; /* written by the monitor */
-    uint8_t pad3[4096 - 196];
+    uint8_t pad3[60];
+    uint8_t rx_slot[DENALI_NET_RX_SLOTS]; /* written by the monitor: frame c is in rx[rx_slot[c %
+                                             128]] */
+    uint8_t
+        tx_slot[DENALI_NET_TX_SLOTS]; /* written by the guest: frame c is in tx[tx_slot[c % 32]] */
+    uint8_t pad4[4096 - 256 - DENALI_NET_RX_SLOTS - DENALI_NET_TX_SLOTS];
     struct denali_net_slot rx[DENALI_NET_RX_SLOTS];
     struct denali_net_tx_slot tx[DENALI_NET_TX_SLOTS];
 };
@@ -223,6 +234,7 @@ _Static_assert(sizeof(struct denali_net_slot) == DENALI_NET_SLOT_SIZE, "net slot
 _Static_assert(__builtin_offsetof(struct denali_net_area, rx) == 4096, "net area header page");
 _Static_assert(sizeof(struct denali_net_area) % 4096 == 0, "net area whole pages");
 _Static_assert(sizeof(struct denali_net_tx_slot) == DENALI_NET_TX_SLOT_SIZE, "net tx slot");
+_Static_assert(DENALI_NET_RX_SLOTS <= 256 && DENALI_NET_TX_SLOTS <= 256, "a slot number is a byte");
 _Static_assert(DENALI_NET_FRAME_MAX <= DENALI_NET_SLOT_SIZE - 8, "frame fits a slot");
 _Static_assert(DENALI_NET_TX_FRAME_MAX <= DENALI_NET_TX_SLOT_SIZE - 8, "tx frame fits a tx slot");
 

@@ -334,13 +334,14 @@ void lan_input_from_uplink(struct lan *lan, const uint8_t *frame, size_t len)
 
 void lan_print_counters(const struct lan *lan, FILE *out)
 {
-    uint64_t rx = 0, tx = 0, bad_len = 0, spoofed = 0, rx_full = 0, storm = 0, fair = 0,
-             overflowed = 0, oversize = 0;
+    uint64_t rx = 0, tx = 0, bad_len = 0, bad_slot = 0, spoofed = 0, rx_full = 0, storm = 0,
+             fair = 0, overflowed = 0, oversize = 0;
     for (uint32_t i = 0; i < lan->vm_count; i++) {
         const struct net_port *p = &lan->ports[i];
         rx += atomic_load(&p->rx_frames);
         tx += atomic_load(&p->tx_frames);
         bad_len += atomic_load(&p->dropped_bad_len);
+        bad_slot += atomic_load(&p->dropped_bad_slot);
         spoofed += atomic_load(&p->dropped_spoofed);
         rx_full += atomic_load(&p->dropped_rx_full);
         storm += atomic_load(&p->dropped_storm);
@@ -349,22 +350,24 @@ void lan_print_counters(const struct lan *lan, FILE *out)
         oversize += atomic_load(&p->dropped_oversize);
     }
     const struct lan_counters *c = &lan->counters;
-    fprintf(out,
-            "denali-net: tx_frames=%lu rx_frames=%lu forwarded=%lu flooded=%lu "
-            "arp_answered=%lu to_uplink=%lu from_uplink=%lu drop_spoofed=%lu "
-            "drop_bad_len=%lu drop_oversize=%lu drop_rx_full=%lu drop_unknown=%lu "
-            "drop_uplink_spoofed=%lu "
-            "drop_uplink_malformed=%lu drop_storm=%lu drop_fair_share=%lu lazy_acks=%lu "
-            "uplink_overflowed=%lu uplink_fragmented=%lu "
-            "stopped_garbage_ring=%lu\n",
-            (unsigned long)tx, (unsigned long)rx, (unsigned long)atomic_load(&c->forwarded),
-            (unsigned long)atomic_load(&c->flooded), (unsigned long)atomic_load(&c->arp_answered),
-            (unsigned long)atomic_load(&c->to_uplink), (unsigned long)atomic_load(&c->from_uplink),
-            (unsigned long)spoofed, (unsigned long)bad_len, (unsigned long)oversize,
-            (unsigned long)rx_full, (unsigned long)atomic_load(&c->dropped_unknown),
-            (unsigned long)atomic_load(&c->dropped_spoofed),
-            (unsigned long)atomic_load(&c->dropped_malformed), (unsigned long)storm,
-            (unsigned long)fair, (unsigned long)atomic_load(&c->lazy_acks),
-            (unsigned long)overflowed, (unsigned long)atomic_load(&c->fragmented),
-            (unsigned long)atomic_load(&c->dropped_garbage));
+    fprintf(
+        out,
+        "denali-net: tx_frames=%lu rx_frames=%lu forwarded=%lu flooded=%lu "
+        "arp_answered=%lu to_uplink=%lu from_uplink=%lu drop_spoofed=%lu "
+        "drop_bad_len=%lu drop_bad_slot=%lu drop_oversize=%lu drop_rx_full=%lu drop_unknown=%lu "
+        "drop_uplink_spoofed=%lu "
+        "drop_uplink_malformed=%lu drop_storm=%lu drop_fair_share=%lu lazy_acks=%lu "
+        "uplink_overflowed=%lu uplink_fragmented=%lu "
+        "stopped_garbage_ring=%lu\n",
+        (unsigned long)tx, (unsigned long)rx, (unsigned long)atomic_load(&c->forwarded),
+        (unsigned long)atomic_load(&c->flooded), (unsigned long)atomic_load(&c->arp_answered),
+        (unsigned long)atomic_load(&c->to_uplink), (unsigned long)atomic_load(&c->from_uplink),
+        (unsigned long)spoofed, (unsigned long)bad_len, (unsigned long)bad_slot,
+        (unsigned long)oversize, (unsigned long)rx_full,
+        (unsigned long)atomic_load(&c->dropped_unknown),
+        (unsigned long)atomic_load(&c->dropped_spoofed),
+        (unsigned long)atomic_load(&c->dropped_malformed), (unsigned long)storm,
+        (unsigned long)fair, (unsigned long)atomic_load(&c->lazy_acks), (unsigned long)overflowed,
+        (unsigned long)atomic_load(&c->fragmented),
+        (unsigned long)atomic_load(&c->dropped_garbage));
 }

@@ -14,6 +14,7 @@ void net_port_init(struct net_port *port, const uint8_t mac[6], uint32_t ipv4)
     pthread_mutex_init(&port->lock, NULL);
     memcpy(port->mac, mac, 6);
     port->ipv4 = ipv4;
+    memset(port->rx_free, 0xff, sizeof(port->rx_free));
 }
 
 enum net_attach_result net_port_attach(struct net_port *port, const struct guest_memory *mem,
@@ -33,6 +34,8 @@ enum net_attach_result net_port_attach(struct net_port *port, const struct guest
         port->area = (struct denali_net_area *)(mem->ram + gpa);
         /* Start from whatever the guest's counters say; only the guest's own side is trusted. */
         port->rx_produced = __atomic_load_n(&port->area->rx_consumed, __ATOMIC_ACQUIRE);
+        port->rx_reclaimed = port->rx_produced;
+        memset(port->rx_free, 0xff, sizeof(port->rx_free));
         port->tx_consumed = __atomic_load_n(&port->area->tx_produced, __ATOMIC_ACQUIRE);
         __atomic_store_n(&port->area->rx_produced, port->rx_produced, __ATOMIC_RELEASE);
         __atomic_store_n(&port->area->tx_consumed, port->tx_consumed, __ATOMIC_RELEASE);
@@ -48,24 +51,64 @@ void net_port_detach(struct net_port *port)
     pthread_mutex_unlock(&port->lock);
 }
 
-static unsigned slots_held_by(const struct net_port *port, uint32_t consumed, uint32_t source)
+/*
+ * Called with the lock held: frees the slots of the frames the guest has
+ * consumed since the last call, and returns how many frames the ring holds.
+ * A garbage rx_consumed (behind what it already passed, or past what was
+ * produced) frees nothing and makes the ring look full: the guest loses
+ * only its own frames.
+ */
+static uint32_t rx_reclaim(struct net_port *port, const struct denali_net_area *area)
+{
+    uint32_t consumed = __atomic_load_n(&area->rx_consumed, __ATOMIC_ACQUIRE);
+    if (consumed - port->rx_reclaimed > port->rx_produced - port->rx_reclaimed)
+        return DENALI_NET_RX_SLOTS;
+    for (; port->rx_reclaimed != consumed; port->rx_reclaimed++) {
+        unsigned slot = port->rx_slot_of[port->rx_reclaimed % DENALI_NET_RX_SLOTS];
+        port->rx_free[slot / 64] |= 1ull << (slot % 64);
+    }
+    return port->rx_produced - port->rx_reclaimed;
+}
+
+/*
+ * Called with the lock held when a slot is free (fewer than DENALI_NET_RX_SLOTS frames are
+ * held): the lowest, so a quiet VM's ring stays small.
+ */
+static unsigned take_free_slot(struct net_port *port)
+{
+    unsigned word = 0;
+    while (word + 1 < DENALI_NET_RX_SLOTS / 64 && port->rx_free[word] == 0)
+        word++;
+    /* The modulo keeps even a broken invariant inside the guest's own rx slots. */
+    unsigned slot = (word * 64 + (unsigned)__builtin_ctzll(port->rx_free[word] | 1ull << 63)) %
+                    DENALI_NET_RX_SLOTS;
+    port->rx_free[word] &= ~(1ull << (slot % 64));
+    return slot;
+}
+
+static unsigned slots_held_by(const struct net_port *port, uint32_t source)
 {
     unsigned held = 0;
-    for (uint32_t i = consumed; i != port->rx_produced; i++)
+    for (uint32_t i = port->rx_reclaimed; i != port->rx_produced; i++)
         held += port->rx_source[i % DENALI_NET_RX_SLOTS] == source;
     return held;
 }
 
-static void write_slot(struct net_port *port, struct denali_net_area *area, uint32_t consumed,
-                       uint32_t source, const uint8_t *frame, size_t len)
+/* Called with the lock held, after rx_reclaim said the ring has room. */
+static void write_slot(struct net_port *port, struct denali_net_area *area, uint32_t source,
+                       const uint8_t *frame, size_t len)
 {
-    port->rx_source[port->rx_produced % DENALI_NET_RX_SLOTS] = source;
-    struct denali_net_slot *slot = &area->rx[port->rx_produced % DENALI_NET_RX_SLOTS];
-    memcpy(slot->data, frame, len);
-    slot->len = (uint16_t)len;
+    uint32_t entry = port->rx_produced % DENALI_NET_RX_SLOTS;
+    unsigned slot = take_free_slot(port);
+    port->rx_source[entry] = source;
+    port->rx_slot_of[entry] = (uint8_t)slot;
+    struct denali_net_slot *s = &area->rx[slot];
+    memcpy(s->data, frame, len);
+    s->len = (uint16_t)len;
+    area->rx_slot[entry] = (uint8_t)slot;
     port->rx_produced++;
     __atomic_store_n(&area->rx_produced, port->rx_produced, __ATOMIC_RELEASE);
-    atomic_store(&port->rx_backlog, port->rx_produced - consumed);
+    atomic_store(&port->rx_backlog, port->rx_produced - port->rx_reclaimed);
 }
 
 /* Called with the lock held: keeps an uplink frame for later; false if there is no room. */
@@ -92,11 +135,10 @@ bool net_port_refill(struct net_port *port)
     pthread_mutex_lock(&port->lock);
     struct denali_net_area *area = port->area;
     while (area && port->overflow_count) {
-        uint32_t consumed = __atomic_load_n(&area->rx_consumed, __ATOMIC_ACQUIRE);
-        if (port->rx_produced - consumed >= DENALI_NET_RX_SLOTS)
+        if (rx_reclaim(port, area) >= DENALI_NET_RX_SLOTS)
             break;
         const struct net_overflow_frame *f = &port->overflow[port->overflow_head];
-        write_slot(port, area, consumed, NET_SOURCE_UPLINK, f->data, f->len);
+        write_slot(port, area, NET_SOURCE_UPLINK, f->data, f->len);
         port->overflow_head = (port->overflow_head + 1) % NET_OVERFLOW_FRAMES;
         port->overflow_count--;
     }
@@ -125,9 +167,8 @@ bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *fra
         atomic_fetch_add(&port->dropped_rx_full, 1);
         return false;
     }
-    uint32_t consumed = __atomic_load_n(&area->rx_consumed, __ATOMIC_ACQUIRE);
-    /* A garbage rx_consumed only makes the ring look full: the guest loses its own frames. */
-    bool full = port->rx_produced - consumed >= DENALI_NET_RX_SLOTS;
+    uint32_t held = rx_reclaim(port, area);
+    bool full = held >= DENALI_NET_RX_SLOTS;
     /* Uplink frames queue behind those already waiting, so the host's TCP sees them in order. */
     if (source == NET_SOURCE_UPLINK && (full || port->overflow_count)) {
         bool kept = keep_for_later(port, frame, len);
@@ -142,13 +183,13 @@ bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *fra
         return false;
     }
     /* The uplink is exempt: it carries the host's congestion-controlled TCP, not a guest. */
-    if (source != NET_SOURCE_UPLINK && port->rx_produced - consumed >= NET_FAIR_SHARE_SLOTS &&
-        slots_held_by(port, consumed, source) >= NET_FAIR_SHARE_SLOTS) {
+    if (source != NET_SOURCE_UPLINK && held >= NET_FAIR_SHARE_SLOTS &&
+        slots_held_by(port, source) >= NET_FAIR_SHARE_SLOTS) {
         pthread_mutex_unlock(&port->lock);
         atomic_fetch_add(&port->dropped_fair_share, 1);
         return false;
     }
-    write_slot(port, area, consumed, source, frame, len);
+    write_slot(port, area, source, frame, len);
     pthread_mutex_unlock(&port->lock);
     atomic_fetch_add(&port->rx_frames, 1);
     atomic_fetch_add(&port->rx_bytes, len);
@@ -170,7 +211,14 @@ int net_port_transmit(struct net_port *port, net_port_send_fn send, void *ctx)
     uint64_t bytes = 0;
     uint8_t frame[DENALI_NET_TX_FRAME_MAX];
     for (; port->tx_consumed != produced; port->tx_consumed++) {
-        const struct denali_net_tx_slot *slot = &area->tx[port->tx_consumed % DENALI_NET_TX_SLOTS];
+        /* Read the slot number once too: it is checked, then used. */
+        uint8_t n = __atomic_load_n(&area->tx_slot[port->tx_consumed % DENALI_NET_TX_SLOTS],
+                                    __ATOMIC_RELAXED);
+        if (n >= DENALI_NET_TX_SLOTS) {
+            atomic_fetch_add(&port->dropped_bad_slot, 1);
+            continue;
+        }
+        const struct denali_net_tx_slot *slot = &area->tx[n];
         /* Read the length once, then copy: the switch must see exactly what was checked. */
         uint16_t len = __atomic_load_n(&slot->len, __ATOMIC_RELAXED);
         if (len < DENALI_NET_FRAME_MIN || len > DENALI_NET_TX_FRAME_MAX) {

@@ -18,6 +18,15 @@ struct net_port {
     struct denali_net_area *area; /* host view of the guest's ring area; NULL: not attached */
     uint32_t rx_produced;         /* the monitor's own copies: never read back from the guest */
     uint32_t tx_consumed;
+    /*
+     * rx frames before rx_reclaimed have been consumed and their slots are
+     * free again; rx_slot_of holds the slot of each frame since (the
+     * monitor's own copy of the area's rx_slot table), rx_free a bit per free
+     * slot. Guarded by lock.
+     */
+    uint32_t rx_reclaimed;
+    uint64_t rx_free[DENALI_NET_RX_SLOTS / 64];
+    uint8_t rx_slot_of[DENALI_NET_RX_SLOTS];
     uint8_t mac[6];
     uint32_t ipv4; /* host byte order */
     /* Set by the first frame since the VM last entered: later ones need not wake it again. */
@@ -35,6 +44,7 @@ struct net_port {
     _Atomic uint64_t tx_bytes;
     _Atomic uint64_t dropped_rx_full;
     _Atomic uint64_t dropped_bad_len;
+    _Atomic uint64_t dropped_bad_slot; /* tx frames whose tx_slot entry names no slot */
     _Atomic uint64_t dropped_spoofed;
     _Atomic uint64_t dropped_storm;
     _Atomic uint64_t dropped_fair_share;
@@ -91,7 +101,8 @@ void net_port_free(struct net_port *port);
 
 /*
  * Calls send for each frame in the tx ring, from the VM's own worker only.
- * Frames with a bad length or a foreign source MAC are dropped and counted.
+ * Frames with a bad slot number, a bad length or a foreign source MAC are
+ * dropped and counted.
  * Returns the frames sent, or -1 when the guest's tx_produced is garbage
  * (the caller stops the VM).
  */

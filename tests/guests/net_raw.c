@@ -53,8 +53,12 @@ static void vm_mac(uint32_t id, uint8_t *mac)
     memcpy(mac, m, 6);
 }
 
-/* Queues a frame of len bytes with the given slot length (which may lie). */
-static void queue_raw(const uint8_t *frame, size_t len, uint16_t slot_len)
+/*
+ * Queues a frame of len bytes with the given slot length (which may lie), naming slot_number in
+ * the slot table (which may name no slot). Frame c goes in slot c % DENALI_NET_TX_SLOTS, which
+ * no frame in flight holds while the ring is not full.
+ */
+static void queue_in_slot(const uint8_t *frame, size_t len, uint16_t slot_len, uint8_t slot_number)
 {
     uint32_t produced = area->tx_produced;
     while (produced - __atomic_load_n(&area->tx_consumed, __ATOMIC_ACQUIRE) >= DENALI_NET_TX_SLOTS)
@@ -62,7 +66,13 @@ static void queue_raw(const uint8_t *frame, size_t len, uint16_t slot_len)
     struct denali_net_tx_slot *slot = &area->tx[produced % DENALI_NET_TX_SLOTS];
     memcpy(slot->data, frame, len);
     slot->len = slot_len;
+    area->tx_slot[produced % DENALI_NET_TX_SLOTS] = slot_number;
     __atomic_store_n(&area->tx_produced, produced + 1, __ATOMIC_RELEASE);
+}
+
+static void queue_raw(const uint8_t *frame, size_t len, uint16_t slot_len)
+{
+    queue_in_slot(frame, len, slot_len, (uint8_t)(area->tx_produced % DENALI_NET_TX_SLOTS));
 }
 
 static void build(uint8_t *frame, const uint8_t *dst, const uint8_t *src, uint32_t a, uint32_t b)
@@ -90,7 +100,10 @@ static int receive(uint8_t *frame, uint64_t deadline)
     for (;;) {
         uint32_t produced = __atomic_load_n(&area->rx_produced, __ATOMIC_ACQUIRE);
         while (area->rx_consumed != produced) {
-            const struct denali_net_slot *slot = &area->rx[area->rx_consumed % DENALI_NET_RX_SLOTS];
+            unsigned n = area->rx_slot[area->rx_consumed % DENALI_NET_RX_SLOTS];
+            if (n >= DENALI_NET_RX_SLOTS)
+                die("the rx slot table names no slot");
+            const struct denali_net_slot *slot = &area->rx[n];
             uint16_t len = slot->len;
             if (len > DENALI_NET_FRAME_MAX)
                 die("rx slot longer than a frame");
@@ -209,9 +222,13 @@ static void bad_frames(void)
         queue_raw(frame, sizeof(frame), 0xffff);
         /* A well-formed send-size frame, but too long for VM 0's rx slots. */
         queue_raw(frame, sizeof(frame), DENALI_NET_FRAME_MAX + 1);
+        /* Honest bytes, but the slot table names slots the ring does not have. */
+        queue_in_slot(frame, sizeof(frame), sizeof(frame), DENALI_NET_TX_SLOTS);
+        queue_in_slot(frame, sizeof(frame), sizeof(frame), 0xff);
         send_to(0, 0x600d, 0);
         hypercall(DENALI_HC_NET_KICK, 0, 0);
-        printf("net_raw: vm 1 sent 10 spoofed, 3 malformed, 1 oversize and 1 honest frame\n");
+        printf("net_raw: vm 1 sent 10 spoofed, 3 malformed, 2 in no slot, 1 oversize and 1 honest "
+               "frame\n");
         return;
     }
     if (vm_id != 0)

@@ -17,9 +17,9 @@ expect "a broadcast frame reaches every other VM" 0 \
     '^\[vm 3\] net_raw: vm 3 got the broadcast$'
 
 boot -n 3 -m 2M --stats "$RAW" badframes
-expect "spoofed source MACs and bad lengths are dropped and counted; honest frames pass" 0 \
+expect "spoofed source MACs, bad lengths and bad slot numbers are dropped and counted; honest frames pass" 0 \
     '^\[vm 0\] net_raw: vm 0 got only the honest frame$' \
-    '^denali-net: .* drop_spoofed=10 drop_bad_len=3 drop_oversize=1 '
+    '^denali-net: .* drop_spoofed=10 drop_bad_len=3 drop_bad_slot=2 drop_oversize=1 '
 
 boot -n 3 -m 2M --stats "$RAW" garbage
 expect "a garbage tx ring stops only its VM" 1 \

@@ -78,6 +78,14 @@ static uint32_t rx_count(const struct ctx *c, unsigned vm)
     return c->areas[vm]->rx_produced - c->areas[vm]->rx_consumed;
 }
 
+/* The rx slot that frame number entry of VM vm's ring is in, by the slot table. */
+static const struct denali_net_slot *rx_frame(const struct ctx *c, unsigned vm, uint32_t entry)
+{
+    unsigned slot = c->areas[vm]->rx_slot[entry % DENALI_NET_RX_SLOTS];
+    assert_true(slot < DENALI_NET_RX_SLOTS);
+    return &c->areas[vm]->rx[slot];
+}
+
 static void consume_all(struct ctx *c, unsigned vm)
 {
     c->areas[vm]->rx_consumed = c->areas[vm]->rx_produced;
@@ -371,12 +379,20 @@ static void count_sent(void *ctx, const uint8_t *frame, size_t len)
     s->last_len = len;
 }
 
+/* Queues a frame in slot number slot (which may name no slot). */
+static void queue_tx_in(struct denali_net_area *a, const uint8_t *frame, uint16_t len, uint8_t slot)
+{
+    if (slot < DENALI_NET_TX_SLOTS) {
+        memcpy(a->tx[slot].data, frame, len < 60 ? len : 60);
+        a->tx[slot].len = len;
+    }
+    a->tx_slot[a->tx_produced % DENALI_NET_TX_SLOTS] = slot;
+    a->tx_produced++;
+}
+
 static void queue_tx(struct denali_net_area *a, const uint8_t *frame, uint16_t len)
 {
-    struct denali_net_tx_slot *slot = &a->tx[a->tx_produced % DENALI_NET_TX_SLOTS];
-    memcpy(slot->data, frame, len < 60 ? len : 60);
-    slot->len = len;
-    a->tx_produced++;
+    queue_tx_in(a, frame, len, (uint8_t)(a->tx_produced % DENALI_NET_TX_SLOTS));
 }
 
 static void test_transmit_checks_every_slot(void **state)
@@ -392,12 +408,15 @@ static void test_transmit_checks_every_slot(void **state)
     queue_tx(c->areas[1], good, DENALI_NET_TX_FRAME_MAX + 1);
     queue_tx(c->areas[1], good, DENALI_NET_TX_FRAME_MAX);
     queue_tx(c->areas[1], good, 60);
+    queue_tx_in(c->areas[1], good, 60, DENALI_NET_TX_SLOTS);
+    queue_tx_in(c->areas[1], good, 60, 0xff);
     struct sent s = {0};
     assert_int_equal(net_port_transmit(p, count_sent, &s), 3);
     assert_int_equal(s.frames, 3);
     assert_int_equal(atomic_load(&p->dropped_spoofed), 1);
     assert_int_equal(atomic_load(&p->dropped_bad_len), 2);
-    assert_int_equal(c->areas[1]->tx_consumed, 6);
+    assert_int_equal(atomic_load(&p->dropped_bad_slot), 2);
+    assert_int_equal(c->areas[1]->tx_consumed, 8);
     assert_int_equal(net_port_transmit(p, count_sent, &s), 0);
     /* A producer index further ahead than the ring is garbage. */
     c->areas[1]->tx_produced += DENALI_NET_TX_SLOTS + 1;
@@ -420,6 +439,38 @@ static void test_full_ring_drops_and_counts(void **state)
     assert_false(net_port_deliver(p, 1, f, sizeof(f)));
     consume_all(c, 0);
     assert_true(net_port_deliver(p, 1, f, sizeof(f)));
+}
+
+/* A ring used one frame at a time keeps reusing its first slot; frames in flight never share. */
+static void test_rx_takes_the_lowest_free_slot(void **state)
+{
+    struct ctx *c = *state;
+    struct net_port *p = &c->lan.ports[0];
+    uint8_t f[60];
+    make_frame(f, p->mac, c->lan.ports[1].mac, 0x0800);
+    for (unsigned i = 0; i < 3 * DENALI_NET_RX_SLOTS; i++) {
+        f[20] = (uint8_t)i;
+        assert_true(net_port_deliver(p, 1, f, sizeof(f)));
+        assert_int_equal(c->areas[0]->rx_slot[i % DENALI_NET_RX_SLOTS], 0);
+        assert_int_equal(rx_frame(c, 0, i)->data[20], (uint8_t)i);
+        consume_all(c, 0);
+    }
+    /* Three in flight take slots 0-2; consuming the first frees slot 0 for the next. */
+    uint32_t first = c->areas[0]->rx_produced;
+    for (unsigned i = 0; i < 3; i++)
+        assert_true(net_port_deliver(p, 1, f, sizeof(f)));
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(c->areas[0]->rx_slot[(first + i) % DENALI_NET_RX_SLOTS], i);
+    c->areas[0]->rx_consumed = first + 1;
+    assert_true(net_port_deliver(p, 1, f, sizeof(f)));
+    assert_int_equal(c->areas[0]->rx_slot[(first + 3) % DENALI_NET_RX_SLOTS], 0);
+    assert_true(net_port_deliver(p, 1, f, sizeof(f)));
+    assert_int_equal(c->areas[0]->rx_slot[(first + 4) % DENALI_NET_RX_SLOTS], 3);
+    /* A guest that rewrites the slot table fools only itself: the monitor keeps its own copy. */
+    memset(c->areas[0]->rx_slot, 7, sizeof(c->areas[0]->rx_slot));
+    consume_all(c, 0);
+    assert_true(net_port_deliver(p, 1, f, sizeof(f)));
+    assert_int_equal(c->areas[0]->rx_slot[(first + 5) % DENALI_NET_RX_SLOTS], 0);
 }
 
 static void test_one_sender_gets_a_fair_share_only(void **state)
@@ -459,11 +510,12 @@ static void test_uplink_frames_wait_for_a_full_ring(void **state)
     assert_true(net_port_refill(p));
     assert_int_equal(rx_count(c, 0), DENALI_NET_RX_SLOTS);
     for (unsigned i = 0; i < 10; i++)
-        assert_int_equal(c->areas[0]->rx[i].data[20], i);
+        assert_int_equal(rx_frame(c, 0, DENALI_NET_RX_SLOTS + i)->data[20], i);
     consume_all(c, 0);
     assert_false(net_port_refill(p));
-    assert_int_equal(c->areas[0]->rx[(DENALI_NET_RX_SLOTS + 10) % DENALI_NET_RX_SLOTS].data[20],
-                     10);
+    assert_int_equal(rx_frame(c, 0, DENALI_NET_RX_SLOTS + 10)->data[20], 10);
+    assert_int_equal(rx_frame(c, 0, 2 * DENALI_NET_RX_SLOTS - 1)->data[20],
+                     NET_OVERFLOW_FRAMES - 1);
     /* Frames from VMs are not kept: a full ring drops them. */
     c->areas[0]->rx_consumed = c->areas[0]->rx_produced - DENALI_NET_RX_SLOTS;
     assert_false(net_port_deliver(p, 1, f, sizeof(f)));
@@ -551,6 +603,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_uplink_packets_are_fragmented, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transmit_checks_every_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_ring_drops_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rx_takes_the_lowest_free_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_sender_gets_a_fair_share_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detached_port_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uplink_frames_wait_for_a_full_ring, setup, teardown),

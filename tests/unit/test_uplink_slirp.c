@@ -160,7 +160,8 @@ static bool wait_for_echo_reply(struct ctx *c, uint32_t vm)
     for (int waited = 0; waited < REPLY_WAIT_MS; waited++) {
         uint32_t produced = __atomic_load_n(&area->rx_produced, __ATOMIC_ACQUIRE);
         while (area->rx_consumed != produced) {
-            const struct denali_net_slot *slot = &area->rx[area->rx_consumed % DENALI_NET_RX_SLOTS];
+            const struct denali_net_slot *slot =
+                &area->rx[area->rx_slot[area->rx_consumed % DENALI_NET_RX_SLOTS]];
             bool found = is_echo_reply_to(vm, slot);
             __atomic_store_n(&area->rx_consumed, area->rx_consumed + 1, __ATOMIC_RELEASE);
             if (found)
@@ -189,7 +190,8 @@ static bool wait_for_syn(struct ctx *c, uint32_t vm)
     for (int waited = 0; waited < REPLY_WAIT_MS; waited++) {
         uint32_t produced = __atomic_load_n(&area->rx_produced, __ATOMIC_ACQUIRE);
         while (area->rx_consumed != produced) {
-            const struct denali_net_slot *slot = &area->rx[area->rx_consumed % DENALI_NET_RX_SLOTS];
+            const struct denali_net_slot *slot =
+                &area->rx[area->rx_slot[area->rx_consumed % DENALI_NET_RX_SLOTS]];
             bool found = is_syn_to_guest_port(vm, slot);
             __atomic_store_n(&area->rx_consumed, area->rx_consumed + 1, __ATOMIC_RELEASE);
             if (found)
