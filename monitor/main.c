@@ -299,8 +299,11 @@ static int run_command(int argc, char **argv)
         m.worker_count = options.count;
     /* Clones are forked from a zygote, which holds one more RAM slot. */
     bool cloning = options.clone || options.restore_path;
-    /* Paging needs a limit to keep and a place to go; a clone's memory is its own process's. */
-    bool paging = options.mem_limit && options.swap_path && !cloning && !options.snapshot_out;
+    /*
+     * Paging needs a limit to keep and a place to go. A clone's memory is its own process's, so
+     * pressure hibernates a clone whole; it wakes as a VM of its own, paged like any other.
+     */
+    bool paging = options.mem_limit && options.swap_path && !options.snapshot_out;
     if (paging && !m.platform->ops->pager_start) {
         fprintf(stderr,
                 "denali: --mem-limit with --swap: the %s platform cannot page yet "

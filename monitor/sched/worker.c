@@ -498,7 +498,7 @@ static bool page_out(struct worker *w, struct vm *vm)
     uint64_t want = vm->page_out_asked;
     vm->page_out_asked = 0;
     /* Attached at creation, a VM is paged from its first instruction: booted or not. */
-    if ((vm->booted || vm->pager) && !pager_failure(vm)) {
+    if ((vm->booted || vm->pager) && !vm->clone_of && !pager_failure(vm)) {
         char err[200];
         if (pager_page_out(m->pager, vm, want, vm->page_out_even_used, err, sizeof(err)) < 0 &&
             atomic_fetch_add(&m->page_out_failures, 1) == 0)
@@ -1018,6 +1018,21 @@ static unsigned page_coldest(struct monitor *m, uint64_t held, uint64_t limit, b
         uint64_t want = guess < left ? guess : left;
         if (!want)
             continue;
+        /*
+         * A clone's pages are the snapshot's and its own process's, where the
+         * pager cannot take them one by one: it goes to swap whole, which
+         * gathers them into its slot, and wakes as a VM of its own that pages
+         * like any other. A clone that is busy now waits for a later tick.
+         */
+        if (vm->clone_of) {
+            if (!can_hibernate(vm))
+                continue;
+            ask_hibernate(s, vm);
+            vm->last_scan_ns = now;
+            left -= want;
+            asked++;
+            continue;
+        }
         vm->page_out_asked = want;
         vm->page_out_even_used = even_used;
         vm->last_scan_ns = now;
