@@ -30,11 +30,12 @@ TEST_LAYERS_test_vmproc_filter  := platform image util
 TEST_LAYERS_test_process_platform := platform image util
 TEST_LAYERS_test_kvm_memory     := platform image util
 TEST_LAYERS_test_ram_pool       := image util
+TEST_LAYERS_test_vm_name        := util
 TEST_LAYERS_test_snapshot_file  := image util
 TEST_LAYERS_test_block_port     := disk image util
 TEST_LAYERS_test_disk_image     := disk image util
-TEST_LAYERS_test_create_request := daemon
-TEST_LAYERS_test_registry       := daemon
+TEST_LAYERS_test_create_request := daemon util
+TEST_LAYERS_test_registry       := daemon util
 TEST_LAYERS_test_oci            := oci cli
 test_layers = $(or $(TEST_LAYERS_$(1)),command $(MONITOR_LAYERS))
 test_libs   = $(foreach l,$(call test_layers,$(1)),$(call layer_lib,$(l)))
@@ -42,7 +43,8 @@ test_libs   = $(foreach l,$(call test_layers,$(1)),$(call layer_lib,$(l)))
 # Fuzz targets (libFuzzer, in Debian's clang), run for a bounded time by tests/integration/fuzz.sh.
 FUZZ_TARGETS := $(BUILD)/tests/fuzz/fuzz_create_request
 $(BUILD)/tests/fuzz/fuzz_create_request: tests/fuzz/fuzz_create_request.c \
-		monitor/daemon/create_request.c monitor/daemon/create_request.h
+		monitor/daemon/create_request.c monitor/daemon/create_request.h \
+		monitor/util/vm_name.c monitor/util/vm_name.h
 	@mkdir -p $(@D)
 	clang $(CSTD) $(WARN) -g -O1 -Imonitor -Iinclude -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -o $@ $(filter %.c,$^) -ljson-c

@@ -135,6 +135,11 @@ const char *cli_json_string(json_object *obj, const char *key)
 
 void cli_print_json(json_object *obj)
 {
+    /* json-c prints an empty array pretty as "[\n]"; docker prints "[]". */
+    if (json_object_is_type(obj, json_type_array) && json_object_array_length(obj) == 0) {
+        puts("[]");
+        return;
+    }
     const char *text = json_object_to_json_string_ext(
         obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
     puts(text);

@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "options.h"
-
-#define NAME_MAX_LENGTH 63
+#include "util/vm_name.h"
 
 /* run -d's own options, after `denali run`'s. */
 enum { OPT_NAME = OPT_RUN_CODES_END, OPT_API };
@@ -61,24 +60,6 @@ bool create_body_is_detached(int argc, char **argv)
         if (c == 'd')
             detached = true;
     return detached;
-}
-
-bool create_name_is_valid(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > NAME_MAX_LENGTH)
-        return false;
-    /* "f12" would read as a fleet's id. */
-    if (name[0] == 'f' && n > 1 && strspn(name + 1, "0123456789") == n - 1)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        bool alnum =
-            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-        if (!alnum && (i == 0 || (ch != '_' && ch != '-')))
-            return false;
-    }
-    return true;
 }
 
 /* Why an option of an attached `denali run` has no meaning for a detached one. */
@@ -269,7 +250,7 @@ enum create_result create_body_parse(int argc, char **argv, const char *cwd,
     }
     if (result == CREATE_OK && !detached)
         result = fail(err, errlen, "run: not a detached run (-d)");
-    if (result == CREATE_OK && name && !create_name_is_valid(name))
+    if (result == CREATE_OK && name && !vm_name_valid(name))
         result = fail(err, errlen,
                       "--name: '%s' is not a name: a letter or digit, then up to 62 letters, "
                       "digits, '_' or '-', and not f followed by digits (a fleet's id)",

@@ -27,7 +27,4 @@ enum create_result create_body_parse(int argc, char **argv, const char *cwd,
 /* Whether -d or --detach comes before IMAGE among `denali run` arguments (argv[0] "run"). */
 bool create_body_is_detached(int argc, char **argv);
 
-/* Whether name may name VMs: [A-Za-z0-9][A-Za-z0-9_-]{0,62}, and not a fleet's id (f12). */
-bool create_name_is_valid(const char *name);
-
 #endif

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/vm_name.h"
+
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -18,17 +20,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-bool create_request_name_valid(const char *text)
-{
-    size_t length = strlen(text);
-    if (length == 0 || length > CREATE_REQUEST_NAME_MAX || !isalnum((unsigned char)text[0]))
-        return false;
-    for (size_t i = 1; i < length; i++)
-        if (!isalnum((unsigned char)text[i]) && text[i] != '_' && text[i] != '-')
-            return false;
-    return true;
 }
 
 /* A copy of a JSON string; NULL (with err) when it is not one, is empty (unless allow_empty) or
@@ -177,15 +168,11 @@ static int take_field(const char *key, json_object *value, struct create_request
     } else if (strcmp(key, "name") == 0) {
         slot = &out->name;
         text = take_string(value, key, err, errlen);
-        if (text && !create_request_name_valid(text)) {
-            fail(err, errlen, "name: '%s' is not [A-Za-z0-9][A-Za-z0-9_-]{0,62}", text);
-            free(text);
-            return -1;
-        }
-        /* "f3" would make "f3.0" mean two VMs. */
-        if (text && text[0] == 'f' && text[1] &&
-            strspn(text + 1, "0123456789") == strlen(text + 1)) {
-            fail(err, errlen, "name: '%s' looks like a fleet id", text);
+        if (text && !vm_name_valid(text)) {
+            if (vm_name_is_fleet_id(text))
+                fail(err, errlen, "name: '%s' looks like a fleet id", text);
+            else
+                fail(err, errlen, "name: '%s' is not [A-Za-z0-9][A-Za-z0-9_-]{0,62}", text);
             free(text);
             return -1;
         }

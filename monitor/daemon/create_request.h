@@ -9,7 +9,6 @@
 #define CREATE_REQUEST_MAX_ARGS    1024u
 #define CREATE_REQUEST_MAX_PUBLISH 16u
 #define CREATE_REQUEST_MAX_DISKS   8u
-#define CREATE_REQUEST_NAME_MAX    63u
 
 /*
  * Every field as `denali run` will see it: sizes stay text (an integer body value becomes its
@@ -49,8 +48,5 @@ struct create_request {
 int create_request_parse(const char *body, size_t length, struct create_request *out, char *err,
                          size_t errlen);
 void create_request_free(struct create_request *request);
-
-/* Whether text is a valid VM name: [A-Za-z0-9][A-Za-z0-9_-]{0,62}. */
-bool create_request_name_valid(const char *text);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "daemon/create_request.h"
+#include "util/vm_name.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,8 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256] = "";
     if (create_request_parse(body, size, &request, err, sizeof(err)) == 0) {
         if (request.count < 1 || request.count > CREATE_REQUEST_MAX_COUNT ||
-            (!request.image && !request.restore) ||
-            (request.name && !create_request_name_valid(request.name)))
+            (!request.image && !request.restore) || (request.name && !vm_name_valid(request.name)))
             abort();
         create_request_free(&request);
     } else if (err[0] == '\0') {

@@ -158,6 +158,8 @@ check_output_contains "inspect by name: the same VM" "\"id\": \"$SLEEPER\"" \
     "$DENALI" inspect sleeper
 check_run "inspect of an unknown VM: exit 1 naming it" 1 "no-such-vm" \
     "$DENALI" inspect no-such-vm
+check_output_matches "inspect of an unknown VM prints an empty array as docker does: []" '^\[\]$' \
+    "$DENALI" inspect no-such-vm
 tap_run "$DENALI" inspect "$SLEEPER" no-such-vm
 if [ "$TAP_STATUS" -eq 1 ] && [[ $TAP_OUTPUT == *"\"id\": \"$SLEEPER\""* ]]; then
     ok "inspect of a known and an unknown VM: the known one's JSON, exit 1"

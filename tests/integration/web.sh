@@ -9,36 +9,9 @@ ZIPF="$DENALI_ROOT/build/bench/zipf"
 # A port range of our own, away from the main job's 8000s, the benchmarks' 21000-25999 and the
 # kernel's ephemeral ports (32768 up), where earlier connections' TIME-WAIT could hold a port.
 BASE=$((26000 + ($$ % 700) * 8))
-FLEET_PID=
-
-# start_fleet ARGS...: runs `denali run ARGS...` in the background, output in $WORK/fleet.
-start_fleet() {
-    timeout -k 10 -s INT 120 "$DENALI" run --no-progress --stats "$@" >"$WORK/fleet" 2>&1 </dev/null &
-    FLEET_PID=$!
-}
-
-# stop_fleet: SIGINT, then the monitor's output becomes the last output (for expect/fail).
-stop_fleet() {
-    [ -n "$FLEET_PID" ] || return 0
-    kill -INT "$FLEET_PID" 2>/dev/null
-    STATUS=0
-    wait "$FLEET_PID" || STATUS=$?
-    FLEET_PID=
-    cp "$WORK/fleet" "$WORK/out"
-}
-# stop_fleet, and the temporary directory goes too (this trap replaces tap_tmpdir's)
-trap 'stop_fleet; rm -rf "$TAP_TMP"' EXIT
-
-# wait_http URL: true once URL answers (up to 30 s), false if it never does or the fleet died.
-wait_http() {
-    local _
-    for _ in $(seq 1 60); do
-        kill -0 "$FLEET_PID" 2>/dev/null || return 1
-        curl -s -m 1 -o /dev/null "$1" && return 0
-        sleep 0.5
-    done
-    return 1
-}
+FLEET_ARGS=(--stats)
+# shellcheck source=tests/lib/fleet.sh
+. "$DENALI_ROOT/tests/lib/fleet.sh"
 
 # wait_port PORT: true once 127.0.0.1:PORT accepts a TCP connection (up to 30 s), false if it never does or the fleet died.
 wait_port() {
@@ -81,20 +54,6 @@ for i in range(blocks):
     sys.exit(0)
 sys.exit(1)
 EOF
-}
-
-# check_http NAME EXPECTED-PATTERN CURL-ARGS...: curl's output (with -w extras) matches the pattern.
-check_http() {
-    local name=$1 pattern=$2
-    shift 2
-    local got
-    got=$(curl -s -m 15 "$@" 2>&1) # generous: a loaded host can take seconds
-    if grep -Eq -- "$pattern" <<<"$got"; then
-        ok "$name"
-    else
-        not_ok "$name"
-        diag "curl $*" "expected: $pattern" "got: $(head -c 300 <<<"$got")"
-    fi
 }
 
 # --- host to VM through --net user (libslirp) and --publish

@@ -6,53 +6,14 @@ set -u
 HTTPD="$GUESTS/httpd.elf"
 # Ports of our own, away from web.sh's 26000-31599 blocks and below the kernel's ephemeral ports.
 BASE=$((20000 + ($$ % 90) * 10))
-FLEET_PID=
 "$DENALI_ROOT/tests/lib/make-fs-image.sh" "$WORK/img"
 IMG="$WORK/img/disk.img"
 TREE="$WORK/img/tree"
 
-# start_fleet ARGS...: runs `denali run ARGS...` in the background, output in $WORK/fleet.
-start_fleet() {
-    timeout -k 10 -s INT 180 "$DENALI" run --no-progress "$@" >"$WORK/fleet" 2>&1 </dev/null &
-    FLEET_PID=$!
-}
-
-# stop_fleet: SIGINT, then the monitor's output becomes the last output (for expect/fail).
-stop_fleet() {
-    [ -n "$FLEET_PID" ] || return 0
-    kill -INT "$FLEET_PID" 2>/dev/null
-    STATUS=0
-    wait "$FLEET_PID" || STATUS=$?
-    FLEET_PID=
-    cp "$WORK/fleet" "$WORK/out"
-}
-# stop_fleet, and the temporary directory goes too (this trap replaces tap_tmpdir's)
-trap 'stop_fleet; rm -rf "$TAP_TMP"' EXIT
-
-# wait_http URL: true once URL answers (up to 60 s), false if it never does or the fleet died.
-wait_http() {
-    local _
-    for _ in $(seq 1 120); do
-        kill -0 "$FLEET_PID" 2>/dev/null || return 1
-        curl -s -m 1 -o /dev/null "$1" && return 0
-        sleep 0.5
-    done
-    return 1
-}
-
-# check_http NAME EXPECTED-PATTERN CURL-ARGS...: curl's output (with -w extras) matches the pattern.
-check_http() {
-    local name=$1 pattern=$2
-    shift 2
-    local got
-    got=$(curl -s -m 10 "$@" 2>&1)
-    if grep -Eq -- "$pattern" <<<"$got"; then
-        ok "$name"
-    else
-        not_ok "$name"
-        diag "curl $*" "expected: $pattern" "got: $(head -c 300 <<<"$got")"
-    fi
-}
+FLEET_LIMIT_S=180
+HTTP_WAIT_S=60
+# shellcheck source=tests/lib/fleet.sh
+. "$DENALI_ROOT/tests/lib/fleet.sh"
 
 # check_body NAME URL FILE: the body at URL is FILE byte for byte, and Content-Length is its size.
 check_body() {

@@ -161,6 +161,7 @@ static void test_bad_arguments(void **state)
     EXPECT_ERROR("needs a value", "-d", "--name");
     EXPECT_ERROR("--name: 'a b'", "-d", "--name", "a b", "/g/a.elf");
     EXPECT_ERROR("--name: '-x'", "-d", "--name=-x", "/g/a.elf");
+    EXPECT_ERROR("--name: 'f12'", "-d", "--name", "f12", "/g/a.elf");
 }
 
 static void test_help(void **state)
@@ -186,27 +187,6 @@ static void test_is_detached(void **state)
     assert_false(create_body_is_detached(4, (char *[]){"run", "--name", "-d", "x.elf", NULL}));
 }
 
-static void test_names(void **state)
-{
-    (void)state;
-    assert_true(create_name_is_valid("web"));
-    assert_true(create_name_is_valid("a"));
-    assert_true(create_name_is_valid("Web_1-b"));
-    assert_false(create_name_is_valid(""));
-    assert_false(create_name_is_valid("_web"));
-    assert_false(create_name_is_valid("web.1"));
-    assert_false(create_name_is_valid("f12"));
-    assert_true(create_name_is_valid("f"));
-    assert_true(create_name_is_valid("f1x"));
-    char longest[64], too_long[65];
-    memset(longest, 'x', 63);
-    longest[63] = '\0';
-    memset(too_long, 'x', 64);
-    too_long[64] = '\0';
-    assert_true(create_name_is_valid(longest));
-    assert_false(create_name_is_valid(too_long));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,7 +203,6 @@ int main(void)
         cmocka_unit_test_teardown(test_bad_arguments, teardown),
         cmocka_unit_test_teardown(test_help, teardown),
         cmocka_unit_test(test_is_detached),
-        cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

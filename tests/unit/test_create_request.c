@@ -163,21 +163,6 @@ static void test_values_out_of_range(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    assert_true(create_request_name_valid("a"));
-    assert_true(create_request_name_valid("Web_server-2"));
-    char longest[64];
-    memset(longest, 'a', 63);
-    longest[63] = '\0';
-    assert_true(create_request_name_valid(longest));
-    char too_long[65];
-    memset(too_long, 'a', 64);
-    too_long[64] = '\0';
-    assert_false(create_request_name_valid(too_long));
-    assert_false(create_request_name_valid(""));
-    assert_false(create_request_name_valid("-web"));
-    assert_false(create_request_name_valid("_web"));
-    assert_false(create_request_name_valid("web.1"));
-    assert_false(create_request_name_valid("web server"));
     refused("{\"image\": \"/x\", \"name\": \"a.b\"}", "name: 'a.b' is not");
     refused("{\"image\": \"/x\", \"name\": \"f12\"}", "looks like a fleet id");
     struct create_request r;
