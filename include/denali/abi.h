@@ -158,7 +158,10 @@ enum denali_hypercall {
  * the host only as many pages as it has frames in flight, rather than all
  * of the area. Each side writes only its own counters, after the slot
  * contents and the slot table (release); the other side reads them with
- * acquire. A slot is free again once the consumer has passed its frame.
+ * acquire. A slot is free again once the consumer has passed its frame,
+ * and its contents are then no longer the guest's: while a VM is
+ * hibernated the monitor gives back the pages of slots that hold no frame
+ * in flight, and they read as zeros when it wakes.
  *
  * rx (monitor -> guest): the monitor fills slots and advances rx_produced at
  * any time, even while the VM runs, and raises DENALI_EVENT_NET_RX. When the

@@ -147,6 +147,52 @@ bool net_port_refill(struct net_port *port)
     return waiting;
 }
 
+/* Page i of the rx ring holds rx slots 2i and 2i + 1. */
+#define RX_SLOTS_PER_PAGE (DENALI_PAGE_SIZE / DENALI_NET_SLOT_SIZE)
+#define RX_RING_PAGES     (DENALI_NET_RX_SLOTS / RX_SLOTS_PER_PAGE)
+_Static_assert(DENALI_PAGE_SIZE % DENALI_NET_SLOT_SIZE == 0, "whole rx slots a page");
+
+long net_port_trim(struct net_port *port, const uint8_t *ram,
+                   int (*release)(void *ctx, uint64_t gpa, uint64_t len), void *ctx)
+{
+    pthread_mutex_lock(&port->lock);
+    struct denali_net_area *area = port->area;
+    if (!area) {
+        pthread_mutex_unlock(&port->lock);
+        return 0;
+    }
+    uint64_t rx_gpa = (uint64_t)((const uint8_t *)area->rx - ram);
+    uint64_t tx_gpa = (uint64_t)((const uint8_t *)area->tx - ram);
+    bool waiting[RX_RING_PAGES] = {false};
+    if (rx_reclaim(port, area) < DENALI_NET_RX_SLOTS) {
+        for (uint32_t e = port->rx_reclaimed; e != port->rx_produced; e++)
+            waiting[port->rx_slot_of[e % DENALI_NET_RX_SLOTS] / RX_SLOTS_PER_PAGE] = true;
+    } else {
+        /* A garbage rx_consumed or a full ring: every page may hold a frame it wants. */
+        memset(waiting, 1, sizeof(waiting));
+    }
+    long released = 0;
+    int rc = 0;
+    for (unsigned first = 0; first < RX_RING_PAGES && rc == 0;) {
+        unsigned end = first;
+        while (end < RX_RING_PAGES && !waiting[end])
+            end++;
+        if (end > first) {
+            rc = release(ctx, rx_gpa + (uint64_t)first * DENALI_PAGE_SIZE,
+                         (uint64_t)(end - first) * DENALI_PAGE_SIZE);
+            released += end - first;
+        }
+        first = end + 1;
+    }
+    /* The guest's own counter: a frame it queued since its last exit keeps the ring. */
+    if (rc == 0 && __atomic_load_n(&area->tx_produced, __ATOMIC_ACQUIRE) == port->tx_consumed) {
+        rc = release(ctx, tx_gpa, sizeof(area->tx));
+        released += sizeof(area->tx) / DENALI_PAGE_SIZE;
+    }
+    pthread_mutex_unlock(&port->lock);
+    return rc < 0 ? -1 : released;
+}
+
 void net_port_free(struct net_port *port)
 {
     free(port->overflow);

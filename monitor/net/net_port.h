@@ -96,6 +96,16 @@ bool net_port_deliver(struct net_port *port, uint32_t source, const uint8_t *fra
  * VM's worker calls it before each entry. Returns true if some still wait.
  */
 bool net_port_refill(struct net_port *port);
+/*
+ * The VM is hibernated (not running): gives back, through release, the
+ * pages of its ring area that hold no frame in flight, i.e. all but the
+ * header page and the pages of rx frames it has not consumed; the tx ring
+ * only when every frame in it was sent. ram is the VM's memory (the area's
+ * gpa is its offset in it). Under the port's lock, so no frame lands in a
+ * page as it goes. Returns the pages released, or -1 when release failed.
+ */
+long net_port_trim(struct net_port *port, const uint8_t *ram,
+                   int (*release)(void *ctx, uint64_t gpa, uint64_t len), void *ctx);
 /* Frees the overflow queue (the run is over). */
 void net_port_free(struct net_port *port);
 

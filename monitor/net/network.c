@@ -150,6 +150,13 @@ static void nic_resume_clone(void *ctx, struct vm *vm, const struct platform_sna
     }
 }
 
+/* A hibernated VM keeps its rings in memory for the frames that come for it, but only the pages
+ * holding some. */
+static int nic_hibernated(void *ctx, struct vm *vm, vm_release_fn release, void *release_ctx)
+{
+    return net_port_trim(port_of(ctx, vm), vm->mem.ram, release, release_ctx) < 0 ? -1 : 0;
+}
+
 static void nic_detach(void *ctx, struct vm *vm)
 {
     net_port_detach(port_of(ctx, vm));
@@ -203,6 +210,7 @@ struct network *network_start(struct monitor *m, char *err, size_t errlen)
                                      .hypercall = nic_hypercall,
                                      .add_windows = nic_add_windows,
                                      .resume_clone = nic_resume_clone,
+                                     .hibernated = nic_hibernated,
                                      .counters = nic_counters,
                                      .detach = nic_detach};
     lan->wake_ctx = net;

@@ -23,6 +23,9 @@ struct vm_device_counters {
     uint64_t disk_requests, disk_read_bytes, disk_written_bytes;
 };
 
+/* Gives [gpa, gpa + len) of a VM's memory back to the host. 0, or -1. */
+typedef int (*vm_release_fn)(void *ctx, uint64_t gpa, uint64_t len);
+
 struct vm_device {
     void *ctx;
     /* A VM was created, before its first entry (e.g. its addresses into the vregs). */
@@ -46,6 +49,13 @@ struct vm_device {
     int (*snapshot_taken)(void *ctx, struct vm *vm, char *err, size_t errlen);
     /* A clone was made from snap: takes up its windows as the snapshotted VM had them. */
     void (*resume_clone)(void *ctx, struct vm *vm, const struct platform_snapshot *snap);
+    /*
+     * The VM was hibernated. Its windows stay in memory (the device writes
+     * them at any time), but the pages of them that hold nothing the guest
+     * still needs may go back to the host: release punches them (they read
+     * as zeros afterwards). 0, or -1 from release.
+     */
+    int (*hibernated)(void *ctx, struct vm *vm, vm_release_fn release, void *release_ctx);
     /* Its traffic so far, into its own fields (under the scheduler's lock: must not block). */
     void (*counters)(void *ctx, const struct vm *vm, struct vm_device_counters *out);
     /* The VM ended: nothing may write its memory from now on. */
@@ -129,6 +139,14 @@ static inline void vm_devices_resume_clone(const struct vm_devices *ds, struct v
     for (unsigned i = 0; ds && i < ds->count; i++)
         if (ds->list[i]->resume_clone)
             ds->list[i]->resume_clone(ds->list[i]->ctx, vm, snap);
+}
+
+static inline void vm_devices_hibernated(const struct vm_devices *ds, struct vm *vm,
+                                         vm_release_fn release, void *release_ctx)
+{
+    for (unsigned i = 0; ds && i < ds->count; i++)
+        if (ds->list[i]->hibernated)
+            (void)ds->list[i]->hibernated(ds->list[i]->ctx, vm, release, release_ctx);
 }
 
 static inline void vm_devices_counters(const struct vm_devices *ds, const struct vm *vm,

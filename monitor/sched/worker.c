@@ -425,6 +425,18 @@ static uint64_t hibernated_timer_slack_ns(const struct monitor *m)
     return slack < HIBERNATED_TIMER_SLACK_MAX_NS ? slack : HIBERNATED_TIMER_SLACK_MAX_NS;
 }
 
+/* What a device may give back of a hibernated VM's slot. */
+struct slot_release {
+    struct ram_pool *pool;
+    uint8_t *ram;
+};
+
+static int release_slot_pages(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct slot_release *r = ctx;
+    return ram_pool_release(r->pool, r->ram, gpa, len) < 0 ? -1 : 0;
+}
+
 /*
  * --hibernate-after: the watcher asked for vm, asleep in an idle, to go to
  * swap; a worker does it while it owns the VM. False when it stays in
@@ -447,6 +459,8 @@ static bool hibernate(struct worker *w, struct vm *vm)
         return false;
     }
     atomic_fetch_add(&m->hibernations, 1);
+    struct slot_release release = {.pool = &m->ram, .ram = vm->mem.ram};
+    vm_devices_hibernated(vm->devices, vm, release_slot_pages, &release);
     control_vm_event(m, vm->id, "hibernated");
     if (vm->pager)
         pager_detach(m->pager, vm);

@@ -473,6 +473,65 @@ static void test_rx_takes_the_lowest_free_slot(void **state)
     assert_int_equal(c->areas[0]->rx_slot[(first + 5) % DENALI_NET_RX_SLOTS], 0);
 }
 
+/* What net_port_trim gave back: one bit a page of the area. */
+struct released {
+    uint64_t pages[DENALI_NET_AREA_SIZE / DENALI_PAGE_SIZE / 64 + 1];
+    unsigned calls;
+};
+
+static int record_release(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct released *r = ctx;
+    assert_int_equal(gpa % DENALI_PAGE_SIZE, 0);
+    assert_int_equal(len % DENALI_PAGE_SIZE, 0);
+    assert_true(gpa + len <= DENALI_NET_AREA_SIZE);
+    for (uint64_t p = gpa / DENALI_PAGE_SIZE; p < (gpa + len) / DENALI_PAGE_SIZE; p++)
+        r->pages[p / 64] |= 1ull << (p % 64);
+    r->calls++;
+    return 0;
+}
+
+static bool was_released(const struct released *r, uint64_t offset)
+{
+    uint64_t p = offset / DENALI_PAGE_SIZE;
+    return (r->pages[p / 64] >> (p % 64)) & 1;
+}
+
+/* A hibernated VM keeps the header and the pages of frames it has yet to read, nothing else. */
+static void test_trim_keeps_only_pages_in_use(void **state)
+{
+    struct ctx *c = *state;
+    struct net_port *p = &c->lan.ports[0];
+    struct denali_net_area *a = c->areas[0];
+    const uint8_t *ram = (const uint8_t *)a; /* the area at gpa 0 */
+    uint8_t f[60];
+    make_frame(f, p->mac, c->lan.ports[1].mac, 0x0800);
+    for (unsigned i = 0; i < 5; i++)
+        assert_true(net_port_deliver(p, 1, f, sizeof(f))); /* slots 0-4: rx pages 0-2 */
+    a->rx_consumed = 3;                                    /* slots 3 and 4 still wait */
+    struct released r = {0};
+    uint64_t rx = offsetof(struct denali_net_area, rx), tx = offsetof(struct denali_net_area, tx);
+    assert_int_equal(net_port_trim(p, ram, record_release, &r), 62 + DENALI_NET_TX_SLOTS);
+    assert_false(was_released(&r, 0));                         /* the header */
+    assert_true(was_released(&r, rx));                         /* slots 0 and 1: read */
+    assert_false(was_released(&r, rx + 2 * DENALI_PAGE_SIZE)); /* slot 4 waits */
+    assert_true(was_released(&r, rx + 3 * DENALI_PAGE_SIZE));
+    assert_true(was_released(&r, tx));
+    assert_true(was_released(&r, tx + sizeof(a->tx) - DENALI_PAGE_SIZE));
+    /* slot 3 waits too: page 1 stays */
+    assert_false(was_released(&r, rx + DENALI_PAGE_SIZE));
+    /* A frame the guest queued and the monitor has not sent keeps the tx ring. */
+    a->tx_produced++;
+    struct released r2 = {0};
+    assert_int_equal(net_port_trim(p, ram, record_release, &r2), 62);
+    assert_false(was_released(&r2, tx));
+    /* A garbage rx_consumed keeps every rx page: any may hold a frame. */
+    a->rx_consumed = 12345;
+    struct released r3 = {0};
+    assert_int_equal(net_port_trim(p, ram, record_release, &r3), 0);
+    assert_int_equal(r3.calls, 0);
+}
+
 static void test_one_sender_gets_a_fair_share_only(void **state)
 {
     struct ctx *c = *state;
@@ -604,6 +663,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transmit_checks_every_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_ring_drops_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rx_takes_the_lowest_free_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trim_keeps_only_pages_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_sender_gets_a_fair_share_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detached_port_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uplink_frames_wait_for_a_full_ring, setup, teardown),
