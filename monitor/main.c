@@ -22,6 +22,7 @@
 #include "sched/hibernate.h"
 #include "sched/pager.h"
 #include "sched/residency.h"
+#include "util/ksm.h"
 #include <sys/stat.h>
 
 #define EXIT_VM_FAILED      1
@@ -265,6 +266,17 @@ static int run_command(int argc, char **argv)
         snapshot_store_check_image(&m.image, image_size, image_hash, err, sizeof(err)) < 0) {
         fprintf(stderr, "denali: %s: %s\n", options.restore_path, err);
         return EXIT_USAGE;
+    }
+    /* Before any VM process exists: each inherits the flag. */
+    if (options.ksm) {
+        if (ksm_merge_this_process(err, sizeof(err)) < 0) {
+            fprintf(stderr, "denali: --ksm: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (!ksm_running())
+            fprintf(stderr,
+                    "denali: --ksm: the kernel's KSM is not running (/sys/kernel/mm/ksm/run "
+                    "is not 1): nothing will be merged\n");
     }
     enum platform_kind want = options.platform;
     const char *from_env = getenv("DENALI_PLATFORM");

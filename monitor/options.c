@@ -46,6 +46,9 @@ const char options_run_usage[] =
     "                         --mem-limit, the coldest pages of the least recently run VMs\n"
     "                         go there too (paging), and come back when touched; a page\n"
     "                         that would pass the limit waits until paging makes room\n"
+    "      --ksm              let the kernel merge identical pages of the VMs (KSM; needs\n"
+    "                         /sys/kernel/mm/ksm/run = 1 and Linux 6.4). Off by default:\n"
+    "                         a guest can time its writes to learn what other VMs hold\n"
     "      --max-resident N   at most N VMs in memory at once (a hibernated VM is not);\n"
     "                         more wait to be created until others hibernate or end\n"
     "                         (default: as many as the host's pids allow, leaving an\n"
@@ -172,6 +175,7 @@ const struct option options_run_long_options[] = {
     {"disk", required_argument, NULL, OPT_DISK},
     {"overlay-dir", required_argument, NULL, OPT_OVERLAY_DIR},
     {"keep-overlays", no_argument, NULL, OPT_KEEP_OVERLAYS},
+    {"ksm", no_argument, NULL, OPT_KSM},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -406,6 +410,9 @@ enum options_result options_parse_run(int argc, char **argv, struct run_options 
             break;
         case OPT_KEEP_OVERLAYS:
             out->keep_overlays = true;
+            break;
+        case OPT_KSM:
+            out->ksm = true;
             break;
         case OPT_PLATFORM:
             if (platform_parse(optarg, &out->platform) < 0)

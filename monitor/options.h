@@ -57,6 +57,7 @@ struct run_options {
     const char
         *overlay_dir;   /* --overlay-dir: where writable disks' overlays go (NULL: a temp dir) */
     bool keep_overlays; /* --keep-overlays: left behind when VMs and the run end */
+    bool ksm;           /* --ksm: the VMs' memory may be merged by the kernel's KSM */
 };
 
 #define OPTIONS_DEFAULT_MEM        (4ull << 20)
@@ -85,6 +86,7 @@ enum options_run_code {
     OPT_DISK,
     OPT_OVERLAY_DIR,
     OPT_KEEP_OVERLAYS,
+    OPT_KSM,
     OPT_RUN_CODES_END /* codes from here on are free for callers that add options */
 };
 

@@ -180,6 +180,8 @@ static enum create_result make_body(const struct run_options *o, const char *nam
         return CREATE_ERROR;
     if (o->keep_overlays)
         json_object_object_add(body, "keep_overlays", json_object_new_boolean(1));
+    if (o->ksm)
+        json_object_object_add(body, "ksm", json_object_new_boolean(1));
     return CREATE_OK;
 }
 

@@ -196,6 +196,8 @@ static int take_field(const char *key, json_object *value, struct create_request
         text = take_string(value, key, err, errlen);
     } else if (strcmp(key, "keep_overlays") == 0) {
         return take_bool(value, key, &out->keep_overlays, err, errlen);
+    } else if (strcmp(key, "ksm") == 0) {
+        return take_bool(value, key, &out->ksm, err, errlen);
     } else if (strcmp(key, "clone") == 0) {
         return take_bool(value, key, &out->clone, err, errlen);
     } else if (strcmp(key, "start") == 0) {

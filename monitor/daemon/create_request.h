@@ -37,6 +37,7 @@ struct create_request {
     size_t disk_count;
     char *overlay_dir;
     bool keep_overlays;
+    bool ksm;
     bool start;
 };
 

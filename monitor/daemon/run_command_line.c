@@ -89,6 +89,8 @@ char **run_command_line(const struct create_request *request, const char *consol
     add_option(&b, "--overlay-dir", request->overlay_dir);
     if (request->keep_overlays)
         add(&b, "--keep-overlays");
+    if (request->ksm)
+        add(&b, "--ksm");
     if (request->image) {
         /* "--" keeps an image path or guest arguments that start with '-' from being options. */
         add(&b, "--");

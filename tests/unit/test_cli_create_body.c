@@ -149,9 +149,9 @@ static void test_disks_made_absolute(void **state)
     (void)state;
     EXPECT_BODY("{\"image\": \"/g/a.elf\", \"args\": [], \"count\": 1,"
                 " \"disks\": [\"" CWD "/www.img,ro\", \"/var/d.img\"],"
-                " \"overlay_dir\": \"" CWD "/ov\", \"keep_overlays\": true}",
+                " \"overlay_dir\": \"" CWD "/ov\", \"keep_overlays\": true, \"ksm\": true}",
                 "-d", "--disk", "www.img,ro", "--disk", "/var/d.img", "--overlay-dir", "ov",
-                "--keep-overlays", "/g/a.elf");
+                "--keep-overlays", "--ksm", "/g/a.elf");
 }
 
 static void test_bad_arguments(void **state)

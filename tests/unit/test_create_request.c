@@ -176,14 +176,16 @@ static void test_disks(void **state)
     struct create_request r;
     const char *body =
         "{\"image\": \"/g/httpd.elf\", \"disks\": [\"/d/www.img,ro\", \"/d/data.img\"],"
-        " \"overlay_dir\": \"/var/tmp/ov\", \"keep_overlays\": true}";
+        " \"overlay_dir\": \"/var/tmp/ov\", \"keep_overlays\": true, \"ksm\": true}";
     assert_int_equal(parse(body, &r), 0);
     assert_int_equal(r.disk_count, 2);
     assert_string_equal(r.disks[0], "/d/www.img,ro");
     assert_string_equal(r.disks[1], "/d/data.img");
     assert_string_equal(r.overlay_dir, "/var/tmp/ov");
     assert_true(r.keep_overlays);
+    assert_true(r.ksm);
     create_request_free(&r);
+    refused("{\"image\": \"/x\", \"ksm\": 1}", "ksm");
     refused("{\"image\": \"/x\", \"disks\": \"/d.img\"}", "disks");
     refused("{\"image\": \"/x\", \"disks\": [3]}", "disks");
     refused("{\"image\": \"/x\", \"keep_overlays\": \"yes\"}", "keep_overlays");

@@ -524,6 +524,9 @@ static void test_disks(void **state)
     assert_int_equal(o.disk_count, 0);
     assert_null(o.overlay_dir);
     assert_false(o.keep_overlays);
+    assert_false(o.ksm);
+    assert_int_equal(PARSE(&o, "--ksm", "guest.elf"), OPTIONS_OK);
+    assert_true(o.ksm);
     assert_int_equal(PARSE(&o, "--disk", "a.img,ro", "--disk", "b.img", "--disk", "c,d.img,rw",
                            "--overlay-dir", "/tmp/ov", "--keep-overlays", "guest.elf"),
                      OPTIONS_OK);
