@@ -289,6 +289,12 @@ _Static_assert(DENALI_NET_TX_FRAME_MAX <= DENALI_NET_TX_SLOT_SIZE - 8, "tx frame
  * failure on the host -DENALI_EIO. A req_produced more than
  * DENALI_BLK_SLOTS ahead of req_consumed, or an rsp_consumed ahead of
  * rsp_produced, stops the VM.
+ *
+ * The data is the guest's from when it writes it for a request until its
+ * next idle after it consumed that request's response. A VM hibernated
+ * with every request served and every response consumed gets its data
+ * pages back as zeros when it wakes: a hibernated VM does not keep up to
+ * 128 KiB of data it has read in memory.
  */
 #define DENALI_DISKS_MAX      8u
 #define DENALI_SECTOR_SIZE    512u

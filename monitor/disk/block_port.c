@@ -95,6 +95,22 @@ static int32_t perform(const struct block_port *port, const struct denali_blk_re
     }
 }
 
+long block_port_trim(struct block_port *port, const uint8_t *ram,
+                     int (*release)(void *ctx, uint64_t gpa, uint64_t len), void *ctx)
+{
+    struct denali_blk_area *area = port->area;
+    if (!area)
+        return 0;
+    /* The guest's own counters, read once: anything in flight keeps the data. */
+    if (__atomic_load_n(&area->req_produced, __ATOMIC_ACQUIRE) != port->req_consumed ||
+        __atomic_load_n(&area->rsp_consumed, __ATOMIC_ACQUIRE) != port->rsp_produced)
+        return 0;
+    uint64_t data = (uint64_t)((const uint8_t *)area->data - ram);
+    if (release(ctx, data, sizeof(area->data)) < 0)
+        return -1;
+    return (long)(sizeof(area->data) / DENALI_PAGE_SIZE);
+}
+
 int block_port_serve(struct block_port *port, const struct block_geometry *geo,
                      const struct block_backend *backend, const char **reason)
 {

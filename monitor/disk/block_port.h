@@ -61,4 +61,14 @@ int32_t block_request_check(const struct denali_blk_request *req, const struct b
 int block_port_serve(struct block_port *port, const struct block_geometry *geo,
                      const struct block_backend *backend, const char **reason);
 
+/*
+ * The VM is hibernated (not running): when every request was served and
+ * every response consumed, gives the area's data pages back through
+ * release (abi.h: the data is then no longer the guest's). ram is the VM's
+ * memory (the area's gpa is its offset in it). Returns the pages released,
+ * or -1 when release failed.
+ */
+long block_port_trim(struct block_port *port, const uint8_t *ram,
+                     int (*release)(void *ctx, uint64_t gpa, uint64_t len), void *ctx);
+
 #endif

@@ -206,6 +206,19 @@ static int disk_snapshot_taken(void *ctx, struct vm *vm, char *err, size_t errle
     return 0;
 }
 
+/*
+ * A hibernated VM's block area is touched again only at its own exits, once
+ * it is back: with nothing in flight its data pages go back to the host.
+ */
+static int disk_hibernated(void *ctx, struct vm *vm, vm_release_fn release, void *release_ctx)
+{
+    struct disks *d = ctx;
+    struct disk_vm *dv = d->vms[vm->id];
+    if (!dv)
+        return 0;
+    return block_port_trim(&dv->port, vm->mem.ram, release, release_ctx) < 0 ? -1 : 0;
+}
+
 /* A clone's disks are attached where its template's were: the window of the block area's size. */
 static void disk_resume_clone(void *ctx, struct vm *vm, const struct platform_snapshot *snap)
 {
@@ -312,6 +325,7 @@ struct disks *disks_start(struct monitor *m, char *err, size_t errlen)
                                    .add_windows = disk_add_windows,
                                    .snapshot_taken = disk_snapshot_taken,
                                    .resume_clone = disk_resume_clone,
+                                   .hibernated = disk_hibernated,
                                    .counters = disk_counters,
                                    .detach = disk_detach};
     if (!vm_devices_add(&m->devices, &d->device)) {

@@ -352,6 +352,45 @@ static void test_data_is_made_resident_first(void **state)
     assert_int_equal(c->calls.reads, reads);
 }
 
+/* What block_port_trim gave back. */
+struct released {
+    uint64_t gpa, len;
+    unsigned calls;
+};
+
+static int record_release(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct released *r = ctx;
+    r->gpa = gpa;
+    r->len = len;
+    r->calls++;
+    return 0;
+}
+
+/* Hibernated with nothing in flight, a VM's data pages go back; with anything in flight, none. */
+static void test_trim_gives_back_idle_data_only(void **state)
+{
+    struct ctx *c = *state;
+    attach(c);
+    struct released r = {0};
+    queue(c, DENALI_BLK_READ, 0, 0, 8, 0);
+    assert_int_equal(block_port_trim(&c->port, c->ram, record_release, &r), 0); /* not served */
+    const char *reason = NULL;
+    assert_int_equal(block_port_serve(&c->port, &c->geo, &c->backend, &reason), 1);
+    assert_int_equal(block_port_trim(&c->port, c->ram, record_release, &r), 0); /* not consumed */
+    assert_int_equal(r.calls, 0);
+    c->area->rsp_consumed = c->area->rsp_produced;
+    assert_int_equal(block_port_trim(&c->port, c->ram, record_release, &r),
+                     DENALI_BLK_DATA_SIZE / DENALI_PAGE_SIZE);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.gpa, AREA_GPA + offsetof(struct denali_blk_area, data));
+    assert_int_equal(r.len, DENALI_BLK_DATA_SIZE);
+    /* A garbage counter is treated as something in flight. */
+    c->area->rsp_consumed += 5;
+    assert_int_equal(block_port_trim(&c->port, c->ram, record_release, &r), 0);
+    assert_int_equal(r.calls, 1);
+}
+
 static void test_detached_port_serves_nothing(void **state)
 {
     struct ctx *c = *state;
@@ -379,6 +418,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_response_ring_leaves_requests_pending, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_data_is_made_resident_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trim_gives_back_idle_data_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detached_port_serves_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
