@@ -61,6 +61,17 @@ const char *cli_json_string(json_object *obj, const char *key);
  */
 int cli_write_stdout(void *ctx, const char *data, size_t length);
 
+/*
+ * Streams GET path to stdout (cli_write_stdout) until the daemon ends it. 0, or CLI_EXIT_FAILED
+ * after one line on stderr: the daemon unreachable, or its fault_message (after "id: " when id
+ * is not NULL).
+ */
+int cli_stream_to_stdout(const struct cli_command *cmd, const char *api, const char *path,
+                         const char *id);
+
+/* text as a whole decimal number from 0 to max: true with *out set, false for anything else. */
+bool cli_parse_count(const char *text, long max, long *out);
+
 /* Prints JSON as the API gave it, pretty and with a final newline. */
 void cli_print_json(json_object *obj);
 

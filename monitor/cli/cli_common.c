@@ -1,9 +1,11 @@
 /* What every client command shares: exit statuses, option handling and calls to the daemon. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,6 +53,32 @@ int cli_write_stdout(void *ctx, const char *data, size_t length)
         return -1;
     fflush(stdout);
     return 0;
+}
+
+int cli_stream_to_stdout(const struct cli_command *cmd, const char *api, const char *path,
+                         const char *id)
+{
+    char err[512];
+    struct api_response failure;
+    if (api_stream_checked(api_socket_path(api), path, cli_write_stdout, NULL, &failure, err,
+                           sizeof(err)) < 0)
+        return cli_fail(cmd, "%s", err);
+    int status = CLI_EXIT_OK;
+    if (failure.status < 200 || failure.status > 299)
+        status = cli_fail(cmd, "%s%s%s", id ? id : "", id ? ": " : "", api_fault_message(&failure));
+    api_response_free(&failure);
+    return status;
+}
+
+bool cli_parse_count(const char *text, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || value > max)
+        return false;
+    *out = value;
+    return true;
 }
 
 int cli_help(const struct cli_command *cmd)

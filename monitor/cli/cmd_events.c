@@ -1,8 +1,7 @@
 /* `denali events [--since 0]`: the daemon's events as JSON lines, as they happen. */
-#include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cli/cli.h"
 
@@ -38,15 +37,11 @@ static int run(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (c) {
-        case 's': {
-            char *end;
-            errno = 0;
-            since = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-')
+        case 's':
+            if (!cli_parse_count(optarg, LONG_MAX, &since))
                 return cli_usage_error(&cli_events, "--since: expected 0 or more, got '%s'",
                                        optarg);
             break;
-        }
         case CLI_OPT_API:
             api = optarg;
             break;
@@ -61,14 +56,5 @@ static int run(int argc, char **argv)
     char path[64] = "/events";
     if (since >= 0)
         snprintf(path, sizeof(path), "/events?since=%ld", since);
-    char err[512];
-    struct api_response failure;
-    if (api_stream_checked(api_socket_path(api), path, cli_write_stdout, NULL, &failure, err,
-                           sizeof(err)) < 0)
-        return cli_fail(&cli_events, "%s", err);
-    int status = CLI_EXIT_OK;
-    if (failure.status < 200 || failure.status > 299)
-        status = cli_fail(&cli_events, "%s", api_fault_message(&failure));
-    api_response_free(&failure);
-    return status;
+    return cli_stream_to_stdout(&cli_events, api, path, NULL);
 }

@@ -1,8 +1,6 @@
 /* `denali start|stop|kill|rm|pause|resume ID...`: one request per VM, each failure said. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -189,15 +187,11 @@ static int stop_option(int c, const char *value, void *ctx)
 {
     long *timeout = ctx;
     (void)c;
-    char *end;
-    errno = 0;
-    long seconds = strtol(value, &end, 10);
-    if (errno || end == value || *end || value[0] == '-' || seconds > 86400) {
+    if (!cli_parse_count(value, 86400, timeout)) {
         cli_usage_error(&cli_stop, "--timeout: expected whole seconds from 0 to 86400, got '%s'",
                         value);
         return -1;
     }
-    *timeout = seconds;
     return 0;
 }
 

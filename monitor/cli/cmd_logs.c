@@ -1,8 +1,7 @@
 /* `denali logs [-f] [--tail N] ID`: a VM's console, and with -f what it writes until it ends. */
-#include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cli/cli.h"
 
@@ -41,15 +40,11 @@ static int run(int argc, char **argv)
         case 'f':
             follow = true;
             break;
-        case 'n': {
-            char *end;
-            errno = 0;
-            tail = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-')
+        case 'n':
+            if (!cli_parse_count(optarg, LONG_MAX, &tail))
                 return cli_usage_error(&cli_logs, "--tail: expected a number of lines, got '%s'",
                                        optarg);
             break;
-        }
         case CLI_OPT_API:
             api = optarg;
             break;
@@ -74,14 +69,5 @@ static int run(int argc, char **argv)
     }
     if (tail >= 0)
         snprintf(path + n, sizeof(path) - n, "%ctail=%ld", sep, tail);
-    char err[512];
-    struct api_response failure;
-    if (api_stream_checked(api_socket_path(api), path, cli_write_stdout, NULL, &failure, err,
-                           sizeof(err)) < 0)
-        return cli_fail(&cli_logs, "%s", err);
-    int status = CLI_EXIT_OK;
-    if (failure.status < 200 || failure.status > 299)
-        status = cli_fail(&cli_logs, "%s: %s", argv[optind], api_fault_message(&failure));
-    api_response_free(&failure);
-    return status;
+    return cli_stream_to_stdout(&cli_logs, api, path, argv[optind]);
 }
