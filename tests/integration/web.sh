@@ -25,37 +25,6 @@ wait_port() {
     return 1
 }
 
-# free_port_block COUNT: prints the first port of COUNT consecutive loopback ports that can all be
-# listened on now (as slirp binds them, with SO_REUSEADDR), in 28000-30999: below the kernel's
-# ephemeral ports, which clients of other jobs' benchmarks take, and above the benchmarks' ports.
-free_port_block() {
-    python3 - "$1" "$$" <<'EOF'
-import socket, sys
-
-count, salt = int(sys.argv[1]), int(sys.argv[2])
-first, last = 28000, 30999
-blocks = (last - first + 1) // count
-for i in range(blocks):
-    base = first + ((salt + i) % blocks) * count
-    held = []
-    try:
-        for port in range(base, base + count):
-            s = socket.socket()
-            held.append(s)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", port))
-            s.listen()
-    except OSError:
-        continue
-    finally:
-        for s in held:
-            s.close()
-    print(base)
-    sys.exit(0)
-sys.exit(1)
-EOF
-}
-
 # --- host to VM through --net user (libslirp) and --publish
 start_fleet -n 3 -m 4M -p "$BASE-$((BASE + 2)):80" "$HTTPD"
 if wait_http "http://127.0.0.1:$((BASE + 2))/"; then

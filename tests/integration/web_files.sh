@@ -102,29 +102,7 @@ expect "httpd -r with a relative path is refused" 1 "httpd: bad root 'www'" 'vm 
 # --- 100 VMs serving files from one read-only image (issue 12, section 3)
 N=100
 # A block of 100 ports in 27000-27899 that can all be listened on now (as slirp binds them).
-FIRST=$(python3 - "$$" <<'EOF'
-import socket, sys
-salt = int(sys.argv[1])
-for i in range(9):
-    base = 27000 + ((salt + i) % 9) * 100
-    held = []
-    try:
-        for port in range(base, base + 100):
-            s = socket.socket()
-            held.append(s)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", port))
-            s.listen()
-    except OSError:
-        continue
-    finally:
-        for s in held:
-            s.close()
-    print(base)
-    sys.exit(0)
-sys.exit(1)
-EOF
-)
+FIRST=$(free_port_block 100 27000 27899)
 start_fleet -n "$N" -m 4M -p "$FIRST-$((FIRST + N - 1)):80" --disk "$IMG,ro" "$HTTPD" -q
 if wait_http "http://127.0.0.1:$((FIRST + N - 1))/page.txt"; then
     wrong=()

@@ -1,4 +1,5 @@
-# Background fleets for the web tests: start_fleet, stop_fleet, wait_http and check_http.
+# Background fleets for the web tests: start_fleet, stop_fleet, wait_http, check_http and
+# free_port_block.
 # shellcheck shell=bash
 # Sourced after harness.sh. FLEET_LIMIT_S (default 120) bounds each fleet's run, HTTP_WAIT_S
 # (default 30) how long wait_http waits; FLEET_ARGS are options every fleet gets.
@@ -48,4 +49,35 @@ check_http() {
         not_ok "$name"
         diag "curl $*" "expected: $pattern" "got: $(head -c 300 <<<"$got")"
     fi
+}
+
+# free_port_block COUNT [FIRST LAST]: prints the first port of COUNT consecutive loopback ports in
+# FIRST-LAST (default 28000-30999) that can all be listened on now (as slirp binds them, with
+# SO_REUSEADDR): below the kernel's ephemeral ports, which clients of other jobs' benchmarks take,
+# and above the benchmarks' ports. Where the search starts depends on the test's pid.
+free_port_block() {
+    python3 - "$1" "$$" "${2:-28000}" "${3:-30999}" <<'EOF'
+import socket, sys
+
+count, salt, first, last = (int(a) for a in sys.argv[1:5])
+blocks = (last - first + 1) // count
+for i in range(blocks):
+    base = first + ((salt + i) % blocks) * count
+    held = []
+    try:
+        for port in range(base, base + count):
+            s = socket.socket()
+            held.append(s)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+    except OSError:
+        continue
+    finally:
+        for s in held:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit(1)
+EOF
 }
