@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "denali/abi.h"
+#include "util/full_io.h"
 
 int disk_base_open(struct disk_base *base, const char *path, bool read_only, char *err,
                    size_t errlen)
@@ -69,17 +70,17 @@ static int read_from(const struct disk_view *view, int source, uint8_t *dst, siz
                      uint64_t offset)
 {
     if (source == 2)
-        return overlay_pread_full(view->overlay.fd, dst, len, view->overlay.data_offset + offset);
+        return pread_full(view->overlay.fd, dst, len, view->overlay.data_offset + offset);
     if (source == 1)
-        return overlay_pread_full(view->lower->fd, dst, len, view->lower->data_offset + offset);
-    return overlay_pread_full(view->base->fd, dst, len, offset);
+        return pread_full(view->lower->fd, dst, len, view->lower->data_offset + offset);
+    return pread_full(view->base->fd, dst, len, offset);
 }
 
 int disk_view_read(struct disk_view *view, uint64_t offset, void *dst, size_t len)
 {
     uint8_t *out = dst;
     if (!view->has_overlay && !view->lower)
-        return overlay_pread_full(view->base->fd, out, len, offset);
+        return pread_full(view->base->fd, out, len, offset);
     /* Runs of blocks from the same file, one pread each. */
     uint64_t end = offset + len;
     for (uint64_t at = offset; at < end;) {
@@ -110,7 +111,7 @@ static int populate(struct disk_view *view, uint64_t block, uint64_t offset, uin
     uint8_t buf[OVERLAY_BLOCK_SIZE];
     if (read_from(view, source_of(view, block), buf, stop - start, start) < 0)
         return -1;
-    return overlay_pwrite_full(ov->fd, buf, stop - start, ov->data_offset + start);
+    return pwrite_full(ov->fd, buf, stop - start, ov->data_offset + start);
 }
 
 int disk_view_write(struct disk_view *view, uint64_t offset, const void *src, size_t len)
@@ -136,7 +137,7 @@ int disk_view_write(struct disk_view *view, uint64_t offset, const void *src, si
         (last != first && populate(view, last, offset, end) < 0))
         return -1;
     view->unsynced = true;
-    if (overlay_pwrite_full(ov->fd, src, len, ov->data_offset + offset) < 0)
+    if (pwrite_full(ov->fd, src, len, ov->data_offset + offset) < 0)
         return -1;
     overlay_mark(ov, first, last);
     return 0;

@@ -9,37 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int overlay_pread_full(int fd, void *buf, size_t len, uint64_t offset)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, (off_t)offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        offset += (uint64_t)n;
-    }
-    return 0;
-}
-
-int overlay_pwrite_full(int fd, const void *buf, size_t len, uint64_t offset)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        offset += (uint64_t)n;
-    }
-    return 0;
-}
+#include "util/full_io.h"
 
 int overlay_create(struct overlay *ov, const char *path, uint64_t disk_bytes, const char *base_path,
                    const struct stat *base_st, char *err, size_t errlen)
@@ -74,7 +44,7 @@ int overlay_create(struct overlay *ov, const char *path, uint64_t disk_bytes, co
     memcpy(h.magic, OVERLAY_MAGIC, sizeof(h.magic));
     snprintf(h.base_path, sizeof(h.base_path), "%s", base_path);
     /* The file's size covers every block, so that reading its holes gives zeros, never EOF. */
-    if (overlay_pwrite_full(ov->fd, &h, sizeof(h), 0) < 0 ||
+    if (pwrite_full(ov->fd, &h, sizeof(h), 0) < 0 ||
         ftruncate(ov->fd, (off_t)(ov->data_offset + disk_bytes)) < 0) {
         snprintf(err, errlen, "overlay %s: %s", path, strerror(errno));
         close(ov->fd);
@@ -117,8 +87,8 @@ int overlay_sync(struct overlay *ov, bool durable)
      */
     if (durable && fdatasync(ov->fd) < 0)
         return -1;
-    if (overlay_pwrite_full(ov->fd, ov->map + ov->dirty_lo, ov->dirty_hi - ov->dirty_lo,
-                            OVERLAY_HEADER_SIZE + ov->dirty_lo) < 0)
+    if (pwrite_full(ov->fd, ov->map + ov->dirty_lo, ov->dirty_hi - ov->dirty_lo,
+                    OVERLAY_HEADER_SIZE + ov->dirty_lo) < 0)
         return -1;
     ov->dirty_lo = ov->map_bytes;
     ov->dirty_hi = 0;

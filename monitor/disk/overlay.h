@@ -54,8 +54,4 @@ int overlay_sync(struct overlay *ov, bool durable);
 /* Closes it: its map written first when kept. */
 void overlay_close(struct overlay *ov, bool keep);
 
-/* pread/pwrite of exactly len bytes (short transfers retried); -1 on error or end of file. */
-int overlay_pread_full(int fd, void *buf, size_t len, uint64_t offset);
-int overlay_pwrite_full(int fd, const void *buf, size_t len, uint64_t offset);
-
 #endif

@@ -2,6 +2,7 @@
 #include "sched/vm.h"
 
 #include "image/ram_pool.h"
+#include "util/full_io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -58,20 +59,6 @@ int vm_boot(struct vm *vm, struct platform *platform, const struct guest_image *
     return vm->vcpu ? 0 : -1;
 }
 
-/* pread until done: the windows are small, but a read may still come back short. */
-static int read_fully(int fd, uint8_t *dst, uint64_t len, uint64_t offset)
-{
-    while (len > 0) {
-        ssize_t n = pread(fd, dst, len, (off_t)offset);
-        if (n <= 0)
-            return -1;
-        dst += n;
-        len -= (uint64_t)n;
-        offset += (uint64_t)n;
-    }
-    return 0;
-}
-
 /* True when the page holds only zeroes: most of a booted guest's RAM, never stored. */
 static bool page_is_zero(const uint8_t *page)
 {
@@ -97,7 +84,7 @@ int vm_copy_snapshot_data(const struct platform_snapshot *snap, uint8_t *ram, ui
         if ((uint64_t)data >= end)
             return 0;
         uint64_t stop = (uint64_t)hole < end ? (uint64_t)hole : end;
-        if (read_fully(snap->memfd, ram + data, stop - (uint64_t)data, (uint64_t)data) < 0) {
+        if (pread_full(snap->memfd, ram + data, stop - (uint64_t)data, (uint64_t)data) < 0) {
             snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
             return -1;
         }
