@@ -2,6 +2,7 @@
 #ifndef DENALI_CLI_H
 #define DENALI_CLI_H
 
+#include <getopt.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,6 +39,17 @@ int cli_fail(const struct cli_command *cmd, const char *fmt, ...)
 int cli_bad_option(const struct cli_command *cmd, int c, char **argv);
 /* Prints the command's --help text on stdout; returns 0. */
 int cli_help(const struct cli_command *cmd);
+/*
+ * Parses the options every command has (--api, --help) and those in extra_short and extra_long
+ * (at most 5), handing each extra one to on_option (-1 from it: a usage error it has said). -1
+ * when the command should end with *status; otherwise optind is at the first argument.
+ */
+int cli_parse_options(const struct cli_command *cmd, int argc, char **argv, const char *extra_short,
+                      const struct option *extra_long, const char **api,
+                      int (*on_option)(int c, const char *value, void *ctx), void *ctx,
+                      int *status);
+/* The on_option of a command with no options of its own. */
+int cli_no_option(int c, const char *value, void *ctx);
 /* --format's value: "json" sets *json, "table" clears it; anything else is a usage error (-1). */
 int cli_parse_format(const struct cli_command *cmd, const char *text, bool *json);
 

@@ -81,6 +81,47 @@ bool cli_parse_count(const char *text, long max, long *out)
     return true;
 }
 
+int cli_parse_options(const struct cli_command *cmd, int argc, char **argv, const char *extra_short,
+                      const struct option *extra_long, const char **api,
+                      int (*on_option)(int c, const char *value, void *ctx), void *ctx, int *status)
+{
+    struct option options[8];
+    size_t n = 0;
+    for (const struct option *o = extra_long; o && o->name && n < 5; o++)
+        options[n++] = *o;
+    options[n++] = (struct option){"api", required_argument, NULL, CLI_OPT_API};
+    options[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    options[n] = (struct option){NULL, 0, NULL, 0};
+    char shorts[16];
+    snprintf(shorts, sizeof(shorts), ":h%s", extra_short ? extra_short : "");
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shorts, options, NULL)) != -1) {
+        if (c == CLI_OPT_API) {
+            *api = optarg;
+        } else if (c == 'h') {
+            *status = cli_help(cmd);
+            return -1;
+        } else if (c == '?' || c == ':') {
+            *status = cli_bad_option(cmd, c, argv);
+            return -1;
+        } else if (on_option(c, optarg, ctx) < 0) {
+            *status = CLI_EXIT_USAGE;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_no_option(int c, const char *value, void *ctx)
+{
+    (void)c;
+    (void)value;
+    (void)ctx;
+    return -1;
+}
+
 int cli_help(const struct cli_command *cmd)
 {
     fputs(cmd->usage, stdout);

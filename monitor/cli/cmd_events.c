@@ -22,35 +22,28 @@ const struct cli_command cli_events = {
     .run = run,
 };
 
+static int since_option(int c, const char *value, void *ctx)
+{
+    (void)c;
+    if (!cli_parse_count(value, LONG_MAX, ctx)) {
+        cli_usage_error(&cli_events, "--since: expected 0 or more, got '%s'", value);
+        return -1;
+    }
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
-    static const struct option options[] = {
+    static const struct option extra[] = {
         {"since", required_argument, NULL, 's'},
-        {"api", required_argument, NULL, CLI_OPT_API},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *api = NULL;
     long since = -1;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (!cli_parse_count(optarg, LONG_MAX, &since))
-                return cli_usage_error(&cli_events, "--since: expected 0 or more, got '%s'",
-                                       optarg);
-            break;
-        case CLI_OPT_API:
-            api = optarg;
-            break;
-        case 'h':
-            return cli_help(&cli_events);
-        default:
-            return cli_bad_option(&cli_events, c, argv);
-        }
-    }
+    int status;
+    if (cli_parse_options(&cli_events, argc, argv, NULL, extra, &api, since_option, &since,
+                          &status) < 0)
+        return status;
     if (optind < argc)
         return cli_usage_error(&cli_events, "takes no arguments, got '%s'", argv[optind]);
     char path[64] = "/events";

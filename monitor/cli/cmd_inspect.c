@@ -20,28 +20,16 @@ const struct cli_command cli_inspect = {
 
 static int run(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"api", required_argument, NULL, CLI_OPT_API},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *api = NULL;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        if (c == CLI_OPT_API)
-            api = optarg;
-        else if (c == 'h')
-            return cli_help(&cli_inspect);
-        else
-            return cli_bad_option(&cli_inspect, c, argv);
-    }
+    int status;
+    if (cli_parse_options(&cli_inspect, argc, argv, NULL, NULL, &api, cli_no_option, NULL,
+                          &status) < 0)
+        return status;
     if (optind >= argc)
         return cli_usage_error(&cli_inspect, "no VM given (ID...)");
     const char *socket = api_socket_path(api);
     json_object *found = json_object_new_array();
-    int status = CLI_EXIT_OK;
+    status = CLI_EXIT_OK;
     for (int i = optind; i < argc; i++) {
         char id[512], path[600];
         json_object *vm;

@@ -109,58 +109,12 @@ static int for_each_vm(const struct cli_command *cmd, const char *api, int first
     return status;
 }
 
-/*
- * Parses the options every one of these commands has (--api, --help) and those in extra_short
- * and extra_long, handing each extra one to on_option. -1 when the command should end with
- * *status; otherwise optind is at the first ID.
- */
-static int parse(const struct cli_command *cmd, int argc, char **argv, const char *extra_short,
-                 const struct option *extra_long, const char **api,
-                 int (*on_option)(int c, const char *value, void *ctx), void *ctx, int *status)
-{
-    struct option options[8];
-    size_t n = 0;
-    for (const struct option *o = extra_long; o && o->name && n < 5; o++)
-        options[n++] = *o;
-    options[n++] = (struct option){"api", required_argument, NULL, CLI_OPT_API};
-    options[n++] = (struct option){"help", no_argument, NULL, 'h'};
-    options[n] = (struct option){NULL, 0, NULL, 0};
-    char shorts[16];
-    snprintf(shorts, sizeof(shorts), ":h%s", extra_short ? extra_short : "");
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, shorts, options, NULL)) != -1) {
-        if (c == CLI_OPT_API) {
-            *api = optarg;
-        } else if (c == 'h') {
-            *status = cli_help(cmd);
-            return -1;
-        } else if (c == '?' || c == ':') {
-            *status = cli_bad_option(cmd, c, argv);
-            return -1;
-        } else if (on_option(c, optarg, ctx) < 0) {
-            *status = CLI_EXIT_USAGE;
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int no_option(int c, const char *value, void *ctx)
-{
-    (void)c;
-    (void)value;
-    (void)ctx;
-    return -1;
-}
-
 static int simple(const struct cli_command *cmd, int argc, char **argv,
                   const struct per_vm_request *request)
 {
     const char *api = NULL;
     int status;
-    if (parse(cmd, argc, argv, NULL, NULL, &api, no_option, NULL, &status) < 0)
+    if (cli_parse_options(cmd, argc, argv, NULL, NULL, &api, cli_no_option, NULL, &status) < 0)
         return status;
     return for_each_vm(cmd, api, optind, argc, argv, request);
 }
@@ -205,7 +159,8 @@ static int stop_run(int argc, char **argv)
     const char *api = NULL;
     long timeout = -1;
     int status;
-    if (parse(&cli_stop, argc, argv, "t:", extra, &api, stop_option, &timeout, &status) < 0)
+    if (cli_parse_options(&cli_stop, argc, argv, "t:", extra, &api, stop_option, &timeout,
+                          &status) < 0)
         return status;
     struct per_vm_request request = {.method = "POST", .action = "stop"};
     json_object *body = json_object_new_object();
@@ -240,7 +195,8 @@ static int kill_run(int argc, char **argv)
     };
     const char *api = NULL, *signal = NULL;
     int status;
-    if (parse(&cli_kill, argc, argv, "s:", extra, &api, kill_option, &signal, &status) < 0)
+    if (cli_parse_options(&cli_kill, argc, argv, "s:", extra, &api, kill_option, &signal, &status) <
+        0)
         return status;
     struct per_vm_request request = {.method = "POST", .action = "kill"};
     json_object *body = json_object_new_object();
@@ -271,7 +227,7 @@ static int rm_run(int argc, char **argv)
     const char *api = NULL;
     bool force = false;
     int status;
-    if (parse(&cli_rm, argc, argv, "f", extra, &api, rm_option, &force, &status) < 0)
+    if (cli_parse_options(&cli_rm, argc, argv, "f", extra, &api, rm_option, &force, &status) < 0)
         return status;
     const struct per_vm_request request = {.method = "DELETE",
                                            .query = force ? "force=true" : NULL};

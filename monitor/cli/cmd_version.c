@@ -36,34 +36,24 @@ static void print_field(json_object *server, const char *label, const char *key)
     }
 }
 
+static int format_option(int c, const char *value, void *ctx)
+{
+    (void)c;
+    return cli_parse_format(&cli_version, value, ctx);
+}
+
 static int run(int argc, char **argv)
 {
-    static const struct option options[] = {
+    static const struct option extra[] = {
         {"format", required_argument, NULL, CLI_OPT_FORMAT},
-        {"api", required_argument, NULL, CLI_OPT_API},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *api = NULL;
     bool json = false;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (c) {
-        case CLI_OPT_FORMAT:
-            if (cli_parse_format(&cli_version, optarg, &json) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case CLI_OPT_API:
-            api = optarg;
-            break;
-        case 'h':
-            return cli_help(&cli_version);
-        default:
-            return cli_bad_option(&cli_version, c, argv);
-        }
-    }
+    int parse_status;
+    if (cli_parse_options(&cli_version, argc, argv, NULL, extra, &api, format_option, &json,
+                          &parse_status) < 0)
+        return parse_status;
     if (optind < argc)
         return cli_usage_error(&cli_version, "takes no arguments, got '%s'", argv[optind]);
     /* The client's part first: it is worth having when the daemon cannot be reached. */
