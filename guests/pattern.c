@@ -1,4 +1,4 @@
-/* Example guest for paging: fills MIB MiB with a pattern of its id, checks it after each idle. */
+/* Example guest for paging: fills MIB MiB with a pattern of its id, checks both after each idle. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +33,12 @@ int main(int argc, char **argv)
         mem[i] = word(id, i);
     for (int r = 1; r <= rounds; r++) {
         ilwaco_idle(ilwaco_time_ns() + (uint64_t)pause_ms * 1000000ull);
+        /* Its identity is memory too: a clone woken from swap must still be itself. */
+        if (ilwaco_vregs()->vm_id != id) {
+            printf("pattern: vm %u round %d: the registers name vm %u\n", id, r,
+                   (unsigned)ilwaco_vregs()->vm_id);
+            return 1;
+        }
         for (size_t i = 0; i < words; i++)
             if (mem[i] != word(id, i)) {
                 printf("pattern: vm %u round %d: word %zu is %016llx, expected %016llx\n", id, r, i,

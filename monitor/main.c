@@ -312,8 +312,9 @@ static int run_command(int argc, char **argv)
     /* Clones are forked from a zygote, which holds one more RAM slot. */
     bool cloning = options.clone || options.restore_path;
     /*
-     * Paging needs a limit to keep and a place to go. A clone's memory is its own process's, so
-     * pressure hibernates a clone whole; it wakes as a VM of its own, paged like any other.
+     * Paging needs a limit to keep and a place to go. A clone's own pages are copy-on-write copies
+     * (in its process, or in the monitor's view on kvm) no userfaultfd sees, so pressure
+     * hibernates a clone whole; it wakes as a VM of its own, paged like any other.
      */
     bool paging = options.mem_limit && options.swap_path && !options.snapshot_out;
     if (paging && !m.platform->ops->pager_start) {

@@ -76,10 +76,12 @@ struct platform_ops {
     uint64_t (*private_bytes)(struct platform *p);
     /*
      * A clone being hibernated: copies the pages of [gpa, gpa + len) it wrote
-     * since it was cloned (its own copy-on-write copies, which live outside
-     * the pool) into ram, its slice of the pool, where the snapshot's bytes
-     * already are. NULL where the platform cannot (then clones are not
-     * hibernated). 0, or -1 with a reason.
+     * since it was cloned (its own copy-on-write copies, which the pool's
+     * memfd does not hold) into its slot's memfd pages, where the caller has
+     * put the snapshot's bytes. ram is the slot's address in the monitor: the
+     * pool's shared mapping on the process platform, the clone's own view on
+     * kvm (which writes through the memfd). NULL where the platform cannot
+     * (then clones are not hibernated). 0, or -1 with a reason.
      */
     int (*vcpu_copy_private)(struct platform_vcpu *vcpu, uint8_t *ram, uint64_t gpa, uint64_t len,
                              char *err, size_t errlen);

@@ -163,18 +163,38 @@ static int release_range(void *ctx, uint64_t gpa, uint64_t len);
 struct clone_copy {
     struct vm *vm;
     struct platform *platform;
+    struct ram_pool *pool;
     char *err;
     size_t errlen;
 };
 
-static int gather_clone_range(void *ctx, uint64_t gpa, uint64_t len)
+static int gather_clone_run(struct clone_copy *c, uint64_t gpa, uint64_t len)
 {
-    struct clone_copy *c = ctx;
-    if (vm_copy_snapshot_data(c->vm->clone_of, c->vm->mem.ram, gpa, gpa + len, c->err, c->errlen) <
-        0)
+    if (len == 0)
+        return 0;
+    /* Through the memfd: on kvm the clone's own view, not the slot's pages, is mapped at ram. */
+    if (vm_copy_snapshot_to_fd(c->vm->clone_of, c->pool->memfd,
+                               ram_pool_offset(c->pool, c->vm->mem.ram), gpa, gpa + len, c->err,
+                               c->errlen) < 0)
         return -1;
     return c->platform->ops->vcpu_copy_private(c->vm->vcpu, c->vm->mem.ram, gpa, len, c->err,
                                                c->errlen);
+}
+
+/*
+ * The virtual registers are the slot's own page on every platform, and
+ * the clone's identity: the template's copy in the snapshot must not
+ * cover them.
+ */
+static int gather_clone_range(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct clone_copy *c = ctx;
+    const uint64_t vregs = DENALI_VREGS_ADDR, vregs_end = vregs + DENALI_PAGE_SIZE;
+    if (vregs_end <= gpa || vregs >= gpa + len)
+        return gather_clone_run(c, gpa, len);
+    if (gather_clone_run(c, gpa, vregs > gpa ? vregs - gpa : 0) < 0)
+        return -1;
+    return vregs_end < gpa + len ? gather_clone_run(c, vregs_end, gpa + len - vregs_end) : 0;
 }
 
 static int release_range(void *ctx, uint64_t gpa, uint64_t len)
@@ -206,7 +226,8 @@ int vm_hibernate(struct vm *vm, struct platform *platform, struct ram_pool *pool
     vm_devices_add_windows(vm->devices, vm, state);
     struct swap_copy c = {.vm = vm, .pool = pool, .swap_fd = swap_fd, .err = err, .errlen = errlen};
     if (vm->clone_of) {
-        struct clone_copy cc = {.vm = vm, .platform = platform, .err = err, .errlen = errlen};
+        struct clone_copy cc = {
+            .vm = vm, .platform = platform, .pool = pool, .err = err, .errlen = errlen};
         if (!platform->ops->vcpu_copy_private) {
             snprintf(err, errlen, "the %s platform cannot hibernate a clone", platform->ops->name);
             free(state);

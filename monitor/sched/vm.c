@@ -69,28 +69,74 @@ static bool page_is_zero(const uint8_t *page)
     return true;
 }
 
-int vm_copy_snapshot_data(const struct platform_snapshot *snap, uint8_t *ram, uint64_t at,
-                          uint64_t end, char *err, size_t errlen)
+/* Calls fn for each run of [at, end) where the snapshot holds data (its holes read as zero). */
+static int each_snapshot_run(const struct platform_snapshot *snap, uint64_t at, uint64_t end,
+                             int (*fn)(void *ctx, uint64_t gpa, uint64_t len), void *ctx)
 {
     while (at < end) {
         off_t data = lseek(snap->memfd, (off_t)at, SEEK_DATA);
         if (data < 0 && errno == ENXIO)
             return 0;
         off_t hole = data < 0 ? -1 : lseek(snap->memfd, data, SEEK_HOLE);
-        if (data < 0 || hole < 0) {
-            snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
+        if (data < 0 || hole < 0)
             return -1;
-        }
         if ((uint64_t)data >= end)
             return 0;
         uint64_t stop = (uint64_t)hole < end ? (uint64_t)hole : end;
-        if (pread_full(snap->memfd, ram + data, stop - (uint64_t)data, (uint64_t)data) < 0) {
-            snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
+        if (fn(ctx, (uint64_t)data, stop - (uint64_t)data) < 0)
             return -1;
-        }
         at = stop;
     }
     return 0;
+}
+
+struct snapshot_copy {
+    const struct platform_snapshot *snap;
+    uint8_t *ram;
+    int fd;
+    uint64_t base;
+};
+
+static int read_into_ram(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct snapshot_copy *c = ctx;
+    return pread_full(c->snap->memfd, c->ram + gpa, len, gpa);
+}
+
+int vm_copy_snapshot_data(const struct platform_snapshot *snap, uint8_t *ram, uint64_t at,
+                          uint64_t end, char *err, size_t errlen)
+{
+    struct snapshot_copy c = {.snap = snap, .ram = ram};
+    if (each_snapshot_run(snap, at, end, read_into_ram, &c) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot read the snapshot: %s", strerror(errno));
+    return -1;
+}
+
+#define SNAPSHOT_COPY_CHUNK (64u * 1024u)
+
+static int copy_into_fd(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct snapshot_copy *c = ctx;
+    uint8_t chunk[SNAPSHOT_COPY_CHUNK];
+    for (uint64_t done = 0; done < len;) {
+        size_t n = len - done < sizeof(chunk) ? (size_t)(len - done) : sizeof(chunk);
+        if (pread_full(c->snap->memfd, chunk, n, gpa + done) < 0 ||
+            pwrite_full(c->fd, chunk, n, c->base + gpa + done) < 0)
+            return -1;
+        done += n;
+    }
+    return 0;
+}
+
+int vm_copy_snapshot_to_fd(const struct platform_snapshot *snap, int fd, uint64_t base, uint64_t at,
+                           uint64_t end, char *err, size_t errlen)
+{
+    struct snapshot_copy c = {.snap = snap, .fd = fd, .base = base};
+    if (each_snapshot_run(snap, at, end, copy_into_fd, &c) == 0)
+        return 0;
+    snprintf(err, errlen, "copying the snapshot into a clone's slot: %s", strerror(errno));
+    return -1;
 }
 
 int vm_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,

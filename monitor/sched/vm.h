@@ -82,6 +82,9 @@ int vm_clone(struct vm *vm, struct platform *platform, const struct guest_image 
 /* Copies the data the snapshot holds in guest range [at, end) into ram (holes stay untouched). */
 int vm_copy_snapshot_data(const struct platform_snapshot *snap, uint8_t *ram, uint64_t at,
                           uint64_t end, char *err, size_t errlen);
+/* The same into fd at base + the guest address: a slot's memfd pages, whatever maps them now. */
+int vm_copy_snapshot_to_fd(const struct platform_snapshot *snap, int fd, uint64_t base, uint64_t at,
+                           uint64_t end, char *err, size_t errlen);
 /* The snapshotted VM itself goes on as a clone, in its own slot; vm->vcpu is NULL on failure. */
 void vm_become_clone(struct vm *vm, struct platform *platform, const struct guest_image *image,
                      const struct platform_snapshot *snap, uint32_t count, char *err,

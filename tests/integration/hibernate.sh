@@ -57,38 +57,31 @@ expect "a changed swap file stops the VM whose bytes changed, the other goes on"
     '^denali: vm 0 stopped: could not wake from hibernation: the swap file gave back other bytes' \
     'pattern: vm 1: 2 MiB intact after 2 rounds' '2 VMs: 1 exited 0, 0 exited non-zero, 1 stopped'
 
-if [ "$DENALI_PLATFORM" = kvm ]; then
-    skip "hibernated clones" "the kvm platform cannot hibernate a clone yet (usage error, exit 2)"
-    boot -n 2 --clone --hibernate-after 0.3 --swap "$SWAP" --net none "$PATTERN" 1 1 10
-    expect "kvm: --hibernate-after with clones is refused with the reason" 2 \
-        'cannot hibernate a clone yet'
-else
-    # --- clones: their own pages (written after the ready call) and the snapshot's go to the swap file
-    # together, and each wakes as a VM of its own, its pattern intact
-    boot -n 4 --clone -m 8M --hibernate-after 0.3 --swap "$SWAP" --stats --net none "$PATTERN" 2 3 1000
-    expect "hibernated clones find their own memory intact, round after round" 0 \
-        'pattern: vm 1: 2 MiB intact after 3 rounds' 'pattern: vm 3: 2 MiB intact after 3 rounds' \
-        '4 VMs: 4 exited 0'
-    h=$(stat_of hibernations) wk=$(stat_of wakes)
-    [ "${h:-0}" -ge 8 ] && [ "$h" = "$wk" ] && ok "clones hibernate and wake ($h, $wk)" ||
-        fail "clones hibernate and wake" "hibernations=$h wakes=$wk"
+# --- clones: their own pages (written after the ready call) and the snapshot's go to the swap file
+# together, and each wakes as a VM of its own, its pattern intact
+boot -n 4 --clone -m 8M --hibernate-after 0.3 --swap "$SWAP" --stats --net none "$PATTERN" 2 3 1000
+expect "hibernated clones find their own memory intact, round after round" 0 \
+    'pattern: vm 1: 2 MiB intact after 3 rounds' 'pattern: vm 3: 2 MiB intact after 3 rounds' \
+    '4 VMs: 4 exited 0'
+h=$(stat_of hibernations) wk=$(stat_of wakes)
+[ "${h:-0}" -ge 8 ] && [ "$h" = "$wk" ] && ok "clones hibernate and wake ($h, $wk)" ||
+    fail "clones hibernate and wake" "hibernations=$h wakes=$wk"
 
-    # --- web server clones, hibernated, answer each as its own VM (the template's heap, lwIP's
-    # state and the clone's identity all came back)
-    "$DENALI" run -n 3 --clone --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
-        -p "$((BASE + 10))-$((BASE + 12)):80" "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &
-    pid=$!
-    sleep 2
-    answers=$(for i in 0 1 2; do
-        curl -s -m 10 "http://127.0.0.1:$((BASE + 10 + i))/" | grep -c "<h1>Denali VM $i of 3"
-    done | grep -c '^1$')
-    kill -INT "$pid"
-    wait "$pid"
-    h=$(stat_of hibernations)
-    [ "$answers" = 3 ] && [ "${h:-0}" -ge 3 ] &&
-        ok "hibernated httpd clones each answer as their own VM ($h hibernations)" ||
-        fail "hibernated httpd clones each answer as their own VM" "$answers of 3, hibernations=$h"
-fi
+# --- web server clones, hibernated, answer each as its own VM (the template's heap, lwIP's
+# state and the clone's identity all came back)
+"$DENALI" run -n 3 --clone --hibernate-after 0.3 --swap "$SWAP" --stats --no-progress \
+    -p "$((BASE + 10))-$((BASE + 12)):80" "$GUESTS/httpd.elf" -q >"$WORK/out" 2>&1 </dev/null &
+pid=$!
+sleep 2
+answers=$(for i in 0 1 2; do
+    curl -s -m 10 "http://127.0.0.1:$((BASE + 10 + i))/" | grep -c "<h1>Denali VM $i of 3"
+done | grep -c '^1$')
+kill -INT "$pid"
+wait "$pid"
+h=$(stat_of hibernations)
+[ "$answers" = 3 ] && [ "${h:-0}" -ge 3 ] &&
+    ok "hibernated httpd clones each answer as their own VM ($h hibernations)" ||
+    fail "hibernated httpd clones each answer as their own VM" "$answers of 3, hibernations=$h"
 
 # --- bad usage
 boot --hibernate-after 1 "$PATTERN"

@@ -68,7 +68,7 @@ static void clone_view(bool shared)
     memset(ram + DENALI_VREGS_ADDR, 0xaa, PAGE);
     memset(ram + WINDOW, 0xbb, WINDOW_SZ);
     char err[160] = "";
-    assert_int_equal(kvm_memory_map_clone(ram, SLOT, &snap, err, sizeof(err)), 0);
+    assert_int_equal(kvm_memory_map_clone(ram, SLOT, &snap, &pool, err, sizeof(err)), 0);
     expect_bytes(ram + DENALI_VREGS_ADDR, PAGE, 0xaa, "the clone's own vregs");
     expect_bytes(ram + WINDOW, WINDOW_SZ, 0xbb, "the clone's own window");
     expect_bytes(ram + DATA_GPA, PAGE, 0x11, "the snapshot's page");
@@ -77,6 +77,18 @@ static void clone_view(bool shared)
     uint8_t back[PAGE];
     assert_int_equal(pread(snap.memfd, back, PAGE, DATA_GPA), PAGE);
     expect_bytes(back, PAGE, 0x11, "the snapshot after a clone wrote");
+    if (shared) {
+        /* The windows and vregs are the slot's memfd pages: the monitor's writes land there. */
+        uint64_t slot = ram_pool_offset(&pool, ram);
+        memset(ram + WINDOW + PAGE, 0xcc, PAGE);
+        assert_int_equal(pread(pool.memfd, back, PAGE, (off_t)(slot + WINDOW + PAGE)), PAGE);
+        expect_bytes(back, PAGE, 0xcc, "the memfd under a window the monitor wrote");
+        assert_int_equal(pread(pool.memfd, back, PAGE, (off_t)(slot + DENALI_VREGS_ADDR)), PAGE);
+        expect_bytes(back, PAGE, 0xaa, "the memfd under the vregs");
+        /* The rest of the slot was given back, and the clone's own write is not in it. */
+        assert_int_equal(pread(pool.memfd, back, PAGE, (off_t)(slot + DATA_GPA)), PAGE);
+        expect_bytes(back, PAGE, 0, "the memfd under the view");
+    }
     /* Mapped back, the slot is the pool's again, and a new VM there reads zero. */
     assert_int_equal(ram_pool_remap(&pool, ram), 0);
     ram_pool_put(&pool, ram);
@@ -107,24 +119,73 @@ static void test_bad_snapshots_refused(void **state)
     (void)state;
     struct platform_snapshot snap;
     make_snapshot(&snap);
-    uint8_t *ram = mmap(NULL, SLOT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(ram != MAP_FAILED);
+    struct ram_pool pool;
+    assert_int_equal(ram_pool_init(&pool, SLOT, 1, true), 0);
+    uint8_t *ram = ram_pool_get(&pool);
     memset(ram + DATA_GPA, 0x33, PAGE);
     char err[160] = "";
     snap.windows[0].end = SLOT + PAGE;
-    assert_int_equal(kvm_memory_map_clone(ram, SLOT, &snap, err, sizeof(err)), -1);
+    assert_int_equal(kvm_memory_map_clone(ram, SLOT, &snap, &pool, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "outside its memory"));
     snap.windows[0].end = WINDOW + WINDOW_SZ;
     snap.windows[0].start = WINDOW + 1;
-    assert_int_equal(kvm_memory_map_clone(ram, SLOT, &snap, err, sizeof(err)), -1);
+    assert_int_equal(kvm_memory_map_clone(ram, SLOT, &snap, &pool, err, sizeof(err)), -1);
     snap.windows[0].start = WINDOW;
     snap.window_count = PLATFORM_WINDOWS_MAX + 1;
-    assert_int_equal(kvm_memory_map_clone(ram, SLOT, &snap, err, sizeof(err)), -1);
+    assert_int_equal(kvm_memory_map_clone(ram, SLOT, &snap, &pool, err, sizeof(err)), -1);
     snap.window_count = 1;
-    assert_int_equal(kvm_memory_map_clone(ram, SLOT * 2, &snap, err, sizeof(err)), -1);
+    assert_int_equal(kvm_memory_map_clone(ram, SLOT * 2, &snap, &pool, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "KiB"));
     expect_bytes(ram + DATA_GPA, PAGE, 0x33, "the slot after refusals");
-    munmap(ram, SLOT);
+    ram_pool_destroy(&pool);
+    close(snap.memfd);
+}
+
+/*
+ * Hibernating a clone: what it wrote goes into its slot's memfd pages, and
+ * nothing else does (the snapshot's bytes are the caller's to put there; a
+ * page only read is still the snapshot's). Mapped back, the slot holds the
+ * clone's memory as the guest saw it.
+ */
+static void test_clone_own_pages_gathered(void **state)
+{
+    (void)state;
+    struct platform_snapshot snap;
+    make_snapshot(&snap);
+    struct ram_pool pool;
+    assert_int_equal(ram_pool_init(&pool, SLOT, 2, true), 0);
+    uint8_t *ram = ram_pool_get(&pool);
+    memset(ram + WINDOW, 0xbb, WINDOW_SZ);
+    char err[160] = "";
+    assert_int_equal(kvm_memory_map_clone(ram, SLOT, &snap, &pool, err, sizeof(err)), 0);
+    memset(ram + DATA_GPA, 0x77, PAGE);
+    memset(ram + DATA_GPA + 2 * PAGE, 0x78, 3 * PAGE);
+    memset(ram + SLOT - PAGE, 0x79, PAGE);
+    volatile uint8_t only_read = ram[DATA_GPA + PAGE];
+    (void)only_read;
+    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    assert_true(pagemap >= 0);
+    uint64_t slot = ram_pool_offset(&pool, ram);
+    assert_int_equal(kvm_memory_copy_private(pagemap, ram, DENALI_LOW_LIMIT,
+                                             SLOT - DENALI_LOW_LIMIT, pool.memfd, slot, err,
+                                             sizeof(err)),
+                     0);
+    uint8_t back[PAGE];
+    assert_int_equal(pread(pool.memfd, back, PAGE, (off_t)(slot + DATA_GPA + PAGE)), PAGE);
+    expect_bytes(back, PAGE, 0, "a page the clone only read");
+    assert_int_equal(ram_pool_remap(&pool, ram), 0);
+    expect_bytes(ram + DATA_GPA, PAGE, 0x77, "the clone's first page");
+    expect_bytes(ram + DATA_GPA + 2 * PAGE, 3 * PAGE, 0x78, "the clone's run of pages");
+    expect_bytes(ram + SLOT - PAGE, PAGE, 0x79, "the clone's last page");
+    expect_bytes(ram + WINDOW, WINDOW_SZ, 0xbb, "the window");
+    /* A pagemap that cannot be read is a reason, not a silent half copy. */
+    assert_int_equal(kvm_memory_copy_private(-1, ram, DENALI_LOW_LIMIT, PAGE, pool.memfd, slot, err,
+                                             sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "own pages"));
+    close(pagemap);
+    ram_pool_put(&pool, ram);
+    ram_pool_destroy(&pool);
     close(snap.memfd);
 }
 
@@ -228,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_clone_view_shared_pool),
         cmocka_unit_test(test_clone_view_private_pool),
         cmocka_unit_test(test_bad_snapshots_refused),
+        cmocka_unit_test(test_clone_own_pages_gathered),
         cmocka_unit_test(test_userfault_sees_kernel_faults),
         cmocka_unit_test(test_reference_bits),
     };

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "denali/abi.h"
+#include "image/ram_pool.h"
 #include "platform/platform.h"
+#include "util/full_io.h"
 #include "util/pagemap.h"
 
 #define PAGE DENALI_PAGE_SIZE
@@ -46,18 +48,69 @@ static int kept_ranges(uint64_t mem_size, const struct platform_snapshot *snap,
     return (int)n;
 }
 
-int kvm_memory_map_clone(uint8_t *ram, uint64_t mem_size, const struct platform_snapshot *snap,
-                         char *err, size_t errlen)
+/* [DENALI_LOW_LIMIT, mem_size) of the slot becomes a copy-on-write view of the snapshot. */
+static int map_view(uint8_t *ram, uint64_t mem_size, const struct platform_snapshot *snap,
+                    char *err, size_t errlen)
 {
-    if (snap->mem_size != mem_size || mem_size <= DENALI_LOW_LIMIT || mem_size % PAGE) {
-        snprintf(err, errlen, "the snapshot holds %lu KiB of memory, the VM has %lu KiB",
-                 (unsigned long)(snap->mem_size >> 10), (unsigned long)(mem_size >> 10));
+    void *view = mmap(ram + DENALI_LOW_LIMIT, mem_size - DENALI_LOW_LIMIT, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, snap->memfd, DENALI_LOW_LIMIT);
+    if (view == MAP_FAILED) {
+        snprintf(err, errlen, "mapping the snapshot copy-on-write: %s", strerror(errno));
         return -1;
     }
-    struct kept_range keep[PLATFORM_WINDOWS_MAX + 1];
-    int n = kept_ranges(mem_size, snap, keep, err, errlen);
-    if (n < 0)
-        return -1;
+    /* Huge pages would copy 2 MiB for the first byte a clone writes. */
+    madvise(view, mem_size - DENALI_LOW_LIMIT, MADV_NOHUGEPAGE);
+    return 0;
+}
+
+/* Orders the kept ranges by start, for walking the gaps between them (a handful: insertion). */
+static void sort_kept(struct kept_range *keep, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && keep[j - 1].start > keep[j].start; j--) {
+            struct kept_range t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+}
+
+/*
+ * A shared pool: the kept ranges go back to being the slot's own memfd
+ * pages, and the slot's other pages, which the view hides from now on, are
+ * given back.
+ */
+static int share_kept_ranges(uint8_t *ram, uint64_t mem_size, struct ram_pool *pool,
+                             struct kept_range *keep, int n, char *err, size_t errlen)
+{
+    uint64_t slot = ram_pool_offset(pool, ram);
+    for (int i = 0; i < n; i++) {
+        uint64_t len = keep[i].end - keep[i].start;
+        void *at = mmap(ram + keep[i].start, len, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_FIXED | MAP_NORESERVE, pool->memfd,
+                        (off_t)(slot + keep[i].start));
+        if (at == MAP_FAILED) {
+            snprintf(err, errlen, "mapping a clone's window: %s", strerror(errno));
+            return -1;
+        }
+        /* As the pool's own mapping is: the vregs page then merges with it. */
+        madvise(at, len, MADV_NOHUGEPAGE);
+    }
+    sort_kept(keep, n);
+    uint64_t from = DENALI_LOW_LIMIT;
+    for (int i = 0; i <= n; i++) {
+        uint64_t to = i < n ? keep[i].start : mem_size;
+        if (to > from)
+            ram_pool_release(pool, ram, from, to - from);
+        if (i < n && keep[i].end > from)
+            from = keep[i].end;
+    }
+    return 0;
+}
+
+/* A private pool: the kept ranges' bytes are copied into the view. */
+static int carry_kept_ranges(uint8_t *ram, uint64_t mem_size, const struct platform_snapshot *snap,
+                             const struct kept_range *keep, int n, char *err, size_t errlen)
+{
     uint64_t total = 0;
     for (int i = 0; i < n; i++)
         total += keep[i].end - keep[i].start;
@@ -68,18 +121,62 @@ int kvm_memory_map_clone(uint8_t *ram, uint64_t mem_size, const struct platform_
     }
     for (uint64_t i = 0, at = 0; i < (uint64_t)n; at += keep[i].end - keep[i].start, i++)
         memcpy(saved + at, ram + keep[i].start, keep[i].end - keep[i].start);
-    void *view = mmap(ram + DENALI_LOW_LIMIT, mem_size - DENALI_LOW_LIMIT, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, snap->memfd, DENALI_LOW_LIMIT);
-    if (view == MAP_FAILED) {
-        snprintf(err, errlen, "mapping the snapshot copy-on-write: %s", strerror(errno));
+    if (map_view(ram, mem_size, snap, err, errlen) < 0) {
         free(saved);
         return -1;
     }
-    /* Huge pages would copy 2 MiB for the first byte a clone writes. */
-    madvise(view, mem_size - DENALI_LOW_LIMIT, MADV_NOHUGEPAGE);
     for (uint64_t i = 0, at = 0; i < (uint64_t)n; at += keep[i].end - keep[i].start, i++)
         memcpy(ram + keep[i].start, saved + at, keep[i].end - keep[i].start);
     free(saved);
+    return 0;
+}
+
+int kvm_memory_map_clone(uint8_t *ram, uint64_t mem_size, const struct platform_snapshot *snap,
+                         struct ram_pool *pool, char *err, size_t errlen)
+{
+    if (snap->mem_size != mem_size || mem_size <= DENALI_LOW_LIMIT || mem_size % PAGE) {
+        snprintf(err, errlen, "the snapshot holds %lu KiB of memory, the VM has %lu KiB",
+                 (unsigned long)(snap->mem_size >> 10), (unsigned long)(mem_size >> 10));
+        return -1;
+    }
+    struct kept_range keep[PLATFORM_WINDOWS_MAX + 1];
+    int n = kept_ranges(mem_size, snap, keep, err, errlen);
+    if (n < 0)
+        return -1;
+    if (pool->memfd < 0)
+        return carry_kept_ranges(ram, mem_size, snap, keep, n, err, errlen);
+    if (map_view(ram, mem_size, snap, err, errlen) < 0)
+        return -1;
+    if (share_kept_ranges(ram, mem_size, pool, keep, n, err, errlen) < 0) {
+        ram_pool_remap(pool, ram);
+        return -1;
+    }
+    return 0;
+}
+
+struct private_copy {
+    const uint8_t *ram;
+    uint64_t gpa;
+    int memfd;
+    uint64_t slot_offset;
+};
+
+static int write_private_run(void *ctx, uint64_t offset, uint64_t len)
+{
+    struct private_copy *c = ctx;
+    uint64_t gpa = c->gpa + offset;
+    return pwrite_full(c->memfd, c->ram + gpa, len, c->slot_offset + gpa);
+}
+
+int kvm_memory_copy_private(int pagemap_fd, const uint8_t *ram, uint64_t gpa, uint64_t len,
+                            int memfd, uint64_t slot_offset, char *err, size_t errlen)
+{
+    struct private_copy c = {.ram = ram, .gpa = gpa, .memfd = memfd, .slot_offset = slot_offset};
+    if (pagemap_each_private_run(pagemap_fd, (uint64_t)(uintptr_t)(ram + gpa), len,
+                                 write_private_run, &c) != 0) {
+        snprintf(err, errlen, "copying a clone's own pages into its slot: %s", strerror(errno));
+        return -1;
+    }
     return 0;
 }
 

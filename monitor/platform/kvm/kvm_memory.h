@@ -6,17 +6,31 @@
 #include <stdint.h>
 
 struct platform_snapshot;
+struct ram_pool;
 
 /*
- * Makes the slot at ram a clone's: [DENALI_LOW_LIMIT, mem_size) becomes a
- * copy-on-write (MAP_PRIVATE) view of snap->memfd, but for the pages the
- * monitor has already written for this VM (the virtual registers and the
- * snapshot's windows), whose contents are carried over. The slot's pool
- * must map it back (ram_pool_remap) before it serves another VM.
- * 0, or -1 with a reason (the slot is then unchanged or mapped back).
+ * Makes the slot at ram, from pool, a clone's: [DENALI_LOW_LIMIT, mem_size)
+ * becomes a copy-on-write (MAP_PRIVATE) view of snap->memfd, but for the
+ * pages the monitor has already written for this VM (the virtual registers
+ * and the snapshot's windows). In a shared pool those stay the slot's own
+ * memfd pages, mapped shared, so that the monitor's writes into them land
+ * where hibernation finds them and no view must be copied under a device's
+ * feet; the slot's other pages are released. In a private pool their
+ * contents are carried over into the view. The pool must map the slot back
+ * (ram_pool_remap) before it serves another VM. 0, or -1 with a reason
+ * (the slot is then unchanged, or mapped back).
  */
 int kvm_memory_map_clone(uint8_t *ram, uint64_t mem_size, const struct platform_snapshot *snap,
-                         char *err, size_t errlen);
+                         struct ram_pool *pool, char *err, size_t errlen);
+
+/*
+ * Writes the pages of [gpa, gpa + len) that a clone's view at ram holds as
+ * its own (those written since it was cloned, which are the monitor's
+ * anonymous memory) into memfd at slot_offset + gpa, where the slot's
+ * shared pages are. pagemap_fd: /proc/self/pagemap. 0, or -1 with a reason.
+ */
+int kvm_memory_copy_private(int pagemap_fd, const uint8_t *ram, uint64_t gpa, uint64_t len,
+                            int memfd, uint64_t slot_offset, char *err, size_t errlen);
 
 /*
  * A userfaultfd whose missing-page faults cover [DENALI_LOW_LIMIT, mem_size)

@@ -198,13 +198,8 @@ static struct platform_vcpu *kvm_clone(struct platform *p, const struct guest_im
         return NULL;
     }
     uint64_t size = image->layout.mem_size;
-    if (kvm_memory_map_clone(ram, size, snap, err, errlen) < 0) {
-        ram_pool_remap(p->ram, ram);
+    if (kvm_memory_map_clone(ram, size, snap, p->ram, err, errlen) < 0)
         return NULL;
-    }
-    /* Under the copy-on-write view a shared pool's own pages are never read again. */
-    if (p->ram->memfd >= 0)
-        ram_pool_release(p->ram, ram, DENALI_LOW_LIMIT, size - DENALI_LOW_LIMIT);
     struct platform_vcpu *v = make_vcpu(p, image, ram, false, err, errlen);
     if (!v) {
         ram_pool_remap(p->ram, ram);
@@ -268,6 +263,25 @@ static uint64_t kvm_private_bytes(struct platform *p)
     return (uint64_t)kib << 10;
 }
 
+/* The monitor's own /proc/self/pagemap, opened once by whichever worker needs it first. */
+static int own_pagemap(struct kvm_platform *k, char *err, size_t errlen)
+{
+    int fd = atomic_load(&k->pagemap_fd);
+    if (fd >= 0)
+        return fd;
+    fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "/proc/self/pagemap: %s", strerror(errno));
+        return -1;
+    }
+    int none = -1;
+    if (!atomic_compare_exchange_strong(&k->pagemap_fd, &none, fd)) {
+        close(fd);
+        fd = none;
+    }
+    return fd;
+}
+
 /*
  * Paging: a userfaultfd over the VM's slot in the monitor itself, where
  * KVM's own accesses fault too; the slot must be in the shared pool, whose
@@ -280,18 +294,31 @@ static int kvm_pager_start(struct platform_vcpu *v, uint64_t *addr_base, char *e
         snprintf(err, errlen, "paging on kvm needs guest RAM in a memfd");
         return -1;
     }
-    if (atomic_load(&k->pagemap_fd) < 0) {
-        int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-        int none = -1;
-        if (fd < 0) {
-            snprintf(err, errlen, "paging: /proc/self/pagemap: %s", strerror(errno));
-            return -1;
-        }
-        if (!atomic_compare_exchange_strong(&k->pagemap_fd, &none, fd))
-            close(fd);
-    }
+    if (own_pagemap(k, err, errlen) < 0)
+        return -1;
     *addr_base = (uint64_t)(uintptr_t)v->ram;
     return kvm_memory_userfault(v->ram, v->mem_size, err, errlen);
+}
+
+/*
+ * A clone being hibernated: its own pages are the monitor's anonymous
+ * memory under the view at v->ram, which the pool's memfd does not see;
+ * they go into the slot's memfd pages, over the snapshot's bytes the
+ * caller put there. The windows are the memfd's already (shared).
+ */
+static int kvm_copy_private(struct platform_vcpu *v, uint8_t *ram, uint64_t gpa, uint64_t len,
+                            char *err, size_t errlen)
+{
+    struct ram_pool *pool = v->owner->base.ram;
+    if (!v->cow_clone || ram != v->ram || !pool || pool->memfd < 0) {
+        snprintf(err, errlen, "only a clone in a shared pool is gathered into its slot");
+        return -1;
+    }
+    int pagemap = own_pagemap(v->owner, err, errlen);
+    if (pagemap < 0)
+        return -1;
+    return kvm_memory_copy_private(pagemap, v->ram, gpa, len, pool->memfd,
+                                   ram_pool_offset(pool, v->ram), err, errlen);
 }
 
 static int kvm_referenced(struct platform_vcpu *v, uint64_t gpa, uint64_t pages, uint8_t *bits)
@@ -312,6 +339,7 @@ static const struct platform_ops kvm_ops = {
     .vcpu_resume = kvm_resume,
     .vcpu_capture = kvm_capture,
     .private_bytes = kvm_private_bytes,
+    .vcpu_copy_private = kvm_copy_private,
     .pager_start = kvm_pager_start,
     .referenced = kvm_referenced,
     .forget_references = kvm_forget_references,

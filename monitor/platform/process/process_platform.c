@@ -883,25 +883,27 @@ static uint64_t process_private_bytes(struct platform *p)
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* A pagemap entry's flags: the page is in memory or swapped out, and is it anonymous and private.
- */
-#define PAGEMAP_PRESENT     (1ull << 63)
-#define PAGEMAP_SWAPPED     (1ull << 62)
-#define PAGEMAP_FILE_SHARED (1ull << 61)
-#define COPY_PRIVATE_BATCH  512u
+struct guest_run_copy {
+    pid_t pid;
+    uint8_t *ram;
+    uint64_t gpa;
+    char *err;
+    size_t errlen;
+};
 
-/* Copies [gpa, gpa + len) of the VM process's memory into ram at the same offsets. */
-static int read_guest_run(pid_t pid, uint8_t *ram, uint64_t gpa, uint64_t len, char *err,
-                          size_t errlen)
+/* Copies a run of the VM process's own pages into ram at the same guest offsets. */
+static int read_guest_run(void *ctx, uint64_t offset, uint64_t len)
 {
-    struct iovec local = {.iov_base = ram + gpa, .iov_len = len};
+    struct guest_run_copy *c = ctx;
+    uint64_t gpa = c->gpa + offset;
+    struct iovec local = {.iov_base = c->ram + gpa, .iov_len = len};
     struct iovec remote = {.iov_base = (void *)(uintptr_t)gpa, .iov_len = len};
-    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    ssize_t n = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
     if (n == (ssize_t)len)
         return 0;
-    snprintf(err, errlen, "reading the clone's own pages: %s",
+    snprintf(c->err, c->errlen, "reading the clone's own pages: %s",
              n < 0 ? strerror(errno) : "short read");
-    return -1;
+    return 1;
 }
 
 /*
@@ -920,37 +922,12 @@ static int process_vcpu_copy_private(struct platform_vcpu *v, uint8_t *ram, uint
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    uint64_t entries[COPY_PRIVATE_BATCH];
-    uint64_t run_start = 0, run_len = 0;
-    int rc = 0;
-    for (uint64_t at = gpa; at < gpa + len && rc == 0;) {
-        uint64_t pages = (gpa + len - at) / DENALI_PAGE_SIZE;
-        if (pages > COPY_PRIVATE_BATCH)
-            pages = COPY_PRIVATE_BATCH;
-        ssize_t got =
-            pread(fd, entries, pages * sizeof(uint64_t), (off_t)(at / DENALI_PAGE_SIZE * 8));
-        if (got != (ssize_t)(pages * sizeof(uint64_t))) {
-            snprintf(err, errlen, "%s: %s", path, got < 0 ? strerror(errno) : "short read");
-            rc = -1;
-            break;
-        }
-        for (uint64_t i = 0; i < pages && rc == 0; i++, at += DENALI_PAGE_SIZE) {
-            bool own = (entries[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)) &&
-                       !(entries[i] & PAGEMAP_FILE_SHARED);
-            if (own && run_len && run_start + run_len == at) {
-                run_len += DENALI_PAGE_SIZE;
-                continue;
-            }
-            if (run_len)
-                rc = read_guest_run(v->pid, ram, run_start, run_len, err, errlen);
-            run_len = own ? DENALI_PAGE_SIZE : 0;
-            run_start = at;
-        }
-    }
-    if (rc == 0 && run_len)
-        rc = read_guest_run(v->pid, ram, run_start, run_len, err, errlen);
+    struct guest_run_copy c = {.pid = v->pid, .ram = ram, .gpa = gpa, .err = err, .errlen = errlen};
+    int rc = pagemap_each_private_run(fd, gpa, len, read_guest_run, &c);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
     close(fd);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
 
 static void process_close(struct platform *p)
