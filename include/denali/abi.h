@@ -97,7 +97,9 @@ enum denali_hypercall {
     /*
      * (addr, len) -> 0: ballooning. The pages [addr, addr + len), page-aligned
      * and in the guest's own writable RAM, are free: the host takes them
-     * back, and they read as zero when next touched. A guest calls it when
+     * back, and they read as zero when next touched (in a clone, as the
+     * snapshot it was cloned from held them: zero where its template never
+     * wrote, the template's bytes where it did). A guest calls it when
      * DENALI_EVENT_BALLOON asks (vregs.balloon_pages), or whenever it likes.
      * A range it could not write itself stops the VM, as for every buffer.
      */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -608,6 +609,12 @@ static enum slice_end run_slice(struct worker *w, struct vm *vm, uint64_t *deadl
             if (vm->pager)
                 pager_forget(m->pager, vm, d.release_gpa, d.release_len);
             int rc = ram_pool_release(&m->ram, vm->mem.ram, d.release_gpa, d.release_len);
+            /*
+             * A kvm clone's own pages are the monitor's copy-on-write view, which a shared
+             * pool's hole does not reach; elsewhere this only drops the monitor's own entries.
+             */
+            if (rc == 0 && vm->clone_of)
+                madvise(vm->mem.ram + d.release_gpa, d.release_len, MADV_DONTNEED);
             vm->has_result = true;
             vm->result = rc < 0 ? (uint64_t)-DENALI_EINVAL : 0;
             if (rc == 0)
