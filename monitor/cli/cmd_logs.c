@@ -20,40 +20,38 @@ const struct cli_command cli_logs = {
     .run = run,
 };
 
+struct logs_options {
+    bool follow;
+    long tail; /* -1: all of it */
+};
+
+static int logs_option(int c, const char *value, void *ctx)
+{
+    struct logs_options *o = ctx;
+    if (c == 'f') {
+        o->follow = true;
+    } else if (!cli_parse_count(value, LONG_MAX, &o->tail)) {
+        cli_usage_error(&cli_logs, "--tail: expected a number of lines, got '%s'", value);
+        return -1;
+    }
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
     static const struct option options[] = {
         {"follow", no_argument, NULL, 'f'},
         {"tail", required_argument, NULL, 'n'},
-        {"api", required_argument, NULL, CLI_OPT_API},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *api = NULL;
-    bool follow = false;
-    long tail = -1;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":fn:h", options, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            follow = true;
-            break;
-        case 'n':
-            if (!cli_parse_count(optarg, LONG_MAX, &tail))
-                return cli_usage_error(&cli_logs, "--tail: expected a number of lines, got '%s'",
-                                       optarg);
-            break;
-        case CLI_OPT_API:
-            api = optarg;
-            break;
-        case 'h':
-            return cli_help(&cli_logs);
-        default:
-            return cli_bad_option(&cli_logs, c, argv);
-        }
-    }
+    struct logs_options opts = {.tail = -1};
+    int status;
+    if (cli_parse_options(&cli_logs, argc, argv, "fn:", options, &api, logs_option, &opts,
+                          &status) < 0)
+        return status;
+    bool follow = opts.follow;
+    long tail = opts.tail;
     if (optind >= argc)
         return cli_usage_error(&cli_logs, "no VM given (ID)");
     if (optind + 1 < argc)

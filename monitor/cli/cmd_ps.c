@@ -51,42 +51,36 @@ static void print_table(json_object *shown)
     table_free(&t);
 }
 
+struct ps_options {
+    bool all, quiet, json;
+};
+
+static int ps_option(int c, const char *value, void *ctx)
+{
+    struct ps_options *o = ctx;
+    if (c == 'a')
+        o->all = true;
+    else if (c == 'q')
+        o->quiet = true;
+    else
+        return cli_parse_format(&cli_ps, value, &o->json);
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
     static const struct option options[] = {
         {"all", no_argument, NULL, 'a'},
         {"quiet", no_argument, NULL, 'q'},
         {"format", required_argument, NULL, CLI_OPT_FORMAT},
-        {"api", required_argument, NULL, CLI_OPT_API},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool all = false, quiet = false, json = false;
+    struct ps_options opts = {0};
     const char *api = NULL;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":aqh", options, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            all = true;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case CLI_OPT_FORMAT:
-            if (cli_parse_format(&cli_ps, optarg, &json) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case CLI_OPT_API:
-            api = optarg;
-            break;
-        case 'h':
-            return cli_help(&cli_ps);
-        default:
-            return cli_bad_option(&cli_ps, c, argv);
-        }
-    }
+    int status;
+    if (cli_parse_options(&cli_ps, argc, argv, "aq", options, &api, ps_option, &opts, &status) < 0)
+        return status;
+    bool all = opts.all, quiet = opts.quiet, json = opts.json;
     if (optind < argc)
         return cli_usage_error(&cli_ps, "takes no arguments, got '%s'", argv[optind]);
     json_object *vms;

@@ -193,39 +193,35 @@ static int once(const char *socket, bool json, int first, int argc, char **argv)
     return status;
 }
 
+enum { OPT_NO_STREAM = 1 };
+
+struct stats_options {
+    bool json, no_stream;
+};
+
+static int stats_option(int c, const char *value, void *ctx)
+{
+    struct stats_options *o = ctx;
+    if (c != OPT_NO_STREAM)
+        return cli_parse_format(&cli_stats, value, &o->json);
+    o->no_stream = true;
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
-    enum { OPT_NO_STREAM = 1 };
     static const struct option options[] = {
         {"no-stream", no_argument, NULL, OPT_NO_STREAM},
         {"format", required_argument, NULL, CLI_OPT_FORMAT},
-        {"api", required_argument, NULL, CLI_OPT_API},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *api = NULL;
-    bool json = false, no_stream = false;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (c) {
-        case OPT_NO_STREAM:
-            no_stream = true;
-            break;
-        case CLI_OPT_FORMAT:
-            if (cli_parse_format(&cli_stats, optarg, &json) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case CLI_OPT_API:
-            api = optarg;
-            break;
-        case 'h':
-            return cli_help(&cli_stats);
-        default:
-            return cli_bad_option(&cli_stats, c, argv);
-        }
-    }
+    struct stats_options opts = {0};
+    int usage_status;
+    if (cli_parse_options(&cli_stats, argc, argv, NULL, options, &api, stats_option, &opts,
+                          &usage_status) < 0)
+        return usage_status;
+    bool json = opts.json, no_stream = opts.no_stream;
     const char *socket = api_socket_path(api);
     if (no_stream)
         return once(socket, json, optind, argc, argv);
