@@ -168,21 +168,6 @@ void vm_become_clone(struct vm *vm, struct platform *platform, const struct gues
     vm->clone_of = snap;
 }
 
-/* Writes [at, end) of ram to the snapshot, at the same guest-physical offsets. */
-static int write_run(int fd, const uint8_t *bytes, uint64_t gpa, uint64_t len, char *err,
-                     size_t errlen)
-{
-    for (uint64_t done = 0; done < len;) {
-        ssize_t n = pwrite(fd, bytes + done, len - done, (off_t)(gpa + done));
-        if (n <= 0) {
-            snprintf(err, errlen, "snapshot: cannot write its memory: %s", strerror(errno));
-            return -1;
-        }
-        done += (uint64_t)n;
-    }
-    return 0;
-}
-
 /*
  * The guest's non-zero pages into the snapshot's memfd, with pwrite (its
  * pages are allocated by the kernel without a fault each in the monitor).
@@ -218,8 +203,12 @@ static int copy_ram(struct vm *vm, struct platform *platform, struct platform_sn
             uint64_t stop = at + DENALI_PAGE_SIZE;
             while (stop < end && !page_is_zero(ram + stop))
                 stop += DENALI_PAGE_SIZE;
-            if (write_run(snap->memfd, ram + at, at, stop - at, err, errlen) < 0)
+            errno = 0;
+            if (pwrite_full(snap->memfd, ram + at, stop - at, at) < 0) {
+                snprintf(err, errlen, "snapshot: cannot write its memory: %s",
+                         errno ? strerror(errno) : "no progress");
                 return -1;
+            }
             at = stop;
         }
     }
