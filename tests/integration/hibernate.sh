@@ -58,7 +58,7 @@ expect "a changed swap file stops the VM whose bytes changed, the other goes on"
     'pattern: vm 1: 2 MiB intact after 2 rounds' '2 VMs: 1 exited 0, 0 exited non-zero, 1 stopped'
 
 # --- clones: their own pages (written after the ready call) and the snapshot's go to the swap file
-# together, and each wakes as a VM of its own, its pattern intact
+# together, and each wakes as a VM of its own, its pattern and its id (the registers) intact
 boot -n 4 --clone -m 8M --hibernate-after 0.3 --swap "$SWAP" --stats --net none "$PATTERN" 2 3 1000
 expect "hibernated clones find their own memory intact, round after round" 0 \
     'pattern: vm 1: 2 MiB intact after 3 rounds' 'pattern: vm 3: 2 MiB intact after 3 rounds' \
