@@ -20,10 +20,11 @@
  *
  *   0x000000  never mapped to the guest (null dereferences fault); the
  *             platform keeps its own pages here, invisible to the guest:
- *   0x001000    (process platform) the VM process's control page
+ *   0x001000    (process platform) the VM process's control page; (kvm)
+ *               the exception handlers, supervisor-only and read-only
  *   0x002000    (kvm) page tables; (process) the VM process's launch block
- *   0x00f000    (kvm) system tables (GDT, TSS and its I/O bitmap), mapped
- *               supervisor-only and read-only
+ *   0x00f000    (kvm) system tables (GDT, IDT, TSS and its I/O bitmap) and
+ *               the exception handlers' stack, mapped supervisor-only
  *   0x010000  virtual registers (struct denali_vregs): read-only to the guest
  *   0x011000  hypercall gate: read-only and executable, filled by the platform
  *   0x012000  stack guard page: never mapped (stack overflow faults)

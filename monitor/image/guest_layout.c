@@ -140,8 +140,10 @@ void guest_layout_write_page_tables(const struct guest_layout *layout, uint8_t *
         uint64_t entry;
         if (r)
             entry = addr | leaf_flags(r);
-        else if (addr == DENALI_SYSTEM_ADDR) /* the CPU reads the GDT and TSS; the guest may not */
-            entry = addr | PTE_PRESENT | PTE_ACCESSED | PTE_DIRTY | PTE_NX;
+        else if (addr == DENALI_SYSTEM_ADDR) /* the CPU's tables and the handlers' stack */
+            entry = addr | PTE_PRESENT | PTE_WRITE | PTE_ACCESSED | PTE_DIRTY | PTE_NX;
+        else if (addr == GUEST_HANDLER_ADDR) /* the exception handlers: supervisor code */
+            entry = addr | PTE_PRESENT | PTE_ACCESSED;
         else
             continue;
         uint64_t pt = PT_ADDR + (addr / HUGE_PAGE) * DENALI_PAGE_SIZE;
@@ -157,14 +159,85 @@ static uint64_t flat_descriptor(uint8_t access, bool code)
     return limit_low | (uint64_t)access << 40 | limit_high << 48 | flags << 52;
 }
 
+/* Vectors for which the CPU pushes an error code. */
+static bool has_error_code(unsigned vector)
+{
+    return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
+           vector == 29 || vector == 30;
+}
+
+#define HANDLER_COMMON (GUEST_HANDLER_ADDR + GUEST_IDT_VECTORS * GUEST_HANDLER_STRIDE)
+
+/*
+ * One stub per vector pushes a 0 where the CPU pushed no error code, then
+ * the vector, and jumps to the common part, which loads what
+ * GUEST_FAULT_PORT's reader wants and reports it. The monitor never
+ * resumes a VM after that; the halt is for form.
+ */
+static void write_exception_handlers(uint8_t *ram)
+{
+    uint8_t *page = ram + GUEST_HANDLER_ADDR;
+    memset(page, 0xcc, DENALI_PAGE_SIZE); /* int3 between stubs: never reached */
+    for (unsigned v = 0; v < GUEST_IDT_VECTORS; v++) {
+        uint8_t *stub = page + v * GUEST_HANDLER_STRIDE;
+        unsigned n = 0;
+        if (!has_error_code(v)) {
+            stub[n++] = 0x6a; /* push $0 */
+            stub[n++] = 0;
+        }
+        stub[n++] = 0x6a; /* push $vector */
+        stub[n++] = (uint8_t)v;
+        stub[n++] = 0xe9; /* jmp common */
+        int32_t rel =
+            (int32_t)(HANDLER_COMMON - (GUEST_HANDLER_ADDR + v * GUEST_HANDLER_STRIDE + n + 4));
+        memcpy(stub + n, &rel, 4);
+    }
+    static const uint8_t common[] = {
+        0x5f, /* pop %rdi: the vector */
+        0x41,
+        0x5a, /* pop %r10: the error code */
+        0x48,
+        0x8b,
+        0x34,
+        0x24, /* mov (%rsp), %rsi: the faulting %rip */
+        0x0f,
+        0x20,
+        0xd3, /* mov %cr2, %rbx */
+        0x66,
+        0xba,
+        GUEST_FAULT_PORT & 0xff,
+        GUEST_FAULT_PORT >> 8, /* mov $port, %dx */
+        0xee,                  /* out %al, (%dx) */
+        0xf4,
+        0xeb,
+        0xfd, /* 1: hlt; jmp 1b */
+    };
+    memcpy(ram + HANDLER_COMMON, common, sizeof(common));
+}
+
+static void write_idt(uint8_t *ram)
+{
+    for (unsigned v = 0; v < GUEST_IDT_VECTORS; v++) {
+        uint64_t offset = GUEST_HANDLER_ADDR + v * GUEST_HANDLER_STRIDE;
+        /* Present, DPL 0 (an `int n` from the guest is a #GP), 64-bit interrupt gate. */
+        uint64_t low = (offset & 0xffff) | (uint64_t)GUEST_SEL_KERNEL_CODE << 16 | 0x8eull << 40 |
+                       ((offset >> 16) & 0xffff) << 48;
+        uint64_t high = offset >> 32;
+        memcpy(ram + GUEST_IDT_ADDR + v * 16, &low, 8);
+        memcpy(ram + GUEST_IDT_ADDR + v * 16 + 8, &high, 8);
+    }
+}
+
 void guest_layout_write_system_tables(uint8_t *ram)
 {
     uint8_t *page = ram + DENALI_SYSTEM_ADDR;
-    /* Accessed bits preset, so the CPU never needs to write this read-only page. */
-    uint64_t data = flat_descriptor(0xf3, false); /* present, DPL 3, data read/write */
-    uint64_t code = flat_descriptor(0xfb, true);  /* present, DPL 3, code execute/read */
+    /* Accessed bits preset, so the CPU never needs to write a descriptor. */
+    uint64_t data = flat_descriptor(0xf3, false);  /* present, DPL 3, data read/write */
+    uint64_t code = flat_descriptor(0xfb, true);   /* present, DPL 3, code execute/read */
+    uint64_t kernel = flat_descriptor(0x9b, true); /* present, DPL 0, code execute/read */
     memcpy(page + (GUEST_SEL_USER_DATA & ~7), &data, 8);
     memcpy(page + (GUEST_SEL_USER_CODE & ~7), &code, 8);
+    memcpy(page + GUEST_SEL_KERNEL_CODE, &kernel, 8);
     uint64_t base = GUEST_TSS_ADDR, limit = GUEST_TSS_LIMIT;
     uint64_t tss_low = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x8bull << 40 |
                        ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
@@ -176,6 +249,11 @@ void guest_layout_write_system_tables(uint8_t *ram)
     memcpy(tss + 0x66, &iomap, sizeof(iomap));
     /* All-zero bitmap bits open every port below the limit; ports above it stay closed. */
     tss[GUEST_TSS_IOMAP_OFFSET + GUEST_IO_PORT_LIMIT / 8] = 0xff;
+    /* RSP0: where an exception from the guest's CPL 3 switches to. */
+    uint64_t rsp0 = GUEST_HANDLER_STACK;
+    memcpy(tss + 4, &rsp0, sizeof(rsp0));
+    write_idt(ram);
+    write_exception_handlers(ram);
 }
 
 /* Resolves the longest run from gpa (at most len bytes) that the guest may access. */

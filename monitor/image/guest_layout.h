@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "denali/abi.h"
 #include "image/elf_image.h"
 
 #define GUEST_LAYOUT_MAX_REGIONS (ELF_IMAGE_MAX_SEGMENTS + 4)
@@ -59,10 +60,16 @@ int guest_layout_plan(const struct elf_image *image, uint64_t mem_size, struct g
 void guest_layout_write_page_tables(const struct guest_layout *layout, uint8_t *ram);
 
 /*
- * The system tables page: a GDT and a 64-bit TSS whose I/O bitmap opens the
- * ports below GUEST_IO_PORT_LIMIT. KVM here honours the bitmap rather than
- * RFLAGS.IOPL for a CPL-3 `out`, so the bitmap is what lets hypercalls exit.
+ * The system tables page (kvm): a GDT, a 64-bit TSS whose I/O bitmap opens
+ * the ports below GUEST_IO_PORT_LIMIT (KVM here honours the bitmap rather
+ * than RFLAGS.IOPL for a CPL-3 `out`, so the bitmap is what lets hypercalls
+ * exit), an IDT for the 32 exceptions, and at its top the stack their
+ * handlers run on. The handlers (GUEST_HANDLER_ADDR, supervisor-only code)
+ * report an exception with one `out` to GUEST_FAULT_PORT, so that the
+ * monitor learns where it happened even where the CPU loses its state at a
+ * triple fault (AMD's SVM resets it).
  */
+#define GUEST_SEL_KERNEL_CODE  0x08
 #define GUEST_SEL_USER_DATA    0x2b
 #define GUEST_SEL_USER_CODE    0x33
 #define GUEST_SEL_TSS          0x40
@@ -72,6 +79,20 @@ void guest_layout_write_page_tables(const struct guest_layout *layout, uint8_t *
 #define GUEST_TSS_IOMAP_OFFSET 0x68
 #define GUEST_IO_PORT_LIMIT    0x600
 #define GUEST_TSS_LIMIT        (GUEST_TSS_IOMAP_OFFSET + GUEST_IO_PORT_LIMIT / 8)
+#define GUEST_IDT_ADDR         (DENALI_SYSTEM_ADDR + 0x400)
+#define GUEST_IDT_VECTORS      32u
+#define GUEST_IDT_LIMIT        (GUEST_IDT_VECTORS * 16 - 1)
+#define GUEST_HANDLER_STACK    (DENALI_SYSTEM_ADDR + DENALI_PAGE_SIZE)
+#define GUEST_HANDLER_ADDR     0x1000u
+#define GUEST_HANDLER_STRIDE   16u
+#define GUEST_FAULT_PORT       0x7f0u
+/*
+ * At an `out` to GUEST_FAULT_PORT from the handlers' page, the exception's
+ * vector is in %rdi, its error code (0 where it has none) in %r10, the
+ * faulting %rip in %rsi and %cr2 in %rbx.
+ */
+_Static_assert(GUEST_FAULT_PORT >= GUEST_IO_PORT_LIMIT, "the guest cannot forge a fault report");
+_Static_assert(GUEST_TSS_ADDR + GUEST_TSS_LIMIT < GUEST_IDT_ADDR, "the TSS ends below the IDT");
 void guest_layout_write_system_tables(uint8_t *ram);
 
 /* Host memory behind a VM's guest-physical space. */

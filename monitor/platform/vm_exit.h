@@ -9,12 +9,13 @@
 enum vm_exit_kind {
     VM_EXIT_IO,          /* port I/O: hypercalls, or a bad port */
     VM_EXIT_MMIO,        /* access to guest-physical memory with no writable backing */
-    VM_EXIT_SHUTDOWN,    /* triple fault: any CPU exception (no guest IDT) */
+    VM_EXIT_SHUTDOWN,    /* triple fault: an exception its handler could not report */
     VM_EXIT_INTERRUPTED, /* a signal (quantum expiry) interrupted the run */
     VM_EXIT_HALT,
     VM_EXIT_FAILED,     /* the platform could not enter or run the guest */
     VM_EXIT_UNEXPECTED, /* any other exit reason: fail closed */
     VM_EXIT_FAULT,      /* process platform: a signal (CPU exception or forbidden system call) */
+    VM_EXIT_EXCEPTION,  /* kvm: a CPU exception, reported by the monitor's handler in the VM */
 };
 
 struct vm_exit {
@@ -29,7 +30,10 @@ struct vm_exit {
     uint64_t args[3]; /* %rdi, %rsi, %r10 at the exit */
     uint64_t rip;
     uint64_t rsp;
-    uint64_t cr2; /* faulting address, for a shutdown or a fault */
+    uint64_t cr2; /* faulting address, for a shutdown, a fault or an exception */
+    /* VM_EXIT_EXCEPTION: the CPU's vector and error code (0 where it pushes none). */
+    uint32_t vector;
+    uint32_t error_code;
     /* VM_EXIT_FAULT: the signal, its si_code, and for SIGSYS the call and its architecture. */
     int32_t signo;
     int32_t si_code;

@@ -241,6 +241,40 @@ static void fault(const struct vm_exit *e, struct vm_decision *d)
          (unsigned long)e->cr2);
 }
 
+/* kvm's exceptions, named as the process platform names the signals they become. */
+static void exception(const struct vm_exit *e, struct vm_decision *d)
+{
+    static const char *const names[] = {
+        [0] = "divide error, #DE",
+        [1] = "debug, #DB",
+        [2] = "NMI",
+        [3] = "breakpoint, #BP",
+        [4] = "overflow, #OF",
+        [5] = "bound range, #BR",
+        [6] = "invalid opcode, #UD",
+        [7] = "device not available, #NM",
+        [8] = "double fault, #DF",
+        [10] = "invalid TSS, #TS",
+        [11] = "segment not present, #NP",
+        [12] = "stack fault, #SS",
+        [13] = "general protection, #GP",
+        [14] = "page fault, #PF",
+        [16] = "x87 error, #MF",
+        [17] = "alignment check, #AC",
+        [18] = "machine check, #MC",
+        [19] = "SIMD error, #XM",
+        [20] = "virtualization, #VE",
+        [21] = "control protection, #CP",
+    };
+    const char *name = e->vector < sizeof(names) / sizeof(names[0]) ? names[e->vector] : NULL;
+    if (name)
+        stop(d, "CPU exception (%s) at rip 0x%lx, cr2 0x%lx", name, (unsigned long)e->rip,
+             (unsigned long)e->cr2);
+    else
+        stop(d, "CPU exception (vector %u) at rip 0x%lx, cr2 0x%lx", e->vector,
+             (unsigned long)e->rip, (unsigned long)e->cr2);
+}
+
 void exit_handler_decide(struct vm *vm, const struct vm_exit *exit, struct vm_decision *decision)
 {
     memset(decision, 0, sizeof(*decision));
@@ -253,6 +287,9 @@ void exit_handler_decide(struct vm *vm, const struct vm_exit *exit, struct vm_de
         break;
     case VM_EXIT_INTERRUPTED:
         decision->action = ACTION_YIELD;
+        break;
+    case VM_EXIT_EXCEPTION:
+        exception(exit, decision);
         break;
     case VM_EXIT_SHUTDOWN:
         stop(decision, "CPU exception (triple fault) at rip 0x%lx, cr2 0x%lx",

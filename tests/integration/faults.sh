@@ -26,15 +26,15 @@ fault null_pointer 'console write: bad buffer 0x0\+'
 fault bad_balloon 'balloon: bad range 0x100000\+4096 at rip' text
 fault bad_balloon 'balloon: bad range 0x[0-9a-f]+1\+4096 at rip' unaligned
 fault bad_balloon 'balloon: bad range 0x[0-9a-f]+\+8192 at rip' outside
-# kvm names every exception a triple fault (the guest has no IDT); the process platform names
-# the signal it became.
+# kvm names the exception its handler in the VM reported; the process platform names the signal
+# it became.
 case ${DENALI_PLATFORM:-kvm} in
 process)
     PAGE_FAULT='page fault, SIGSEGV'
     DIVIDE='divide error, SIGFPE'
     INVALID='invalid opcode, SIGILL'
     ;;
-*) PAGE_FAULT='triple fault' DIVIDE='triple fault' INVALID='triple fault' ;;
+*) PAGE_FAULT='page fault, #PF' DIVIDE='divide error, #DE' INVALID='invalid opcode, #UD' ;;
 esac
 fault null_deref "CPU exception \\($PAGE_FAULT\\) at rip 0x[0-9a-f]+, cr2 0x0\$"
 fault write_text "CPU exception \\($PAGE_FAULT\\) at rip 0x[0-9a-f]+, cr2 0x10[0-9a-f]{4}\$"
@@ -51,7 +51,7 @@ process)
     FORGED='ran while it should have slept \(its handoff word was forged\)$'
     GARBAGE='unexpected exit 57005 at rip'
     ;;
-*) FORGED='CPU exception \(triple fault\) at rip 0x[0-9a-f]+, cr2 0x6000001000' GARBAGE=$FORGED ;;
+*) FORGED='CPU exception \(page fault, #PF\) at rip 0x[0-9a-f]+, cr2 0x6000001000' GARBAGE=$FORGED ;;
 esac
 fault forge_handoff "$FORGED" idle
 fault forge_handoff "$GARBAGE" garbage

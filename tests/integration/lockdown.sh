@@ -16,9 +16,10 @@ MODES=(open write fork kill mprotect int80 x32 sysenter gadget nostack vsyscall)
 declare -A REASON
 case $PLATFORM in
 kvm)
-    # No kernel in the guest: syscall is #UD, int 0x80 is #GP, and with no IDT each is a triple fault.
+    # No kernel in the guest: syscall is #UD, int 0x80 is #GP (its gate is the monitor's, DPL 0),
+    # sysenter #UD or #GP by vendor; the monitor's handler reports each.
     for mode in "${MODES[@]}"; do
-        REASON[$mode]="CPU exception \(triple fault\) $RIP, $CR2\$"
+        REASON[$mode]="CPU exception \([a-z ]+, #[A-Z]{2}\) $RIP, $CR2\$"
     done
     ;;
 process)

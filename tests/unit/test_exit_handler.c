@@ -392,6 +392,21 @@ static void test_shutdown(void **state)
     expect_stop(c, e, "cr2 0xdead000");
 }
 
+/* kvm's handler in the VM reported an exception: named, where, and about what. */
+static void test_exception(void **state)
+{
+    struct ctx *c = *state;
+    struct vm_exit e = {.kind = VM_EXIT_EXCEPTION, .vector = 14, .rip = 0x100abc, .cr2 = 0x6000};
+    expect_stop(c, e, "CPU exception (page fault, #PF) at rip 0x100abc, cr2 0x6000");
+    e.vector = 6;
+    expect_stop(c, e, "(invalid opcode, #UD)");
+    e.vector = 9; /* reserved: no name, still a reason */
+    expect_stop(c, e, "CPU exception (vector 9)");
+    e.vector = 0xffffffffu;
+    expect_stop(c, e, "(vector 4294967295)");
+    expect_no_console_output(c);
+}
+
 static void test_mmio_read_only(void **state)
 {
     struct ctx *c = *state;
@@ -677,6 +692,7 @@ int main(void)
         TEST_DIR(test_unknown_hypercall),
         TEST_DIR(test_malformed_io),
         TEST_DIR(test_shutdown),
+        TEST_DIR(test_exception),
         TEST_DIR(test_mmio_read_only),
         TEST_DIR(test_mmio_unbacked),
         TEST_DIR(test_interrupted_yields),

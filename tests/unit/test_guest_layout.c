@@ -114,19 +114,24 @@ static struct walk walk(const struct fixture *f, uint64_t va)
 }
 
 enum perm {
-    P_NONE,   /* not present */
-    P_SYSTEM, /* present, supervisor-only, read-only */
-    P_RO,     /* user, read-only, NX */
-    P_RW,     /* user, writable, NX */
-    P_RX,     /* user, read-only, executable */
-    P_BAD,    /* a combination the layout never means: supervisor-writable, or W+X */
+    P_NONE,      /* not present */
+    P_SYSTEM_RW, /* present, supervisor-only, writable, NX: the CPU's tables and stack */
+    P_SYSTEM_RX, /* present, supervisor-only, read-only, executable: the exception handlers */
+    P_RO,        /* user, read-only, NX */
+    P_RW,        /* user, writable, NX */
+    P_RX,        /* user, read-only, executable */
+    P_BAD,       /* a combination the layout never means: W+X, or supervisor read-only NX */
 };
 
 static const char *perm_name(enum perm p)
 {
-    static const char *names[] = {"not present",       "supervisor read-only",
-                                  "user read-only NX", "user read-write NX",
-                                  "user read-execute", "an impossible combination"};
+    static const char *names[] = {"not present",
+                                  "supervisor read-write NX",
+                                  "supervisor read-execute",
+                                  "user read-only NX",
+                                  "user read-write NX",
+                                  "user read-execute",
+                                  "an impossible combination"};
     return names[p];
 }
 
@@ -134,8 +139,11 @@ static enum perm perm_of(const struct walk *w)
 {
     if (!w->present)
         return P_NONE;
-    if (!w->user)
-        return w->write ? P_BAD : P_SYSTEM;
+    if (!w->user) {
+        if (w->write)
+            return w->nx ? P_SYSTEM_RW : P_BAD;
+        return w->nx ? P_BAD : P_SYSTEM_RX;
+    }
     if (w->write)
         return w->nx ? P_RW : P_BAD;
     return w->nx ? P_RO : P_RX;
@@ -146,10 +154,12 @@ static enum perm expected_perm(const struct fixture *f, uint64_t va)
 {
     if (va >= f->mem_size)
         return P_NONE;
+    if (va >= GUEST_HANDLER_ADDR && va < GUEST_HANDLER_ADDR + PAGE)
+        return P_SYSTEM_RX;
     if (va < DENALI_SYSTEM_ADDR)
-        return P_NONE; /* page 0, the platform's pages, the page tables */
+        return P_NONE; /* page 0, the page tables */
     if (va < DENALI_SYSTEM_ADDR + PAGE)
-        return P_SYSTEM;
+        return P_SYSTEM_RW;
     if (va < DENALI_VREGS_ADDR)
         return P_NONE;
     if (va < DENALI_VREGS_ADDR + PAGE)
@@ -282,7 +292,8 @@ static void check_key_addresses(const struct fixture *f)
     expect_page(f, DENALI_GATE_ADDR, P_RX);
     expect_page(f, DENALI_PAGETABLE_ADDR, P_NONE);
     expect_page(f, DENALI_PAGETABLE_ADDR + (DENALI_PAGETABLE_PAGES - 1) * PAGE, P_NONE);
-    expect_page(f, DENALI_SYSTEM_ADDR, P_SYSTEM);
+    expect_page(f, DENALI_SYSTEM_ADDR, P_SYSTEM_RW);
+    expect_page(f, GUEST_HANDLER_ADDR, P_SYSTEM_RX);
     expect_page(f, DENALI_STACK_GUARD, P_NONE);
     expect_page(f, DENALI_STACK_BOTTOM, P_RW);
     expect_page(f, DENALI_STACK_TOP - 1, P_RW);
@@ -495,9 +506,48 @@ static void test_system_tables(void **state)
     assert_int_equal(tss_base, GUEST_TSS_ADDR);
     assert_int_equal(tss_low & 0xffff, GUEST_TSS_LIMIT);
 
-    /* Everything lives in the one system page. */
-    assert_true(GUEST_TSS_ADDR + GUEST_TSS_LIMIT < DENALI_SYSTEM_ADDR + PAGE);
+    /* Everything lives in the one system page, below the handlers' stack. */
+    assert_true(GUEST_TSS_ADDR + GUEST_TSS_LIMIT < GUEST_IDT_ADDR);
     assert_true(GUEST_GDT_ADDR + GUEST_GDT_LIMIT < GUEST_TSS_ADDR);
+    assert_true(GUEST_IDT_ADDR + GUEST_IDT_LIMIT < GUEST_HANDLER_STACK - 256);
+    assert_int_equal(GUEST_HANDLER_STACK, DENALI_SYSTEM_ADDR + PAGE);
+
+    /* An exception from ring 3 goes to ring 0 code on the system page's stack. */
+    uint64_t kernel = descriptor(gdt, GUEST_SEL_KERNEL_CODE);
+    assert_true(kernel & (1ull << 47));      /* present */
+    assert_int_equal((kernel >> 45) & 3, 0); /* DPL 0 */
+    assert_true(kernel & (1ull << 43));      /* code */
+    assert_true(kernel & (1ull << 53));      /* 64-bit (L) */
+    uint64_t rsp0;
+    memcpy(&rsp0, tss + 4, sizeof(rsp0));
+    assert_int_equal(rsp0, GUEST_HANDLER_STACK);
+    for (unsigned v = 0; v < GUEST_IDT_VECTORS; v++) {
+        uint64_t low, high;
+        memcpy(&low, ram + GUEST_IDT_ADDR + v * 16, 8);
+        memcpy(&high, ram + GUEST_IDT_ADDR + v * 16 + 8, 8);
+        uint64_t offset = (low & 0xffff) | ((low >> 48) & 0xffff) << 16 | high << 32;
+        assert_int_equal(offset, GUEST_HANDLER_ADDR + v * GUEST_HANDLER_STRIDE);
+        assert_int_equal((low >> 16) & 0xffff, GUEST_SEL_KERNEL_CODE);
+        /* Present, DPL 0 (an `int n` from ring 3 is a #GP), interrupt gate, no IST. */
+        assert_int_equal((low >> 40) & 0xff, 0x8e);
+        assert_int_equal((low >> 32) & 7, 0);
+        /* Each stub pushes what it must, then jumps to the common part. */
+        const uint8_t *stub = ram + offset;
+        bool error_code =
+            v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
+        unsigned at = error_code ? 0 : 2;
+        assert_int_equal(stub[at], 0x6a);
+        assert_int_equal(stub[at + 1], v);
+        assert_int_equal(stub[at + 2], 0xe9);
+        int32_t rel;
+        memcpy(&rel, stub + at + 3, 4);
+        assert_int_equal(offset + at + 7 + (int64_t)rel,
+                         GUEST_HANDLER_ADDR + GUEST_IDT_VECTORS * GUEST_HANDLER_STRIDE);
+    }
+    /* The common part reports with one `out` to the fault port. */
+    const uint8_t *common = ram + GUEST_HANDLER_ADDR + GUEST_IDT_VECTORS * GUEST_HANDLER_STRIDE;
+    const uint8_t report[] = {0x66, 0xba, GUEST_FAULT_PORT & 0xff, GUEST_FAULT_PORT >> 8, 0xee};
+    assert_memory_equal(common + 10, report, sizeof(report));
 
     for (unsigned nr = 0; nr < 256; nr++)
         assert_true(port_open(tss, DENALI_PORT_BASE + nr));
@@ -505,9 +555,10 @@ static void test_system_tables(void **state)
     assert_false(port_open(tss, GUEST_IO_PORT_LIMIT + 7));
     assert_false(port_open(tss, GUEST_IO_PORT_LIMIT + 8));
     assert_false(port_open(tss, 0xffff));
-    /* Nothing outside the system page was written. */
+    /* Nothing outside the system and handler pages was written. */
     for (uint64_t i = 0; i < DENALI_STACK_GUARD; i++) {
-        if (i >= DENALI_SYSTEM_ADDR && i < DENALI_SYSTEM_ADDR + PAGE)
+        if ((i >= DENALI_SYSTEM_ADDR && i < DENALI_SYSTEM_ADDR + PAGE) ||
+            (i >= GUEST_HANDLER_ADDR && i < GUEST_HANDLER_ADDR + PAGE))
             continue;
         if (ram[i])
             fail_msg("byte 0x%llx written", (unsigned long long)i);

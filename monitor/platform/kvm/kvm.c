@@ -14,6 +14,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "denali/abi.h"
+#include "image/guest_layout.h"
+
 #define RFLAGS_RESERVED (1ull << 1)
 #define RFLAGS_IOPL3    (3ull << 12)
 /* The arithmetic flags and DF: what a guest at IOPL 3 may change itself. */
@@ -173,9 +176,9 @@ int kvm_vcpu_set_initial_state(const struct kvm_host *host, struct kvm_vcpu *vcp
     memset(&sregs.ldt, 0, sizeof(sregs.ldt));
     sregs.ldt.type = 2;
     sregs.ldt.unusable = 1;
-    /* An empty IDT: any exception becomes a triple fault that ends this VM only. */
-    sregs.idt.base = 0;
-    sregs.idt.limit = 0;
+    /* The monitor's handlers report an exception; one they cannot becomes a triple fault. */
+    sregs.idt.base = state->idt_base;
+    sregs.idt.limit = state->idt_limit;
     sregs.gdt.base = state->gdt_base;
     sregs.gdt.limit = state->gdt_limit;
     sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
@@ -268,6 +271,17 @@ static void fetch_fault_address(struct kvm_vcpu *vcpu, struct vm_exit *exit)
         exit->cr2 = sregs.cr2;
 }
 
+/*
+ * The handlers' report: an `out` to the fault port from their page, which
+ * is supervisor-only, so no guest instruction at CPL 3 can be there (the
+ * guest may `out` to any port, IOPL being 3 on some hosts).
+ */
+static bool is_exception_report(const struct kvm_run *run, const struct kvm_regs *regs)
+{
+    return run->io.port == GUEST_FAULT_PORT && run->io.direction == KVM_EXIT_IO_OUT &&
+           regs->rip >= GUEST_HANDLER_ADDR && regs->rip < GUEST_HANDLER_ADDR + DENALI_PAGE_SIZE;
+}
+
 void kvm_vcpu_run(struct kvm_vcpu *vcpu, struct vm_exit *exit)
 {
     struct kvm_run *run = vcpu->run;
@@ -289,6 +303,14 @@ void kvm_vcpu_run(struct kvm_vcpu *vcpu, struct vm_exit *exit)
     exit->reason = run->exit_reason;
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
+        if (is_exception_report(run, regs)) {
+            exit->kind = VM_EXIT_EXCEPTION;
+            exit->vector = (uint32_t)regs->rdi;
+            exit->error_code = (uint32_t)regs->r10;
+            exit->rip = regs->rsi;
+            exit->cr2 = regs->rbx;
+            break;
+        }
         exit->kind = VM_EXIT_IO;
         exit->port = run->io.port;
         exit->io_out = run->io.direction == KVM_EXIT_IO_OUT;

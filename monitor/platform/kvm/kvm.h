@@ -35,6 +35,8 @@ struct kvm_initial_state {
     uint16_t tss_selector;
     uint64_t tss_base;
     uint32_t tss_limit;
+    uint64_t idt_base;
+    uint16_t idt_limit;
 };
 
 /*

@@ -96,6 +96,8 @@ static struct platform_vcpu *make_vcpu(struct platform *p, const struct guest_im
         .tss_selector = GUEST_SEL_TSS,
         .tss_base = GUEST_TSS_ADDR,
         .tss_limit = GUEST_TSS_LIMIT,
+        .idt_base = GUEST_IDT_ADDR,
+        .idt_limit = GUEST_IDT_LIMIT,
     };
     if (kvm_vcpu_set_initial_state(kvm, &v->vcpu, &state) < 0) {
         snprintf(err, errlen, "setting the initial vCPU state: %s", strerror(errno));
