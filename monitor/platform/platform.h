@@ -124,6 +124,13 @@ struct platform {
     bool paging;
     /* Host pids each VM in memory holds (bounds how many can be in memory at once). */
     unsigned pids_per_vm;
+    /*
+     * A guest's page fault that the pager holds blocks the worker thread
+     * running it, inside the kernel, where no signal ends the wait (KVM's
+     * own access to guest memory, before Linux 6.4): the pager must then
+     * make room itself, from the faulting VM, whose vCPU is stopped on it.
+     */
+    bool faults_hold_worker;
     char why[192]; /* why this platform was chosen, for --stats and errors */
     struct ram_pool *ram;
     /*

@@ -27,6 +27,7 @@
 #define ZERO_AHEAD_PAGES   256u
 #define WINDOWS_EXTRA      1u /* the vregs page, besides the device's windows */
 #define ROOM_POLL_MS       2  /* how often faults waiting for room look again */
+#define SELF_EVICT_PAGES   64 /* more than a fault needs, taken at once from its own VM */
 #define DEFER_PATIENCE_NS  (2000ull * 1000000ull)
 
 static uint64_t page_hash(const void *bytes, uint64_t gpa)
@@ -198,6 +199,27 @@ static bool in_pool(struct vm *vm, uint64_t gpa)
     return mincore(vm->mem.ram + gpa, PAGE, &present) == 0 && (present & 1);
 }
 
+static long page_out_locked(struct pager *pg, struct vm *vm, uint64_t want, bool even_used,
+                            char *err, size_t errlen);
+
+/*
+ * Where a held fault holds its worker too (platform faults_hold_worker),
+ * no worker may be free to page out for it: every one can be blocked in a
+ * fault of its own VM. The VM's own coldest pages go out instead, from
+ * here, while its vCPU waits on this fault (lock held). True when some did.
+ */
+static bool make_room_from(struct pager *pg, struct vm *vm, uint64_t n)
+{
+    if (!pg->platform->faults_hold_worker)
+        return false;
+    char err[200];
+    uint64_t want = n + SELF_EVICT_PAGES;
+    long out = page_out_locked(pg, vm, want, false, err, sizeof(err));
+    if (out == 0)
+        out = page_out_locked(pg, vm, want, true, err, sizeof(err));
+    return out > 0;
+}
+
 /*
  * One fault of vm at gpa (guest address addr in its process), with the lock
  * held. A swapped page comes back, with the swapped pages of its window, in
@@ -213,7 +235,7 @@ static bool serve_fault(struct pager *pg, struct vm *vm, uint64_t gpa, uint64_t 
     int rc;
     bool swapped = gpa / PAGE < vp->pages && vp->swapped[gpa / PAGE];
     uint64_t n = fault_window(vp, gpa, swapped, swapped ? FAULT_AROUND_PAGES : ZERO_AHEAD_PAGES);
-    if (!room_for(pg, &n)) {
+    if (!room_for(pg, &n) && !(make_room_from(pg, vm, n) && room_for(pg, &n))) {
         wait_for_room(pg, vm, addr);
         return false;
     }
@@ -569,16 +591,14 @@ static int scan_range(void *ctx, uint64_t gpa, uint64_t len)
     return 0;
 }
 
-long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_used, char *err,
-                    size_t errlen)
+/* pager_page_out with the lock held. */
+static long page_out_locked(struct pager *pg, struct vm *vm, uint64_t want, bool even_used,
+                            char *err, size_t errlen)
 {
     const struct platform_ops *ops = pg->platform->ops;
     uint64_t size = vm->mem.layout->mem_size, pages = size / PAGE;
-    pthread_mutex_lock(&pg->lock);
-    if (!vm->pager && start(pg, vm, err, errlen) < 0) {
-        pthread_mutex_unlock(&pg->lock);
+    if (!vm->pager && start(pg, vm, err, errlen) < 0)
         return -1;
-    }
     /* A VM scanned for the first time has no reference bits yet: its pages go by address. */
     bool first_visit = !vm->pager->scanned;
     vm->pager->scanned = true;
@@ -621,11 +641,19 @@ long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_us
     vm->resident_guess = s->resident > s->evicted ? s->resident - s->evicted : 1;
     ops->forget_references(vm->vcpu);
 out:
-    pthread_mutex_unlock(&pg->lock);
     free(referenced);
     free(in_memory);
     free(s);
     free(windows);
+    return result;
+}
+
+long pager_page_out(struct pager *pg, struct vm *vm, uint64_t want, bool even_used, char *err,
+                    size_t errlen)
+{
+    pthread_mutex_lock(&pg->lock);
+    long result = page_out_locked(pg, vm, want, even_used, err, errlen);
+    pthread_mutex_unlock(&pg->lock);
     return result;
 }
 

@@ -369,5 +369,6 @@ struct platform *kvm_platform_open(char *err, size_t errlen)
     k->base.kind = PLATFORM_KVM;
     k->base.shared_ram = false;
     k->base.fds_per_vm = 1; /* the vCPU's */
+    k->base.faults_hold_worker = true;
     return &k->base;
 }
