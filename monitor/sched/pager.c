@@ -217,6 +217,9 @@ static bool make_room_from(struct pager *pg, struct vm *vm, uint64_t n)
     long out = page_out_locked(pg, vm, want, false, err, sizeof(err));
     if (out == 0)
         out = page_out_locked(pg, vm, want, true, err, sizeof(err));
+    /* It waited for room all the same, while its own pages went out. */
+    if (out > 0)
+        atomic_fetch_add(&pg->fault_waits, 1);
     return out > 0;
 }
 
