@@ -13,7 +13,9 @@
 # only: timings mean nothing, and no test or benchmark depends on it. Settings: KVM_QEMU_MEM (MiB,
 # default 6144), KVM_QEMU_CPUS (default 2), KVM_QEMU_TIMEOUT (seconds, default 3600).
 # Multi-threaded emulation (one host thread per guest CPU) locked the guest's kernel up while
-# VMs were destroyed and created again (QEMU 7.2), so the guest CPUs share one host thread.
+# VMs were destroyed and created again (QEMU 7.2), so the guest CPUs share one host thread; then
+# a 10 ms quantum can run out before a worker's vCPU has run at all: give more VMs than workers
+# a longer one (`denali run -q 200`).
 # Installs qemu-system-x86 and busybox-static if missing; downloads Debian's kernel package
 # (not installed) into build/kvm-in-qemu once.
 set -euo pipefail
